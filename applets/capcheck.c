@@ -1,0 +1,601 @@
+/*
+ * capcheck: what this process may do here, and for each tool of the debug
+ * shell, what it lacks and the `kubectl retina shell` flags that grant it.
+ *
+ * Facts come from /proc and /sys of the running process; "can BPF work" is
+ * answered by really loading and attaching bpf/probe.bpf.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
+
+#include "applets/capcheck.h"
+#include "bpf/probe.skel.h"
+#include "lib/caps.h"
+#include "lib/retina.h"
+#include "lib/table.h"
+
+const char capcheck_help[] =
+	"usage: retina capcheck [-o table|json] [-q] [-v] [TOOL...]\n"
+	"       retina capcheck --requirements\n"
+	"\n"
+	"Report what this process may do (capabilities, seccomp, AppArmor, host\n"
+	"namespaces, /host, BTF, bpffs/tracefs, whether a BPF program loads) and, for\n"
+	"each tool of the debug shell, OK or what is missing with the\n"
+	"`kubectl retina shell` flags that would grant it.\n"
+	"\n"
+	"  -o, --output FMT     table (default) or json\n"
+	"  -q, --quiet          print nothing; only the exit status answers\n"
+	"  -v, --verbose        show libbpf's messages from the BPF load test\n"
+	"  -r, --requirements   print what each tool needs, as a table, and exit\n"
+	"\n"
+	"Tools: trace bpftool pwru ig iptables nft chroot systemctl sysctl ping\n"
+	"\n"
+	"Exit status: with TOOLs, 0 when all of them are usable, 1 when any is not;\n"
+	"without, 0 after the report. 2 on bad usage.\n"
+	"\n"
+	"Examples:\n"
+	"  retina capcheck                 full report\n"
+	"  retina capcheck trace ping      can I trace and ping from here?\n"
+	"  retina capcheck -q trace && retina trace --drops\n"
+	"  retina capcheck -o json | jq .tools\n";
+
+/* init_user_ns and init_pid_ns have fixed inode numbers (PROC_*_INIT_INO). */
+#define INIT_PID_NS_INO 0xEFFFFFFCUL
+#define INIT_USER_NS_INO 0xEFFFFFFDUL
+#define INIT_NET_NS_INO 0xEFFFFFF9UL	/* since 6.18 */
+
+static const char *tri(int v, const char *yes, const char *no)
+{
+	return v > 0 ? yes : v == 0 ? no : "unknown";
+}
+
+/* ---- gathering facts ---------------------------------------------------- */
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static void read_status(struct facts *f)
+{
+	char line[256];
+	FILE *fp = fopen("/proc/self/status", "re");
+
+	if (!fp)
+		return;
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long long v;
+		int i;
+
+		if (sscanf(line, "CapEff: %llx", &v) == 1)
+			f->cap_eff = v;
+		else if (sscanf(line, "CapPrm: %llx", &v) == 1)
+			f->cap_prm = v;
+		else if (sscanf(line, "CapBnd: %llx", &v) == 1)
+			f->cap_bnd = v;
+		else if (sscanf(line, "Seccomp: %d", &i) == 1)
+			f->seccomp = i;
+		else if (sscanf(line, "NoNewPrivs: %d", &i) == 1)
+			f->no_new_privs = i;
+	}
+	fclose(fp);
+}
+
+static void read_apparmor(struct facts *f)
+{
+	char enabled[8] = "";
+
+	/* The attr file exists with other LSMs too; only trust it when AppArmor is on. */
+	if (read_file("/sys/module/apparmor/parameters/enabled", enabled, sizeof(enabled)) || enabled[0] != 'Y')
+		return;
+	f->apparmor_enabled = true;
+	if (read_file("/proc/self/attr/apparmor/current", f->apparmor, sizeof(f->apparmor)) &&
+	    read_file("/proc/self/attr/current", f->apparmor, sizeof(f->apparmor)))
+		snprintf(f->apparmor, sizeof(f->apparmor), "unknown");
+	f->apparmor_confined = strcmp(f->apparmor, "unconfined") != 0 && !strstr(f->apparmor, "(unconfined)") &&
+			       !strstr(f->apparmor, "(complain)");
+}
+
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+static int ns_ino(const char *path, unsigned long *ino)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return -1;
+	*ino = st.st_ino;
+	return 0;
+}
+
+static void read_namespaces(struct facts *f)
+{
+	unsigned long mine, init;
+
+	if (!ns_ino("/proc/self/ns/user", &mine))
+		f->user_ns_init = mine == INIT_USER_NS_INO;
+	if (!ns_ino("/proc/self/ns/pid", &mine))
+		f->host_pid = mine == INIT_PID_NS_INO;
+
+	/*
+	 * Since 6.18 the initial network namespace has a fixed inode too; other
+	 * namespaces get numbers from 0xF0000000 up, so a match is proof on any
+	 * kernel. Before 6.18, compare with PID 1's, which is the host's init
+	 * only when we share the host PID namespace.
+	 */
+	if (!ns_ino("/proc/self/ns/net", &mine) && mine == INIT_NET_NS_INO) {
+		f->host_net = 1;
+		snprintf(f->host_net_why, sizeof(f->host_net_why), "the initial network namespace");
+		return;
+	}
+	if (kernel_at_least(6, 18)) {
+		f->host_net = 0;
+		snprintf(f->host_net_why, sizeof(f->host_net_why), "not the initial network namespace");
+		return;
+	}
+	if (f->host_pid != 1) {
+		snprintf(f->host_net_why, sizeof(f->host_net_why),
+			 "PID 1 here is not the host's init; with --host-pid it can be compared");
+		return;
+	}
+	if (ns_ino("/proc/self/ns/net", &mine) || ns_ino("/proc/1/ns/net", &init)) {
+		snprintf(f->host_net_why, sizeof(f->host_net_why), "cannot read /proc/1/ns/net: %s", strerror(errno));
+		return;
+	}
+	f->host_net = mine == init;
+	snprintf(f->host_net_why, sizeof(f->host_net_why), "%s network namespace as PID 1",
+		 f->host_net ? "same" : "different");
+}
+
+/* First mount of fstype in mountinfo: its mount point into where. */
+static bool find_mount(const char *fstype, char *where, size_t len)
+{
+	char line[1024];
+	FILE *fp = fopen("/proc/self/mountinfo", "re");
+	bool found = false;
+
+	if (!fp)
+		return false;
+	while (!found && fgets(line, sizeof(line), fp)) {
+		char mnt[512], type[64];
+		const char *sep = strstr(line, " - ");
+
+		/* id parent maj:min root mountpoint ... - fstype source opts */
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1 || sscanf(sep + 3, "%63s", type) != 1)
+			continue;
+		if (!strcmp(type, fstype)) {
+			snprintf(where, len, "%s", mnt);
+			found = true;
+		}
+	}
+	fclose(fp);
+	return found;
+}
+
+static bool is_mount_point(const char *path)
+{
+	struct stat st, parent;
+	char up[PATH_MAX];
+
+	snprintf(up, sizeof(up), "%s/..", path);
+	if (stat(path, &st) || stat(up, &parent))
+		return false;
+	return st.st_dev != parent.st_dev || st.st_ino == parent.st_ino;
+}
+
+static void read_host_fs(struct facts *f)
+{
+	const char *root = getenv("HOST_ROOT");
+	struct statvfs vfs;
+	struct stat st, init_root;
+	char probe[PATH_MAX];
+
+	snprintf(f->host_root, sizeof(f->host_root), "%s", root && *root ? root : "/host");
+	if (stat(f->host_root, &st) || !S_ISDIR(st.st_mode) || !is_mount_point(f->host_root))
+		return;
+	f->host_fs = 1;
+	/* The same inode as the host init's root is proof; else look for a root fs. */
+	if (f->host_pid == 1 && !stat("/proc/1/root", &init_root))
+		f->host_fs_is_root = st.st_dev == init_root.st_dev && st.st_ino == init_root.st_ino;
+	else {
+		snprintf(probe, sizeof(probe), "%s/etc", f->host_root);
+		bool etc = !access(probe, F_OK);
+		snprintf(probe, sizeof(probe), "%s/usr", f->host_root);
+		f->host_fs_is_root = etc && !access(probe, F_OK) ? 1 : -1;
+	}
+	if (!statvfs(f->host_root, &vfs))
+		f->host_fs_rw = !(vfs.f_flag & ST_RDONLY);
+}
+
+static void read_ping_group(struct facts *f)
+{
+	char buf[64];
+	long lo, hi;
+
+	/* Unprivileged ICMP sockets are allowed for gids in this range. */
+	if (read_file("/proc/sys/net/ipv4/ping_group_range", buf, sizeof(buf)) ||
+	    sscanf(buf, "%ld %ld", &lo, &hi) != 2)
+		return;
+	f->ping_group_ok = (long)getegid() >= lo && (long)getegid() <= hi;
+}
+
+static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level, (void)fmt, (void)ap;
+	return 0;
+}
+
+static int verbose_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	fprintf(stderr, "libbpf: ");
+	return vfprintf(stderr, fmt, ap);
+}
+
+/*
+ * Load and attach the probe, make a syscall, and check it was seen with the
+ * right tgid (which also proves the CO-RE relocation against this kernel).
+ */
+static void try_bpf(struct facts *f, bool verbose)
+{
+	struct probe_bpf *skel;
+	char ebuf[16];
+	int err;
+
+	libbpf_set_print(verbose ? verbose_print : silent_print);
+	skel = probe_bpf__open();
+	if (!skel) {
+		f->bpf_err = errno;
+		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "open failed: %s", errno_name(errno, ebuf));
+		return;
+	}
+	skel->rodata->target_tgid = getpid();
+	err = probe_bpf__load(skel);
+	if (err) {
+		f->bpf_err = -err;
+		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "load failed: %s", errno_name(err, ebuf));
+		goto out;
+	}
+	err = probe_bpf__attach(skel);
+	if (err) {
+		f->bpf_err = -err;
+		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "attach to raw_tp/sys_enter failed: %s",
+			 errno_name(err, ebuf));
+		goto out;
+	}
+	(void)getppid();
+	if (!skel->bss->hits) {
+		f->bpf_err = EIO;
+		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "attached, but saw no syscall of this process");
+	} else if (skel->bss->core_tgid != (unsigned)getpid()) {
+		f->bpf_err = EIO;
+		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "CO-RE read task_struct.tgid=%u, expected %d",
+			 skel->bss->core_tgid, (int)getpid());
+	} else {
+		f->bpf_ok = 1;
+		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "raw_tp program loaded, attached, saw %llu syscalls",
+			 (unsigned long long)skel->bss->hits);
+	}
+out:
+	probe_bpf__destroy(skel);
+}
+
+void capcheck_gather(struct facts *f, bool verbose)
+{
+	struct utsname u;
+	struct stat st;
+	char buf[32];
+
+	memset(f, 0, sizeof(*f));
+	f->seccomp = -1;
+	f->no_new_privs = -1;
+	f->user_ns_init = -1;
+	f->host_pid = -1;
+	f->host_net = -1;
+	f->host_fs_is_root = -1;
+	f->uid = geteuid();
+	read_status(f);
+	f->cap_known = read_file("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) ? CAP_COUNT : atoi(buf) + 1;
+	read_apparmor(f);
+	read_namespaces(f);
+	read_host_fs(f);
+	if (!uname(&u))
+		snprintf(f->kernel, sizeof(f->kernel), "%s %s", u.release, u.machine);
+	if (!stat("/sys/kernel/btf/vmlinux", &st)) {
+		f->btf = true;
+		f->btf_size = st.st_size;
+	}
+	f->bpffs = find_mount("bpf", f->bpffs_at, sizeof(f->bpffs_at));
+	f->tracefs = find_mount("tracefs", f->tracefs_at, sizeof(f->tracefs_at));
+	f->debugfs = find_mount("debugfs", f->debugfs_at, sizeof(f->debugfs_at));
+	/* The kprobe PMU shows in sysfs when the kernel has kprobe events. */
+	f->kprobes = !access("/sys/bus/event_source/devices/kprobe", F_OK);
+	f->proc_sys_rw = !access("/proc/sys/net/ipv4/ip_forward", W_OK);
+	read_ping_group(f);
+	try_bpf(f, verbose);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+/* "all (41)", "none", "all but SYS_RESOURCE", or the list: whichever is shortest to read. */
+static void caps_line(const char *label, uint64_t mask, int known)
+{
+	char buf[768];
+	uint64_t all = known >= 64 ? ~0ULL : (CAPBIT(known) - 1);
+
+	mask &= all;
+	if (mask == all)
+		printf("  %-14s all (%d)\n", label, known);
+	else if (!mask)
+		printf("  %-14s none\n", label);
+	else if (__builtin_popcountll(mask) > known / 2)
+		printf("  %-14s all but %s\n", label, caps_format(all & ~mask, buf, sizeof(buf)));
+	else
+		printf("  %-14s %s\n", label, caps_format(mask, buf, sizeof(buf)));
+}
+
+static void print_table(const struct facts *f, const struct tool_req *tools[], const struct verdict verdicts[],
+			size_t n)
+{
+	char buf[1024];
+
+	printf("PROCESS\n");
+	printf("  %-14s %u%s\n", "uid", f->uid, f->user_ns_init == 0 ? " (inside a user namespace: capabilities apply only there)" : "");
+	caps_line("effective", f->cap_eff, f->cap_known);
+	caps_line("bounding", f->cap_bnd, f->cap_known);
+	printf("  %-14s %s\n", "seccomp", f->seccomp == 0 ? "disabled" : f->seccomp == 1 ? "strict" :
+		 f->seccomp == 2 ? "filter" : "unknown");
+	printf("  %-14s %s\n", "no_new_privs", tri(f->no_new_privs, "yes", "no"));
+	printf("  %-14s %s\n", "apparmor", f->apparmor_enabled ? f->apparmor : "not enabled");
+	printf("  %-14s %s\n", "host pid ns", tri(f->host_pid, "yes", "no"));
+	printf("  %-14s %s (%s)\n", "host net ns", tri(f->host_net, "yes", "no"), f->host_net_why);
+	if (f->host_fs == 1)
+		printf("  %-14s %s mounted, %s%s\n", "host fs", f->host_root, f->host_fs_rw ? "writable" : "read-only",
+		       f->host_fs_is_root == 1 ? ", the host's /" : f->host_fs_is_root == 0 ? ", NOT the host's /" : "");
+	else
+		printf("  %-14s %s not mounted (--mount-host-filesystem)\n", "host fs", f->host_root);
+
+	printf("\nKERNEL\n");
+	printf("  %-14s %s\n", "release", f->kernel);
+	if (f->btf)
+		printf("  %-14s /sys/kernel/btf/vmlinux (%ld KiB)\n", "btf", f->btf_size / 1024);
+	else
+		printf("  %-14s missing: CO-RE tools cannot run (kernel built without CONFIG_DEBUG_INFO_BTF)\n", "btf");
+	printf("  %-14s %s\n", "bpffs", f->bpffs ? f->bpffs_at : "not mounted");
+	printf("  %-14s %s\n", "tracefs", f->tracefs ? f->tracefs_at : "not mounted (retina trace does not need it)");
+	printf("  %-14s %s\n", "debugfs", f->debugfs ? f->debugfs_at : "not mounted");
+	printf("  %-14s %s\n", "kprobes", f->kprobes ? "available" : "not available (tracepoint-based tools only)");
+	printf("  %-14s %s: %s\n", "bpf load", f->bpf_ok ? "ok" : "FAILED", f->bpf_detail);
+
+	printf("\n");
+	struct table t;
+	static const char *const head[] = { "TOOL", "STATUS", "MISSING", "GRANT WITH" };
+	table_init(&t, 4, head);
+	uint64_t all_caps = 0;
+	unsigned all_missing = 0;
+	for (size_t i = 0; i < n; i++) {
+		char missing[512], flags[512];
+		const struct verdict *v = &verdicts[i];
+
+		capcheck_missing_text(v, missing, sizeof(missing));
+		capcheck_flags(v, flags, sizeof(flags));
+		if (!v->ok && v->way && tools[i]->ways[1].how) {
+			size_t l = strlen(flags);
+			snprintf(flags + l, sizeof(flags) - l, "%s(then: %s)", l ? " " : "", tools[i]->ways[1].how);
+		}
+		const char *row[] = { tools[i]->tool, v->ok ? "ok" : "missing", v->ok ? "" : missing,
+				      v->ok ? "" : flags };
+		if (table_add(&t, row))
+			die(EXIT_FAIL, "out of memory");
+		if (!v->ok) {
+			all_caps |= v->missing_caps;
+			all_missing |= v->missing;
+		}
+	}
+	table_print(&t, stdout);
+	table_free(&t);
+
+	struct verdict all = { .missing_caps = all_caps, .missing = all_missing };
+	capcheck_flags(&all, buf, sizeof(buf));
+	if (buf[0])
+		printf("\nFor all of them: kubectl retina shell <node> %s\n", buf);
+}
+
+static void json_caps(cJSON *o, const char *key, uint64_t mask)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, key);
+
+	for (int i = 0; i < CAP_COUNT; i++)
+		if (mask & CAPBIT(i))
+			cJSON_AddItemToArray(arr, cJSON_CreateString(cap_name(i)));
+}
+
+static void json_tri(cJSON *o, const char *key, int v)
+{
+	if (v < 0)
+		cJSON_AddNullToObject(o, key);
+	else
+		cJSON_AddBoolToObject(o, key, v);
+}
+
+static void print_json(const struct facts *f, const struct tool_req *tools[], const struct verdict verdicts[],
+		       size_t n)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *p = cJSON_AddObjectToObject(root, "process");
+	cJSON *k = cJSON_AddObjectToObject(root, "kernel");
+	cJSON *ts = cJSON_AddArrayToObject(root, "tools");
+	char buf[1024];
+
+	cJSON_AddNumberToObject(p, "uid", f->uid);
+	json_tri(p, "user_ns_init", f->user_ns_init);
+	json_caps(p, "effective", f->cap_eff);
+	json_caps(p, "permitted", f->cap_prm);
+	json_caps(p, "bounding", f->cap_bnd);
+	cJSON_AddStringToObject(p, "seccomp", f->seccomp == 0 ? "disabled" : f->seccomp == 1 ? "strict" :
+				f->seccomp == 2 ? "filter" : "unknown");
+	json_tri(p, "no_new_privs", f->no_new_privs);
+	if (f->apparmor_enabled)
+		cJSON_AddStringToObject(p, "apparmor", f->apparmor);
+	else
+		cJSON_AddNullToObject(p, "apparmor");
+	json_tri(p, "host_pid", f->host_pid);
+	json_tri(p, "host_net", f->host_net);
+	cJSON_AddStringToObject(p, "host_net_detail", f->host_net_why);
+	cJSON *h = cJSON_AddObjectToObject(p, "host_fs");
+	cJSON_AddStringToObject(h, "path", f->host_root);
+	cJSON_AddBoolToObject(h, "mounted", f->host_fs == 1);
+	json_tri(h, "is_host_root", f->host_fs == 1 ? f->host_fs_is_root : 0);
+	cJSON_AddBoolToObject(h, "writable", f->host_fs == 1 && f->host_fs_rw);
+
+	cJSON_AddStringToObject(k, "release", f->kernel);
+	cJSON_AddBoolToObject(k, "btf", f->btf);
+	cJSON_AddItemToObject(k, "bpffs", f->bpffs ? cJSON_CreateString(f->bpffs_at) : cJSON_CreateNull());
+	cJSON_AddItemToObject(k, "tracefs", f->tracefs ? cJSON_CreateString(f->tracefs_at) : cJSON_CreateNull());
+	cJSON_AddItemToObject(k, "debugfs", f->debugfs ? cJSON_CreateString(f->debugfs_at) : cJSON_CreateNull());
+	cJSON_AddBoolToObject(k, "kprobes", f->kprobes);
+	cJSON_AddBoolToObject(k, "bpf_load", f->bpf_ok);
+	cJSON_AddStringToObject(k, "bpf_load_detail", f->bpf_detail);
+
+	for (size_t i = 0; i < n; i++) {
+		cJSON *t = cJSON_CreateObject();
+		const struct verdict *v = &verdicts[i];
+
+		cJSON_AddStringToObject(t, "tool", tools[i]->tool);
+		cJSON_AddBoolToObject(t, "ok", v->ok);
+		cJSON_AddBoolToObject(t, "installed", !v->not_installed);
+		capcheck_missing_text(v, buf, sizeof(buf));
+		cJSON_AddStringToObject(t, "missing", v->ok ? "" : buf);
+		json_caps(t, "missing_capabilities", v->missing_caps);
+		capcheck_flags(v, buf, sizeof(buf));
+		cJSON_AddStringToObject(t, "flags", v->ok ? "" : buf);
+		if (v->way && tools[i]->ways[1].how)
+			cJSON_AddStringToObject(t, "run_as", tools[i]->ways[1].how);
+		cJSON_AddItemToArray(ts, t);
+	}
+	char *s = cJSON_PrintUnformatted(root);
+	if (!s)
+		die(EXIT_FAIL, "out of memory");
+	puts(s);
+	free(s);
+	cJSON_Delete(root);
+}
+
+static void print_requirements(void)
+{
+	struct table t;
+	static const char *const head[] = { "TOOL", "RUNS", "CAPABILITIES", "ALSO NEEDS" };
+
+	table_init(&t, 4, head);
+	for (size_t i = 0; i < capcheck_ntools; i++) {
+		const struct tool_req *r = &capcheck_tools[i];
+		for (int w = 0; w < 2 && (w == 0 || r->ways[w].how); w++) {
+			char caps[768], needs[512];
+
+			capcheck_needs_text(r->ways[w].needs, needs, sizeof(needs));
+			caps_format(r->ways[w].caps, caps, sizeof(caps));
+			const char *row[] = { w ? "" : r->tool, w ? r->ways[w].how : r->exe ? r->exe : "(built in)",
+					      caps[0] ? caps : "-", needs[0] ? needs : "-" };
+			if (table_add(&t, row))
+				die(EXIT_FAIL, "out of memory");
+		}
+	}
+	table_print(&t, stdout);
+	table_free(&t);
+}
+
+int capcheck_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' }, { "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },	    { "requirements", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+	};
+	bool json = false, quiet = false, verbose = false;
+	int c;
+
+	while ((c = next_opt(argc, argv, "o:qvrh", longopts)) != -1) {
+		switch (c) {
+		case 'o':
+			if (!strcmp(optarg, "json"))
+				json = true;
+			else if (strcmp(optarg, "table"))
+				usage_error("bad output format '%s': use table or json", optarg);
+			break;
+		case 'q': quiet = true; break;
+		case 'v': verbose = true; break;
+		case 'r': print_requirements(); return EXIT_OK;
+		case 'h': show_help(capcheck_help);
+		}
+	}
+
+	const struct tool_req *tools[capcheck_ntools];
+	struct verdict verdicts[capcheck_ntools];
+	size_t n = 0;
+
+	if (optind == argc) {
+		for (size_t i = 0; i < capcheck_ntools; i++)
+			tools[n++] = &capcheck_tools[i];
+	}
+	for (int i = optind; i < argc; i++) {
+		const struct tool_req *r = capcheck_find(argv[i]);
+		if (!r) {
+			char list[256];
+			size_t used = 0;
+			for (size_t j = 0; j < capcheck_ntools && used < sizeof(list); j++)
+				used += snprintf(list + used, sizeof(list) - used, "%s%s", j ? ", " : "",
+						 capcheck_tools[j].tool);
+			usage_error("unknown tool '%s' (tools: %s)", argv[i], list);
+		}
+		if (n < capcheck_ntools)
+			tools[n++] = r;
+	}
+
+	struct facts f;
+	capcheck_gather(&f, verbose);
+	bool all_ok = true;
+	for (size_t i = 0; i < n; i++) {
+		capcheck_judge(&f, tools[i], &verdicts[i]);
+		all_ok &= verdicts[i].ok;
+	}
+	if (!quiet) {
+		if (json)
+			print_json(&f, tools, verdicts, n);
+		else
+			print_table(&f, tools, verdicts, n);
+	}
+	if (optind == argc)
+		return EXIT_OK;
+	return all_ok ? EXIT_OK : EXIT_FAIL;
+}

@@ -1,0 +1,40 @@
+/*
+ * kubectl-retina: found by kubectl on PATH, run as `kubectl retina ...` with
+ * the raw arguments. shell and bpftrace land with the Kubernetes client.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/retina.h"
+
+const char kubectl_retina_help[] =
+	"usage: kubectl retina COMMAND [ARGS...]\n"
+	"\n"
+	"Debug Kubernetes node networking from your workstation.\n"
+	"\n"
+	"Commands:\n"
+	"  shell      start a debug shell on a node (host network) or in a pod\n"
+	"  bpftrace   trace packet drops, RSTs, socket errors and retransmits on a node\n"
+	"\n"
+	"Examples:\n"
+	"  kubectl retina shell node-1\n"
+	"  kubectl retina shell -n web pods/frontend-7d4b9\n"
+	"  kubectl retina bpftrace node-1 --drops --ip 10.0.0.4\n"
+	"\n"
+	"Install: put kubectl-retina (a link to retina) on PATH; `retina --install -s DIR` makes it.\n";
+
+int kubectl_retina_main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(kubectl_retina_help, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
+		show_help(kubectl_retina_help);
+	if (!strcmp(cmd, "shell") || !strcmp(cmd, "bpftrace"))
+		die(EXIT_USAGE, "'%s' is not implemented yet in this build", cmd);
+	if (cmd[0] == '-')
+		usage_error("unknown option '%s' (options come after the command)", cmd);
+	usage_error("unknown command '%s'; commands are: shell, bpftrace", cmd);
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install the Debian packages the build (or the tests) need, only when missing.
+# usage: deps/prereqs.sh build|test
+set -euo pipefail
+
+build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file binutils ca-certificates)
+test_pkgs=(libcmocka-dev python3-pytest iproute2 libcap2-bin util-linux procps)
+
+case "${1:-build}" in
+build) want=("${build_pkgs[@]}") ;;
+test)  want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "retina: missing build prerequisites: ${missing[*]}" >&2
+	echo "retina: run 'make' as root, or install them first: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "retina: installing prerequisites: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get update -qq >/dev/null || ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+	echo "retina: could not install ${missing[*]} from the Debian mirror; check /etc/apt/sources.list* and network access to the mirror" >&2
+	exit 1
+fi

@@ -1,0 +1,90 @@
+/* Messages and option parsing shared by every applet. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/retina.h"
+
+const char *applet_name = "retina";
+
+static void vmsg(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: ", applet_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", applet_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "; try '%s --help'\n", applet_name);
+	exit(EXIT_USAGE);
+}
+
+void show_help(const char *help)
+{
+	fputs(help, stdout);
+	exit(EXIT_OK);
+}
+
+static const struct option *find_long(const struct option *longopts, const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+
+	for (; longopts && longopts->name; longopts++)
+		if (strlen(longopts->name) == n && !strncmp(longopts->name, arg, n))
+			return longopts;
+	return NULL;
+}
+
+int next_opt(int argc, char *const argv[], const char *shortopts, const struct option *longopts)
+{
+	char fmt[64];
+	int c;
+
+	/* Leading ':' makes a missing value come back as ':' rather than '?'. */
+	snprintf(fmt, sizeof(fmt), ":%s", shortopts);
+	opterr = 0;
+	c = getopt_long(argc, argv, fmt, longopts, NULL);
+	if (c != '?' && c != ':')
+		return c;
+
+	const char *arg = argv[optind - 1];
+	if (c == ':') {
+		if (optopt)
+			usage_error("option '-%c' needs a value", optopt);
+		usage_error("option '%s' needs a value", arg);
+	}
+	if (optopt)
+		usage_error("unknown option '-%c'", optopt);
+	if (!strncmp(arg, "--", 2) && find_long(longopts, arg + 2))
+		usage_error("option '%.*s' takes no value", (int)strcspn(arg, "="), arg);
+	usage_error("unknown option '%s'", arg);
+}

@@ -37,8 +37,8 @@ DEPS_STAMP := $(SYSROOT)/.versions
 PREREQ_STAMP := $(B)/.prereqs
 
 # Skeletons are intermediates, but objects include them: keep them.
-.SECONDARY:
-.PHONY: all test run size bench fuzz clean distclean deps unit integration
+.SECONDARY: $(SKELS) $(SKELS:.skel.h=.bpf.o)
+.PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration
 all: $(B)/retina
 
 $(PREREQ_STAMP): deps/prereqs.sh
@@ -92,17 +92,20 @@ size: $(B)/retina
 # ---- tests ----------------------------------------------------------------
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRC))
-# Unit tests run lib/ code under the host compiler with ASan and UBSan.
-HOST_CFLAGS := -std=gnu11 -g -O1 $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer -I.
+# Unit tests run lib/ and the pure rule code of applets under the host
+# compiler with ASan and UBSan.
+UNIT_LINK   := $(LIB_SRC) applets/capcheck_rules.c
+HOST_CFLAGS := -std=gnu11 -g -O1 $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	       -fno-omit-frame-pointer -I.
 
 $(B)/.prereqs-test: deps/prereqs.sh
 	@mkdir -p $(B)
 	@deps/prereqs.sh test
 	@touch $@
 
-$(B)/unit/%: tests/unit/%.c $(LIB_SRC) lib/*.h | $(B)/.prereqs-test
+$(B)/unit/%: tests/unit/%.c $(UNIT_LINK) lib/*.h applets/*.h | $(B)/.prereqs-test
 	@mkdir -p $(@D)
-	gcc $(HOST_CFLAGS) $< $(LIB_SRC) -lcmocka -o $@
+	gcc $(HOST_CFLAGS) $< $(UNIT_LINK) -lcmocka -o $@
 
 test: $(B)/retina $(UNIT_BIN) | $(B)/.prereqs-test
 	@tests/run $(B) $(UNIT_BIN)

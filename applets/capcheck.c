@@ -177,63 +177,109 @@ static void read_namespaces(struct facts *f)
 		 f->host_net ? "same" : "different");
 }
 
-/* First mount of fstype in mountinfo: its mount point into where. */
+struct mount_entry {
+	char root[512];		/* the part of the filesystem mounted: "/" for a whole fs */
+	char point[512];
+	char type[64];
+};
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		    s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* Next line of /proc/self/mountinfo: "id parent maj:min root point opts ... - type source superopts". */
+static bool next_mount(FILE *fp, struct mount_entry *m)
+{
+	char line[2048];
+
+	while (fgets(line, sizeof(line), fp)) {
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %511s %511s", m->root, m->point) != 2 ||
+		    sscanf(sep + 3, "%63s", m->type) != 1)
+			continue;
+		unescape(m->root);
+		unescape(m->point);
+		return true;
+	}
+	return false;
+}
+
+/* First mount of fstype: its mount point into where. */
 static bool find_mount(const char *fstype, char *where, size_t len)
 {
-	char line[1024];
+	struct mount_entry m;
 	FILE *fp = fopen("/proc/self/mountinfo", "re");
 	bool found = false;
 
 	if (!fp)
 		return false;
-	while (!found && fgets(line, sizeof(line), fp)) {
-		char mnt[512], type[64];
-		const char *sep = strstr(line, " - ");
-
-		/* id parent maj:min root mountpoint ... - fstype source opts */
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1 || sscanf(sep + 3, "%63s", type) != 1)
-			continue;
-		if (!strcmp(type, fstype)) {
-			snprintf(where, len, "%s", mnt);
+	while (!found && next_mount(fp, &m))
+		if (!strcmp(m.type, fstype)) {
+			snprintf(where, len, "%s", m.point);
 			found = true;
 		}
-	}
 	fclose(fp);
 	return found;
 }
 
-static bool is_mount_point(const char *path)
+/* The last (topmost) mount at path, which must be canonical. */
+static bool mount_at(const char *path, struct mount_entry *out)
 {
-	struct stat st, parent;
-	char up[PATH_MAX];
+	struct mount_entry m;
+	FILE *fp = fopen("/proc/self/mountinfo", "re");
+	bool found = false;
 
-	snprintf(up, sizeof(up), "%s/..", path);
-	if (stat(path, &st) || stat(up, &parent))
+	if (!fp)
 		return false;
-	return st.st_dev != parent.st_dev || st.st_ino == parent.st_ino;
+	while (next_mount(fp, &m))
+		if (!strcmp(m.point, path)) {
+			*out = m;
+			found = true;
+		}
+	fclose(fp);
+	return found;
 }
 
+/*
+ * Is $HOST_ROOT (default /host) the host's / as kubelet mounts it for
+ * --mount-host-filesystem? A mount point whose root is "/" of its filesystem;
+ * the same inode as the host init's root is proof, else /etc and /usr must be there.
+ */
 static void read_host_fs(struct facts *f)
 {
 	const char *root = getenv("HOST_ROOT");
+	struct mount_entry m;
 	struct statvfs vfs;
 	struct stat st, init_root;
-	char probe[PATH_MAX];
+	char real[PATH_MAX], probe[PATH_MAX + 8];
 
 	snprintf(f->host_root, sizeof(f->host_root), "%s", root && *root ? root : "/host");
-	if (stat(f->host_root, &st) || !S_ISDIR(st.st_mode) || !is_mount_point(f->host_root))
+	if (!realpath(f->host_root, real) || stat(real, &st) || !S_ISDIR(st.st_mode) || !mount_at(real, &m))
 		return;
 	f->host_fs = 1;
-	/* The same inode as the host init's root is proof; else look for a root fs. */
-	if (f->host_pid == 1 && !stat("/proc/1/root", &init_root))
+	if (f->host_pid == 1 && !stat("/proc/1/root/", &init_root)) {
 		f->host_fs_is_root = st.st_dev == init_root.st_dev && st.st_ino == init_root.st_ino;
-	else {
-		snprintf(probe, sizeof(probe), "%s/etc", f->host_root);
+	} else {
+		snprintf(probe, sizeof(probe), "%s/etc", real);
 		bool etc = !access(probe, F_OK);
-		snprintf(probe, sizeof(probe), "%s/usr", f->host_root);
-		f->host_fs_is_root = etc && !access(probe, F_OK) ? 1 : -1;
+		snprintf(probe, sizeof(probe), "%s/usr", real);
+		f->host_fs_is_root = strcmp(m.root, "/") || !etc || access(probe, F_OK) ? 0 : -1;
 	}
-	if (!statvfs(f->host_root, &vfs))
+	if (!statvfs(real, &vfs))
 		f->host_fs_rw = !(vfs.f_flag & ST_RDONLY);
 }
 
@@ -410,9 +456,9 @@ static void print_table(const struct facts *f, const struct tool_req *tools[], c
 
 		capcheck_missing_text(v, missing, sizeof(missing));
 		capcheck_flags(v, flags, sizeof(flags));
-		if (!v->ok && v->way && tools[i]->ways[1].how) {
+		if (!v->ok && v->way && flags[0]) {
 			size_t l = strlen(flags);
-			snprintf(flags + l, sizeof(flags) - l, "%s(then: %s)", l ? " " : "", tools[i]->ways[1].how);
+			snprintf(flags + l, sizeof(flags) - l, ", then: %s", tools[i]->ways[1].how);
 		}
 		const char *row[] = { tools[i]->tool, v->ok ? "ok" : "missing", v->ok ? "" : missing,
 				      v->ok ? "" : flags };

@@ -185,7 +185,7 @@ static const struct { unsigned need; const char *text; } need_text[] = {
 	{ NEED_ROOT, "run as root (uid 0)" },
 	{ NEED_BTF, "kernel BTF (/sys/kernel/btf/vmlinux)" },
 	{ NEED_BPF_LOAD, "a BPF program to load" },
-	{ NEED_KPROBES, "kprobes (kernel built without CONFIG_KPROBES)" },
+	{ NEED_KPROBES, "kprobes (CONFIG_KPROBES)" },
 	{ NEED_TRACEFS, "tracefs mounted (or SYS_ADMIN to mount it)" },
 	{ NEED_HOST_FS, "the host's / at $HOST_ROOT" },
 	{ NEED_HOST_FS_RW, "the host's / writable at $HOST_ROOT" },

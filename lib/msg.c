@@ -76,15 +76,18 @@ int next_opt(int argc, char *const argv[], const char *shortopts, const struct o
 	if (c != '?' && c != ':')
 		return c;
 
-	const char *arg = argv[optind - 1];
+	/* For long options musl reports the option's val in optopt: name the text. */
+	/* A missing value at the end may leave optind past argc. */
+	const char *arg = argv[optind - 1 < argc ? optind - 1 : argc - 1];
+	bool is_long = !strncmp(arg, "--", 2);
 	if (c == ':') {
-		if (optopt)
+		if (!is_long)
 			usage_error("option '-%c' needs a value", optopt);
 		usage_error("option '%s' needs a value", arg);
 	}
-	if (optopt)
-		usage_error("unknown option '-%c'", optopt);
-	if (!strncmp(arg, "--", 2) && find_long(longopts, arg + 2))
+	if (is_long && find_long(longopts, arg + 2))
 		usage_error("option '%.*s' takes no value", (int)strcspn(arg, "="), arg);
+	if (!is_long && optopt)
+		usage_error("unknown option '-%c'", optopt);
 	usage_error("unknown option '%s'", arg);
 }

@@ -1,0 +1,56 @@
+"""Shared fixtures: the built static binary, and a way to run it."""
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def retina():
+    path = Path(os.environ.get("RETINA_BIN", ROOT / "build" / "retina"))
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `make` first (make test does)")
+    return str(path)
+
+
+def run(argv, check=None, timeout=60, **kw):
+    """Run argv (a list, never a shell string); return CompletedProcess with text output."""
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+    if check is not None:
+        assert p.returncode == check, f"{argv} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+    return p
+
+
+@pytest.fixture(scope="session")
+def helpers(tmp_path_factory):
+    """Small C helpers for tests, compiled with the host compiler."""
+    out = tmp_path_factory.mktemp("helpers")
+    built = {}
+    for src in (Path(__file__).parent / "helpers").glob("*.c"):
+        exe = out / src.stem
+        run(["gcc", "-O1", "-Wall", "-Werror", "-o", str(exe), str(src)], check=0)
+        built[src.stem] = str(exe)
+    return built
+
+
+@pytest.fixture
+def fake_tools(tmp_path):
+    """A PATH directory where every debug-shell tool "is installed", so that
+    capcheck's verdicts depend only on privileges (it only checks presence)."""
+    d = tmp_path / "bin"
+    d.mkdir()
+    for name in ("bpftool", "pwru", "ig", "iptables", "nft", "chroot", "sysctl", "ping"):
+        exe = d / name
+        exe.write_text("#!/bin/sh\nexit 0\n")
+        exe.chmod(0o755)
+    return f"{d}:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def require(*tools):
+    missing = [t for t in tools if not shutil.which(t)]
+    if missing:
+        pytest.fail(f"test prerequisites missing: {missing} (deps/prereqs.sh test installs them)")

@@ -1,0 +1,60 @@
+"""The build's promises: one static, stripped musl executable within budget, and no
+dependency work on a rebuild."""
+import subprocess
+
+from conftest import ROOT, run
+
+BUDGET = 1024 * 1024  # bytes, stripped
+
+
+def test_binary_is_static_and_stripped(retina):
+    desc = run(["file", "-L", retina], check=0).stdout
+    assert "statically linked" in desc
+    assert "stripped" in desc and "not stripped" not in desc
+    headers = run(["readelf", "-l", retina], check=0).stdout
+    assert "INTERP" not in headers
+    sections = run(["readelf", "-S", retina], check=0).stdout
+    assert ".symtab" not in sections
+
+
+def test_binary_fits_the_size_budget(retina):
+    size = int(run(["stat", "-L", "-c", "%s", retina], check=0).stdout)
+    assert size <= BUDGET, f"{size} bytes is over the 1 MiB budget: see `make size`"
+
+
+def test_binary_needs_no_shared_libraries(retina):
+    # musl's loader is absent: a dynamic binary would not even start here.
+    p = run(["ldd", retina])
+    assert "not a dynamic executable" in (p.stdout + p.stderr)
+
+
+def test_rebuild_with_unchanged_versions_does_no_dependency_work():
+    # After `make`, make must find the sysroot up to date.
+    p = subprocess.run(["make", "-n", "build/sysroot/.versions"], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0
+    assert "fetch.sh" not in p.stdout and "build.sh" not in p.stdout, p.stdout
+
+
+def test_versions_used_are_recorded():
+    recorded = (ROOT / "build" / "sysroot" / ".versions").read_text().split("\n")
+    names = [line.split()[0] for line in recorded if line.strip()]
+    assert names == ["zlib", "elfutils", "libbpf", "bearssl", "cjson", "libyaml"]
+
+
+def test_bpf_skeleton_went_through_bpftool_gen_object():
+    # gen object strips DWARF but keeps BTF: the embedded object carries .BTF, not .debug_info
+    obj = ROOT / "build" / "bpf" / "probe.bpf.o"
+    sections = run(["readelf", "-S", str(obj)], check=0).stdout
+    assert ".BTF" in sections
+    assert ".debug_info" not in sections
+    skel = (ROOT / "build" / "bpf" / "probe.skel.h").read_text()
+    assert "probe_bpf__open" in skel
+
+
+def test_size_report_accounts_for_libraries_and_applets():
+    p = run(["/usr/bin/python3", "tests/bench/size_report.py", "build/retina.map", "build/retina"], cwd=ROOT, check=0)
+    assert "of the 1 MiB budget" in p.stdout
+    for name in ("libbpf.a", "libelf.a", "libz.a", "capcheck", "kubectl-retina", "multicall (main)"):
+        assert name in p.stdout, name
+    m = __import__("re").search(r"accounted: (\d+) of (\d+) bytes", p.stdout)
+    assert m and 0.9 * int(m.group(2)) <= int(m.group(1)) <= int(m.group(2))

@@ -1,0 +1,223 @@
+"""capcheck, for real: as root, then with privileges taken away (setpriv, seccomp,
+new namespaces), asserting it reports each loss and suggests the right flags."""
+import json
+import os
+import re
+
+import pytest
+from conftest import ROOT, require, run
+
+
+def capcheck_json(retina, *tools, prefix=(), env=None, expect=None):
+    p = run(list(prefix) + [retina, "capcheck", "-o", "json", *tools], env=env)
+    if expect is not None:
+        assert p.returncode == expect, p.stderr
+    report = json.loads(p.stdout)
+    report["by_tool"] = {t["tool"]: t for t in report["tools"]}
+    return report
+
+
+def env_with(path):
+    return dict(os.environ, PATH=path, HOST_ROOT="/nonexistent-host-root")
+
+
+def test_root_can_load_bpf_and_trace(retina, fake_tools):
+    r = capcheck_json(retina, "trace", env=env_with(fake_tools), expect=0)
+    assert r["kernel"]["bpf_load"] is True
+    assert "saw" in r["kernel"]["bpf_load_detail"]
+    assert r["by_tool"]["trace"]["ok"] is True
+    assert r["process"]["uid"] == 0
+    assert "BPF" in r["process"]["effective"]
+
+
+def test_reports_kernel_facts(retina):
+    r = capcheck_json(retina)
+    assert r["kernel"]["release"].split()[0] == os.uname().release
+    assert r["kernel"]["btf"] is os.path.exists("/sys/kernel/btf/vmlinux")
+    assert r["kernel"]["kprobes"] is os.path.exists("/sys/bus/event_source/devices/kprobe")
+
+
+def test_no_tools_named_reports_all_and_exits_0(retina):
+    p = run([retina, "capcheck"], check=0)
+    for tool in ("trace", "bpftool", "pwru", "ig", "iptables", "nft", "chroot", "systemctl", "sysctl", "ping"):
+        assert re.search(rf"^{tool} +(ok|missing)", p.stdout, re.M), tool
+    assert "bpf load" in p.stdout
+
+
+def test_dropping_bpf_caps_is_reported_with_the_flags_to_grant_them(retina, fake_tools):
+    require("setpriv")
+    drop = ["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin", "--inh-caps=-all", "--"]
+    r = capcheck_json(retina, "trace", prefix=drop, env=env_with(fake_tools), expect=1)
+    assert "BPF" not in r["process"]["effective"]
+    assert r["kernel"]["bpf_load"] is False
+    assert "EPERM" in r["kernel"]["bpf_load_detail"]
+    trace = r["by_tool"]["trace"]
+    assert trace["ok"] is False
+    assert trace["missing_capabilities"] == ["PERFMON", "BPF"]
+    assert trace["flags"] == "--capabilities PERFMON,BPF"
+
+
+def test_sys_admin_alone_is_enough_to_trace(retina, fake_tools):
+    drop = ["setpriv", "--bounding-set=-bpf,-perfmon", "--inh-caps=-all", "--"]
+    r = capcheck_json(retina, "trace", prefix=drop, env=env_with(fake_tools), expect=0)
+    assert r["by_tool"]["trace"]["ok"] is True
+
+
+def test_table_shows_missing_and_combined_flags(retina, fake_tools):
+    drop = ["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin,-net_admin", "--inh-caps=-all", "--"]
+    p = run(drop + [retina, "capcheck", "trace", "nft"], env=env_with(fake_tools))
+    assert p.returncode == 1
+    assert re.search(r"^trace +missing +cap PERFMON,BPF +--capabilities PERFMON,BPF$", p.stdout, re.M), p.stdout
+    assert re.search(r"^nft +missing +cap NET_ADMIN +--capabilities NET_ADMIN$", p.stdout, re.M)
+    assert "For all of them: kubectl retina shell <node> --capabilities NET_ADMIN,PERFMON,BPF" in p.stdout
+
+
+def test_seccomp_filter_refusing_bpf_suggests_seccomp_unconfined(retina, fake_tools, helpers):
+    r = capcheck_json(retina, "trace", prefix=[helpers["deny_bpf"]], env=env_with(fake_tools), expect=1)
+    assert r["process"]["seccomp"] == "filter"
+    assert r["process"]["no_new_privs"] is True
+    trace = r["by_tool"]["trace"]
+    assert trace["missing_capabilities"] == []
+    assert trace["flags"] == "--seccomp-unconfined"
+    assert "seccomp" in trace["missing"]
+
+
+def test_non_root_user_has_no_capabilities(retina, fake_tools):
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    r = capcheck_json(retina, "trace", "sysctl", prefix=drop, env=env_with(fake_tools), expect=1)
+    assert r["process"]["uid"] == 65534
+    assert r["process"]["effective"] == []
+    assert r["by_tool"]["trace"]["flags"] == "--capabilities PERFMON,BPF"
+    assert "root" in r["by_tool"]["sysctl"]["missing"]
+
+
+def test_own_pid_namespace_is_not_the_host_one(retina, fake_tools):
+    require("unshare")
+    ns = ["unshare", "--pid", "--fork", "--mount-proc"]
+    r = capcheck_json(retina, "systemctl", prefix=ns, env=env_with(fake_tools), expect=1)
+    assert r["process"]["host_pid"] is False
+    assert "--host-pid" in r["by_tool"]["systemctl"]["flags"]
+    # outside the new namespace, this machine's shell is in the host's PID namespace
+    assert capcheck_json(retina)["process"]["host_pid"] is True
+
+
+def test_own_network_namespace_is_not_the_host_one(retina):
+    host = capcheck_json(retina)["process"]
+    r = capcheck_json(retina, prefix=["unshare", "--net"])
+    if host["host_net"] is None:
+        pytest.skip(f"host network namespace cannot be known here: {host['host_net_detail']}")
+    assert host["host_net"] is True
+    assert r["process"]["host_net"] is False
+
+
+def test_ping_without_net_raw_works_through_ping_group_range(retina, fake_tools):
+    # ping_group_range is per network namespace: set it only in a new one.
+    drop = ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-all", "--"]
+    def netns_with(group_range):
+        script = f'echo "{group_range}" > /proc/sys/net/ipv4/ping_group_range && exec "$@"'
+        return ["unshare", "--net", "sh", "-c", script, "sh"]
+    closed, opened = netns_with("1 0"), netns_with("0 0")
+    r = capcheck_json(retina, "ping", prefix=closed + drop, env=env_with(fake_tools), expect=1)
+    assert r["by_tool"]["ping"]["flags"] == "--capabilities NET_RAW"
+    r = capcheck_json(retina, "ping", prefix=opened + drop, env=env_with(fake_tools), expect=0)
+    assert r["by_tool"]["ping"]["ok"] is True
+
+
+@pytest.fixture
+def host_mount(tmp_path):
+    """A private mount namespace where / is bind-mounted at tmp/host, as kubelet's
+    hostPath volume does; the mount vanishes with the namespace."""
+    host = tmp_path / "host"
+    host.mkdir()
+
+    def prefix(read_only):
+        opts = "bind,ro" if read_only else "bind"
+        script = f'mount --make-rprivate / && mount -o bind / "$0" && mount -o remount,{opts} "$0" && exec "$@"'
+        return ["unshare", "--mount", "sh", "-c", script, str(host)]
+    return host, prefix
+
+
+def test_host_filesystem_read_only_is_seen_and_write_flag_suggested(retina, fake_tools, host_mount):
+    host, prefix = host_mount
+    env = dict(os.environ, PATH=fake_tools, HOST_ROOT=str(host))
+    no_proc_sys = ["unshare", "--mount", "sh", "-c", 'mount -o remount,bind,ro /proc/sys 2>/dev/null || '
+                   'mount -t proc -o ro proc /proc && exec "$@"', "sh"]
+    r = capcheck_json(retina, "chroot", "sysctl", prefix=prefix(True) + no_proc_sys, env=env)
+    fs = r["process"]["host_fs"]
+    assert fs["mounted"] is True and fs["writable"] is False and fs["path"] == str(host)
+    # proof needs /proc/1/root (host PID namespace + ptrace access); else "likely" (null)
+    assert fs["is_host_root"] in (True, None)
+    assert r["by_tool"]["chroot"]["ok"] is True
+    sysctl = r["by_tool"]["sysctl"]
+    assert sysctl["ok"] is False
+    assert sysctl["flags"] == "--allow-host-filesystem-write"
+    assert sysctl["run_as"] == "chroot /host sysctl -w KEY=VALUE"
+
+
+def test_host_filesystem_writable(retina, fake_tools, host_mount):
+    host, prefix = host_mount
+    env = dict(os.environ, PATH=fake_tools, HOST_ROOT=str(host))
+    r = capcheck_json(retina, "chroot", prefix=prefix(False), env=env, expect=0)
+    assert r["process"]["host_fs"]["writable"] is True
+
+
+def test_a_directory_mounted_at_host_root_is_not_taken_for_the_host(retina, tmp_path):
+    host = tmp_path / "host"
+    host.mkdir()
+    script = 'mount --make-rprivate / && mount -o bind /usr "$0" && exec "$@"'
+    r = capcheck_json(retina, prefix=["unshare", "--mount", "sh", "-c", script, str(host)],
+                      env=dict(os.environ, HOST_ROOT=str(host)))
+    assert r["process"]["host_fs"]["mounted"] is True
+    assert r["process"]["host_fs"]["is_host_root"] is False
+
+
+def test_missing_host_filesystem_suggests_mount_flag(retina, fake_tools):
+    r = capcheck_json(retina, "chroot", env=env_with(fake_tools), expect=1)
+    assert r["process"]["host_fs"]["mounted"] is False
+    assert r["by_tool"]["chroot"]["flags"] == "--mount-host-filesystem"
+
+
+def test_tool_not_in_image_is_reported(retina, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = capcheck_json(retina, "nft", env=dict(os.environ, PATH=str(empty)), expect=1)
+    nft = r["by_tool"]["nft"]
+    assert nft["installed"] is False
+    assert "not installed" in nft["missing"]
+
+
+def test_quiet_mode_answers_only_with_the_exit_status(retina, fake_tools):
+    p = run([retina, "capcheck", "-q", "trace"], env=env_with(fake_tools))
+    assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+    drop = ["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin", "--inh-caps=-all", "--"]
+    p = run(drop + [retina, "capcheck", "-q", "trace"], env=env_with(fake_tools))
+    assert (p.returncode, p.stdout) == (1, "")
+
+
+def test_no_bpf_program_is_left_loaded(retina):
+    require("bpftool")
+    def probes():
+        out = run(["bpftool", "-j", "prog", "show"], check=0).stdout
+        return [p for p in json.loads(out) if p.get("name") == "probe_sys_ente"]
+    before = len(probes())
+    for _ in range(3):
+        run([retina, "capcheck", "-q", "trace"], check=0)
+    assert len(probes()) == before
+
+
+def test_bad_input_is_one_line_and_exit_2(retina):
+    p = run([retina, "capcheck", "tcpdump"])
+    assert p.returncode == 2
+    assert len(p.stderr.splitlines()) == 1
+    assert "unknown tool 'tcpdump'" in p.stderr and "trace, bpftool" in p.stderr
+    p = run([retina, "capcheck", "-o", "yaml"])
+    assert p.returncode == 2
+    assert "bad output format 'yaml': use table or json" in p.stderr
+
+
+def test_requirements_table_is_documented(retina):
+    """docs/capcheck.md holds the same table `capcheck --requirements` prints."""
+    table = run([retina, "capcheck", "--requirements"], check=0).stdout
+    doc = (ROOT / "docs" / "capcheck.md").read_text()
+    assert table.strip() in doc, "docs/capcheck.md is out of date: paste `retina capcheck --requirements`"
+    assert table.startswith("TOOL ")

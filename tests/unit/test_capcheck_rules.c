@@ -1,0 +1,234 @@
+/*
+ * Unit tests for capcheck's rules: made-up facts in, verdicts and suggested
+ * `kubectl retina shell` flags out. The real-process checks are in
+ * tests/integration/test_capcheck.py.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "applets/capcheck.h"
+#include "lib/caps.h"
+
+#define C(n) CAPBIT(CAPN_##n)
+
+/* A container with the default runtime capabilities, nothing extra. */
+static struct facts plain_pod(void)
+{
+	struct facts f = {
+		.uid = 0,
+		.cap_eff = CAPBIT(0) | CAPBIT(1) | CAPBIT(3) | CAPBIT(4) | CAPBIT(5) | CAPBIT(6) | CAPBIT(7) |
+			   CAPBIT(8) | CAPBIT(10) | CAPBIT(18) | CAPBIT(27) | CAPBIT(29) | CAPBIT(31),
+		.cap_known = 41,
+		.seccomp = 2,
+		.host_pid = 0,
+		.host_net = 1,
+		.host_fs = 0,
+		.btf = true,
+		.kprobes = true,
+		.bpf_ok = 0,
+		.bpf_err = EPERM,
+	};
+	return f;
+}
+
+static struct verdict judge(const struct facts *f, const char *tool)
+{
+	struct verdict v;
+	const struct tool_req *t = capcheck_find(tool);
+
+	assert_non_null(t);
+	capcheck_judge(f, t, &v);
+	return v;
+}
+
+static void flags_of(const struct verdict *v, char *buf)
+{
+	capcheck_flags(v, buf, 512);
+}
+
+static void trace_without_bpf_caps_asks_for_bpf_and_perfmon(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512];
+	(void)state;
+
+	struct verdict v = judge(&f, "trace");
+	assert_false(v.ok);
+	assert_int_equal(v.missing_caps, C(BPF) | C(PERFMON));
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--capabilities PERFMON,BPF");
+}
+
+static void sys_admin_stands_in_for_bpf_and_perfmon(void **state)
+{
+	struct facts f = plain_pod();
+	(void)state;
+
+	f.cap_eff |= C(SYS_ADMIN);
+	f.bpf_ok = 1;
+	struct verdict v = judge(&f, "trace");
+	assert_true(v.ok);
+}
+
+static void old_kernel_without_cap_bpf_needs_sys_admin(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512];
+	(void)state;
+
+	f.cap_known = 38;	/* 5.4: CAP_AUDIT_READ is the last */
+	struct verdict v = judge(&f, "trace");
+	assert_int_equal(v.missing_caps, C(SYS_ADMIN));
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--capabilities SYS_ADMIN");
+}
+
+static void failed_load_with_caps_under_seccomp_blames_seccomp(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512], text[512];
+	(void)state;
+
+	f.cap_eff |= C(BPF) | C(PERFMON);
+	struct verdict v = judge(&f, "trace");
+	assert_false(v.ok);
+	assert_int_equal(v.missing_caps, 0);
+	assert_true(v.missing & NEED_SECCOMP_OFF);
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--seccomp-unconfined");
+	capcheck_missing_text(&v, text, sizeof(text));
+	assert_string_equal(text, "bpf() allowed by seccomp");
+
+	/* Without a seccomp filter, seccomp is not the one to blame. */
+	f.seccomp = 0;
+	v = judge(&f, "trace");
+	assert_false(v.missing & NEED_SECCOMP_OFF);
+	assert_true(v.missing & NEED_BPF_LOAD);
+}
+
+static void systemctl_needs_host_fs_and_host_pid(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512];
+	(void)state;
+
+	struct verdict v = judge(&f, "systemctl");
+	assert_false(v.ok);
+	assert_int_equal(v.missing_caps, 0);	/* SYS_CHROOT is a runtime default */
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--mount-host-filesystem --host-pid");
+
+	f.host_fs = 1;
+	f.host_pid = 1;
+	v = judge(&f, "systemctl");
+	assert_int_equal(v.missing, 0);
+}
+
+static void sysctl_falls_back_to_chroot_into_writable_host(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512];
+	(void)state;
+
+	f.proc_sys_rw = false;
+	struct verdict v = judge(&f, "sysctl");
+	assert_false(v.ok);
+	assert_int_equal(v.way, 1);	/* the way flags can fix */
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--allow-host-filesystem-write");
+
+	f.host_fs = 1;
+	f.host_fs_rw = true;
+	v = judge(&f, "sysctl");
+	assert_int_equal(v.missing, 0);
+	assert_int_equal(v.way, 1);
+
+	f.proc_sys_rw = true;
+	v = judge(&f, "sysctl");
+	assert_int_equal(v.missing, 0);
+	assert_int_equal(v.way, 0);
+}
+
+static void ping_works_without_net_raw_when_ping_group_allows(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512];
+	(void)state;
+
+	struct verdict v = judge(&f, "ping");
+	assert_int_equal(v.missing_caps, C(NET_RAW));
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--capabilities NET_RAW");
+
+	f.ping_group_ok = true;
+	v = judge(&f, "ping");
+	assert_int_equal(v.missing_caps, 0);
+	assert_int_equal(v.missing, 0);
+}
+
+static void pwru_without_kprobes_is_not_fixable_by_flags(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512], text[512];
+	(void)state;
+
+	f.kprobes = false;
+	f.cap_eff |= C(SYS_ADMIN);
+	struct verdict v = judge(&f, "pwru");
+	assert_true(v.missing & NEED_KPROBES);
+	flags_of(&v, flags);
+	assert_string_equal(flags, "");
+	capcheck_missing_text(&v, text, sizeof(text));
+	assert_non_null(strstr(text, "kprobes"));
+}
+
+static void tracefs_under_apparmor_suggests_unconfined(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512];
+	(void)state;
+
+	f.cap_eff |= C(SYS_ADMIN) | C(NET_ADMIN) | C(SYS_PTRACE);
+	f.host_pid = 1;
+	f.host_fs = 1;
+	f.apparmor_enabled = f.apparmor_confined = true;
+	struct verdict v = judge(&f, "ig");
+	assert_true(v.missing & NEED_TRACEFS);
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--apparmor-unconfined");
+
+	f.tracefs = true;	/* already mounted: AppArmor does not matter */
+	v = judge(&f, "ig");
+	assert_int_equal(v.missing, 0);
+}
+
+static void unknown_tool_is_not_found(void **state)
+{
+	(void)state;
+	assert_null(capcheck_find("tcpdump"));
+	assert_non_null(capcheck_find("nft"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(trace_without_bpf_caps_asks_for_bpf_and_perfmon),
+		cmocka_unit_test(sys_admin_stands_in_for_bpf_and_perfmon),
+		cmocka_unit_test(old_kernel_without_cap_bpf_needs_sys_admin),
+		cmocka_unit_test(failed_load_with_caps_under_seccomp_blames_seccomp),
+		cmocka_unit_test(systemctl_needs_host_fs_and_host_pid),
+		cmocka_unit_test(sysctl_falls_back_to_chroot_into_writable_host),
+		cmocka_unit_test(ping_works_without_net_raw_when_ping_group_allows),
+		cmocka_unit_test(pwru_without_kprobes_is_not_fixable_by_flags),
+		cmocka_unit_test(tracefs_under_apparmor_suggests_unconfined),
+		cmocka_unit_test(unknown_tool_is_not_found),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,150 @@
+/* Unit tests for lib/: value parsers, errno names, capability names, tables. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lib/caps.h"
+#include "lib/retina.h"
+#include "lib/table.h"
+
+static void duration_accepts_go_style_units(void **state)
+{
+	uint64_t ms;
+	(void)state;
+
+	assert_int_equal(parse_duration_ms("30s", &ms), 0);
+	assert_int_equal(ms, 30000);
+	assert_int_equal(parse_duration_ms("1m30s", &ms), 0);
+	assert_int_equal(ms, 90000);
+	assert_int_equal(parse_duration_ms("500ms", &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(parse_duration_ms("2h", &ms), 0);
+	assert_int_equal(ms, 7200000);
+	assert_int_equal(parse_duration_ms("1m500ms", &ms), 0);
+	assert_int_equal(ms, 60500);
+	assert_int_equal(parse_duration_ms("0", &ms), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(parse_duration_ms("45", &ms), 0);	/* bare number: seconds */
+	assert_int_equal(ms, 45000);
+}
+
+static void duration_rejects_junk(void **state)
+{
+	uint64_t ms = 7;
+	(void)state;
+
+	const char *bad[] = { "", "s", "10x", "-5s", "1.5s", "10 s", "5sec", "m", "99999999999999999999s",
+			      "18446744073709551615h" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_int_equal(parse_duration_ms(bad[i], &ms), -1);
+		assert_int_equal(ms, 7);	/* untouched on error */
+	}
+	assert_int_equal(parse_duration_ms(NULL, &ms), -1);
+}
+
+static void u64_checks_range_and_junk(void **state)
+{
+	uint64_t v;
+	(void)state;
+
+	assert_int_equal(parse_u64("65535", 1, 65535, &v), 0);
+	assert_int_equal(v, 65535);
+	assert_int_equal(parse_u64("65536", 1, 65535, &v), -1);
+	assert_int_equal(parse_u64("0", 1, 65535, &v), -1);
+	assert_int_equal(parse_u64("12a", 0, 100, &v), -1);
+	assert_int_equal(parse_u64(" 12", 0, 100, &v), -1);
+	assert_int_equal(parse_u64("-1", 0, UINT64_MAX, &v), -1);
+	assert_int_equal(parse_u64("18446744073709551616", 0, UINT64_MAX, &v), -1);
+}
+
+static void errno_names_round_trip(void **state)
+{
+	char buf[16];
+	(void)state;
+
+	assert_string_equal(errno_name(ECONNREFUSED, buf), "ECONNREFUSED");
+	assert_string_equal(errno_name(-ETIMEDOUT, buf), "ETIMEDOUT");	/* kernel-style negative */
+	assert_string_equal(errno_name(EHOSTUNREACH, buf), "EHOSTUNREACH");
+	assert_string_equal(errno_name(524, buf), "ENOTSUPP");
+	assert_string_equal(errno_name(4000, buf), "E4000");
+	assert_int_equal(errno_from_name("econnreset"), ECONNRESET);
+	assert_int_equal(errno_from_name("ENOPE"), -1);
+}
+
+static void cap_names_accept_any_spelling(void **state)
+{
+	(void)state;
+
+	assert_int_equal(cap_from_name("NET_ADMIN"), 12);
+	assert_int_equal(cap_from_name("cap_net_admin"), 12);
+	assert_int_equal(cap_from_name("Net_Raw"), 13);
+	assert_int_equal(cap_from_name("BPF"), 39);
+	assert_int_equal(cap_from_name("CAP_CHECKPOINT_RESTORE"), 40);
+	assert_int_equal(cap_from_name("NET_ADMINX"), -1);
+	assert_int_equal(cap_from_name("CAP_"), -1);
+	assert_string_equal(cap_name(21), "SYS_ADMIN");
+	assert_null(cap_name(41));
+	assert_null(cap_name(-1));
+}
+
+static void cap_list_parses_and_formats_in_order(void **state)
+{
+	uint64_t mask = 0;
+	const char *bad = NULL;
+	char buf[768];
+	(void)state;
+
+	assert_int_equal(caps_parse_list("sys_admin,CAP_NET_RAW,net_admin", &mask, &bad), 0);
+	assert_int_equal(mask, CAPBIT(21) | CAPBIT(13) | CAPBIT(12));
+	assert_string_equal(caps_format(mask, buf, sizeof(buf)), "NET_ADMIN,NET_RAW,SYS_ADMIN");
+	assert_int_equal(caps_parse_list("NET_ADMIN,NOPE", &mask, &bad), -1);
+	assert_string_equal(bad, "NOPE");
+	assert_int_equal(caps_parse_list("NET_ADMIN,", &mask, &bad), -1);	/* empty name */
+	assert_string_equal(bad, "");
+	assert_string_equal(caps_format(0, buf, sizeof(buf)), "");
+}
+
+static void table_aligns_columns_without_trailing_blanks(void **state)
+{
+	static const char *const head[] = { "TOOL", "STATUS", "NOTE" };
+	struct table t;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	(void)state;
+
+	table_init(&t, 3, head);
+	assert_int_equal(table_add(&t, (const char *const[]){ "trace", "ok", "" }), 0);
+	assert_int_equal(table_add(&t, (const char *const[]){ "iptables", "missing", "cap NET_ADMIN" }), 0);
+	assert_int_equal(table_add(&t, (const char *const[]){ "x", NULL, "y" }), 0);
+	table_print(&t, out);
+	fclose(out);
+	table_free(&t);
+	assert_string_equal(text,
+			    "TOOL      STATUS   NOTE\n"
+			    "trace     ok\n"
+			    "iptables  missing  cap NET_ADMIN\n"
+			    "x         -        y\n");
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(duration_accepts_go_style_units),
+		cmocka_unit_test(duration_rejects_junk),
+		cmocka_unit_test(u64_checks_range_and_junk),
+		cmocka_unit_test(errno_names_round_trip),
+		cmocka_unit_test(cap_names_accept_any_spelling),
+		cmocka_unit_test(cap_list_parses_and_formats_in_order),
+		cmocka_unit_test(table_aligns_columns_without_trailing_blanks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -13,7 +13,7 @@ mkdir -p "$work" "$sysroot/include" "$sysroot/lib" "$sysroot/kernel-include"
 
 CC=musl-gcc
 JOBS=$(nproc)
-OPT="-Os -ffunction-sections -fdata-sections -w"
+OPT="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -w"
 log=$sysroot/build.log
 : > "$log"
 

@@ -11,6 +11,8 @@ dest=$(cd "$dest" && pwd)
 
 die() { echo "retina deps: $*" >&2; exit 1; }
 
+dsc_sum() { sha256sum < "$1" | cut -d' ' -f1; }
+
 have_deb_src() { [ -n "$(apt-cache showsrc zlib 2>/dev/null | head -1)" ]; }
 
 # apt-get source needs deb-src entries; derive them from the deb entries the
@@ -38,17 +40,20 @@ have_deb_src || apt-get update -qq >/dev/null 2>&1 || true
 have_deb_src || add_deb_src
 have_deb_src || die "apt still finds no source packages after adding deb-src entries; check /etc/apt/sources.list.d/"
 
-grep -v '^#' "$here/versions" | while read -r name version sum; do
+grep -v '^#' "${DEPS_VERSIONS:-$here/versions}" | while read -r name version sum; do
 	[ -n "$name" ] || continue
 	dsc="${name}_${version#*:}.dsc"
-	if [ -f "$dest/$dsc" ] && echo "$sum  $dest/$dsc" | sha256sum -c --status; then
+	if [ -f "$dest/$dsc" ] && [ "$(dsc_sum "$dest/$dsc")" = "$sum" ]; then
 		continue
 	fi
 	echo "retina deps: fetching $name $version"
 	if ! (cd "$dest" && apt-get -o APT::Sandbox::User=root -qq source "$name=$version" >"$name.fetch.log" 2>&1); then
-		offered=$(apt-cache showsrc "$name" 2>/dev/null | sed -n 's/^Version: //p' | sort -u | tr '\n' ' ')
-		die "could not fetch $name $version (see $dest/$name.fetch.log); the mirror offers: ${offered:-nothing}; update deps/versions"
+		offered=$(apt-cache showsrc "$name" 2>/dev/null | sed -n 's/^Version: //p' | sort -u | paste -sd' ')
+		case " $offered " in
+		*" $version "*) die "could not download $name $version: is the Debian mirror reachable? ($(tail -1 "$dest/$name.fetch.log"))" ;;
+		*) die "$name $version is not on the mirror, which offers: ${offered:-nothing}; update deps/versions" ;;
+		esac
 	fi
-	echo "$sum  $dest/$dsc" | sha256sum -c --status ||
-		die "$dsc does not match its pinned sha256 in deps/versions: got $(sha256sum "$dest/$dsc" | cut -d' ' -f1)"
+	got=$(dsc_sum "$dest/$dsc")
+	[ "$got" = "$sum" ] || die "$dsc does not match its pinned sha256 in deps/versions: got $got"
 done

@@ -14,6 +14,7 @@ Exits 1 if the map is missing or unparsable, or the binary is over budget.
 import glob
 import os
 import re
+import signal
 import struct
 import sys
 from collections import Counter, defaultdict
@@ -156,6 +157,7 @@ def stripped(path):
 
 
 def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `make size | head` is fine
     if len(sys.argv) != 3:
         die("usage: size_report.py MAPFILE BINARY")
     map_path, binary = sys.argv[1:]

@@ -5,6 +5,7 @@
 #   make run      build, then run the main job on this machine
 #   make size     what each library and applet adds to the binary
 #   make bench    benchmarks (tests/bench)
+#   make fuzz     run each fuzz target (tests/fuzz) for FUZZ_SECONDS (default 60)
 #   make clean    remove build/ except the dependency sysroot; distclean: all
 
 B       := build
@@ -26,11 +27,12 @@ CFLAGS  := -std=gnu11 -Os -ffunction-sections -fdata-sections -fno-asynchronous-
 LDFLAGS := -static -s -Wl,--gc-sections -Wl,-Map=$(B)/retina.map -L$(SYSROOT)/lib
 LIBS    := -lbpf -lelf -lz -lbearssl -lyaml -lcjson
 
-# One object per applet, listed in applets/applets.def; lib/ holds helpers.
+# One object per applet (applets/applets.def), plus the shared code of
+# lib/, net/ and kube/ (dependency direction: applets -> kube -> net -> lib).
 APPLET_SRC := $(wildcard applets/*.c)
-LIB_SRC    := $(wildcard lib/*.c)
+SHARED_SRC := $(wildcard lib/*.c net/*.c kube/*.c)
 BPF_SRC    := $(wildcard bpf/*.bpf.c)
-OBJ        := $(patsubst %.c,$(B)/%.o,$(APPLET_SRC) $(LIB_SRC))
+OBJ        := $(patsubst %.c,$(B)/%.o,$(APPLET_SRC) $(SHARED_SRC))
 SKELS      := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
 
 DEPS_STAMP := $(SYSROOT)/.versions
@@ -38,7 +40,7 @@ PREREQ_STAMP := $(B)/.prereqs
 
 # Skeletons are intermediates, but objects include them: keep them.
 .SECONDARY: $(SKELS) $(SKELS:.skel.h=.bpf.o)
-.PHONY: FORCE all test run size bench clean distclean deps unit integration
+.PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration
 all: $(B)/retina
 
 $(PREREQ_STAMP): deps/prereqs.sh
@@ -90,30 +92,59 @@ size: $(B)/retina
 	@/usr/bin/python3 tests/bench/size_report.py $(B)/retina.map $(B)/retina
 
 # ---- tests ----------------------------------------------------------------
-UNIT_SRC  := $(wildcard tests/unit/test_*.c)
-UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRC))
-# Unit tests run lib/ and the pure rule code of applets under the host
-# compiler with ASan and UBSan.
-UNIT_LINK   := $(LIB_SRC) applets/capcheck_rules.c
-HOST_CFLAGS := -std=gnu11 -g -O1 $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
-	       -fno-omit-frame-pointer -I.
+# Unit tests and fuzz targets build the shared code (and the pure rule code of
+# applets, *_rules.c) with the host compiler against host builds of the
+# portable libraries: gcc + ASan/UBSan for unit tests, clang + libFuzzer for fuzzing.
+HOSTROOT   := $(B)/host
+HOST_STAMP := $(HOSTROOT)/.versions
+HOST_SRC   := $(SHARED_SRC) $(wildcard applets/*_rules.c)
+HOST_LIBS  := -L$(HOSTROOT)/lib -lbearssl -lyaml -lcjson -lz
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRC))
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
+HOST_CFLAGS := -std=gnu11 -g -O1 $(WARN) -fno-omit-frame-pointer -I. -isystem $(HOSTROOT)/include
+UNIT_CFLAGS := $(HOST_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := $(HOST_CFLAGS) -Wno-unknown-warning-option -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 $(B)/.prereqs-test: deps/prereqs.sh
 	@mkdir -p $(B)
 	@deps/prereqs.sh test
 	@touch $@
 
-$(B)/unit/%: tests/unit/%.c $(UNIT_LINK) lib/*.h applets/*.h | $(B)/.prereqs-test
-	@mkdir -p $(@D)
-	gcc $(HOST_CFLAGS) $< $(UNIT_LINK) -lcmocka -o $@
+$(HOST_STAMP): $(DEPS_STAMP) deps/build-host.sh
+	@deps/build-host.sh $(DEPSRC) $(HOSTROOT)
+	@cp $(DEPS_STAMP) $@
 
-test: $(B)/retina $(UNIT_BIN) | $(B)/.prereqs-test
-	@tests/run $(B) $(UNIT_BIN)
+$(B)/unit/lib.a: $(HOST_SRC) $(wildcard lib/*.h net/*.h kube/*.h applets/*.h) | $(HOST_STAMP) $(B)/.prereqs-test
+	@mkdir -p $(B)/unit/obj && rm -f $@
+	@for f in $(HOST_SRC); do o=$(B)/unit/obj/$$(echo $$f | tr / _).o; \
+		gcc $(UNIT_CFLAGS) -c $$f -o $$o || exit 1; ar rcs $@ $$o; done
+$(B)/unit/%: tests/unit/%.c $(B)/unit/lib.a
+	gcc $(UNIT_CFLAGS) $< $(B)/unit/lib.a $(HOST_LIBS) -lcmocka -o $@
+
+$(B)/fuzz/lib.a: $(HOST_SRC) $(wildcard lib/*.h net/*.h kube/*.h applets/*.h) | $(HOST_STAMP) $(B)/.prereqs-test
+	@mkdir -p $(B)/fuzz/obj && rm -f $@
+	@for f in $(HOST_SRC); do o=$(B)/fuzz/obj/$$(echo $$f | tr / _).o; \
+		$(CLANG) $(FUZZ_CFLAGS) -c $$f -o $$o || exit 1; ar rcs $@ $$o; done
+$(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/lib.a
+	$(CLANG) $(FUZZ_CFLAGS) $< $(B)/fuzz/lib.a $(HOST_LIBS) -o $@
+
+# make test: everything, fuzz targets briefly (FUZZ_SECONDS=5 each).
+test: $(B)/retina $(UNIT_BIN) $(FUZZ_BIN) | $(B)/.prereqs-test
+	@FUZZ_SECONDS=5 tests/run $(B) $(UNIT_BIN) -- $(FUZZ_BIN)
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $$t || exit 1; done
 integration: $(B)/retina | $(B)/.prereqs-test
-	@$(PYTEST) -q tests/integration
+	@RETINA_BIN=$(CURDIR)/$(B)/retina $(PYTEST) -q tests/integration
+
+# Longer fuzzing: FUZZ_SECONDS per target (default 60), new inputs kept in build/.
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(B)/corpus/$$n; \
+		echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
 
 # The main job on this machine: until the tracer lands, report what this
 # process can do.

@@ -54,3 +54,14 @@ def require(*tools):
     missing = [t for t in tools if not shutil.which(t)]
     if missing:
         pytest.fail(f"test prerequisites missing: {missing} (deps/prereqs.sh test installs them)")
+
+
+@pytest.fixture
+def netpair():
+    """Two network namespaces joined by veth (see netns.py); removed even on failure."""
+    from netns import NetPair
+    pair = NetPair()
+    try:
+        yield pair
+    finally:
+        pair.close()

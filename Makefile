@@ -49,7 +49,7 @@ $(PREREQ_STAMP): deps/prereqs.sh
 	@touch $@
 
 # The sysroot is rebuilt only when the pinned versions or the recipes change.
-$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh | $(PREREQ_STAMP)
+$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh | $(PREREQ_STAMP)
 	@deps/fetch.sh $(DEPSRC)
 	@deps/build.sh $(DEPSRC) $(SYSROOT)
 	@grep -v '^#' deps/versions | awk 'NF {print $$1, $$2}' > $@
@@ -113,7 +113,7 @@ $(B)/.prereqs-test: deps/prereqs.sh
 	@deps/prereqs.sh test
 	@touch $@
 
-$(HOST_STAMP): $(DEPS_STAMP) deps/build-host.sh
+$(HOST_STAMP): $(DEPS_STAMP) deps/build-host.sh deps/common.sh
 	@deps/build-host.sh $(DEPSRC) $(HOSTROOT)
 	@cp $(DEPS_STAMP) $@
 

@@ -234,3 +234,53 @@ def test_runs_leave_no_containers_behind(shell_image):
     p = podman("ps", "--all", "--format", "{{.Names}}")
     assert p.returncode == 0, p.stderr
     assert not [n for n in p.stdout.split() if n in shell_image.containers]
+
+
+# ---- the Dockerfile's tools stage, offline (file:// stands in for GitHub) -----
+
+def fetch_tool(tmp_path, sha, name="bpftool", member="bpftool"):
+    import hashlib
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    (src / member).write_text("#!/bin/sh\necho fake tool\n")
+    tarball = tmp_path / "release.tar.gz"
+    run(["tar", "-czf", str(tarball), "-C", str(src), member], check=0)
+    real = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    dest = tmp_path / "tools"
+    p = run([str(ROOT / "image" / "fetch-tool.sh"), name, f"file://{tarball}", real if sha == "real" else sha,
+             "BPFTOOL_SHA256_AMD64", str(dest)])
+    return p, dest, real
+
+
+def test_fetch_tool_installs_a_release_whose_sha256_matches(tmp_path):
+    p, dest, real = fetch_tool(tmp_path, "real")
+    assert p.returncode == 0, p.stderr
+    assert (dest / "bpftool").stat().st_mode & 0o777 == 0o755
+    assert real in p.stdout
+
+
+def test_fetch_tool_without_a_pinned_sha256_stops_naming_the_build_arg(tmp_path):
+    p, dest, _ = fetch_tool(tmp_path, "")
+    assert p.returncode == 1
+    assert p.stderr.startswith("retina image: bpftool: build argument BPFTOOL_SHA256_AMD64 is empty")
+    assert "--build-arg BPFTOOL_SHA256_AMD64=<sha256>" in p.stderr and "--target minimal" in p.stderr
+    assert not dest.exists()
+
+
+def test_fetch_tool_refuses_a_release_with_another_sha256(tmp_path):
+    p, dest, real = fetch_tool(tmp_path, "0" * 64)
+    assert p.returncode == 1
+    assert f"has sha256 {real}, but BPFTOOL_SHA256_AMD64 pins {'0' * 64}: refusing it" in p.stderr
+    assert not dest.exists()
+
+
+def test_fetch_tool_rejects_a_malformed_sha256(tmp_path):
+    p, _, _ = fetch_tool(tmp_path, "ABC")
+    assert p.returncode == 1
+    assert "is not a lowercase hex sha256" in p.stderr
+
+
+def test_fetch_tool_names_a_tarball_without_the_binary(tmp_path):
+    p, _, _ = fetch_tool(tmp_path, "real", member="other")
+    assert p.returncode == 1
+    assert "has no file named 'bpftool'" in p.stderr

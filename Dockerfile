@@ -8,7 +8,8 @@
 #   docker build --target minimal -t retina-shell:minimal .   # no bpftool/pwru/ig, no checksums needed
 #
 # Offline, without Docker and without the tools: `make image` builds the
-# `minimal` stage's layout with buildah into build/retina-shell.oci.tar.
+# `minimal` stage's layout with buildah into build/retina-shell.oci.tar;
+# `make image-check` builds this file's `minimal` target and compares the two.
 #
 # The checksums are empty on purpose: they could not be verified when this
 # file was written (no network), and a guessed one is worse than none. The
@@ -44,8 +45,29 @@ RUN make ${RETINA_VERSION:+VERSION=$RETINA_VERSION} && \
     build/retina --version && \
     image/stage.sh build/retina /bin/busybox /etc/ssl/certs/ca-certificates.crt /stage "$SOURCE_DATE_EPOCH"
 
+# ---- minimal: what `make image` builds offline -------------------------------
+# Layers from least to most often changed; retina's applet links come first
+# on PATH (/usr/local/bin), busybox's after.
+FROM scratch AS minimal
+COPY --from=build /stage/base/ /
+COPY --from=build /stage/certs/ /
+COPY --from=build /stage/retina/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOST_ROOT=/host \
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+    HOME=/root
+WORKDIR /root
+ARG RETINA_VERSION=
+LABEL org.opencontainers.image.title=retina-shell \
+      org.opencontainers.image.version=$RETINA_VERSION
+# shell-init mounts debugfs, tracefs and bpffs when allowed, then execs the
+# command: `kubectl retina shell NODE -- CMD...` replaces the login shell.
+ENTRYPOINT ["/usr/local/bin/shell-init", "--"]
+CMD ["/bin/sh", "-l"]
+
 # ---- tools: bpftool, pwru, ig (static release builds, pinned) ----------------
-# Downloads only, so it runs on the build platform.
+# Downloads only, so it runs on the build platform. After `minimal`, so that
+# `--target minimal` never reaches it, with any builder.
 FROM --platform=$BUILDPLATFORM ${DEBIAN_IMAGE} AS tools
 RUN apt-get update && \
     apt-get install -y --no-install-recommends curl ca-certificates && \
@@ -76,26 +98,6 @@ RUN set -eu; \
     fetch-tool ig \
       "https://github.com/inspektor-gadget/inspektor-gadget/releases/download/$IG_VERSION/ig-linux-$TARGETARCH-$IG_VERSION.tar.gz" \
       "$ig" "IG_SHA256_$A" /tools
-
-# ---- minimal: what `make image` builds offline -------------------------------
-# Layers from least to most often changed; retina's applet links come first
-# on PATH (/usr/local/bin), busybox's after.
-FROM scratch AS minimal
-COPY --from=build /stage/base/ /
-COPY --from=build /stage/certs/ /
-COPY --from=build /stage/retina/ /
-ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOST_ROOT=/host \
-    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-    HOME=/root
-WORKDIR /root
-ARG RETINA_VERSION=
-LABEL org.opencontainers.image.title=retina-shell \
-      org.opencontainers.image.version=$RETINA_VERSION
-# shell-init mounts debugfs, tracefs and bpffs when allowed, then execs the
-# command: `kubectl retina shell NODE -- CMD...` replaces the login shell.
-ENTRYPOINT ["/usr/local/bin/shell-init", "--"]
-CMD ["/bin/sh", "-l"]
 
 # ---- full (default): minimal plus bpftool, pwru, ig --------------------------
 FROM minimal AS full

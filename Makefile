@@ -5,6 +5,7 @@
 #   make run      build, then run the main job on this machine
 #   make size     what each library and applet adds to the binary
 #   make image    the debug-shell image, offline, as an OCI archive (build/retina-shell.oci.tar)
+#   make image-check  build the Dockerfile's minimal stage (debootstrap base) and compare
 #   make bench    benchmarks (tests/bench)
 #   make fuzz     run each fuzz target (tests/fuzz) for FUZZ_SECONDS (default 60)
 #   make clean    remove build/ except the dependency sysroot; distclean: all
@@ -41,7 +42,7 @@ PREREQ_STAMP := $(B)/.prereqs
 
 # Skeletons are intermediates, but objects include them: keep them.
 .SECONDARY: $(SKELS) $(SKELS:.skel.h=.bpf.o)
-.PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration image
+.PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration image image-check
 all: $(B)/retina
 
 $(PREREQ_STAMP): deps/prereqs.sh
@@ -108,6 +109,10 @@ $(IMAGE): $(B)/retina $(wildcard image/*.sh) image/containers.conf $(wildcard im
 	@image/build.sh $(B)/retina $@ $(VERSION)
 image: $(IMAGE)
 	@echo "$(IMAGE): $$(stat -c %s $(IMAGE)) bytes, $$(gzip -c $(IMAGE) | wc -c) gzipped (offline build: no bpftool, pwru, ig)"
+
+# Slow (minutes): build the Dockerfile's minimal stage for real and compare.
+image-check: image
+	@image/check-dockerfile.sh
 
 # ---- tests ----------------------------------------------------------------
 # Unit tests and fuzz targets build the shared code (and the pure rule code of

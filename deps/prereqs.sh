@@ -5,8 +5,9 @@ set -euo pipefail
 
 build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file binutils ca-certificates)
 test_pkgs=(libcmocka-dev python3-pytest iproute2 libcap2-bin util-linux procps libclang-rt-14-dev)
-# make image (buildah, busybox-static, the CA bundle) and the tests that run it (podman with runc, skopeo)
-image_pkgs=(buildah busybox-static ca-certificates podman runc skopeo)
+# make image (buildah, busybox-static, the CA bundle), the tests that run it (podman with runc,
+# skopeo) and make image-check (debootstrap)
+image_pkgs=(buildah busybox-static ca-certificates podman runc skopeo debootstrap)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;

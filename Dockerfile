@@ -55,7 +55,8 @@ COPY --from=build /stage/retina/ /
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOST_ROOT=/host \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-    HOME=/root
+    HOME=/root \
+    ENV=/etc/profile
 WORKDIR /root
 ARG RETINA_VERSION=
 LABEL org.opencontainers.image.title=retina-shell \

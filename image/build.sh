@@ -60,6 +60,7 @@ buildah config \
 	--env HOST_ROOT=/host \
 	--env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
 	--env HOME=/root \
+	--env ENV=/etc/profile \
 	--workingdir /root \
 	--entrypoint '["/usr/local/bin/shell-init", "--"]' \
 	--cmd '["/bin/sh", "-l"]' \

@@ -163,6 +163,24 @@ def test_default_command_is_a_login_shell(shell_image):
     assert p.stdout == "/bin/sh|/root|retina-shell@\\h:\\w\\$ \n"  # PS1 from /etc/profile: a login shell
 
 
+def test_interactive_shell_gets_the_aliases_too(shell_image):
+    # `kubectl exec -it POD -- sh`: not a login shell, but interactive, so it reads $ENV
+    p = shell_image.run("sh", "-i", opts=["-i"], input="type capcheck\nexit 0\n")
+    assert p.returncode == 0, p.stderr
+    assert "capcheck is an alias for /usr/local/bin/capcheck" in p.stdout
+
+
+def test_make_image_says_what_is_missing(tmp_path, retina):
+    build = [str(ROOT / "image" / "build.sh")]
+    p = run(build + [str(tmp_path / "none"), str(tmp_path / "x.tar")])
+    assert p.returncode == 1 and "is missing: run 'make' first" in p.stderr
+    p = run(build + [retina, str(tmp_path / "x.tar")], env={"PATH": "/usr/bin:/bin", "BUSYBOX": "/bin/true"})
+    assert p.returncode == 1
+    assert p.stderr == "retina image: /bin/true is not statically linked: apt-get install busybox-static " \
+                       "(it replaces busybox)\n"
+    assert not (tmp_path / "x.tar").exists()
+
+
 def test_missing_command_exits_127_naming_it(shell_image):
     p = shell_image.run("no-such-tool")
     assert p.returncode == 127

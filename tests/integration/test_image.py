@@ -216,8 +216,10 @@ def test_sys_admin_alone_is_enough_for_the_mounts(shell_image):
 
 
 def test_capcheck_reports_a_plain_container(shell_image):
+    # what `kubectl retina shell` asks for without flags: capabilities drop ALL
     p = shell_image.run("capcheck", "-o", "json", opts=["--cap-drop", "ALL"])
     assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
     r = json.loads(p.stdout)
     assert r["process"]["uid"] == 0
     assert r["process"]["effective"] == []
@@ -245,6 +247,20 @@ def test_host_network_is_reported_as_the_hosts(shell_image):
     p = shell_image.run("capcheck", "-o", "json", opts=["--network", "host"])
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["process"]["host_net"] is True
+
+
+def test_non_root_user_gets_its_shell_silently(shell_image):
+    p = shell_image.run("sh", "-c", "id -u; echo $HOME", opts=["--user", "65534:65534"])
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    assert p.stdout.split()[0] == "65534"
+
+
+def test_runs_in_a_network_namespace_a_test_made(shell_image, netpair):
+    # how end-to-end tests put the image on a namespace-isolated "node"
+    p = shell_image.run("ip", "-o", "addr", "show", opts=["--network", f"ns:/run/netns/{netpair.a}"])
+    assert p.returncode == 0, p.stderr
+    assert f"inet {netpair.A4}/24" in p.stdout and f"inet6 {netpair.A6}/64" in p.stdout
 
 
 def test_runs_leave_no_containers_behind(shell_image):

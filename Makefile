@@ -105,7 +105,7 @@ $(B)/.prereqs-image: deps/prereqs.sh
 	@deps/prereqs.sh image
 	@touch $@
 
-$(IMAGE): $(B)/retina $(wildcard image/*.sh) image/containers.conf $(wildcard image/rootfs/etc/*) | $(B)/.prereqs-image
+$(IMAGE): $(B)/retina image/build.sh image/stage.sh image/containers.conf $(wildcard image/rootfs/etc/*) | $(B)/.prereqs-image
 	@image/build.sh $(B)/retina $@ $(VERSION)
 image: $(IMAGE)
 	@echo "$(IMAGE): $$(stat -c %s $(IMAGE)) bytes, $$(gzip -c $(IMAGE) | wc -c) gzipped (offline build: no bpftool, pwru, ig)"

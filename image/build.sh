@@ -8,7 +8,7 @@
 #
 # Layers base, certs, retina, as image/stage.sh lays them out and the
 # Dockerfile's `minimal` stage copies them. Intermediate images are removed by
-# ID; only the OCI archive is left.
+# their names; only the OCI archive is left.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -50,7 +50,9 @@ for layer in base certs retina; do
 	ctr=$(buildah from --name "retina-shell-build-$$-$layer" "$from")
 	buildah copy --quiet "$ctr" "$stage/$layer/" / >/dev/null
 	if [ $layer != retina ]; then
-		from=$(buildah commit --quiet --rm --timestamp "$epoch" "$ctr")
+		# Named, and removed by name: another build may hold the same image ID.
+		from=localhost/retina-shell-build-$$-$layer
+		buildah commit --quiet --rm --timestamp "$epoch" "$ctr" "$from" >/dev/null
 		ctr= images+=("$from")
 	fi
 done

@@ -67,5 +67,8 @@ for which in dockerfile offline; do
 done
 diff "$work/dockerfile.list" "$work/offline.list" ||
 	fail "the Dockerfile's minimal image and 'make image' differ (above: < Dockerfile, > make image)"
+fmt='{{json .Config.Env}} {{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.WorkingDir}}'
+[ "$(podman image inspect --format "$fmt" "$built")" = "$(podman image inspect --format "$fmt" "$offline")" ] ||
+	fail "the two images' Env/Entrypoint/Cmd/WorkingDir differ"
 podman run --rm --network none "$built" retina --version >/dev/null || fail "retina does not run in the Dockerfile's image"
-echo "retina check-dockerfile: the Dockerfile's minimal stage builds and has the same $(wc -l < "$work/dockerfile.list") files as $archive"
+echo "retina check-dockerfile: the Dockerfile's minimal stage builds, and has the same config and the same $(wc -l < "$work/dockerfile.list") files as $archive"

@@ -4,6 +4,8 @@
 #   make test     build, then run the unit and integration tests
 #   make run      build, then run the main job on this machine
 #   make size     what each library and applet adds to the binary
+#   make image    the debug-shell image, offline, as an OCI archive (build/retina-shell.oci.tar)
+#   make image-check  build the Dockerfile's minimal stage (debootstrap base) and compare
 #   make bench    benchmarks (tests/bench)
 #   make fuzz     run each fuzz target (tests/fuzz) for FUZZ_SECONDS (default 60)
 #   make clean    remove build/ except the dependency sysroot; distclean: all
@@ -40,7 +42,7 @@ PREREQ_STAMP := $(B)/.prereqs
 
 # Skeletons are intermediates, but objects include them: keep them.
 .SECONDARY: $(SKELS) $(SKELS:.skel.h=.bpf.o)
-.PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration
+.PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration image image-check
 all: $(B)/retina
 
 $(PREREQ_STAMP): deps/prereqs.sh
@@ -90,6 +92,27 @@ $(B)/retina: $(OBJ) | $(DEPS_STAMP)
 
 size: $(B)/retina
 	@/usr/bin/python3 tests/bench/size_report.py $(B)/retina.map $(B)/retina
+
+# ---- the debug-shell image ------------------------------------------------
+# Offline: the Dockerfile's final stage from build/retina, Debian's
+# busybox-static and the host's CA bundle, with buildah (see docs/image.md).
+# podman/buildah settings come from image/containers.conf, never /etc.
+IMAGE := $(B)/retina-shell.oci.tar
+export CONTAINERS_CONF := $(CURDIR)/image/containers.conf
+
+$(B)/.prereqs-image: deps/prereqs.sh
+	@mkdir -p $(B)
+	@deps/prereqs.sh image
+	@touch $@
+
+$(IMAGE): $(B)/retina image/build.sh image/stage.sh image/containers.conf $(wildcard image/rootfs/etc/*) | $(B)/.prereqs-image
+	@image/build.sh $(B)/retina $@ $(VERSION)
+image: $(IMAGE)
+	@echo "$(IMAGE): $$(stat -c %s $(IMAGE)) bytes, $$(gzip -c $(IMAGE) | wc -c) gzipped (offline build: no bpftool, pwru, ig)"
+
+# Slow (minutes): build the Dockerfile's minimal stage for real and compare.
+image-check: image
+	@image/check-dockerfile.sh
 
 # ---- tests ----------------------------------------------------------------
 # Unit tests and fuzz targets build the shared code (and the pure rule code of
@@ -155,6 +178,6 @@ run: $(B)/retina
 bench: size
 
 clean:
-	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name .prereqs ! -name .prereqs-test -exec rm -rf {} +
+	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name .prereqs ! -name .prereqs-test ! -name .prereqs-image -exec rm -rf {} +
 distclean:
 	rm -rf $(B)

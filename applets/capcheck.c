@@ -326,7 +326,16 @@ static void try_bpf(struct facts *f, bool verbose)
 		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "open failed: %s", errno_name(errno, ebuf));
 		return;
 	}
+	struct stat ns;
+	if (stat("/proc/self/ns/pid", &ns)) {
+		f->bpf_err = errno;
+		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "cannot stat /proc/self/ns/pid: %s",
+			 errno_name(errno, ebuf));
+		goto out;
+	}
 	skel->rodata->target_tgid = getpid();
+	skel->rodata->pidns_dev = ns.st_dev;
+	skel->rodata->pidns_ino = ns.st_ino;
 	err = probe_bpf__load(skel);
 	if (err) {
 		f->bpf_err = -err;
@@ -344,10 +353,11 @@ static void try_bpf(struct facts *f, bool verbose)
 	if (!skel->bss->hits) {
 		f->bpf_err = EIO;
 		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "attached, but saw no syscall of this process");
-	} else if (skel->bss->core_tgid != (unsigned)getpid()) {
+	} else if (skel->bss->core_tgid != skel->bss->helper_tgid) {
+		/* Both are the global tgid: in a container neither is getpid(). */
 		f->bpf_err = EIO;
-		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "CO-RE read task_struct.tgid=%u, expected %d",
-			 skel->bss->core_tgid, (int)getpid());
+		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "CO-RE read task_struct.tgid=%u, expected %u",
+			 skel->bss->core_tgid, skel->bss->helper_tgid);
 	} else {
 		f->bpf_ok = 1;
 		snprintf(f->bpf_detail, sizeof(f->bpf_detail), "raw_tp program loaded, attached, saw %llu syscalls",

@@ -21,6 +21,12 @@ typedef __u32 __wsum;
 typedef _Bool bool;
 enum { false = 0, true = 1 };
 
+/* uapi (fixed layout, not relocated): what bpf_get_ns_current_pid_tgid() fills. */
+struct bpf_pidns_info {
+	__u32 pid;
+	__u32 tgid;
+};
+
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
 struct task_struct {

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Install the Debian packages the build (or the tests) need, only when missing.
-# usage: deps/prereqs.sh build|test
+# usage: deps/prereqs.sh build|test|image
 set -euo pipefail
 
 build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file binutils ca-certificates)
 test_pkgs=(libcmocka-dev python3-pytest iproute2 libcap2-bin util-linux procps libclang-rt-14-dev)
+# make image (buildah, busybox-static, the CA bundle), the tests that run it (podman with runc,
+# skopeo) and make image-check (debootstrap)
+image_pkgs=(buildah busybox-static ca-certificates podman runc skopeo debootstrap)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
-test)  want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+test)  want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${image_pkgs[@]}") ;;
+image) want=("${build_pkgs[@]}" "${image_pkgs[@]}") ;;
+*) echo "usage: $0 build|test|image" >&2; exit 2 ;;
 esac
 
 missing=()

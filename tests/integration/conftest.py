@@ -65,3 +65,16 @@ def netpair():
         yield pair
     finally:
         pair.close()
+
+
+@pytest.fixture(scope="session")
+def shell_image():
+    """The debug-shell image (`make image`, see shellimage.py), in podman's storage under a
+    name of this session's own; removed at the end of the session."""
+    require("podman", "skopeo", "buildah")
+    from shellimage import ShellImage
+    image = ShellImage()
+    try:
+        yield image
+    finally:
+        image.close()

@@ -221,3 +221,13 @@ def test_requirements_table_is_documented(retina):
     doc = (ROOT / "docs" / "capcheck.md").read_text()
     assert table.strip() in doc, "docs/capcheck.md is out of date: paste `retina capcheck --requirements`"
     assert table.startswith("TOOL ")
+
+
+def test_bpf_load_works_in_a_pid_namespace(retina, fake_tools):
+    """In a container getpid() is not the global tgid: the probe matches by PID namespace."""
+    require("unshare")
+    pidns = ["unshare", "--pid", "--fork", "--mount-proc", "--"]
+    r = capcheck_json(retina, "trace", prefix=pidns, env=env_with(fake_tools), expect=0)
+    assert r["process"]["host_pid"] is False
+    assert r["kernel"]["bpf_load"] is True, r["kernel"]["bpf_load_detail"]
+    assert r["by_tool"]["trace"]["ok"] is True

@@ -209,7 +209,7 @@ static void plus_option(const char *arg, struct dig_opts *o)
 		o->ignore_tc = !no;
 	else if (IS("cmd") || IS("comments") || IS("stats"))
 		;	/* accepted for muscle memory; output is always bind's default */
-	else if (!no && IS("timeout")) {
+	else if (!no && (IS("timeout") || IS("time"))) {
 		if (!eq || parse_u64(eq + 1, 1, 300, &v))
 			usage_error("'%s' needs seconds, 1-300: +timeout=2", arg);
 		o->timeout_s = (int)v;

@@ -1,0 +1,155 @@
+"""retina ping against a namespace peer, compared with iputils ping: replies, loss
+(iptables -m statistic: there is no netem here), ICMP errors, and the socket it
+falls back to without CAP_NET_RAW."""
+import re
+import shutil
+
+import pytest
+
+from conftest import require, run
+
+NO_RAW = ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw"]
+
+
+def normalize(out):
+    out = re.sub(r"time=[0-9.]+ ms", "time=T ms", out)
+    out = re.sub(r"time \d+ms", "time Nms", out)
+    return re.sub(r"rtt min/avg/max/mdev = \S+ ms", "rtt = R ms", out)
+
+
+@pytest.fixture
+def iputils(tmp_path):
+    """iputils ping, copied: the copy has no file capabilities, so it can run
+    under setpriv without NET_RAW (the installed one then fails to exec)."""
+    require("ping", "iptables", "ip6tables", "setpriv")
+    copy = tmp_path / "iputils-ping"
+    copy.write_bytes(open(shutil.which("ping"), "rb").read())
+    copy.chmod(0o755)
+    return str(copy)
+
+
+def warm(netpair):
+    """A fresh veth answers its first IPv6 packets only after ~1 s of neighbour
+    discovery: resolve both neighbours before comparing times or counts."""
+    for dst in (netpair.B4, netpair.B6):
+        netpair.run(netpair.a, ["ping", "-c", "1", "-W", "3", dst])
+
+
+@pytest.mark.parametrize("v6", [False, True])
+def test_output_matches_iputils_ping_line_for_line(retina, netpair, iputils, v6):
+    dst = netpair.B6 if v6 else netpair.B4
+    args = ["-c", "3", "-i", "0.2", dst]
+    warm(netpair)
+    ours = netpair.run(netpair.a, [retina, "ping", *args])
+    theirs = netpair.run(netpair.a, [iputils, *args])
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert normalize(ours.stdout) == normalize(theirs.stdout)
+    assert len(re.findall(r"^64 bytes from .*: icmp_seq=\d ttl=64 time=\d+\.\d{3} ms$", ours.stdout, re.M)) == 3
+    assert re.search(r"^rtt min/avg/max/mdev = \d+\.\d{3}/\d+\.\d{3}/\d+\.\d{3}/\d+\.\d{3} ms$", ours.stdout, re.M)
+
+
+def test_random_loss_shows_in_the_statistics(retina, netpair, iputils):
+    rule = ["-p", "icmp", "--icmp-type", "echo-request", "-m", "statistic", "--mode", "random",
+            "--probability", "0.5", "-j", "DROP"]
+    assert netpair.run(netpair.b, ["iptables", "-A", "INPUT", *rule]).returncode == 0
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "40", "-i", "0.02", "-W", "1", netpair.B4])
+    replies = len(re.findall(r"^64 bytes from", p.stdout, re.M))
+    m = re.search(r"^40 packets transmitted, (\d+) received, ([0-9.]+)% packet loss, time \d+ms$", p.stdout, re.M)
+    assert m, p.stdout
+    received, loss = int(m.group(1)), float(m.group(2))
+    assert received == replies
+    assert 4 <= received <= 36, "50% random loss should lose some and keep some"
+    assert abs(loss - (40 - received) * 100 / 40) < 0.01
+    assert p.returncode == 0
+    # iputils, through the same rule, also loses some and keeps some
+    q = netpair.run(netpair.a, [iputils, "-c", "40", "-i", "0.02", "-W", "1", netpair.B4])
+    m2 = re.search(r"40 packets transmitted, (\d+) received", q.stdout)
+    assert m2 and 4 <= int(m2.group(1)) <= 36
+
+
+def test_no_reply_exits_1_with_full_loss(retina, netpair, iputils):
+    netpair.run(netpair.b, ["iptables", "-A", "INPUT", "-p", "icmp", "-j", "DROP"])
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "2", "-i", "0.2", "-W", "1", netpair.B4])
+    assert p.returncode == 1
+    assert "2 packets transmitted, 0 received, 100% packet loss" in p.stdout
+    assert "rtt" not in p.stdout
+
+
+@pytest.mark.parametrize("unprivileged", [False, True])
+@pytest.mark.parametrize("v6", [False, True])
+def test_icmp_errors_are_reported_like_iputils(retina, netpair, iputils, v6, unprivileged):
+    if v6:
+        netpair.run(netpair.b, ["ip6tables", "-A", "INPUT", "-p", "icmpv6", "--icmpv6-type", "echo-request",
+                                "-j", "REJECT", "--reject-with", "icmp6-adm-prohibited"])
+        dst, what = netpair.B6, "Destination unreachable: Administratively prohibited"
+    else:
+        netpair.run(netpair.b, ["iptables", "-A", "INPUT", "-p", "icmp", "--icmp-type", "echo-request",
+                                "-j", "REJECT", "--reject-with", "icmp-host-unreachable"])
+        dst, what = netpair.B4, "Destination Host Unreachable"
+    prefix = []
+    if unprivileged:
+        netpair.run(netpair.a, ["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
+        prefix = NO_RAW
+    args = ["-c", "2", "-i", "0.2", "-W", "1", dst]
+    warm(netpair)
+    ours = netpair.run(netpair.a, [*prefix, retina, "ping", *args])
+    theirs = netpair.run(netpair.a, [*prefix, iputils, *args])
+    assert f"From {dst} icmp_seq=1 {what}" in ours.stdout, ours.stdout + ours.stderr
+    assert "2 packets transmitted, 0 received, +2 errors, 100% packet loss" in ours.stdout
+    assert ours.returncode == theirs.returncode == 1
+    assert normalize(ours.stdout) == normalize(theirs.stdout)
+
+
+def test_without_net_raw_falls_back_to_the_icmp_datagram_socket(retina, netpair, iputils):
+    # ping_group_range is per network namespace; "1 0" (nobody) is the default
+    p = netpair.run(netpair.a, [*NO_RAW, retina, "ping", "-c", "1", netpair.B4])
+    assert p.returncode == 2
+    assert "CAP_NET_RAW" in p.stderr and "kubectl retina shell --capabilities NET_RAW" in p.stderr
+    assert "ping_group_range = 1 0" in p.stderr
+    assert len(p.stderr.splitlines()) == 1
+    netpair.run(netpair.a, ["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
+    warm(netpair)
+    for dst in (netpair.B4, netpair.B6):
+        p = netpair.run(netpair.a, [*NO_RAW, retina, "ping", "-c", "2", "-i", "0.2", dst])
+        assert p.returncode == 0, p.stderr
+        assert len(re.findall(rf"^64 bytes from {re.escape(dst)}: icmp_seq=\d ttl=64 time=", p.stdout, re.M)) == 2
+
+
+def test_deadline_size_ttl_and_quiet(retina, netpair):
+    p = netpair.run(netpair.a, [retina, "ping", "-w", "1", "-i", "0.25", "-s", "100", "-t", "7", "-q", netpair.B4])
+    assert p.returncode == 0
+    assert p.stdout.startswith(f"PING {netpair.B4} ({netpair.B4}) 100(128) bytes of data.\n")
+    assert "bytes from" not in p.stdout	# -q
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", p.stdout)
+    assert 3 <= int(m.group(1)) <= 5 and m.group(1) == m.group(2)
+    # a payload too small for a timestamp: no times, as iputils
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-s", "4", netpair.B4])
+    assert f"12 bytes from {netpair.B4}: icmp_seq=1 ttl=64\n" in p.stdout
+    assert "rtt" not in p.stdout
+
+
+def test_source_interface_and_address(retina, netpair):
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-I", netpair.veth_a, netpair.B4])
+    assert p.returncode == 0, p.stderr
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-I", netpair.A4, netpair.B4])
+    assert p.returncode == 0, p.stderr
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-I", "nosuchif0", netpair.B4])
+    assert p.returncode == 2 and "no such interface" in p.stderr
+
+
+def test_host_names_resolve_through_the_shared_resolver(retina):
+    p = run([retina, "ping", "-c", "1", "localhost"])
+    assert p.returncode == 0
+    assert p.stdout.startswith("PING localhost (127.0.0.1) 56(84) bytes of data.\n")
+    assert "64 bytes from localhost (127.0.0.1): icmp_seq=1" in p.stdout
+
+
+@pytest.mark.parametrize("args,words", [
+    ([], "needs a HOST"), (["-c", "0", "x"], "-c needs"), (["-i", "abc", "x"], "-i needs"),
+    (["-t", "300", "x"], "-t needs"), (["-Q", "x"], "unknown option"),
+    (["-6", "127.0.0.1"], "not an IPv6 address"),
+])
+def test_usage_errors(retina, args, words):
+    p = run([retina, "ping", *args])
+    assert p.returncode == 2
+    assert words in p.stderr

@@ -85,6 +85,22 @@ static void make_sockaddr(const struct ipaddr *a, uint16_t port, struct sockaddr
 	}
 }
 
+/* A peer as users expect it: an IPv4 client of a dual-stack socket without ::ffff:. */
+static const char *peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	struct sockaddr_storage copy = *ss;
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+		struct ipaddr a = { .family = AF_INET6 };
+		memcpy(a.b, &in6->sin6_addr, 16);
+		ipaddr_unmap(&a);
+		if (a.family == AF_INET)
+			make_sockaddr(&a, ntohs(in6->sin6_port), &copy);
+	}
+	return sockaddr_format((struct sockaddr *)&copy, buf, len);
+}
+
 static uint16_t parse_port(const char *s)
 {
 	uint64_t v;
@@ -277,7 +293,7 @@ static int listener(const struct nc_opts *o, const char *addr, uint16_t port)
 		if (r < 0 || connect(fd, (struct sockaddr *)&peer, pl))
 			die(EXIT_FAIL, "UDP receive: %s", strerror(errno));
 		if (o->verbose)
-			warnx("Connection from %s.", sockaddr_format((struct sockaddr *)&peer, where, sizeof(where)));
+			warnx("Connection from %s.", peer_text(&peer, where, sizeof(where)));
 		if (write_all(STDOUT_FILENO, buf, (size_t)r))
 			die(EXIT_FAIL, "writing stdout: %s", strerror(errno));
 		conn = fd;
@@ -287,7 +303,7 @@ static int listener(const struct nc_opts *o, const char *addr, uint16_t port)
 			die(EXIT_FAIL, "accept: %s", strerror(errno));
 		close(fd);
 		if (o->verbose)
-			warnx("Connection from %s.", sockaddr_format((struct sockaddr *)&peer, where, sizeof(where)));
+			warnx("Connection from %s.", peer_text(&peer, where, sizeof(where)));
 	}
 	int rcode = relay(conn, o->udp, o->wait_set ? o->wait_ms : 1000);
 	close(conn);

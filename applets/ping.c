@@ -70,6 +70,9 @@ struct ping {
 	uint8_t seen[65536 / 8];		/* sequence numbers answered, for DUP! */
 };
 
+/* As iputils: payloads of at least a struct timeval (16 bytes) carry the send time. */
+enum { TIMED_PAYLOAD = 16 };
+
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -186,7 +189,7 @@ static void send_one(struct ping *p)
 	/* The send time travels in the payload, as iputils does: replies carry their own RTT. */
 	for (size_t i = 0; i < p->datalen; i++)
 		payload[i] = (uint8_t)i;
-	if (p->datalen >= sizeof(t))
+	if (p->datalen >= TIMED_PAYLOAD)
 		memcpy(payload, &t, sizeof(t));
 	size_t n = icmp_echo_build(p->family, p->ident, seq, payload, p->datalen, pkt, sizeof(pkt));
 	socklen_t sl = p->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
@@ -224,7 +227,7 @@ static void on_reply(struct ping *p, const struct icmp_pkt *k, const char *from,
 {
 	uint16_t seq = k->seq;
 	bool dup = p->seen[seq / 8] & (1 << (seq % 8));
-	bool timed = k->data_len >= sizeof(uint64_t) && p->datalen >= sizeof(uint64_t);
+	bool timed = k->data_len >= TIMED_PAYLOAD && p->datalen >= TIMED_PAYLOAD;
 	uint64_t rtt = 0;
 
 	if (timed) {
@@ -377,7 +380,7 @@ static void summary(const struct ping *p, uint64_t elapsed_us)
 	printf(", time %llums\n", (unsigned long long)((elapsed_us + 500) / 1000));
 	uint64_t n = p->received + p->dups;
 	const char *comma = "";
-	if (n && p->datalen >= sizeof(uint64_t)) {
+	if (n && p->datalen >= TIMED_PAYLOAD) {
 		uint64_t avg = p->tsum / n;
 		double var = (double)p->tsum2 / (double)n - (double)avg * (double)avg;
 		uint64_t mdev = var > 0 ? (uint64_t)sqrt(var) : 0;

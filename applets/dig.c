@@ -67,14 +67,21 @@ static const char *class_name(unsigned c, char buf[16])
 	return buf;
 }
 
-/* bind's column layout: each field starts at the next tab stop of 8 columns at or past its target. */
+/*
+ * bind's column layout: a field starts at its target column (24, 32, 40, 48)
+ * reached with tabs; when the text already reaches it, one space instead.
+ */
 static void pad_to(size_t *col, size_t target)
 {
-	size_t tabs = target / 8 > *col / 8 ? target / 8 - *col / 8 : 1;
-
-	for (size_t i = 0; i < tabs; i++)
+	if (*col >= target) {
+		putchar(' ');
+		(*col)++;
+		return;
+	}
+	while (*col < target) {
 		putchar('\t');
-	*col = (*col / 8 + tabs) * 8;
+		*col = (*col / 8 + 1) * 8;
+	}
 }
 
 static void print_field(size_t *col, const char *s)
@@ -166,10 +173,9 @@ static void print_full(const struct dns_msg *m, const struct dns_reply *r, const
 		size_t col = 0;
 		puts(";; QUESTION SECTION:");
 		putchar(';');
-		col = 1;
+		col = 0;	/* bind counts columns from the name, not the ";" */
 		print_field(&col, m->qname);
-		pad_to(&col, 24);
-		pad_to(&col, 32);
+		pad_to(&col, 32);	/* no TTL column in a question */
 		print_field(&col, class_name(m->qclass, b1));
 		pad_to(&col, 40);
 		printf("%s\n\n", dns_type_name(m->qtype, b2));

@@ -61,7 +61,11 @@ def normalize(out):
 
 
 @pytest.mark.parametrize("args", [["www.example.test"], ["example.test", "MX"], ["nope.example.test"],
-                                  ["example.test", "SOA", "+norecurse"], ["+tcp", "example.test", "TXT"]])
+                                  ["example.test", "SOA", "+norecurse"], ["+tcp", "example.test", "TXT"],
+                                  ["+noedns", "example.test", "CAA"], ["-x", "192.0.2.10"],
+                                  ["_sip._tcp.example.test", "SRV"], ["www.example.test", "AAAA"],
+                                  ["a-very-long-label-to-push-the-columns.example.test"],
+                                  ["-x", "2001:db8::10"]])
 def test_full_output_is_bind9s_line_for_line(retina, unbound, args):
     a = ours(retina, unbound.port, *args)
     b = bind(unbound.port, *args)
@@ -112,6 +116,20 @@ def test_search_list_and_ndots_show_each_name_tried(retina, unbound, tmp_path):
     # +nosearch (the default) asks the name as given only
     p = run([retina, "dig", "-p", str(unbound.port), "+short", "api"], check=0, env=env)
     assert p.stdout == ""
+
+
+def test_next_server_is_tried_when_one_fails(retina, unbound, tmp_path):
+    conf = tmp_path / "resolv.conf"
+    # nothing listens on 127.0.0.2 at that port: refused at once, then 127.0.0.1 answers
+    conf.write_text("nameserver 127.0.0.2\nnameserver 127.0.0.1\n")
+    p = run([retina, "dig", "-p", str(unbound.port), "www.example.test", "AAAA"], check=0,
+            env={"RETINA_RESOLV_CONF": str(conf)})
+    assert f"no usable answer from 127.0.0.2#{unbound.port}" in p.stderr
+    assert "connection refused" in p.stderr
+    assert f";; SERVER: 127.0.0.1#{unbound.port}(127.0.0.1) (UDP)" in p.stdout
+    # -6 keeps only IPv6 servers: none here
+    p = run([retina, "dig", "-6", "-p", str(unbound.port), "www.example.test"], env={"RETINA_RESOLV_CONF": str(conf)})
+    assert p.returncode == 1 and "no IPv6 nameserver" in p.stderr
 
 
 def test_resolv_conf_servers_are_used_without_at_server(retina, unbound, tmp_path):

@@ -153,3 +153,52 @@ def test_usage_errors(retina, args, words):
     p = run([retina, "ping", *args])
     assert p.returncode == 2
     assert words in p.stderr
+
+
+@pytest.fixture
+def responder(netpair):
+    """Turn b's kernel echo off and answer with a scripted responder instead."""
+    import subprocess
+    from pathlib import Path
+    procs = []
+
+    def start(mode):
+        netpair.run(netpair.b, ["sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"])
+        script = str(Path(__file__).parent / "helpers" / "icmp_responder.py")
+        p = netpair.popen(netpair.b, ["python3", script, mode], stdout=subprocess.PIPE, text=True)
+        procs.append(p)
+        assert p.stdout.readline().strip() == "up"
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_duplicates_are_marked_and_counted(retina, netpair, iputils, responder):
+    responder("dup")
+    warm(netpair)
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "3", "-i", "0.3", netpair.B4])
+    assert p.returncode == 0
+    for seq in (1, 2):
+        assert len(re.findall(rf"^64 bytes from {netpair.B4}: icmp_seq={seq} ttl=64 time=\S+ ms$", p.stdout, re.M)) == 1
+        assert re.search(rf"^64 bytes from {netpair.B4}: icmp_seq={seq} ttl=64 time=\S+ ms \(DUP!\)$", p.stdout, re.M)
+    m = re.search(r"^3 packets transmitted, 3 received, \+(\d+) duplicates, 0% packet loss", p.stdout, re.M)
+    assert m and int(m.group(1)) >= 2, p.stdout
+    q = netpair.run(netpair.a, [iputils, "-c", "3", "-i", "0.3", netpair.B4])
+    assert "(DUP!)" in q.stdout and "duplicates" in q.stdout
+
+
+def test_reordered_replies_keep_their_own_times(retina, netpair, iputils, responder):
+    responder("reorder")
+    warm(netpair)
+    args = ["-c", "3", "-i", "0.3", netpair.B4]
+    p = netpair.run(netpair.a, [retina, "ping", *args])
+    seqs = [int(s) for s in re.findall(r"icmp_seq=(\d+)", p.stdout)]
+    assert seqs == [2, 1, 3], p.stdout
+    t1 = float(re.search(r"icmp_seq=1 ttl=64 time=(\S+) ms", p.stdout).group(1))
+    t2 = float(re.search(r"icmp_seq=2 ttl=64 time=(\S+) ms", p.stdout).group(1))
+    assert t1 >= 250 and t2 < 100, "seq 1 waited for seq 2: its time includes the interval"
+    assert "3 packets transmitted, 3 received, 0% packet loss" in p.stdout
+    assert ", pipe 2" in p.stdout
+    q = netpair.run(netpair.a, [iputils, *args])
+    assert normalize(p.stdout) == normalize(q.stdout)

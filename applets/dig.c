@@ -53,7 +53,7 @@ struct dig_opts {
 	uint16_t port;
 	const char *name;
 	int type, family;
-	bool reverse, shortout, tcp, search, recurse, edns, ignore_tc;
+	bool reverse, shortout, tcp, tcp_set, search, recurse, edns, ignore_tc;
 	int timeout_s, tries;
 };
 
@@ -204,7 +204,7 @@ static void plus_option(const char *arg, struct dig_opts *o)
 	if (IS("short"))
 		o->shortout = !no;
 	else if (IS("tcp") || IS("vc"))
-		o->tcp = !no;
+		o->tcp = !no, o->tcp_set = true;
 	else if (IS("search") || IS("showsearch"))
 		o->search = !no;
 	else if (IS("recurse"))
@@ -266,12 +266,11 @@ static int server_list(const struct dig_opts *o, struct resolv_conf *rc, char na
 	}
 	for (int i = 0; i < n; i++) {
 		struct sockaddr *sa = (struct sockaddr *)&rc->ns[i];
-		if (o->port) {
-			if (sa->sa_family == AF_INET)
-				((struct sockaddr_in *)sa)->sin_port = htons(o->port);
-			else
-				((struct sockaddr_in6 *)sa)->sin6_port = htons(o->port);
-		}
+		uint16_t port = o->port ? o->port : 53;
+		if (sa->sa_family == AF_INET)
+			((struct sockaddr_in *)sa)->sin_port = htons(port);
+		else
+			((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
 		if (!o->server) {
 			struct ipaddr a = { .family = sa->sa_family };
 			memcpy(a.b, sa->sa_family == AF_INET ? (void *)&((struct sockaddr_in *)sa)->sin_addr
@@ -406,6 +405,9 @@ int dig_main(int argc, char **argv)
 		o.type = o.reverse ? DNS_T_PTR : o.name ? DNS_T_A : DNS_T_NS;
 	if (!o.name)
 		o.name = ".";
+	/* bind9's dig asks ANY over TCP unless told +notcp: the answer is rarely small. */
+	if (o.type == DNS_T_ANY && !o.tcp_set)
+		o.tcp = true;
 	{
 		uint8_t wire[DNS_NAME_WIRE_MAX + 1];
 		if (dns_name_to_wire(o.name, wire, sizeof(wire)) < 0)

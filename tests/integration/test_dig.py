@@ -29,6 +29,7 @@ QUERIES = [
     ("example.test", "MX"), ("example.test", "NS"), ("example.test", "SOA"),
     ("_sip._tcp.example.test", "SRV"), ("example.test", "TXT"), ("example.test", "CAA"),
     ("10.2.0.192.in-addr.arpa", "PTR"), ("nope.example.test", "A"), ("www.example.test", "MX"),
+    ("www.example.test", "ANY"),
 ]
 
 
@@ -37,7 +38,7 @@ def test_short_answers_match_bind9_dig(retina, unbound, name, qtype):
     a = ours(retina, unbound.port, "+short", name, qtype)
     b = bind(unbound.port, "+short", name, qtype)
     assert sorted(a.stdout.splitlines()) == sorted(b.stdout.splitlines())
-    if name != "nope.example.test" and not (name.startswith("www") and qtype == "MX"):
+    if name != "nope.example.test" and not (name.startswith("www") and qtype in ("MX", "ANY")):
         assert a.stdout.strip(), f"no answer for {name} {qtype}"
 
 
@@ -65,7 +66,7 @@ def normalize(out):
                                   ["+noedns", "example.test", "CAA"], ["-x", "192.0.2.10"],
                                   ["_sip._tcp.example.test", "SRV"], ["www.example.test", "AAAA"],
                                   ["a-very-long-label-to-push-the-columns.example.test"],
-                                  ["-x", "2001:db8::10"]])
+                                  ["-x", "2001:db8::10"], ["example.test", "ANY"]])
 def test_full_output_is_bind9s_line_for_line(retina, unbound, args):
     a = ours(retina, unbound.port, *args)
     b = bind(unbound.port, *args)
@@ -187,3 +188,10 @@ def test_usage_errors_exit_2_with_one_line(retina, args, words):
     assert p.returncode == 2
     assert words in p.stderr
     assert len(p.stderr.splitlines()) == 1
+
+
+def test_default_port_is_53(retina):
+    # a fresh network namespace with lo down: the send fails, and the error names the server and port
+    p = run(["unshare", "-n", retina, "dig", "@127.0.0.1", "+tries=1", "+timeout=1", "x.test"])
+    assert p.returncode == 1
+    assert "127.0.0.1#53" in p.stderr

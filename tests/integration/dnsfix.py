@@ -102,7 +102,8 @@ def _name(n):
 
 class HostileServer:
     """UDP (and TCP) server on 127.0.0.1 answering every query with one crafted reply.
-    mode: loop | truncated_record | wrong_id | wrong_question | tc_then_bad_tcp | label_past_end"""
+    mode: loop | truncated_record | wrong_id | wrong_question | tc_then_bad_tcp | label_past_end,
+    or record: a proper NXDOMAIN, keeping each query's (ID, source port) in self.seen"""
 
     def __init__(self, mode):
         self.mode = mode
@@ -115,6 +116,7 @@ class HostileServer:
         self.tcp.listen(4)
         self.stop = False
         self.queries = 0
+        self.seen = []
         self.threads = [threading.Thread(target=self._serve_udp, daemon=True),
                         threading.Thread(target=self._serve_tcp, daemon=True)]
         for t in self.threads:
@@ -125,6 +127,8 @@ class HostileServer:
         qlen = query.index(b"\0", 12) + 5
         question = query[12:qlen]
         m = self.mode
+        if m == "record":
+            return struct.pack(">HHHHHH", qid, 0x8183, 1, 0, 0, 0) + question
         if m == "loop":
             # the answer's owner name is a pointer to itself
             at = 12 + len(question)
@@ -151,6 +155,7 @@ class HostileServer:
             except (socket.timeout, OSError):
                 continue
             self.queries += 1
+            self.seen.append((struct.unpack(">H", data[:2])[0], peer[1]))
             self.udp.sendto(self.reply(data), peer)
 
     def _serve_tcp(self):

@@ -195,3 +195,17 @@ def test_default_port_is_53(retina):
     p = run(["unshare", "-n", retina, "dig", "@127.0.0.1", "+tries=1", "+timeout=1", "x.test"])
     assert p.returncode == 1
     assert "127.0.0.1#53" in p.stderr
+
+
+def test_query_ids_and_source_ports_are_random(retina):
+    srv = HostileServer("record")
+    try:
+        for _ in range(8):
+            p = run([retina, "dig", "@127.0.0.1", "-p", str(srv.port), "+short", "x.example.test"])
+            assert p.returncode == 0, p.stderr
+    finally:
+        srv.close()
+    ids = {i for i, _ in srv.seen}
+    ports = {port for _, port in srv.seen}
+    assert len(srv.seen) == 8
+    assert len(ids) >= 7 and len(ports) >= 7, srv.seen

@@ -202,3 +202,59 @@ def test_reordered_replies_keep_their_own_times(retina, netpair, iputils, respon
     assert ", pipe 2" in p.stdout
     q = netpair.run(netpair.a, [iputils, *args])
     assert normalize(p.stdout) == normalize(q.stdout)
+
+
+@pytest.fixture
+def routed():
+    """a -- r -- b: two links through a forwarding namespace r, for TTL tests.
+    198.51.100.0/24 + 2001:db8:1::/64 on a's side, 203.0.113.0/24 + 2001:db8:2::/64 on b's."""
+    import os
+    import subprocess
+    tag = f"rtr{os.getpid() % 100000}"
+    names = {k: f"{tag}{k}" for k in "arb"}
+    made = []
+
+    def ip(*args):
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+    try:
+        for ns in names.values():
+            ip("netns", "add", ns)
+            made.append(ns)
+            ip("-n", ns, "link", "set", "lo", "up")
+        a, r, b = names["a"], names["r"], names["b"]
+        ip("link", "add", f"{tag}x", "netns", a, "type", "veth", "peer", "name", f"{tag}y", "netns", r)
+        ip("link", "add", f"{tag}z", "netns", r, "type", "veth", "peer", "name", f"{tag}w", "netns", b)
+        for ns, dev, v4, v6 in ((a, "x", "198.51.100.1/24", "2001:db8:1::1/64"),
+                                (r, "y", "198.51.100.254/24", "2001:db8:1::fe/64"),
+                                (r, "z", "203.0.113.254/24", "2001:db8:2::fe/64"),
+                                (b, "w", "203.0.113.2/24", "2001:db8:2::2/64")):
+            ip("-n", ns, "addr", "add", v4, "dev", f"{tag}{dev}")
+            ip("-n", ns, "addr", "add", v6, "dev", f"{tag}{dev}", "nodad")
+            ip("-n", ns, "link", "set", f"{tag}{dev}", "up")
+        ip("-n", a, "route", "add", "default", "via", "198.51.100.254")
+        ip("-n", a, "-6", "route", "add", "default", "via", "2001:db8:1::fe")
+        ip("-n", b, "route", "add", "default", "via", "203.0.113.254")
+        ip("-n", b, "-6", "route", "add", "default", "via", "2001:db8:2::fe")
+        for key in ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"):
+            subprocess.run(["ip", "netns", "exec", r, "sysctl", "-qw", key], check=True)
+        yield names
+    finally:
+        for ns in made:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+@pytest.mark.parametrize("v6", [False, True])
+def test_ttl_exceeded_names_the_router(retina, routed, iputils, v6):
+    dst, hop = ("2001:db8:2::2", "2001:db8:1::fe") if v6 else ("203.0.113.2", "198.51.100.254")
+    what = "Time exceeded: Hop limit" if v6 else "Time to live exceeded"
+    a = routed["a"]
+    for _ in range(2):	# warm the neighbours on both links (IPv6 takes about a second on new links)
+        run(["ip", "netns", "exec", a, "ping", "-c", "1", "-W", "3", dst])
+    reach = run(["ip", "netns", "exec", a, retina, "ping", "-c", "1", dst])
+    assert reach.returncode == 0 and "ttl=63" in reach.stdout, reach.stdout
+    args = ["-c", "2", "-i", "0.2", "-W", "1", "-t", "1", dst]
+    ours = run(["ip", "netns", "exec", a, retina, "ping", *args])
+    theirs = run(["ip", "netns", "exec", a, iputils, *args])
+    assert f"From {hop} icmp_seq=1 {what}" in ours.stdout, ours.stdout
+    assert ours.returncode == theirs.returncode == 1
+    assert normalize(ours.stdout) == normalize(theirs.stdout)

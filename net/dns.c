@@ -119,7 +119,7 @@ const char *dns_name_strerror(int err)
 {
 	switch (err) {
 	case DNS_NAME_TRUNCATED: return "name runs past the end of the message";
-	case DNS_NAME_LOOP: return "compression pointer does not point backwards (a loop)";
+	case DNS_NAME_LOOP: return "compression pointer loop (a pointer not pointing backwards, or over 127 of them)";
 	case DNS_NAME_TOO_LONG: return "name longer than 255 bytes";
 	case DNS_NAME_BAD_LABEL: return "unknown label type (0x40/0x80)";
 	}
@@ -143,6 +143,7 @@ static size_t escape_byte(unsigned c, char *out, bool in_name)
 int dns_name_read(const uint8_t *msg, size_t len, size_t off, char *text, size_t textlen, size_t *next)
 {
 	size_t pos = off, wire = 0, t = 0;
+	unsigned jumps = 0;
 	bool jumped = false;
 
 	if (textlen < DNS_NAME_TEXT)
@@ -155,8 +156,12 @@ int dns_name_read(const uint8_t *msg, size_t len, size_t off, char *text, size_t
 			if (pos + 1 >= len)
 				return DNS_NAME_TRUNCATED;
 			size_t target = ((b & 0x3f) << 8) | msg[pos + 1];
-			/* Strictly backwards: every jump lowers pos, so this ends. */
-			if (target >= pos)
+			/*
+			 * Strictly backwards: every jump lowers pos, so this ends. A
+			 * name has at most 127 labels, so more jumps than that are a
+			 * chain built to burn CPU.
+			 */
+			if (target >= pos || ++jumps > 127)
 				return DNS_NAME_LOOP;
 			if (!jumped)
 				*next = pos + 2;

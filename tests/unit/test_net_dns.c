@@ -64,6 +64,17 @@ static void name_read_follows_pointers_and_refuses_loops(void **state)
 	uint8_t cyc[] = { [12] = 0xc0, [13] = 14, [14] = 0xc0, [15] = 12 };
 	assert_int_equal(dns_name_read(cyc, sizeof(cyc), 14, t, sizeof(t), &next), DNS_NAME_LOOP);
 
+	/* a backwards chain of 200 pointers: no loop, but no real name needs it */
+	uint8_t chain[12 + 1 + 400] = { 0 };
+	for (int i = 0; i < 200; i++) {
+		size_t at = 13 + 2 * (size_t)i;
+		chain[at] = 0xc0 | (uint8_t)((at - (i ? 2 : 1)) >> 8);
+		chain[at + 1] = (uint8_t)(at - (i ? 2 : 1));
+	}
+	assert_int_equal(dns_name_read(chain, sizeof(chain), 13 + 2 * 199, t, sizeof(t), &next), DNS_NAME_LOOP);
+	assert_int_equal(dns_name_read(chain, sizeof(chain), 13 + 2 * 3, t, sizeof(t), &next), 0);
+	assert_string_equal(t, ".");
+
 	/* a label running past the end, a reserved label type */
 	uint8_t trunc[] = { [12] = 10, 'a', 'b' };
 	assert_int_equal(dns_name_read(trunc, sizeof(trunc), 12, t, sizeof(t), &next), DNS_NAME_TRUNCATED);

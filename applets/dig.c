@@ -30,8 +30,9 @@ const char dig_help[] =
 	"  -4, -6          use only IPv4 / IPv6 servers from resolv.conf\n"
 	"  +short          only the answer's data, one record per line\n"
 	"  +tcp            TCP instead of UDP (UDP retries over TCP on truncation anyway)\n"
-	"  +timeout=N      seconds per try (default 5)\n"
-	"  +tries=N        UDP tries per server (default 3); +retry=N is tries-1\n"
+	"  +timeout=N      seconds per try (default: resolv.conf's timeout, else 5)\n"
+	"  +tries=N        UDP tries per server (default: resolv.conf's attempts, else 3);\n"
+	"                  +retry=N is tries-1\n"
 	"  +search         apply resolv.conf's search list and ndots; each name\n"
 	"                  tried is shown (the ndots:5 surprise inside pods)\n"
 	"  +nosearch       the name as given (default)\n"
@@ -336,7 +337,7 @@ static void print_cmdline(int argc, char **argv, bool one_server)
 int dig_main(int argc, char **argv)
 {
 	static const struct option longopts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
-	struct dig_opts o = { .type = -1, .recurse = true, .edns = true, .timeout_s = 5, .tries = 3 };
+	struct dig_opts o = { .type = -1, .recurse = true, .edns = true };
 	struct resolv_conf rc;
 	char err[300], rev[80];
 	int c;
@@ -416,6 +417,11 @@ int dig_main(int argc, char **argv)
 
 	if (resolv_conf_load(NULL, &rc, err, sizeof(err)))
 		die(EXIT_FAIL, "%s", err);
+	/* +timeout/+tries win; then resolv.conf's options; then bind9's 5 s and 3 tries. */
+	if (!o.timeout_s)
+		o.timeout_s = rc.timeout_set ? rc.timeout_s : 5;
+	if (!o.tries)
+		o.tries = rc.attempts_set ? rc.attempts : 3;
 	char names[RESOLV_MAXNS][IPADDR_STRLEN + 256];
 	/* The search list is computed from resolv.conf before @server replaces its servers. */
 	char tries[RESOLV_MAXSEARCH + 1][DNS_NAME_TEXT];

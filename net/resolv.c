@@ -65,6 +65,10 @@ static void parse_option(const char *opt, struct resolv_conf *rc)
 		if (v == 0 && opts[i].max != 15)	/* timeout/attempts of 0 mean 1 */
 			v = 1;
 		*(int *)((char *)rc + opts[i].off) = (int)v;
+		if (opts[i].off == offsetof(struct resolv_conf, timeout_s))
+			rc->timeout_set = true;
+		if (opts[i].off == offsetof(struct resolv_conf, attempts))
+			rc->attempts_set = true;
 	}
 }
 

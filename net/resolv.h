@@ -25,6 +25,7 @@ struct resolv_conf {
 	char search[RESOLV_MAXSEARCH][DNS_NAME_WIRE_MAX + 1];
 	int nsearch;
 	int ndots, timeout_s, attempts;
+	bool timeout_set, attempts_set;	/* given in the file, not defaults */
 };
 
 /* glibc's defaults: no servers, ndots 1, timeout 5 s, 2 attempts. */

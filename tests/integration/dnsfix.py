@@ -127,6 +127,8 @@ class HostileServer:
         qlen = query.index(b"\0", 12) + 5
         question = query[12:qlen]
         m = self.mode
+        if m == "silent":
+            return None
         if m == "record":
             return struct.pack(">HHHHHH", qid, 0x8183, 1, 0, 0, 0) + question
         if m == "loop":
@@ -156,7 +158,9 @@ class HostileServer:
                 continue
             self.queries += 1
             self.seen.append((struct.unpack(">H", data[:2])[0], peer[1]))
-            self.udp.sendto(self.reply(data), peer)
+            answer = self.reply(data)
+            if answer:
+                self.udp.sendto(answer, peer)
 
     def _serve_tcp(self):
         self.tcp.settimeout(0.2)

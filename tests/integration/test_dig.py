@@ -209,3 +209,23 @@ def test_query_ids_and_source_ports_are_random(retina):
     ports = {port for _, port in srv.seen}
     assert len(srv.seen) == 8
     assert len(ids) >= 7 and len(ports) >= 7, srv.seen
+
+
+def test_resolv_conf_timeout_and_attempts_apply(retina, tmp_path):
+    srv = HostileServer("silent")
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")
+    try:
+        t0 = time.monotonic()
+        p = run([retina, "dig", "-p", str(srv.port), "x.example.test"], env={"RETINA_RESOLV_CONF": str(conf)})
+        took = time.monotonic() - t0
+        # +tries on the command line wins over resolv.conf
+        q = run([retina, "dig", "-p", str(srv.port), "+tries=1", "x.example.test"],
+                env={"RETINA_RESOLV_CONF": str(conf)})
+    finally:
+        srv.close()
+    assert p.returncode == 1
+    assert "timed out: no answer in 2 tries of 1000 ms" in p.stderr
+    assert 1.8 < took < 4
+    assert srv.queries == 3
+    assert "1 try of 1000 ms" in q.stderr

@@ -272,6 +272,7 @@ static void resolv_conf_parses_servers_search_and_options(void **state)
 	assert_int_equal(rc.ndots, 5);
 	assert_int_equal(rc.timeout_s, 2);
 	assert_int_equal(rc.attempts, 5);	/* clamped as glibc does */
+	assert_true(rc.timeout_set && rc.attempts_set);
 
 	resolv_conf_defaults(&rc);
 	resolv_conf_parse("search a.example\ndomain b.example\n", &rc);
@@ -279,6 +280,7 @@ static void resolv_conf_parses_servers_search_and_options(void **state)
 	assert_string_equal(rc.search[0], "b.example");
 	assert_int_equal(rc.ndots, 1);
 	assert_int_equal(rc.timeout_s, 5);
+	assert_false(rc.timeout_set || rc.attempts_set);
 }
 
 static void search_list_expands_like_libc(void **state)

@@ -141,3 +141,13 @@ def test_unknown_host_is_a_clear_error(retina, tmp_path):
     p = run([retina, "nc", "-z", "no-such-host.invalid", "80"], env={"RETINA_RESOLV_CONF": str(conf)})
     assert p.returncode == 1
     assert "cannot resolve 'no-such-host.invalid'" in p.stderr and str(conf) in p.stderr
+
+
+@pytest.mark.parametrize("name", ["dig", "nc", "ping"])
+def test_applets_run_by_link_name_with_help(retina, tmp_path, name):
+    link = tmp_path / name
+    link.symlink_to(retina)
+    p = run([str(link), "--help"])
+    assert p.returncode == 0
+    assert p.stdout.startswith(f"usage: retina {name} ")
+    assert "Examples:" in p.stdout

@@ -223,6 +223,15 @@ static void print_from(const struct ping *p, const char *from)
 		fputs(from, stdout);
 }
 
+/* iputils' "pipe N": how far behind the newest request a reply or error came. */
+static void acknowledge(struct ping *p, uint16_t seq)
+{
+	uint16_t behind = (uint16_t)((uint16_t)p->sent - seq);
+
+	if (behind <= 0x7fff && (int)behind + 1 > p->pipesize)
+		p->pipesize = (int)behind + 1;
+}
+
 static void on_reply(struct ping *p, const struct icmp_pkt *k, const char *from, int ttl, uint64_t now)
 {
 	uint16_t seq = k->seq;
@@ -243,10 +252,7 @@ static void on_reply(struct ping *p, const struct icmp_pkt *k, const char *from,
 		if (rtt > p->tmax)
 			p->tmax = rtt;
 	}
-	/* iputils' "pipe N": how far behind the newest request a reply came. */
-	uint16_t behind = (uint16_t)((uint16_t)p->sent - seq);
-	if (behind <= 0x7fff && (int)behind + 1 > p->pipesize)
-		p->pipesize = (int)behind + 1;
+	acknowledge(p, seq);
 	if (dup) {
 		p->dups++;
 	} else {
@@ -271,6 +277,7 @@ static void on_reply(struct ping *p, const struct icmp_pkt *k, const char *from,
 static void on_error(struct ping *p, const char *from, uint16_t seq, const char *what)
 {
 	p->errors++;
+	acknowledge(p, seq);
 	if (p->quiet)
 		return;
 	fputs("From ", stdout);
@@ -485,7 +492,8 @@ int ping_main(int argc, char **argv)
 		printf("PING %s(%s) %zu data bytes\n", p.host, p.ip, p.datalen);
 	fflush(stdout);
 
-	uint64_t start = now_us(), next_send = start, last_send = start;
+	/* "time Nms" runs to the last request or answer, as in iputils (not through the final wait). */
+	uint64_t start = now_us(), next_send = start, last_send = start, last_event = start;
 	for (;;) {
 		uint64_t now = now_us();
 		if (stop)
@@ -497,7 +505,7 @@ int ping_main(int argc, char **argv)
 		bool more = !p.count || p.sent < p.count || (p.deadline_us && p.received < p.count);
 		if (more && now >= next_send) {
 			send_one(&p);
-			last_send = now;
+			last_send = last_event = now;
 			next_send += p.interval_us;
 			if (next_send < now)
 				next_send = now + p.interval_us;
@@ -505,8 +513,8 @@ int ping_main(int argc, char **argv)
 		}
 		uint64_t wake = more ? next_send : 0;
 		if (!more) {
-			/* All sent: wait for late replies (2 RTTs once any came, else -W). */
-			uint64_t linger = p.received ? 2 * p.tmax + 1000 : p.linger_us;
+			/* All sent: wait for late replies (iputils: 2 RTTs but at least an interval once any came, else -W). */
+			uint64_t linger = p.received ? (2 * p.tmax > p.interval_us ? 2 * p.tmax : p.interval_us) : p.linger_us;
 			if (now >= last_send + linger)
 				break;
 			wake = last_send + linger;
@@ -523,9 +531,10 @@ int ping_main(int argc, char **argv)
 				read_errqueue(&p);
 			if (pfd.revents & POLLIN)
 				read_one(&p);
+			last_event = now_us();
 		}
 	}
-	summary(&p, now_us() - start);
+	summary(&p, last_event - start);
 	if (!p.received)
 		return EXIT_FAIL;
 	if (p.deadline_us && p.count && p.received < p.count)

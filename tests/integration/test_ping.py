@@ -258,3 +258,13 @@ def test_ttl_exceeded_names_the_router(retina, routed, iputils, v6):
     assert f"From {hop} icmp_seq=1 {what}" in ours.stdout, ours.stdout
     assert ours.returncode == theirs.returncode == 1
     assert normalize(ours.stdout) == normalize(theirs.stdout)
+
+
+def test_neighbour_failure_is_destination_host_unreachable(retina, netpair):
+    # nobody has 192.0.2.77: ARP gives up after ~3 s and the kernel reports it to the sender
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "6", "-i", "0.5", "-W", "2", "192.0.2.77"])
+    assert p.returncode == 1
+    assert "From 192.0.2.1 icmp_seq=1 Destination Host Unreachable" in p.stdout, p.stdout
+    m = re.search(r"6 packets transmitted, 0 received, \+(\d+) errors, 100% packet loss, time \d+ms\npipe (\d+)\n",
+                  p.stdout)
+    assert m and int(m.group(1)) >= 1 and int(m.group(2)) >= 2, p.stdout

@@ -268,3 +268,25 @@ def test_neighbour_failure_is_destination_host_unreachable(retina, netpair):
     m = re.search(r"6 packets transmitted, 0 received, \+(\d+) errors, 100% packet loss, time \d+ms\npipe (\d+)\n",
                   p.stdout)
     assert m and int(m.group(1)) >= 1 and int(m.group(2)) >= 2, p.stdout
+
+
+def test_ctrl_c_prints_the_statistics(retina, netpair):
+    import signal
+    import subprocess
+    import time
+    p = netpair.popen(netpair.a, [retina, "ping", "-i", "0.2", netpair.B4], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().startswith("PING ")
+        assert "icmp_seq=1" in p.stdout.readline()
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        out = p.communicate(timeout=10)[0]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0
+    assert f"--- {netpair.B4} ping statistics ---" in out
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+    # a request sent just before the signal may still be unanswered
+    assert m and int(m.group(1)) >= 3 and int(m.group(1)) - int(m.group(2)) in (0, 1), out

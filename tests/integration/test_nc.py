@@ -37,7 +37,11 @@ class Server:
 
 
 @pytest.fixture
-def servers(netpair):
+def servers(netpair, retina):
+    # a fresh veth answers IPv6 only after ~1 s of neighbour discovery: resolve
+    # both neighbours first, so -w 1 checks measure the port, not ND
+    for dst in (netpair.B4, netpair.B6):
+        netpair.run(netpair.a, [retina, "ping", "-c", "1", "-W", "3", dst])
     made = []
 
     def start(code, addr, port):

@@ -448,26 +448,33 @@ int dig_main(int argc, char **argv)
 			puts(dots >= rc.ndots ? "the name as given first" : "search domains first, the name as given last");
 	}
 
-	struct dns_reply r = { 0 };
-	struct dns_msg m;
-	int which = 0, got = -1;
+	/* The answer printed: the first name with records, else the last name answered. */
+	struct dns_reply r = { 0 }, cur;
+	struct dns_msg m, cur_m;
+	int which = 0, cur_which, have = 0;
 	char tn[16];
 	for (int i = 0; i < ntries; i++) {
-		if (got == 0)
-			dns_reply_free(&r);
-		got = ask(&rc, names, &o, tries[i], &r, &m, &which);
+		int got = ask(&rc, names, &o, tries[i], &cur, &cur_m, &cur_which);
 		if (o.search && !o.shortout) {
 			if (got)
 				printf(";; trying %s: no answer\n", tries[i]);
 			else
-				printf(";; trying %s: %s, %u answer%s\n", tries[i], dns_rcode_name(m.rcode, tn),
-				       m.count[DNS_S_ANSWER], m.count[DNS_S_ANSWER] == 1 ? "" : "s");
+				printf(";; trying %s: %s, %u answer%s\n", tries[i], dns_rcode_name(cur_m.rcode, tn),
+				       cur_m.count[DNS_S_ANSWER], cur_m.count[DNS_S_ANSWER] == 1 ? "" : "s");
 		}
+		if (got)
+			continue;
+		if (have)
+			dns_reply_free(&r);
+		r = cur;
+		m = cur_m;
+		which = cur_which;
+		have = 1;
 		/* As libc: the first name with records ends the search. */
-		if (!got && m.rcode == DNS_R_NOERROR && m.count[DNS_S_ANSWER])
+		if (m.rcode == DNS_R_NOERROR && m.count[DNS_S_ANSWER])
 			break;
 	}
-	if (got)
+	if (!have)
 		return EXIT_FAIL;
 
 	if (o.shortout) {

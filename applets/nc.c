@@ -328,8 +328,8 @@ int nc_main(int argc, char **argv)
 		case 'l': o.listen = true; break;
 		case 'p': port_opt = optarg; break;
 		case 'w':
-			if (parse_duration_ms(optarg, &o.wait_ms) || !o.wait_ms)
-				usage_error("-w needs a timeout like 2 or 500ms, not '%s'", optarg);
+			if (parse_duration_ms(optarg, &o.wait_ms) || !o.wait_ms || o.wait_ms > 86400000)
+				usage_error("-w needs a timeout like 2 or 500ms (at most 24h), not '%s'", optarg);
 			o.wait_set = true;
 			break;
 		case 'h': show_help(nc_help);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <time.h>
 #include <linux/errqueue.h>
+#include <limits.h>
 #include <math.h>
 #include <net/if.h>
 #include <netinet/icmp6.h>
@@ -522,7 +523,8 @@ int ping_main(int argc, char **argv)
 		if (p.deadline_us && start + p.deadline_us < wake)
 			wake = start + p.deadline_us;
 		struct pollfd pfd = { .fd = p.fd, .events = POLLIN };
-		int timeout = wake > now ? (int)((wake - now + 999) / 1000) : 0;
+		uint64_t wait_ms = wake > now ? (wake - now + 999) / 1000 : 0;
+		int timeout = wait_ms > INT_MAX ? INT_MAX : (int)wait_ms;
 		int r = poll(&pfd, 1, timeout);
 		if (r < 0 && errno != EINTR)
 			die(EXIT_USAGE, "poll: %s", strerror(errno));

@@ -117,7 +117,7 @@ static _Noreturn void no_socket(int raw_err, int dgram_err)
 	    "cannot open an ICMP socket: a raw socket needs CAP_NET_RAW (%s), and gid %u is not in "
 	    "net.ipv4.ping_group_range = %s (%s); grant NET_RAW: kubectl retina shell --capabilities NET_RAW, "
 	    "or allow ICMP sockets in this network namespace: sysctl -w net.ipv4.ping_group_range='0 2147483647'",
-	    strerror(raw_err), (unsigned)getgid(), range, strerror(dgram_err));
+	    strerror(raw_err), (unsigned)getegid(), range, strerror(dgram_err));
 }
 
 static void open_socket(struct ping *p)

@@ -57,11 +57,13 @@ class Unbound:
         lines = [
             "server:",
             f"  interface: 127.0.0.1@{self.port}",
+            f"  interface: ::1@{self.port}",
             f"  port: {self.port}",
             "  do-daemonize: no", '  username: ""', '  chroot: ""', f'  directory: "{workdir}"',
-            '  pidfile: ""', "  use-syslog: no", "  do-ip6: no", "  num-threads: 1",
-            '  module-config: "iterator"', "  access-control: 127.0.0.0/8 allow",
+            '  pidfile: ""', "  use-syslog: no", "  do-ip6: yes", "  num-threads: 1",
+            '  module-config: "iterator"', "  access-control: 127.0.0.0/8 allow", "  access-control: ::1 allow",
             "  rrset-roundrobin: no",
+            '  local-zone: "." static',	# never recurse out: unknown names are NXDOMAIN
             '  local-zone: "test." static',
             '  local-zone: "example.test." static',
             '  local-zone: "2.0.192.in-addr.arpa." static',

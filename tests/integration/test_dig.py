@@ -229,3 +229,13 @@ def test_resolv_conf_timeout_and_attempts_apply(retina, tmp_path):
     assert 1.8 < took < 4
     assert srv.queries == 3
     assert "1 try of 1000 ms" in q.stderr
+
+
+@pytest.mark.parametrize("transport", ["+notcp", "+tcp"])
+def test_ipv6_server(retina, unbound, transport):
+    args = ["@::1", "-p", str(unbound.port), transport, "www.example.test", "AAAA"]
+    a = run([retina, "dig", *args], check=0)
+    b = run(["dig", *args], check=0)
+    assert normalize(a.stdout) == normalize(b.stdout)
+    shown = "TCP" if transport == "+tcp" else "UDP"
+    assert f";; SERVER: ::1#{unbound.port}(::1) ({shown})" in a.stdout

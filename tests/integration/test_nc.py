@@ -155,3 +155,43 @@ def test_applets_run_by_link_name_with_help(retina, tmp_path, name):
     assert p.returncode == 0
     assert p.stdout.startswith(f"usage: retina {name} ")
     assert "Examples:" in p.stdout
+
+
+def test_families_and_host_names(retina):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(4)
+    port = str(s.getsockname()[1])
+    try:
+        p = run([retina, "nc", "-zv", "localhost", port])
+        assert p.returncode == 0 and p.stderr == f"retina nc: Connected to 127.0.0.1:{port}.\n"
+        p = run([retina, "nc", "-6", "-z", "127.0.0.1", port])
+        assert p.returncode == 1 and "not an IPv6 address" in p.stderr
+        p = run([retina, "nc", "-6", "-zv", "::1", port])	# the listener is IPv4 only
+        assert p.returncode == 1 and p.stderr == "retina nc: Connection refused.\n"
+    finally:
+        s.close()
+
+
+def test_listen_6_is_ipv6_only_and_4_is_ipv4_only(retina):
+    import socket
+    from dnsfix import free_port
+    for flag, ok, refused in (("-6", ("::1", socket.AF_INET6), ("127.0.0.1", socket.AF_INET)),
+                              ("-4", ("127.0.0.1", socket.AF_INET), ("::1", socket.AF_INET6))):
+        port = free_port()
+        lst = subprocess.Popen([retina, "nc", "-lv", flag, "-p", str(port)], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert "Listening on" in lst.stderr.readline()
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection((refused[0], port), timeout=5)
+            c = socket.create_connection((ok[0], port), timeout=5)
+            c.sendall(b"hi\n")
+            c.close()
+            assert lst.wait(timeout=10) == 0
+            assert lst.stdout.read() == "hi\n"
+        finally:
+            if lst.poll() is None:
+                lst.kill()
+                lst.wait()

@@ -174,8 +174,10 @@ fuzz: $(FUZZ_BIN)
 run: $(B)/retina
 	$(B)/retina capcheck
 
-# Benchmarks print numbers, never pass/fail on timing. So far: the size budget.
-bench: size
+# Benchmarks print numbers, never pass/fail on timing: the size budget, then
+# cold start + one probe of dig/ping/nc beside bind9 dig and iputils ping.
+bench: size | $(B)/.prereqs-test
+	@/usr/bin/python3 tests/bench/probes_bench.py $(B)/retina
 
 clean:
 	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name .prereqs ! -name .prereqs-test ! -name .prereqs-image -exec rm -rf {} +

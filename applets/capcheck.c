@@ -292,7 +292,12 @@ static void read_ping_group(struct facts *f)
 	if (read_file("/proc/sys/net/ipv4/ping_group_range", buf, sizeof(buf)) ||
 	    sscanf(buf, "%ld %ld", &lo, &hi) != 2)
 		return;
+	/* The kernel accepts the effective gid or any supplementary group. */
+	gid_t groups[256];
+	int n = getgroups(ARRAY_SIZE(groups), groups);
 	f->ping_group_ok = (long)getegid() >= lo && (long)getegid() <= hi;
+	for (int i = 0; i < n && !f->ping_group_ok; i++)
+		f->ping_group_ok = (long)groups[i] >= lo && (long)groups[i] <= hi;
 }
 
 static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)

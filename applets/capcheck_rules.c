@@ -42,8 +42,8 @@ const struct tool_req capcheck_tools[] = {
 	/* sysctl -w: containers get /proc/sys read-only; the host's /proc via /host is not */
 	{ "sysctl", "sysctl", { WAY(0, NEED_ROOT | NEED_PROC_SYS_RW),
 				ALT(C(SYS_CHROOT), NEED_ROOT | NEED_HOST_FS_RW, "chroot /host sysctl -w KEY=VALUE") } },
-	/* a raw ICMP socket, or else an unprivileged ICMP datagram socket */
-	{ "ping", "ping", { WAY(C(NET_RAW), 0), ALT(0, NEED_PING_GROUP, "ping (ICMP datagram socket)") } },
+	/* retina's ping: a raw ICMP socket, or else an unprivileged ICMP datagram socket */
+	{ "ping", NULL, { WAY(C(NET_RAW), 0), ALT(0, NEED_PING_GROUP, "ping (ICMP datagram socket)") } },
 };
 const size_t capcheck_ntools = ARRAY_SIZE(capcheck_tools);
 

@@ -110,16 +110,33 @@ def test_own_network_namespace_is_not_the_host_one(retina):
     assert r["process"]["host_net"] is False
 
 
-def test_ping_without_net_raw_works_through_ping_group_range(retina, fake_tools):
-    # ping_group_range is per network namespace: set it only in a new one.
+def test_ping_verdict_matches_what_retina_ping_can_do(retina):
+    # ping_group_range is per network namespace: set it only in a new one, and
+    # check capcheck's verdict against retina ping itself in the same setting.
     drop = ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-all", "--"]
-    def netns_with(group_range):
-        script = f'echo "{group_range}" > /proc/sys/net/ipv4/ping_group_range && exec "$@"'
+
+    def netns_with(group_range, gid=0):
+        script = (f'echo "{group_range}" > /proc/sys/net/ipv4/ping_group_range && ip link set lo up && '
+                  f'exec setpriv --regid={gid} --clear-groups "$@"')
         return ["unshare", "--net", "sh", "-c", script, "sh"]
-    closed, opened = netns_with("1 0"), netns_with("0 0")
-    r = capcheck_json(retina, "ping", prefix=closed + drop, env=env_with(fake_tools), expect=1)
-    assert r["by_tool"]["ping"]["flags"] == "--capabilities NET_RAW"
-    r = capcheck_json(retina, "ping", prefix=opened + drop, env=env_with(fake_tools), expect=0)
+
+    for group_range, gid, usable in (("1 0", 0, False), ("0 0", 0, True), ("100 200", 150, True),
+                                     ("100 200", 99, False)):
+        prefix = netns_with(group_range, gid) + drop
+        r = capcheck_json(retina, "ping", prefix=prefix, expect=0 if usable else 1)
+        assert r["by_tool"]["ping"]["ok"] is usable, (group_range, gid)
+        if not usable:
+            assert r["by_tool"]["ping"]["flags"] == "--capabilities NET_RAW"
+        p = run(prefix + [retina, "ping", "-c", "1", "-W", "2", "127.0.0.1"])
+        assert (p.returncode == 0) is usable, (group_range, gid, p.stderr)
+        if not usable:
+            assert "NET_RAW" in p.stderr
+
+
+def test_ping_group_range_counts_supplementary_groups(retina):
+    script = ('echo "300 300" > /proc/sys/net/ipv4/ping_group_range && '
+              'exec setpriv --regid=0 --groups=300 --bounding-set=-net_raw --inh-caps=-all -- "$@"')
+    r = capcheck_json(retina, "ping", prefix=["unshare", "--net", "sh", "-c", script, "sh"], expect=0)
     assert r["by_tool"]["ping"]["ok"] is True
 
 

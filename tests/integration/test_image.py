@@ -318,3 +318,30 @@ def test_fetch_tool_names_a_tarball_without_the_binary(tmp_path):
     p, _, _ = fetch_tool(tmp_path, "real", member="other")
     assert p.returncode == 1
     assert "has no file named 'bpftool'" in p.stderr
+
+
+def test_ping_in_the_image_reaches_loopback(shell_image):
+    # --network none still has lo; containers get NET_RAW by default (containers.conf)
+    p = shell_image.run("ping", "-c", "1", "-W", "3", "127.0.0.1")
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"^64 bytes from 127\.0\.0\.1: icmp_seq=1 ttl=64 time=[\d.]+ ms$", p.stdout, re.M)
+    assert "1 packets transmitted, 1 received, 0% packet loss" in p.stdout
+
+
+def test_dig_in_the_image_queries_a_test_server(shell_image, tmp_path):
+    from dnsfix import Unbound
+    from conftest import require
+    require("unbound", "dig")
+    server = Unbound(str(tmp_path))
+    try:
+        # host network: the container reaches the test's unbound on 127.0.0.1 only
+        p = shell_image.run("dig", "@127.0.0.1", "-p", str(server.port), "+short", "www.example.test", "A",
+                            opts=("--network", "host"))
+        assert p.returncode == 0, p.stderr
+        assert sorted(p.stdout.split()) == ["192.0.2.10", "192.0.2.11"]
+        p = shell_image.run("dig", "@127.0.0.1", "-p", str(server.port), "alias.example.test",
+                            opts=("--network", "host"))
+        assert "status: NOERROR" in p.stdout
+        assert re.search(r"^alias\.example\.test\.\s+\d+\s+IN\s+CNAME\s+www\.example\.test\.$", p.stdout, re.M)
+    finally:
+        server.close()

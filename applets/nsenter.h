@@ -19,6 +19,7 @@ struct cgroup_ref {
 	char container_id[CONTAINER_ID_MAX]; /* "" when in the pod's own cgroup */
 	char qos[12];			/* "guaranteed", "burstable" or "besteffort" */
 	bool conmon;			/* CRI-O's monitor process, not part of the container */
+	size_t pod_path_len;		/* path[0, len) is the pod's own cgroup; 0 when it is not a directory */
 };
 
 /*

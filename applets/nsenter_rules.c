@@ -189,6 +189,7 @@ int cgroup_path_pod(const char *path, struct cgroup_ref *ref)
 			}
 		} else if (pod_component(s, len, under_kube, ref)) {
 			found = true;
+			ref->pod_path_len = (size_t)(s + len - path);
 			if (!ends(s, len, ".slice"))
 				snprintf(ref->qos, sizeof(ref->qos), "%s", prev_qos[0] ? prev_qos : "guaranteed");
 		} else {

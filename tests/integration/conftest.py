@@ -65,3 +65,14 @@ def netpair():
         yield pair
     finally:
         pair.close()
+
+
+@pytest.fixture
+def containers(helpers):
+    """Fake containers and kubelet-shaped cgroups (see containers.py); removed even on failure."""
+    from containers import Containers
+    c = Containers(helpers["fake_container"])
+    try:
+        yield c
+    finally:
+        c.close()

@@ -3,88 +3,10 @@ network namespaces, root = an empty tmpfs with no binaries), pods made of real c
 directories named as kubelet names them, and the errors an SRE meets."""
 import json
 import os
-import signal
-import subprocess
-import time
 import uuid
-from pathlib import Path
 
-import pytest
 from conftest import require, run
-
-CGROUP_V2 = Path("/sys/fs/cgroup/unified")	# this host is hybrid; a pure v2 host has it at /sys/fs/cgroup
-CGROUP_V1_PIDS = Path("/sys/fs/cgroup/pids")
-
-
-def v2_root():
-    for p in (CGROUP_V2, Path("/sys/fs/cgroup")):
-        if (p / "cgroup.procs").exists() and (p / "cgroup.controllers").exists():
-            return p
-    pytest.fail("no cgroup2 mount found at /sys/fs/cgroup/unified or /sys/fs/cgroup")
-
-
-class Containers:
-    """Start fake containers and put them into cgroups; undo everything at the end."""
-
-    def __init__(self, helper):
-        self.helper = helper
-        self.procs = []
-        self.cgroups = []	# directories we created, deepest last
-
-    def start(self, *args):
-        p = subprocess.Popen([self.helper, *args], stdout=subprocess.PIPE, text=True)
-        self.procs.append(p)
-        line = p.stdout.readline()
-        assert line.strip().isdigit(), f"fake_container did not start: {line!r}"
-        return int(line)
-
-    def place(self, pid, base, rel):
-        d = base
-        for part in Path(rel).parts:
-            d = d / part
-            if not d.exists():
-                d.mkdir()
-                self.cgroups.append(d)
-        (d / "cgroup.procs").write_text(f"{pid}\n")
-        return d
-
-    def close(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        for d in reversed(self.cgroups):
-            for _ in range(50):	# a dead process leaves its cgroup a moment later
-                try:
-                    d.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.05)
-
-
-@pytest.fixture
-def containers(helpers):
-    c = Containers(helpers["fake_container"])
-    try:
-        yield c
-    finally:
-        c.close()
-
-
-def new_uid():
-    return str(uuid.uuid4())
-
-
-def cid():
-    return uuid.uuid4().hex + uuid.uuid4().hex
-
+from containers import CGROUP_V1_PIDS, cid, new_uid, v2_root
 
 # ---- -t PID: applets inside a target with no binaries -----------------------------------
 

@@ -116,6 +116,23 @@ static void paths_of_every_driver_name_pod_and_container(void **state)
 	}
 }
 
+static void pod_path_len_ends_at_the_pod_cgroup(void **state)
+{
+	const char *sd = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU ".slice/cri-containerd-" CID
+			 ".scope";
+	const char *fs = "/kubepods/besteffort/pod" UID "/" CID;
+	const char *colon = "/system.slice/containerd.service/kubepods-burstable-pod" UIDU ".slice:cri-containerd:" CID;
+	struct cgroup_ref r;
+	(void)state;
+
+	assert_int_equal(cgroup_path_pod(sd, &r), 0);
+	assert_int_equal(r.pod_path_len, strstr(sd, "/cri-containerd") - sd);
+	assert_int_equal(cgroup_path_pod(fs, &r), 0);
+	assert_int_equal(r.pod_path_len, strlen("/kubepods/besteffort/pod" UID));
+	assert_int_equal(cgroup_path_pod(colon, &r), 0);
+	assert_int_equal(r.pod_path_len, 0);	/* not a directory of its own */
+}
+
 static void paths_outside_pods_are_not_pods(void **state)
 {
 	const char *not_pods[] = {
@@ -292,6 +309,7 @@ int main(void)
 		cmocka_unit_test(line_split_takes_three_fields),
 		cmocka_unit_test(line_split_rejects_junk),
 		cmocka_unit_test(paths_of_every_driver_name_pod_and_container),
+		cmocka_unit_test(pod_path_len_ends_at_the_pod_cgroup),
 		cmocka_unit_test(paths_outside_pods_are_not_pods),
 		cmocka_unit_test(uid_normalize_accepts_both_separators_and_case),
 		cmocka_unit_test(hostname_matches_truncated_names),

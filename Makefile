@@ -65,11 +65,12 @@ $(B)/version.h: FORCE | $(DEPS_STAMP)
 FORCE:
 
 # BPF: clang -> bpftool gen object (strips DWARF, keeps BTF) -> skeleton.
+# -mcpu=v3: atomics that return the old value (ring heads), kernels >= 5.12 have them.
 # Kernel types come from bpf/vmlinux_min.h (CO-RE relocated at load time), so
 # the build host's kernel does not matter.
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CLANG) -target bpf -g -O2 -Wall -Werror -D__TARGET_ARCH_x86 \
+	$(CLANG) -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_x86 \
 		-isystem $(SYSROOT)/include -I. -c $< -o $@.full
 	$(BPFTOOL) gen object $@ $@.full
 	@rm -f $@.full

@@ -1,0 +1,153 @@
+"""traceloop for real: a background recorder on a test cgroup, the seed demo run in a
+"container" cgroup that is then removed, and `show` recovering what it did; bounds under
+a syscall storm; the pod lookup; errors."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import require, run
+from containers import cid, new_uid, v2_root
+
+
+class Recorder:
+    def __init__(self, retina, sock):
+        self.retina, self.sock, self.pid = retina, str(sock), None
+
+    def start(self, *args, expect=0):
+        p = run([self.retina, "traceloop", "record", "--socket", self.sock, *args], timeout=30)
+        assert p.returncode == expect, p.stdout + p.stderr
+        m = re.search(r"pid (\d+), socket", p.stdout)
+        if m:
+            self.pid = int(m.group(1))
+        return p
+
+    def cmd(self, *args, expect=0):
+        p = run([self.retina, "traceloop", *args, "--socket", self.sock])
+        assert p.returncode == expect, p.stdout + p.stderr
+        return p
+
+    def close(self):
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            for _ in range(100):
+                if not os.path.exists(f"/proc/{self.pid}"):
+                    break
+                time.sleep(0.05)
+
+
+@pytest.fixture
+def recorder(retina, tmp_path):
+    r = Recorder(retina, tmp_path / "tl.sock")
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def run_in(cgdir, argv, **kw):
+    """Run argv with its process moved into cgdir first (a shell that joins, then execs)."""
+    return run(["sh", "-c", 'echo $$ > "$0/cgroup.procs"; exec "$@"', str(cgdir), *argv], **kw)
+
+
+def test_seed_demo_is_recovered_after_the_container_is_gone(retina, containers, recorder, tmp_path):
+    require("bash", "bc")
+    scope = containers.mkdir(v2_root(), f"retina-traceloop-{os.getpid()}")
+    ctr = containers.mkdir(scope, "ctr-1")
+    p = recorder.start("--cgroup", str(scope))
+    assert "up to 32 containers x 2048 records x 168 B = 10.5 MiB" in p.stdout
+    work = tmp_path / "work"
+    work.mkdir()
+    demo = 'echo "3*7*2" | bc > file-$RANDOM; cat file-$RANDOM'
+    p = run_in(ctr, ["bash", "-c", demo], cwd=work)
+    assert p.returncode == 1	# cat looks for another $RANDOM: the bug traceloop shows
+    written = os.listdir(work)
+    assert len(written) == 1 and (work / written[0]).read_text() == "42\n"
+    time.sleep(0.6)	# the recorder names new cgroups every 500 ms, while they exist
+    ctr.rmdir()		# the container is gone; its ring stays
+    containers.cgroups.remove(ctr)
+
+    rows = [l.split() for l in recorder.cmd("list").stdout.splitlines()[1:]]
+    row = [r for r in rows if r[-1] == str(ctr)]
+    assert row and row[0][4] == "exited", rows
+    out = recorder.cmd("show", row[0][0]).stdout
+    assert re.search(r'^\d\d:\d\d\.\d{9} cpu#\d+ pid \d+ \[bc\] write\(fd=1, buf="42\\n", count=3\) = 3$', out, re.M), out
+    created = re.findall(r'openat\(dfd=-100, filename="(file-\d+)", flags=577, mode=438\) = 3$', out, re.M)
+    missing = re.findall(r'\[cat\] openat\(dfd=-100, filename="(file-\d+)", flags=0, mode=0\) = -1 ENOENT$', out,
+                         re.M)
+    assert created == written and len(missing) == 1 and missing[0] != created[0], out
+    assert re.search(r'\[bc\] read\(fd=0, count=\d+\) = 6 "3\*7\*2\\n"$', out, re.M)
+    assert re.search(r'execve\(argv=\["cat", "file-\d+"\]\) = 0$', out, re.M)
+    assert re.search(r'\[cat\] exit_group\(status=1\) = \?$', out, re.M)
+    js = json.loads(recorder.cmd("show", row[0][0], "-o", "json").stdout)
+    assert any(e["syscall"] == "write" and e["comm"] == "bc" and e["result"] == "3" for e in js)
+    assert recorder.cmd("stop").stdout.strip() == "stopped"
+    for _ in range(100):
+        if not os.path.exists(f"/proc/{recorder.pid}"):
+            break
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{recorder.pid}")
+    assert not os.path.exists(recorder.sock)
+
+
+def test_syscall_storm_keeps_only_the_last_records(retina, containers, recorder):
+    scope = containers.mkdir(v2_root(), f"retina-traceloop-s{os.getpid()}")
+    a, b = containers.mkdir(scope, "a"), containers.mkdir(scope, "b")
+    p = recorder.start("--cgroup", str(scope), "--records", "64", "--slots", "1")
+    assert "up to 1 containers x 64 records x 168 B = 0.0 MiB" in p.stdout
+    run_in(a, ["python3", "-c", "import os\nfor _ in range(20000): os.getppid()"], check=0)
+    run_in(b, ["python3", "-c", "import os; os.getppid()"], check=0)	# no slot left for b
+    listing = json.loads(recorder.cmd("list", "-o", "json").stdout)
+    assert len(listing) == 1
+    assert listing[0]["records"] == 64 and listing[0]["written"] > 40000
+    assert listing[0]["path"] == str(a)
+    lines = recorder.cmd("show", "0").stdout.splitlines()
+    assert 32 <= len(lines) <= 64
+    assert any("getppid() = " in l for l in lines)
+
+
+def test_pod_uid_names_pod_and_container(retina, containers, recorder):
+    uid, c = new_uid(), cid()
+    pod = f"kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{uid.replace('-', '_')}.slice"
+    ctr = containers.mkdir(v2_root(), f"{pod}/cri-containerd-{c}.scope")
+    app = containers.track(subprocess.Popen(["sh", "-c", 'echo $$ > "$0/cgroup.procs"; read x; /bin/true',
+                                             str(ctr)], stdin=subprocess.PIPE, text=True))
+    for _ in range(100):
+        if str(app.pid) in (ctr / "cgroup.procs").read_text():
+            break
+        time.sleep(0.02)
+    recorder.start("--pod", uid)
+    app.communicate("go\n", timeout=20)
+    time.sleep(0.6)
+    rows = [l.split() for l in recorder.cmd("list").stdout.splitlines()[1:]]
+    assert rows and rows[0][2] == uid and rows[0][3] == c[:12], rows
+    out = recorder.cmd("show", c[:10]).stdout	# by container ID prefix
+    assert 'execve(argv=["/bin/true"]) = 0' in out
+
+
+def test_errors(retina, recorder, containers, tmp_path):
+    p = recorder.cmd("list", expect=1)
+    assert "no recorder is running" in p.stderr and "traceloop record" in p.stderr
+    for bad in ([], ["--all", "--pod", new_uid()], ["--all", "--records", "100"], ["--all", "--slots", "0"],
+                ["--cgroup"], ["--all", "extra"]):
+        p = run([retina, "traceloop", "record", "--socket", str(tmp_path / "x.sock"), *bad])
+        assert p.returncode == 2, (bad, p.stderr)
+    for bad in (["frob"], ["show"], ["show", "1", "2"], ["list", "-o", "yaml"]):
+        assert run([retina, "traceloop", *bad]).returncode == 2, bad
+    p = run([retina, "traceloop", "record", "--cgroup", "/no-such-cgroup", "--socket", str(tmp_path / "x.sock")])
+    assert p.returncode == 1 and "is a cgroup v2 directory" in p.stderr
+    scope = containers.mkdir(v2_root(), f"retina-traceloop-e{os.getpid()}")
+    recorder.start("--cgroup", str(scope))
+    p = recorder.start("--cgroup", str(scope), expect=1)
+    assert "already runs" in p.stderr
+    p = recorder.cmd("show", "7", expect=1)
+    assert "no recorded container '7'" in p.stderr
+    drop = ["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin", "--inh-caps=-all", "--"]
+    p = run(drop + [retina, "traceloop", "record", "--all", "--foreground", "--socket", str(tmp_path / "y.sock")])
+    assert p.returncode == 1 and "--capabilities BPF,PERFMON" in p.stderr

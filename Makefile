@@ -152,8 +152,9 @@ fuzz: $(FUZZ_BIN)
 run: $(B)/retina
 	$(B)/retina capcheck
 
-# Benchmarks print numbers, never pass/fail on timing. So far: the size budget.
+# Benchmarks print numbers, never pass/fail on timing: the size budget, traceloop overhead.
 bench: size
+	@/usr/bin/python3 tests/bench/traceloop_overhead.py $(B)/retina
 
 clean:
 	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name .prereqs ! -name .prereqs-test -exec rm -rf {} +

@@ -38,6 +38,7 @@ const char traceloop_help[] =
 	"                               [--socket PATH] [--foreground]\n"
 	"       retina traceloop list [-o table|json] [--socket PATH]\n"
 	"       retina traceloop show ID [-o table|json] [--socket PATH]\n"
+	"       retina traceloop clear ID [--socket PATH]\n"
 	"       retina traceloop stop [--socket PATH]\n"
 	"\n"
 	"A syscall flight recorder per container: `record` starts a background recorder\n"
@@ -45,7 +46,7 @@ const char traceloop_help[] =
 	"cgroup with --all), an in-kernel ring of its last N syscalls (entry and exit,\n"
 	"with decoded arguments for open/openat, read/write, connect/bind, execve,\n"
 	"clone, exit_group). The rings outlive the containers: `show` prints what a\n"
-	"container did even after it exited, until the recorder stops.\n"
+	"container did even after it exited, until cleared or the recorder stops.\n"
 	"\n"
 	"  --cgroup PATH   trace the cgroups below this cgroup v2 directory (or a path\n"
 	"                  relative to the cgroup2 mount)\n"
@@ -179,6 +180,7 @@ static bool find_cgroup(const char *dir, uint64_t id, int depth, char *out, size
 
 struct slot_name {
 	uint64_t cgroup_id;
+	int tries;		/* searches that failed: gone before it was named */
 	char path[512];		/* "" until found */
 	char pod[POD_UID_MAX], container[CONTAINER_ID_MAX];
 };
@@ -203,15 +205,19 @@ static void name_slots(struct recorder *r)
 	for (uint32_t i = 0; i < r->nslots; i++) {
 		struct tl_slot s;
 		struct slot_name *n = &r->names[i];
-		if (!read_slot(r, i, &s) || (n->cgroup_id == s.cgroup_id && n->path[0]))
+		if (!read_slot(r, i, &s) || (n->cgroup_id == s.cgroup_id && (n->path[0] || n->tries >= 3)))
 			continue;
+		if (n->cgroup_id != s.cgroup_id)
+			n->tries = 0;
 		n->cgroup_id = s.cgroup_id;
 		if (!find_cgroup(r->scope, s.cgroup_id, 0, n->path, sizeof(n->path))) {
 			struct stat st;
-			if (!stat(r->scope, &st) && (uint64_t)st.st_ino == s.cgroup_id)
+			if (!stat(r->scope, &st) && (uint64_t)st.st_ino == s.cgroup_id) {
 				snprintf(n->path, sizeof(n->path), "%s", r->scope);
-			else
+			} else {
+				n->tries++;	/* the walk is not free: three tries, then "?" */
 				continue;
+			}
 		}
 		struct cgroup_ref ref;
 		const char *rel = n->path + strlen(r->root);
@@ -380,7 +386,30 @@ static void reply_show(struct recorder *r, FILE *out, const char *id, bool json)
 	free(used);
 }
 
-/* One request per connection: "list [json]", "show ID [json]", "stop". */
+/*
+ * Forget a container's records (its slot stays taken: the kernel side may
+ * still write to it). Head 0 makes every older record's sequence number out
+ * of range, so show skips them.
+ */
+static void reply_clear(struct recorder *r, FILE *out, const char *id)
+{
+	int slot = slot_by_id(r, id);
+	struct tl_slot s;
+
+	if (slot < 0 || !read_slot(r, (uint32_t)slot, &s)) {
+		fprintf(out, "error: %s container '%s' (retina traceloop list shows them)\n",
+			slot == -2 ? "more than one matches" : "no recorded", id);
+		return;
+	}
+	__u32 key = (__u32)slot;
+	s.head = 0;
+	if (bpf_map_update_elem(bpf_map__fd(r->skel->maps.slots), &key, &s, 0))
+		fprintf(out, "error: cannot clear: %s\n", strerror(errno));
+	else
+		fprintf(out, "cleared %d\n", slot);
+}
+
+/* One request per connection: "list [json]", "show ID [json]", "clear ID", "stop". */
 static void serve(struct recorder *r, int lfd)
 {
 	int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -405,6 +434,8 @@ static void serve(struct recorder *r, int lfd)
 		reply_list(r, out, !strcmp(arg, "json"));
 	else if (!strcmp(cmd, "show") && arg[0])
 		reply_show(r, out, arg, !strcmp(fmt, "json"));
+	else if (!strcmp(cmd, "clear") && arg[0])
+		reply_clear(r, out, arg);
 	else if (!strcmp(cmd, "stop")) {
 		fprintf(out, "stopped\n");
 		stop = 1;
@@ -644,8 +675,8 @@ int traceloop_main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "record"))
 		return record(argc - 1, argv + 1);
-	if (strcmp(cmd, "list") && strcmp(cmd, "show") && strcmp(cmd, "stop"))
-		usage_error("unknown command '%s': use record, list, show ID or stop", cmd);
+	if (strcmp(cmd, "list") && strcmp(cmd, "show") && strcmp(cmd, "clear") && strcmp(cmd, "stop"))
+		usage_error("unknown command '%s': use record, list, show ID, clear ID or stop", cmd);
 	argc--, argv++;
 	while ((c = next_opt(argc, argv, "o:s:h", longopts)) != -1) {
 		switch (c) {
@@ -659,12 +690,12 @@ int traceloop_main(int argc, char **argv)
 		case 'h': show_help(traceloop_help);
 		}
 	}
-	if (!strcmp(cmd, "show")) {
+	if (!strcmp(cmd, "show") || !strcmp(cmd, "clear")) {
 		if (optind + 1 != argc)
-			usage_error("show needs one ID (retina traceloop list shows them)");
-		if (strlen(argv[optind]) > 100 || strchr(argv[optind], ' '))
+			usage_error("%s needs one ID (retina traceloop list shows them)", cmd);
+		if (strlen(argv[optind]) > 100 || strpbrk(argv[optind], " \t\n"))
 			usage_error("bad ID '%s'", argv[optind]);
-		snprintf(req, sizeof(req), "show %s%s\n", argv[optind], json ? " json" : "");
+		snprintf(req, sizeof(req), "%s %s%s\n", cmd, argv[optind], json && !strcmp(cmd, "show") ? " json" : "");
 	} else {
 		if (optind != argc)
 			usage_error("unexpected argument '%s'", argv[optind]);

@@ -69,7 +69,7 @@ def test_seed_demo_is_recovered_after_the_container_is_gone(retina, containers, 
     assert p.returncode == 1	# cat looks for another $RANDOM: the bug traceloop shows
     written = os.listdir(work)
     assert len(written) == 1 and (work / written[0]).read_text() == "42\n"
-    time.sleep(0.6)	# the recorder names new cgroups every 500 ms, while they exist
+    recorder.cmd("list")	# the recorder names cgroups while they exist (every 500 ms, and on list)
     ctr.rmdir()		# the container is gone; its ring stays
     containers.cgroups.remove(ctr)
 
@@ -87,6 +87,10 @@ def test_seed_demo_is_recovered_after_the_container_is_gone(retina, containers, 
     assert re.search(r'\[cat\] exit_group\(status=1\) = \?$', out, re.M)
     js = json.loads(recorder.cmd("show", row[0][0], "-o", "json").stdout)
     assert any(e["syscall"] == "write" and e["comm"] == "bc" and e["result"] == "3" for e in js)
+    # clear forgets the records; the container stays listed
+    assert recorder.cmd("clear", row[0][0]).stdout.strip() == f"cleared {row[0][0]}"
+    assert recorder.cmd("show", row[0][0]).stdout == ""
+    assert json.loads(recorder.cmd("list", "-o", "json").stdout)[int(row[0][0])]["records"] == 0
     assert recorder.cmd("stop").stdout.strip() == "stopped"
     for _ in range(100):
         if not os.path.exists(f"/proc/{recorder.pid}"):
@@ -124,7 +128,6 @@ def test_pod_uid_names_pod_and_container(retina, containers, recorder):
         time.sleep(0.02)
     recorder.start("--pod", uid)
     app.communicate("go\n", timeout=20)
-    time.sleep(0.6)
     rows = [l.split() for l in recorder.cmd("list").stdout.splitlines()[1:]]
     assert rows and rows[0][2] == uid and rows[0][3] == c[:12], rows
     out = recorder.cmd("show", c[:10]).stdout	# by container ID prefix

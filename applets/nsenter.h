@@ -116,4 +116,14 @@ struct pod_identity {
 };
 int pod_identify(const struct pod_scan *s, const char *uid, struct pod_identity *id);
 
+/* Where cgroup2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid node). */
+bool cgroup2_mount(char *out, size_t len);
+bool is_cgroup2_dir(const char *path);
+/*
+ * What a tracer filters on for pod UID arg: its cgroup v2 directory (true,
+ * into dir), else the mount namespaces of its processes (false, up to max
+ * into mntns; cgroup v1 nodes). Dies with a message when the pod is not here.
+ */
+bool pod_trace_target(const char *arg, char *dir, size_t len, unsigned int mntns[], size_t max, size_t *nmntns);
+
 #endif

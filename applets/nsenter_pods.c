@@ -10,13 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/openat2.h>
 
 #include <cjson/cJSON.h>
 
 #include "applets/nsenter.h"
+#include "lib/retina.h"
+
+#define CGROUP2_SUPER_MAGIC 0x63677270
 
 /* Where containerd and CRI-O keep each container's OCI config.json (plus the same under /host). */
 static const char default_state[] =
@@ -267,4 +272,101 @@ int pod_identify(const struct pod_scan *s, const char *uid, struct pod_identity 
 		return 0;
 	}
 	return -1;
+}
+
+/* ---- what tracers filter on ---------------------------------------------- */
+
+/* Where cgroup2 is mounted (/sys/fs/cgroup on a v2 node, /sys/fs/cgroup/unified on a hybrid one). */
+bool cgroup2_mount(char *out, size_t len)
+{
+	char line[2048];
+	FILE *fp = fopen("/proc/self/mountinfo", "re");
+	bool found = false;
+
+	if (!fp)
+		return false;
+	while (!found && fgets(line, sizeof(line), fp)) {
+		char point[1024], type[64];
+		const char *sep = strstr(line, " - ");
+		if (sep && sscanf(line, "%*s %*s %*s %*s %1023s", point) == 1 && sscanf(sep + 3, "%63s", type) == 1 &&
+		    !strcmp(type, "cgroup2")) {
+			snprintf(out, len, "%s", point);
+			found = true;
+		}
+	}
+	fclose(fp);
+	return found;
+}
+
+bool is_cgroup2_dir(const char *path)
+{
+	struct statfs fs;
+	struct stat st;
+
+	return !statfs(path, &fs) && fs.f_type == CGROUP2_SUPER_MAGIC && !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+/*
+ * --pod UID: the pod's cgroup v2 directory when its processes have one
+ * (systemd or cgroupfs driver on v2, or hybrid); else the mount namespaces of
+ * its processes (cgroup v1 only: new processes inherit them, and pods do not share them).
+ */
+bool pod_trace_target(const char *arg, char *dir, size_t len, unsigned int mntns[], size_t max, size_t *nmntns)
+{
+	struct pod_scan s;
+	char uid[POD_UID_MAX], root[1024];
+	bool have_root = cgroup2_mount(root, sizeof(root)), in_pod = false;
+
+	if (pod_uid_normalize(arg, uid))
+		usage_error("--pod '%s' is not a pod UID (8-4-4-4-12 hex digits)", arg);
+	if (pod_scan_proc(&s))
+		die(EXIT_FAIL, "cannot walk /proc: %s", strerror(errno));
+	*nmntns = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		const struct pod_proc *p = &s.procs[i];
+		char path[64], buf[4096], *line, *save = NULL;
+		struct stat st;
+
+		if (strcmp(p->ref.pod_uid, uid))
+			continue;
+		in_pod = true;
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", p->pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		for (line = strtok_r(buf, "\n", &save); line && have_root; line = strtok_r(NULL, "\n", &save)) {
+			char *ctl, *cg;
+			int hier;
+			struct cgroup_ref ref;
+			if (cgroup_line_split(line, &hier, &ctl, &cg) || hier != 0 || ctl[0] || cgroup_path_pod(cg, &ref) ||
+			    !ref.pod_path_len)
+				continue;
+			snprintf(dir, len, "%s%.*s", root, (int)ref.pod_path_len, cg);
+			if (is_cgroup2_dir(dir)) {
+				pod_scan_free(&s);
+				return true;
+			}
+		}
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", p->pid);
+		if (!stat(path, &st) && *nmntns < max) {
+			bool dup = false;
+			for (size_t j = 0; j < *nmntns; j++)
+				dup |= mntns[j] == (unsigned int)st.st_ino;
+			if (!dup)
+				mntns[(*nmntns)++] = (unsigned int)st.st_ino;
+		}
+	}
+	bool any = s.n > 0;
+	pod_scan_free(&s);
+	if (!in_pod) {
+		struct stat st;
+		if (!any && !stat("/proc/self/ns/pid", &st) && st.st_ino != 0xEFFFFFFCUL)
+			die(EXIT_FAIL, "--pod: this shell is not in the host's PID namespace, so it sees no pod's processes; "
+				       "start it with kubectl retina shell --host-pid NODE");
+		die(EXIT_FAIL, "--pod %s: no process of that pod on this node (retina nsenter --list shows the pods here)",
+		    uid);
+	}
+	return false;
 }

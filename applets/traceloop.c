@@ -30,11 +30,11 @@
 #include "bpf/traceloop.skel.h"
 #include "lib/retina.h"
 
-#define CGROUP2_SUPER_MAGIC 0x63677270
 #define DEFAULT_SOCKET "/run/retina-traceloop.sock"
 
 const char traceloop_help[] =
-	"usage: retina traceloop record (--cgroup PATH | --pod UID | --all) [--records N] [--slots N]\n"
+	"usage: retina traceloop record (--cgroup PATH | --pod UID | --mntns INODE... | --all)\n"
+	"                               [--records N] [--slots N]\n"
 	"                               [--socket PATH] [--foreground]\n"
 	"       retina traceloop list [-o table|json] [--socket PATH]\n"
 	"       retina traceloop show ID [-o table|json] [--socket PATH]\n"
@@ -50,7 +50,9 @@ const char traceloop_help[] =
 	"\n"
 	"  --cgroup PATH   trace the cgroups below this cgroup v2 directory (or a path\n"
 	"                  relative to the cgroup2 mount)\n"
-	"  --pod UID       trace the pod's cgroup (found from /proc/*/cgroup)\n"
+	"  --pod UID       trace the pod's cgroup (found from /proc/*/cgroup); on a cgroup v1\n"
+	"                  node, the mount namespaces of its processes, a ring for each\n"
+	"  --mntns INODE   trace these mount namespaces (repeat; stat -Lc %i /proc/PID/ns/mnt)\n"
 	"  --all           trace every cgroup (the first --slots of them to make a syscall)\n"
 	"  --records N     records per container, a power of two (default 2048)\n"
 	"  --slots N       containers at most (default 32); memory is N x records x 168 B,\n"
@@ -79,74 +81,6 @@ static void on_signal(int sig)
 }
 
 /* ---- cgroups ------------------------------------------------------------ */
-
-static bool cgroup2_mount(char *out, size_t len)
-{
-	char line[2048];
-	FILE *fp = fopen("/proc/self/mountinfo", "re");
-	bool found = false;
-
-	if (!fp)
-		return false;
-	while (!found && fgets(line, sizeof(line), fp)) {
-		char point[1024], type[64];
-		const char *sep = strstr(line, " - ");
-		if (sep && sscanf(line, "%*s %*s %*s %*s %1023s", point) == 1 && sscanf(sep + 3, "%63s", type) == 1 &&
-		    !strcmp(type, "cgroup2")) {
-			snprintf(out, len, "%s", point);
-			found = true;
-		}
-	}
-	fclose(fp);
-	return found;
-}
-
-static bool is_cgroup2_dir(const char *path)
-{
-	struct statfs fs;
-	struct stat st;
-
-	return !statfs(path, &fs) && fs.f_type == CGROUP2_SUPER_MAGIC && !stat(path, &st) && S_ISDIR(st.st_mode);
-}
-
-/* The pod's cgroup v2 directory, from the 0:: line of one of its processes. */
-static void pod_cgroup(const char *arg, const char *root, char *out, size_t len)
-{
-	struct pod_scan s;
-	char uid[POD_UID_MAX];
-
-	if (pod_uid_normalize(arg, uid))
-		usage_error("--pod '%s' is not a pod UID (8-4-4-4-12 hex digits)", arg);
-	if (pod_scan_proc(&s))
-		die(EXIT_FAIL, "cannot walk /proc: %s", strerror(errno));
-	for (size_t i = 0; i < s.n; i++) {
-		char path[64], buf[4096], *line, *save = NULL;
-		if (strcmp(s.procs[i].ref.pod_uid, uid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/cgroup", s.procs[i].pid);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-		if (fd >= 0)
-			close(fd);
-		buf[n > 0 ? n : 0] = '\0';
-		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			char *ctl, *cg;
-			int hier;
-			struct cgroup_ref ref;
-			if (cgroup_line_split(line, &hier, &ctl, &cg) || hier || ctl[0] || cgroup_path_pod(cg, &ref) ||
-			    !ref.pod_path_len)
-				continue;
-			snprintf(out, len, "%s%.*s", root, (int)ref.pod_path_len, cg);
-			if (is_cgroup2_dir(out)) {
-				pod_scan_free(&s);
-				return;
-			}
-		}
-	}
-	pod_scan_free(&s);
-	die(EXIT_FAIL, "--pod %s: no process of it has a cgroup v2 directory here (is it on this node, is this a "
-		       "host-PID shell (kubectl retina shell --host-pid)? on a cgroup v1 node use --all)", uid);
-}
 
 /* Find the directory of cgroup id (its inode) below dir; depth-limited. */
 static bool find_cgroup(const char *dir, uint64_t id, int depth, char *out, size_t len)
@@ -179,7 +113,7 @@ static bool find_cgroup(const char *dir, uint64_t id, int depth, char *out, size
 /* ---- the recorder --------------------------------------------------------- */
 
 struct slot_name {
-	uint64_t cgroup_id;
+	uint64_t key;		/* cgroup id, or mount namespace inode */
 	int tries;		/* searches that failed: gone before it was named */
 	char path[512];		/* "" until found */
 	char pod[POD_UID_MAX], container[CONTAINER_ID_MAX];
@@ -190,29 +124,85 @@ struct recorder {
 	const struct tl_record *ring;	/* mmap of the records map */
 	size_t ring_bytes;
 	uint32_t nslots, nrecords;
+	bool key_mntns;		/* rings per mount namespace (cgroup v1 pods, --mntns) */
 	char root[1024], scope[1024];
 	struct slot_name *names;
 };
 
 static bool read_slot(const struct recorder *r, uint32_t i, struct tl_slot *s)
 {
-	return !bpf_map_lookup_elem(bpf_map__fd(r->skel->maps.slots), &i, s) && s->cgroup_id;
+	return !bpf_map_lookup_elem(bpf_map__fd(r->skel->maps.slots), &i, s) && s->key;
 }
 
-/* Name the cgroups seen since last time, while they still exist. */
+/* A process in mount namespace ino (0 when none is left). */
+static int pid_in_mntns(uint64_t ino)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int found = 0;
+
+	while (d && !found && (e = readdir(d))) {
+		char path[64];
+		struct stat st;
+		int pid = atoi(e->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+		if (pid > 0 && !stat(path, &st) && (uint64_t)st.st_ino == ino)
+			found = pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Pod and container of pid, from its /proc/PID/cgroup (any hierarchy). */
+static void pod_of_pid(int pid, struct slot_name *n)
+{
+	char path[64], buf[4096], *line, *save = NULL;
+	int fd;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *ctl, *cg;
+		int hier;
+		struct cgroup_ref ref;
+		if (!cgroup_line_split(line, &hier, &ctl, &cg) && !cgroup_path_pod(cg, &ref)) {
+			snprintf(n->pod, sizeof(n->pod), "%s", ref.pod_uid);
+			snprintf(n->container, sizeof(n->container), "%s", ref.container_id);
+			return;
+		}
+	}
+}
+
+/* Name the cgroups (mount namespaces) seen since last time, while they still exist. */
 static void name_slots(struct recorder *r)
 {
 	for (uint32_t i = 0; i < r->nslots; i++) {
 		struct tl_slot s;
 		struct slot_name *n = &r->names[i];
-		if (!read_slot(r, i, &s) || (n->cgroup_id == s.cgroup_id && (n->path[0] || n->tries >= 3)))
+		if (!read_slot(r, i, &s) || (n->key == s.key && (n->path[0] || n->tries >= 3)))
 			continue;
-		if (n->cgroup_id != s.cgroup_id)
+		if (n->key != s.key)
 			n->tries = 0;
-		n->cgroup_id = s.cgroup_id;
-		if (!find_cgroup(r->scope, s.cgroup_id, 0, n->path, sizeof(n->path))) {
+		n->key = s.key;
+		if (r->key_mntns) {
+			int pid = pid_in_mntns(s.key);
+			if (!pid) {
+				n->tries++;
+				continue;
+			}
+			snprintf(n->path, sizeof(n->path), "mnt:[%llu]", (unsigned long long)s.key);
+			pod_of_pid(pid, n);
+			continue;
+		}
+		if (!find_cgroup(r->scope, s.key, 0, n->path, sizeof(n->path))) {
 			struct stat st;
-			if (!stat(r->scope, &st) && (uint64_t)st.st_ino == s.cgroup_id) {
+			if (!stat(r->scope, &st) && (uint64_t)st.st_ino == s.key) {
 				snprintf(n->path, sizeof(n->path), "%s", r->scope);
 			} else {
 				n->tries++;	/* the walk is not free: three tries, then "?" */
@@ -239,19 +229,20 @@ static void reply_list(struct recorder *r, FILE *out, bool json)
 
 	name_slots(r);
 	if (!json)
-		fprintf(out, "%-3s %-10s %-36s %-12s %-7s %-8s %s\n", "ID", "CGROUP-ID", "POD", "CONTAINER", "STATE",
-			"RECORDS", "PATH");
+		fprintf(out, "%-3s %-10s %-36s %-12s %-7s %-8s %s\n", "ID", r->key_mntns ? "MNTNS" : "CGROUP-ID", "POD",
+			"CONTAINER", "STATE", "RECORDS", "PATH");
 	for (uint32_t i = 0; i < r->nslots; i++) {
 		struct tl_slot s;
 		const struct slot_name *n = &r->names[i];
 		struct stat st;
 		if (!read_slot(r, i, &s))
 			continue;
-		bool alive = n->path[0] && !stat(n->path, &st) && (uint64_t)st.st_ino == s.cgroup_id;
+		bool alive = r->key_mntns ? pid_in_mntns(s.key) > 0 :
+					    n->path[0] && !stat(n->path, &st) && (uint64_t)st.st_ino == s.key;
 		if (json) {
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddNumberToObject(o, "id", i);
-			cJSON_AddNumberToObject(o, "cgroup_id", (double)s.cgroup_id);
+			cJSON_AddNumberToObject(o, r->key_mntns ? "mntns" : "cgroup_id", (double)s.key);
 			cJSON_AddStringToObject(o, "pod_uid", n->pod);
 			cJSON_AddStringToObject(o, "container_id", n->container);
 			cJSON_AddStringToObject(o, "state", alive ? "running" : "exited");
@@ -260,7 +251,7 @@ static void reply_list(struct recorder *r, FILE *out, bool json)
 			cJSON_AddStringToObject(o, "path", n->path);
 			cJSON_AddItemToArray(arr, o);
 		} else {
-			fprintf(out, "%-3u %-10llu %-36s %-12.12s %-7s %-8llu %s\n", i, (unsigned long long)s.cgroup_id,
+			fprintf(out, "%-3u %-10llu %-36s %-12.12s %-7s %-8llu %s\n", i, (unsigned long long)s.key,
 				n->pod[0] ? n->pod : "-", n->container[0] ? n->container : "-",
 				alive ? "running" : "exited", (unsigned long long)slot_count(r, &s),
 				n->path[0] ? n->path : "?");
@@ -452,17 +443,20 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 
 static int record(int argc, char **argv)
 {
-	enum { OPT_CGROUP = 256, OPT_POD, OPT_ALL, OPT_RECORDS, OPT_SLOTS, OPT_SOCKET, OPT_FG };
+	enum { OPT_CGROUP = 256, OPT_POD, OPT_ALL, OPT_RECORDS, OPT_SLOTS, OPT_SOCKET, OPT_FG, OPT_MNTNS };
 	static const struct option longopts[] = {
 		{ "cgroup", required_argument, NULL, OPT_CGROUP }, { "pod", required_argument, NULL, OPT_POD },
 		{ "all", no_argument, NULL, OPT_ALL }, { "records", required_argument, NULL, OPT_RECORDS },
 		{ "slots", required_argument, NULL, OPT_SLOTS }, { "socket", required_argument, NULL, OPT_SOCKET },
-		{ "foreground", no_argument, NULL, OPT_FG }, { "help", no_argument, NULL, 'h' },
+		{ "foreground", no_argument, NULL, OPT_FG }, { "mntns", required_argument, NULL, OPT_MNTNS },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cgroup = NULL, *pod = NULL, *sock = DEFAULT_SOCKET;
 	bool all = false, foreground = false;
-	uint64_t nrecords = 2048, nslots = 32;
+	uint64_t nrecords = 2048, nslots = 32, v;
+	unsigned int mntns[TL_MAX_MNTNS];
+	size_t nmntns = 0;
 	struct recorder r = { 0 };
 	char ebuf[16];
 	int c, err, ready[2] = { -1, -1 };
@@ -482,20 +476,26 @@ static int record(int argc, char **argv)
 			break;
 		case OPT_SOCKET: sock = optarg; break;
 		case OPT_FG: foreground = true; break;
+		case OPT_MNTNS:
+			if (parse_u64(optarg, 1, 0xffffffffULL, &v) || nmntns == TL_MAX_MNTNS)
+				usage_error("--mntns '%s': a mount namespace inode (stat -Lc %%i /proc/PID/ns/mnt), "
+					    "at most %d", optarg, TL_MAX_MNTNS);
+			mntns[nmntns++] = (unsigned int)v;
+			break;
 		case 'h': show_help(traceloop_help);
 		}
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
-	if ((cgroup != NULL) + (pod != NULL) + all != 1)
-		usage_error("record needs one of --cgroup PATH, --pod UID or --all");
+	if ((cgroup != NULL) + (pod != NULL) + all + (nmntns > 0) != 1)
+		usage_error("record needs one of --cgroup PATH, --pod UID, --mntns INODE or --all");
 	if (nslots * nrecords * TL_RECORD_SIZE > (1ULL << 30))
 		usage_error("--slots x --records x %zu B is over 1 GiB", TL_RECORD_SIZE);
 	if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		usage_error("--socket path too long");
 
-	if (!cgroup2_mount(r.root, sizeof(r.root)))
-		die(EXIT_FAIL, "no cgroup2 filesystem is mounted here: traceloop keys its rings by cgroup v2");
+	if (!cgroup2_mount(r.root, sizeof(r.root)) && !nmntns && !pod)
+		die(EXIT_FAIL, "no cgroup2 filesystem is mounted here: use --mntns (rings per mount namespace)");
 	if (cgroup) {
 		if (is_cgroup2_dir(cgroup))
 			snprintf(r.scope, sizeof(r.scope), "%s", cgroup);
@@ -504,7 +504,9 @@ static int record(int argc, char **argv)
 		if (!is_cgroup2_dir(r.scope))
 			die(EXIT_FAIL, "--cgroup %s: neither it nor %s is a cgroup v2 directory", cgroup, r.scope);
 	} else if (pod) {
-		pod_cgroup(pod, r.root, r.scope, sizeof(r.scope));
+		if (!pod_trace_target(pod, r.scope, sizeof(r.scope), mntns, TL_MAX_MNTNS, &nmntns) && !nmntns)
+			die(EXIT_FAIL, "--pod %s: its processes have neither a cgroup v2 directory nor a readable mount "
+				       "namespace", pod);
 	} else {
 		snprintf(r.scope, sizeof(r.scope), "%s", r.root);
 	}
@@ -550,7 +552,10 @@ static int record(int argc, char **argv)
 		die(EXIT_FAIL, "cannot open the BPF program: %s", errno_name(errno, ebuf));
 	r.nslots = (uint32_t)nslots;
 	r.nrecords = (uint32_t)nrecords;
-	r.skel->rodata->filter_cgroup = !all;
+	r.key_mntns = nmntns > 0;
+	r.skel->rodata->filter_cgroup = !all && !r.key_mntns;
+	r.skel->rodata->filter_mntns = r.key_mntns;
+	r.skel->rodata->key_mntns = r.key_mntns;
 	r.skel->rodata->nr_records = r.nrecords;
 	r.skel->rodata->nr_slots = r.nslots;
 	r.skel->rodata->self_tgid = (uint32_t)getpid();
@@ -569,7 +574,12 @@ static int record(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	int cg_fd = -1;
-	if (!all) {
+	for (size_t i = 0; i < nmntns; i++) {
+		__u8 one = 1;
+		if (bpf_map_update_elem(bpf_map__fd(r.skel->maps.mntns_allow), &mntns[i], &one, 0))
+			die(EXIT_FAIL, "cannot set the mount namespace filter: %s", strerror(errno));
+	}
+	if (!all && !r.key_mntns) {
 		__u32 zero = 0;
 		cg_fd = open(r.scope, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cg_fd < 0 || bpf_map_update_elem(bpf_map__fd(r.skel->maps.cgroup_filter), &zero, &cg_fd, 0))
@@ -598,7 +608,8 @@ static int record(int argc, char **argv)
 	char msg[1024];
 	snprintf(msg, sizeof(msg),
 		 "recording syscalls of %s%s: up to %u containers x %u records x %zu B = %.1f MiB; pid %d, socket %s\n",
-		 all ? "every cgroup" : "the cgroups below ", all ? "" : r.scope, r.nslots, r.nrecords, TL_RECORD_SIZE,
+		 all ? "every cgroup" : r.key_mntns ? "the mount namespaces of " : "the cgroups below ",
+		 all ? "" : r.key_mntns ? (pod ? pod : "--mntns") : r.scope, r.nslots, r.nrecords, TL_RECORD_SIZE,
 		 (double)r.nslots * r.nrecords * TL_RECORD_SIZE / (1024.0 * 1024.0), (int)getpid(), sock);
 	if (ready[1] >= 0) {
 		if (write(ready[1], msg, strlen(msg)) < 0)

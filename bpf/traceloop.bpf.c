@@ -29,6 +29,19 @@ struct pt_regs___tl {
 	unsigned long di, si, dx, r10, r8, r9, orig_ax;
 } __attribute__((preserve_access_index));
 
+struct ns_common___tl {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+struct mnt_namespace___tl {
+	struct ns_common___tl ns;
+} __attribute__((preserve_access_index));
+struct nsproxy___tl {
+	struct mnt_namespace___tl *mnt_ns;
+} __attribute__((preserve_access_index));
+struct task_struct___tl {
+	struct nsproxy___tl *nsproxy;
+} __attribute__((preserve_access_index));
+
 struct bpf_raw_tracepoint_args {
 	__u64 args[0];
 };
@@ -37,6 +50,15 @@ const volatile bool filter_cgroup = false;	/* only below the cgroup in cgroup_fi
 const volatile __u32 nr_records = 2048;		/* per slot; a power of two */
 const volatile __u32 nr_slots = 32;
 const volatile __u32 self_tgid = 0;		/* the recorder: never traced */
+const volatile bool filter_mntns = false;	/* only the mount namespaces in mntns_allow */
+const volatile bool key_mntns = false;		/* a ring per mount namespace, not per cgroup (cgroup v1) */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TL_MAX_MNTNS);
+	__type(key, __u32);
+	__type(value, __u8);
+} mntns_allow SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
@@ -71,17 +93,29 @@ struct {
 __u32 next_slot = 0;
 __u64 no_slot = 0;	/* syscalls of cgroups that found every slot taken */
 
+static __always_inline __u32 current_mntns(void)
+{
+	struct task_struct___tl *task = (void *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
 static __always_inline bool traced(void)
 {
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return false;
+	if (filter_mntns) {
+		__u32 ns = current_mntns();
+		if (!bpf_map_lookup_elem(&mntns_allow, &ns))
+			return false;
+	}
 	return !filter_cgroup || bpf_current_task_under_cgroup(&cgroup_filter, 0) == 1;
 }
 
-/* The next record of the current cgroup's ring (a slot is taken on first sight). */
+/* The next record of the current cgroup's (or mount namespace's) ring; a slot is taken on first sight. */
 static __always_inline struct tl_record *reserve(__u64 *seq)
 {
-	__u64 cg = bpf_get_current_cgroup_id();
+	__u64 cg = key_mntns ? current_mntns() : bpf_get_current_cgroup_id();
 	__u32 *slotp = bpf_map_lookup_elem(&slot_of, &cg), slot;
 	struct tl_slot *s;
 
@@ -94,7 +128,7 @@ static __always_inline struct tl_record *reserve(__u64 *seq)
 		s = bpf_map_lookup_elem(&slots, &slot);
 		if (!s)
 			return NULL;
-		s->cgroup_id = cg;
+		s->key = cg;
 		bpf_map_update_elem(&slot_of, &cg, &slot, BPF_NOEXIST);
 		slotp = bpf_map_lookup_elem(&slot_of, &cg);	/* a racing CPU may have won */
 		if (!slotp)

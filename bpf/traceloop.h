@@ -7,6 +7,7 @@
 
 #define TL_DATA 72		/* decoded argument bytes kept per record */
 #define TL_ARG_MAX 32		/* one execve argument in data */
+#define TL_MAX_MNTNS 64		/* --pod on cgroup v1, --mntns */
 
 enum tl_kind { TL_ENTER = 1, TL_EXIT = 2 };
 
@@ -24,9 +25,9 @@ struct tl_record {
 	char data[TL_DATA];	/* path, data preview, sockaddr or NUL-separated argv */
 };				/* 168 bytes */
 
-/* Per container (cgroup): where its ring is and how far it was written. */
+/* Per container (cgroup, or mount namespace on cgroup v1): how far its ring was written. */
 struct tl_slot {
-	__u64 cgroup_id;
+	__u64 key;		/* cgroup v2 id, or mount namespace inode (key_mntns) */
 	__u64 head;		/* records ever written; the ring holds the last nr_records */
 };
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from conftest import require, run
-from containers import cid, new_uid, v2_root
+from containers import CGROUP_V1_PIDS, cid, new_uid, v2_root
 
 
 class Recorder:
@@ -134,11 +134,35 @@ def test_pod_uid_names_pod_and_container(retina, containers, recorder):
     assert 'execve(argv=["/bin/true"]) = 0' in out
 
 
+def test_pod_on_cgroup_v1_gets_a_ring_per_mount_namespace(retina, containers, recorder):
+    require("busybox")
+    uid, c = new_uid(), cid()
+    ctr = containers.start("--copy", "/bin/busybox=/bin/busybox")
+    containers.place(ctr, CGROUP_V1_PIDS, f"kubepods/besteffort/pod{uid}/{c}")
+    p = recorder.start("--pod", uid)
+    assert f"the mount namespaces of {uid}" in p.stdout
+    run([retina, "nsenter", "-t", str(ctr), "-m", "--", "/bin/busybox", "sh", "-c", "echo hi > /x"], check=0)
+    run(["/bin/echo", "on-the-node"], check=0)
+    mnt = os.stat(f"/proc/{ctr}/ns/mnt").st_ino
+    listing = json.loads(recorder.cmd("list", "-o", "json").stdout)
+    assert [(e["mntns"], e["pod_uid"], e["container_id"], e["state"]) for e in listing] == \
+        [(mnt, uid, c, "running")]
+    out = recorder.cmd("show", "0").stdout
+    assert re.search(r'\[busybox\] openat\(dfd=-100, filename="/x", flags=577, mode=438\) = 3$', out, re.M), out
+    # even the way in is recorded: nsenter's setns returned into this mount namespace
+    assert re.search(r'\[retina\] setns\(\.\.\.\) = 0$', out, re.M)
+    assert 'write(fd=1, buf="hi\\n", count=3) = 3' in out
+    assert "on-the-node" not in out
+    containers.close()	# the container exits; its ring stays
+    assert json.loads(recorder.cmd("list", "-o", "json").stdout)[0]["state"] == "exited"
+    assert 'buf="hi\\n"' in recorder.cmd("show", c[:12]).stdout
+
+
 def test_errors(retina, recorder, containers, tmp_path):
     p = recorder.cmd("list", expect=1)
     assert "no recorder is running" in p.stderr and "traceloop record" in p.stderr
     for bad in ([], ["--all", "--pod", new_uid()], ["--all", "--records", "100"], ["--all", "--slots", "0"],
-                ["--cgroup"], ["--all", "extra"]):
+                ["--cgroup"], ["--all", "extra"], ["--mntns", "x"], ["--all", "--mntns", "4026531840"]):
         p = run([retina, "traceloop", "record", "--socket", str(tmp_path / "x.sock"), *bad])
         assert p.returncode == 2, (bad, p.stderr)
     for bad in (["frob"], ["show"], ["show", "1", "2"], ["list", "-o", "yaml"]):

@@ -195,3 +195,15 @@ def test_unknown_pod_uid_names_what_was_searched(retina):
     p = run([retina, "nsenter", "--pod", uid, "--", "capcheck"])
     assert p.returncode == 1
     assert f"no process of pod {uid} on this node" in p.stderr and "retina nsenter --list" in p.stderr
+
+
+def test_capcheck_knows_what_nsenter_and_the_tracers_need(retina):
+    p = run(["setpriv", "--bounding-set=-sys_admin,-bpf,-perfmon", "--inh-caps=-all", "--", retina, "capcheck",
+             "-o", "json", "nsenter", "execsnoop", "traceloop"])
+    assert p.returncode == 1
+    tools = {t["tool"]: t for t in json.loads(p.stdout)["tools"]}
+    assert tools["nsenter"]["flags"] == "--capabilities SYS_ADMIN"
+    assert tools["execsnoop"]["flags"] == tools["traceloop"]["flags"] == "--capabilities PERFMON,BPF"
+    p = run(["unshare", "--pid", "--fork", "--mount-proc", "--", retina, "capcheck", "-o", "json", "nsenter"])
+    assert p.returncode == 1
+    assert "--host-pid" in json.loads(p.stdout)["tools"][0]["flags"]

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -491,6 +492,14 @@ static int record(int argc, char **argv)
 		usage_error("record needs one of --cgroup PATH, --pod UID, --mntns INODE or --all");
 	if (nslots * nrecords * TL_RECORD_SIZE > (1ULL << 30))
 		usage_error("--slots x --records x %zu B is over 1 GiB", TL_RECORD_SIZE);
+	/* The recorder runs from /, so a relative socket path is made absolute first. */
+	static char abs_sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char cwd[PATH_MAX];
+	if (sock[0] != '/' && getcwd(cwd, sizeof(cwd))) {
+		if ((size_t)snprintf(abs_sock, sizeof(abs_sock), "%s/%s", cwd, sock) >= sizeof(abs_sock))
+			usage_error("--socket path too long");
+		sock = abs_sock;
+	}
 	if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		usage_error("--socket path too long");
 
@@ -538,6 +547,8 @@ static int record(int argc, char **argv)
 		}
 		close(ready[0]);
 		setsid();
+		if (chdir("/"))	/* pin no directory while it runs */
+			_exit(EXIT_FAIL);
 	}
 
 	struct sigaction sig = { .sa_handler = on_signal };

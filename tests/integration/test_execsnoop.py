@@ -118,6 +118,20 @@ def test_pod_on_cgroup_v1_is_followed_by_its_mount_namespace(retina, containers)
     assert events(out)[0]["mntns"] == os.stat(f"/proc/{ctr}/ns/mnt").st_ino
 
 
+def test_mntns_filter(retina, containers):
+    require("busybox")
+    ctr = containers.start("--copy", "/bin/busybox=/bin/busybox")
+    mnt = os.stat(f"/proc/{ctr}/ns/mnt").st_ino
+    s = Snoop(retina, "-o", "json", "--mntns", str(mnt))
+    try:
+        run([retina, "nsenter", "-t", str(ctr), "-m", "--", "/bin/busybox", "true", "in-mntns"], check=0)
+        run(["/bin/true", "outside"], check=0)
+        out, _ = s.stop()
+    finally:
+        s.kill()
+    assert [(e["args"], e["mntns"]) for e in events(out)] == [(["/bin/busybox", "true", "in-mntns"], mnt)]
+
+
 def test_duration_stops_by_itself(retina):
     t = time.monotonic()
     p = run([retina, "execsnoop", "-o", "json", "--comm", "no-such-comm", "-d", "1s"], check=0, timeout=30)

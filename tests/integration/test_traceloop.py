@@ -158,6 +158,19 @@ def test_pod_on_cgroup_v1_gets_a_ring_per_mount_namespace(retina, containers, re
     assert 'buf="hi\\n"' in recorder.cmd("show", c[:12]).stdout
 
 
+def test_relative_socket_path_and_cwd(retina, containers, tmp_path):
+    scope = containers.mkdir(v2_root(), f"retina-traceloop-r{os.getpid()}")
+    r = Recorder(retina, "rel.sock")
+    try:
+        p = run([retina, "traceloop", "record", "--cgroup", str(scope), "--socket", "rel.sock"], cwd=tmp_path, check=0)
+        r.pid = int(re.search(r"pid (\d+), socket", p.stdout).group(1))
+        assert f"socket {tmp_path}/rel.sock" in p.stdout
+        assert os.readlink(f"/proc/{r.pid}/cwd") == "/"
+        assert run([retina, "traceloop", "list", "--socket", "rel.sock"], cwd=tmp_path).returncode == 0
+    finally:
+        r.close()
+
+
 def test_errors(retina, recorder, containers, tmp_path):
     p = recorder.cmd("list", expect=1)
     assert "no recorder is running" in p.stderr and "traceloop record" in p.stderr

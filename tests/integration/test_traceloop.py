@@ -158,6 +158,18 @@ def test_pod_on_cgroup_v1_gets_a_ring_per_mount_namespace(retina, containers, re
     assert 'buf="hi\\n"' in recorder.cmd("show", c[:12]).stdout
 
 
+def test_all_stays_within_its_slots_and_records(retina, recorder):
+    p = recorder.start("--all", "--slots", "4", "--records", "16")
+    assert "recording syscalls of every cgroup: up to 4 containers x 16 records" in p.stdout
+    for _ in range(3):
+        run(["/bin/true"], check=0)
+    listing = json.loads(recorder.cmd("list", "-o", "json").stdout)
+    assert 1 <= len(listing) <= 4
+    assert all(e["records"] <= 16 and e["records"] == min(e["written"], 16) for e in listing)
+    for e in listing:
+        assert len(recorder.cmd("show", str(e["id"])).stdout.splitlines()) <= 16
+
+
 def test_relative_socket_path_and_cwd(retina, containers, tmp_path):
     scope = containers.mkdir(v2_root(), f"retina-traceloop-r{os.getpid()}")
     r = Recorder(retina, "rel.sock")

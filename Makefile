@@ -67,11 +67,12 @@ $(B)/version.h: FORCE | $(DEPS_STAMP)
 FORCE:
 
 # BPF: clang -> bpftool gen object (strips DWARF, keeps BTF) -> skeleton.
+# -mcpu=v3: atomics that return the old value (ring heads), kernels >= 5.12 have them.
 # Kernel types come from bpf/vmlinux_min.h (CO-RE relocated at load time), so
 # the build host's kernel does not matter.
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CLANG) -target bpf -g -O2 -Wall -Werror -D__TARGET_ARCH_x86 \
+	$(CLANG) -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_x86 \
 		-isystem $(SYSROOT)/include -I. -c $< -o $@.full
 	$(BPFTOOL) gen object $@ $@.full
 	@rm -f $@.full
@@ -174,10 +175,12 @@ fuzz: $(FUZZ_BIN)
 run: $(B)/retina
 	$(B)/retina capcheck
 
-# Benchmarks print numbers, never pass/fail on timing: the size budget, then
-# cold start + one probe of dig/ping/nc beside bind9 dig and iputils ping.
+# Benchmarks print numbers, never pass/fail on timing: the size budget, cold
+# start + one probe of dig/ping/nc beside bind9 dig and iputils ping, and
+# traceloop's syscall overhead beside strace.
 bench: size | $(B)/.prereqs-test
 	@/usr/bin/python3 tests/bench/probes_bench.py $(B)/retina
+	@/usr/bin/python3 tests/bench/traceloop_overhead.py $(B)/retina
 
 clean:
 	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name .prereqs ! -name .prereqs-test ! -name .prereqs-image -exec rm -rf {} +

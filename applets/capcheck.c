@@ -40,6 +40,7 @@ const char capcheck_help[] =
 	"  -r, --requirements   print what each tool needs, as a table, and exit\n"
 	"\n"
 	"Tools: trace bpftool pwru ig iptables nft chroot systemctl sysctl ping\n"
+	"       execsnoop traceloop nsenter\n"
 	"\n"
 	"Exit status: with TOOLs, 0 when all of them are usable, 1 when any is not;\n"
 	"without, 0 after the report. 2 on bad usage.\n"

@@ -44,6 +44,11 @@ const struct tool_req capcheck_tools[] = {
 				ALT(C(SYS_CHROOT), NEED_ROOT | NEED_HOST_FS_RW, "chroot /host sysctl -w KEY=VALUE") } },
 	/* retina's ping: a raw ICMP socket, or else an unprivileged ICMP datagram socket */
 	{ "ping", NULL, { WAY(C(NET_RAW), 0), ALT(0, NEED_PING_GROUP, "ping (ICMP datagram socket)") } },
+	/* retina's exec and syscall tracers: raw_tp programs too */
+	{ "execsnoop", NULL, { WAY(C(BPF) | C(PERFMON), NEED_BTF | NEED_BPF_LOAD) } },
+	{ "traceloop", NULL, { WAY(C(BPF) | C(PERFMON), NEED_BTF | NEED_BPF_LOAD) } },
+	/* retina nsenter --pod: setns, other users' /proc/PID/ns, the node's PIDs (SYS_CHROOT only for --root) */
+	{ "nsenter", NULL, { WAY(C(SYS_ADMIN) | C(SYS_PTRACE), NEED_HOST_PID) } },
 };
 const size_t capcheck_ntools = ARRAY_SIZE(capcheck_tools);
 

@@ -69,8 +69,15 @@ int next_opt(int argc, char *const argv[], const char *shortopts, const struct o
 	char fmt[64];
 	int c;
 
-	/* Leading ':' makes a missing value come back as ':' rather than '?'. */
-	snprintf(fmt, sizeof(fmt), ":%s", shortopts);
+	/*
+	 * Leading ':' makes a missing value come back as ':' rather than '?'. A
+	 * leading '+' (stop at the first non-option: the command of nsenter)
+	 * must stay first for musl to see it.
+	 */
+	if (shortopts[0] == '+')
+		snprintf(fmt, sizeof(fmt), "+:%s", shortopts + 1);
+	else
+		snprintf(fmt, sizeof(fmt), ":%s", shortopts);
 	opterr = 0;
 	c = getopt_long(argc, argv, fmt, longopts, NULL);
 	if (c != '?' && c != ':')

@@ -78,3 +78,14 @@ def shell_image():
         yield image
     finally:
         image.close()
+
+
+@pytest.fixture
+def containers(helpers):
+    """Fake containers and kubelet-shaped cgroups (see containers.py); removed even on failure."""
+    from containers import Containers
+    c = Containers(helpers["fake_container"])
+    try:
+        yield c
+    finally:
+        c.close()

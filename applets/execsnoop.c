@@ -1,0 +1,295 @@
+/*
+ * execsnoop: print every execve/execveat on this node as it happens (comm,
+ * PID, parent, return value, arguments), filtered in the kernel by cgroup
+ * (--cgroup, --pod), mount namespace and comm. bpf/execsnoop.bpf.c does the
+ * tracing on raw tracepoints: no kprobes and no tracefs needed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
+
+#include "applets/nsenter.h"
+#include <linux/types.h>
+
+#include "bpf/execsnoop.h"
+#include "bpf/execsnoop.skel.h"
+#include "lib/retina.h"
+
+
+const char execsnoop_help[] =
+	"usage: retina execsnoop [-o table|json] [--pod UID] [--cgroup PATH] [--mntns INODE]\n"
+	"                        [--comm NAME] [--duration D] [-v]\n"
+	"\n"
+	"Print every execve/execveat as it returns: the new program's name, PID, parent\n"
+	"PID, return value (0, or -errno: the exec failed) and the first 20 arguments.\n"
+	"Filters run in the kernel; all of them must match.\n"
+	"\n"
+	"  -o, --output FMT     table (default: PCOMM PID PPID RET ARGS) or json (one object a line)\n"
+	"      --pod UID        only the pod with this UID (its cgroup v2 directory, found from\n"
+	"                       /proc/*/cgroup; on a cgroup v1 node, its processes' mount namespaces)\n"
+	"      --cgroup PATH    only this cgroup v2 directory and the cgroups below it: a path on\n"
+	"                       the cgroup2 mount, or relative to it (/kubepods.slice/...)\n"
+	"      --mntns INODE    only this mount namespace (stat -Lc %i /proc/PID/ns/mnt)\n"
+	"      --comm NAME      only execs whose new program's name (comm) is NAME\n"
+	"  -d, --duration D     stop after D (30s, 2m; default: until Ctrl-C)\n"
+	"  -v, --verbose        libbpf's messages\n"
+	"\n"
+	"Needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): kubectl retina shell\n"
+	"--capabilities BPF,PERFMON NODE; --pod needs --host-pid too.\n"
+	"\n"
+	"Examples:\n"
+	"  retina execsnoop\n"
+	"  retina execsnoop --pod 3f1c2a4e-8d2b-4f7a-9c1d-2b3e4f5a6b7c -o json\n"
+	"  retina execsnoop --cgroup /kubepods.slice --comm curl --duration 1m\n";
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+struct ctx {
+	bool json;
+	unsigned long long events;
+};
+
+static void print_event(const struct ctx *c, const struct exec_event *e)
+{
+	char args[EXECSNOOP_ARGS_SIZE + 8];
+	size_t used = 0, size = e->args_size < EXECSNOOP_ARGS_SIZE ? e->args_size : EXECSNOOP_ARGS_SIZE;
+
+	if (c->json) {
+		cJSON *o = cJSON_CreateObject(), *a;
+		char comm[17];
+
+		snprintf(comm, sizeof(comm), "%.16s", e->comm);
+		cJSON_AddNumberToObject(o, "ts_ns", (double)e->ts_ns);
+		cJSON_AddStringToObject(o, "comm", comm);
+		cJSON_AddNumberToObject(o, "pid", e->pid);
+		cJSON_AddNumberToObject(o, "ppid", e->ppid);
+		cJSON_AddNumberToObject(o, "uid", e->uid);
+		cJSON_AddNumberToObject(o, "ret", e->ret);
+		if (e->ret < 0) {
+			char ebuf[16];
+			cJSON_AddStringToObject(o, "error", errno_name(-e->ret, ebuf));
+		}
+		a = cJSON_AddArrayToObject(o, "args");
+		for (size_t off = 0, i = 0; off < size && i < e->args_count; i++) {
+			char one[EXECSNOOP_ARG_MAX + 1];
+			size_t n = strnlen(e->args + off, size - off);
+			snprintf(one, sizeof(one), "%.*s", (int)n, e->args + off);
+			cJSON_AddItemToArray(a, cJSON_CreateString(one));
+			off += n + 1;
+		}
+		cJSON_AddBoolToObject(o, "args_truncated", e->args_truncated);
+		cJSON_AddNumberToObject(o, "cgroup_id", (double)e->cgroup_id);
+		cJSON_AddNumberToObject(o, "mntns", e->mntns);
+		char *s = cJSON_PrintUnformatted(o);
+		if (s)
+			puts(s);
+		free(s);
+		cJSON_Delete(o);
+	} else {
+		/* NUL-separated arguments, shown space-separated; control characters as '?'. */
+		for (size_t i = 0; i < size && used + 1 < sizeof(args) - 5; i++) {
+			unsigned char ch = (unsigned char)e->args[i];
+			args[used++] = ch == '\0' ? ' ' : (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+		}
+		while (used && args[used - 1] == ' ')
+			used--;
+		if (e->args_truncated)
+			used += (size_t)snprintf(args + used, sizeof(args) - used, " ...");
+		args[used] = '\0';
+		printf("%-16.16s %-7u %-7u %4d %s\n", e->comm, e->pid, e->ppid, e->ret, args);
+	}
+	fflush(stdout);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct ctx *c = ctx;
+
+	if (len < sizeof(struct exec_event))
+		return 0;
+	c->events++;
+	print_event(c, data);
+	return 0;
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level, (void)fmt, (void)ap;
+	return 0;
+}
+
+static int libbpf_verbose(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	fprintf(stderr, "libbpf: ");
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* --cgroup PATH: a cgroup2 directory, or a path relative to the cgroup2 mount. */
+static void resolve_cgroup(const char *arg, char *out, size_t len)
+{
+	char root[1024];
+
+	if (is_cgroup2_dir(arg)) {
+		snprintf(out, len, "%s", arg);
+		return;
+	}
+	if (!cgroup2_mount(root, sizeof(root)))
+		die(EXIT_FAIL, "--cgroup %s: no cgroup2 filesystem is mounted here (mount -t cgroup2 none /sys/fs/cgroup)",
+		    arg);
+	snprintf(out, len, "%s/%s", root, arg + (arg[0] == '/'));
+	if (!is_cgroup2_dir(out))
+		die(EXIT_FAIL, "--cgroup %s: neither it nor %s is a cgroup v2 directory", arg, out);
+}
+
+int execsnoop_main(int argc, char **argv)
+{
+	enum { OPT_POD = 256, OPT_CGROUP, OPT_MNTNS, OPT_COMM };
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' }, { "pod", required_argument, NULL, OPT_POD },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP }, { "mntns", required_argument, NULL, OPT_MNTNS },
+		{ "comm", required_argument, NULL, OPT_COMM }, { "duration", required_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctx c = { 0 };
+	const char *pod = NULL, *cgroup = NULL, *comm = NULL;
+	uint64_t duration_ms = 0, v;
+	unsigned int mntns[EXECSNOOP_MAX_CGROUPS];
+	size_t nmntns = 0;
+	bool verbose = false;
+	char dir[2048] = "", ebuf[16];
+	int ch, err, cg_fd = -1;
+
+	while ((ch = next_opt(argc, argv, "o:d:vh", longopts)) != -1) {
+		switch (ch) {
+		case 'o':
+			if (!strcmp(optarg, "json"))
+				c.json = true;
+			else if (strcmp(optarg, "table"))
+				usage_error("bad output format '%s': use table or json", optarg);
+			break;
+		case OPT_POD: pod = optarg; break;
+		case OPT_CGROUP: cgroup = optarg; break;
+		case OPT_MNTNS:
+			if (parse_u64(optarg, 1, 0xffffffffULL, &v))
+				usage_error("--mntns '%s': the namespace's inode number (stat -Lc %%i /proc/PID/ns/mnt)", optarg);
+			mntns[nmntns++] = (unsigned int)v;
+			break;
+		case OPT_COMM:
+			if (!*optarg || strlen(optarg) > 15)
+				usage_error("--comm '%s': a comm is 1 to 15 characters", optarg);
+			comm = optarg;
+			break;
+		case 'd':
+			if (parse_duration_ms(optarg, &duration_ms))
+				usage_error("bad duration '%s' (like 30s, 2m, 500ms)", optarg);
+			break;
+		case 'v': verbose = true; break;
+		case 'h': show_help(execsnoop_help);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (pod && (cgroup || nmntns))
+		usage_error("--pod already chooses the cgroup or mount namespaces: drop --cgroup/--mntns");
+
+	if (cgroup)
+		resolve_cgroup(cgroup, dir, sizeof(dir));
+	else if (pod && !pod_trace_target(pod, dir, sizeof(dir), mntns, EXECSNOOP_MAX_CGROUPS, &nmntns) && !nmntns)
+		die(EXIT_FAIL, "--pod %s: its processes have neither a cgroup v2 directory nor a readable mount namespace",
+		    pod);
+	if (dir[0]) {
+		cg_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cg_fd < 0)
+			die(EXIT_FAIL, "cannot open cgroup %s: %s", dir, strerror(errno));
+	}
+
+	/* Handlers first: a Ctrl-C between attach and the loop must not be lost. */
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	libbpf_set_print(verbose ? libbpf_verbose : libbpf_quiet);
+	struct execsnoop_bpf *skel = execsnoop_bpf__open();
+	if (!skel)
+		die(EXIT_FAIL, "cannot open the BPF program: %s", errno_name(errno, ebuf));
+	skel->rodata->filter_cgroup = cg_fd >= 0;
+	skel->rodata->filter_mntns = nmntns > 0;
+	if (comm)
+		memcpy((char *)skel->rodata->filter_comm, comm, strlen(comm));
+	err = execsnoop_bpf__load(skel);
+	if (err) {
+		execsnoop_bpf__destroy(skel);
+		die(EXIT_FAIL, "cannot load the BPF program: %s%s", errno_name(-err, ebuf),
+		    err == -EPERM ? ": needs CAP_BPF and CAP_PERFMON: kubectl retina shell --capabilities BPF,PERFMON "
+				    "(retina capcheck trace tells more)" : " (retina execsnoop -v shows libbpf's messages)");
+	}
+	__u32 zero = 0;
+	if (cg_fd >= 0 && bpf_map_update_elem(bpf_map__fd(skel->maps.cgroup_filter), &zero, &cg_fd, BPF_ANY))
+		die(EXIT_FAIL, "cannot set the cgroup filter: %s", strerror(errno));
+	for (size_t i = 0; i < nmntns; i++) {
+		__u8 one = 1;
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.mntns_allow), &mntns[i], &one, BPF_ANY))
+			die(EXIT_FAIL, "cannot set the mount namespace filter: %s", strerror(errno));
+	}
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
+	if (!rb)
+		die(EXIT_FAIL, "cannot set up the ring buffer: %s", strerror(errno));
+	err = execsnoop_bpf__attach(skel);
+	if (err)
+		die(EXIT_FAIL, "cannot attach to raw_tp/sys_enter and sys_exit: %s", errno_name(-err, ebuf));
+
+	if (dir[0])
+		warnx("tracing execs in cgroup %s%s", dir, comm ? " (with --comm)" : "; Ctrl-C to stop");
+	else if (nmntns)
+		warnx("tracing execs in %zu mount namespace%s; Ctrl-C to stop", nmntns, nmntns > 1 ? "s" : "");
+	else
+		warnx("tracing execs; Ctrl-C to stop");
+	if (!c.json)
+		printf("%-16s %-7s %-7s %4s %s\n", "PCOMM", "PID", "PPID", "RET", "ARGS");
+	fflush(stdout);
+
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!stop) {
+		err = ring_buffer__poll(rb, 100);
+		if (err < 0 && err != -EINTR) {
+			warnx("reading events: %s", errno_name(-err, ebuf));
+			break;
+		}
+		if (duration_ms) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			uint64_t ms = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000 + (uint64_t)((now.tv_nsec - t0.tv_nsec) / 1000000);
+			if (ms >= duration_ms)
+				break;
+		}
+	}
+	ring_buffer__consume(rb);
+	if (skel->bss->lost)
+		warnx("%llu events lost: the ring buffer was full", (unsigned long long)skel->bss->lost);
+	ring_buffer__free(rb);
+	execsnoop_bpf__destroy(skel);
+	if (cg_fd >= 0)
+		close(cg_fd);
+	return EXIT_OK;
+}

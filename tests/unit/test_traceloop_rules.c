@@ -1,0 +1,200 @@
+/* Unit tests for applets/traceloop_rules.c: the seed demo's line format and the decoders. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "applets/traceloop.h"
+
+static struct tl_record rec(int kind, int nr, uint64_t ts, const char *comm)
+{
+	struct tl_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = (__u8)kind;
+	r.nr = (__u16)nr;
+	r.ts_ns = ts;
+	r.pid = r.tid = 31022;
+	r.cpu = 1;
+	snprintf(r.comm, sizeof(r.comm), "%s", comm);
+	return r;
+}
+
+static void set_data(struct tl_record *r, const void *d, size_t n)
+{
+	memcpy(r->data, d, n);
+	r->data_len = (__u8)n;
+}
+
+static void open_line_is_the_seed_demos(void **state)
+{
+	struct tl_record e = rec(TL_ENTER, 2, 1068748841ULL, "sh"), x = rec(TL_EXIT, 2, 1068750000ULL, "sh");
+	char line[1024];
+	(void)state;
+
+	set_data(&e, "/tmp/file-32298", 16);
+	e.args[1] = 577;
+	e.args[2] = 438;
+	x.args[0] = 3;
+	tl_format_line(&e, &x, 1000000000ULL, line, sizeof(line));
+	assert_string_equal(line, "00:00.068748841 cpu#1 pid 31022 [sh] open(filename=\"/tmp/file-32298\", flags=577, "
+				  "mode=438) = 3");
+}
+
+static void openat_failure_shows_errno_name(void **state)
+{
+	struct tl_record e = rec(TL_ENTER, 257, 61000000000ULL, "cat"), x = rec(TL_EXIT, 257, 0, "cat");
+	char line[1024];
+	(void)state;
+
+	e.args[0] = (__u64)-100;
+	set_data(&e, "/tmp/file-1", 12);
+	x.args[0] = (__u64)-2;
+	tl_format_line(&e, &x, 0, line, sizeof(line));
+	assert_string_equal(line, "01:01.000000000 cpu#1 pid 31022 [cat] openat(dfd=-100, filename=\"/tmp/file-1\", "
+				  "flags=0, mode=0) = -1 ENOENT");
+}
+
+static void read_and_write_show_a_quoted_preview(void **state)
+{
+	struct tl_record w = rec(TL_ENTER, 1, 0, "bc"), r = rec(TL_EXIT, 0, 0, "bc");
+	char buf[512];
+	(void)state;
+
+	set_data(&w, "42\n", 3);
+	w.args[0] = 1;
+	w.args[2] = 3;
+	tl_format_args(&w, buf, sizeof(buf));
+	assert_string_equal(buf, "fd=1, buf=\"42\\n\", count=3");
+	set_data(&r, "3*7*2\n", 6);
+	r.args[0] = 6;
+	tl_format_ret(&r, buf, sizeof(buf));
+	assert_string_equal(buf, "6 \"3*7*2\\n\"");
+	/* long data: 32 bytes shown, then "..." */
+	char big[TL_DATA];
+	memset(big, 'a', sizeof(big));
+	set_data(&r, big, sizeof(big));
+	r.args[0] = 4096;
+	tl_format_ret(&r, buf, sizeof(buf));
+	assert_string_equal(buf, "4096 \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"...");
+	/* binary bytes are escaped */
+	set_data(&w, "\x7f" "E\"\\\t", 5);
+	w.args[2] = 5;
+	tl_format_args(&w, buf, sizeof(buf));
+	assert_string_equal(buf, "fd=1, buf=\"\\x7fE\\\"\\\\\\t\", count=5");
+}
+
+static void connect_decodes_v4_v6_and_unix(void **state)
+{
+	unsigned char sa[28] = { 0 };
+	char buf[128];
+	unsigned short fam;
+	(void)state;
+
+	fam = AF_INET;
+	memcpy(sa, &fam, 2);
+	sa[2] = 0, sa[3] = 80;
+	inet_pton(AF_INET, "192.0.2.2", sa + 4);
+	tl_sockaddr(sa, 16, buf, sizeof(buf));
+	assert_string_equal(buf, "192.0.2.2:80");
+	fam = AF_INET6;
+	memset(sa, 0, sizeof(sa));
+	memcpy(sa, &fam, 2);
+	sa[2] = 0, sa[3] = 53;
+	inet_pton(AF_INET6, "2001:db8::2", sa + 8);
+	tl_sockaddr(sa, 28, buf, sizeof(buf));
+	assert_string_equal(buf, "[2001:db8::2]:53");
+	fam = AF_UNIX;
+	memset(sa, 0, sizeof(sa));
+	memcpy(sa, &fam, 2);
+	memcpy(sa + 2, "/run/x.sock", 11);
+	tl_sockaddr(sa, 28, buf, sizeof(buf));
+	assert_string_equal(buf, "unix:/run/x.sock");
+	tl_sockaddr(sa, 1, buf, sizeof(buf));
+	assert_string_equal(buf, "?");
+	fam = AF_INET;
+	memcpy(sa, &fam, 2);
+	tl_sockaddr(sa, 4, buf, sizeof(buf));	/* too short for an address */
+	assert_string_equal(buf, "family=2");
+
+	struct tl_record e = rec(TL_ENTER, 42, 0, "curl");
+	fam = AF_INET;
+	memset(sa, 0, sizeof(sa));
+	memcpy(sa, &fam, 2);
+	sa[3] = 80;
+	inet_pton(AF_INET, "192.0.2.2", sa + 4);
+	set_data(&e, sa, 16);
+	e.args[0] = 5;
+	e.args[2] = 16;
+	tl_format_args(&e, buf, sizeof(buf));
+	assert_string_equal(buf, "fd=5, addr=192.0.2.2:80, addrlen=16");
+}
+
+static void execve_argv_clone_exit_group_and_raw(void **state)
+{
+	struct tl_record e = rec(TL_ENTER, 59, 0, "bash");
+	char buf[512];
+	(void)state;
+
+	set_data(&e, "cat\0/tmp/file-2\0", 16);
+	tl_format_args(&e, buf, sizeof(buf));
+	assert_string_equal(buf, "argv=[\"cat\", \"/tmp/file-2\"]");
+	e = rec(TL_ENTER, 56, 0, "bash");
+	e.args[0] = 0x1200011;
+	tl_format_args(&e, buf, sizeof(buf));
+	assert_string_equal(buf, "flags=0x1200011");
+	e = rec(TL_ENTER, 231, 0, "cat");
+	e.args[0] = 1;
+	tl_format_line(&e, NULL, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "00:00.000000000 cpu#1 pid 31022 [cat] exit_group(status=1) = ?");
+	e = rec(TL_ENTER, 39, 0, "x");	/* getpid: no arguments */
+	tl_format_args(&e, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	e = rec(TL_ENTER, 5, 0, "x");	/* fstat: two, raw */
+	e.args[0] = 3, e.args[1] = 0x7ffd0000;
+	tl_format_args(&e, buf, sizeof(buf));
+	assert_string_equal(buf, "0x3, 0x7ffd0000");
+	/* an exit whose entry was overwritten */
+	struct tl_record x = rec(TL_EXIT, 1, 5, "x");
+	x.args[0] = 6;
+	tl_format_line(NULL, &x, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "00:00.000000005 cpu#1 pid 31022 [x] write(...) = 6");
+	/* an unreadable path */
+	e = rec(TL_ENTER, 2, 0, "x");
+	tl_format_args(&e, buf, sizeof(buf));
+	assert_string_equal(buf, "filename=(unreadable), flags=0, mode=0");
+}
+
+static void names_and_quote_bounds(void **state)
+{
+	char nb[24], out[16];
+	(void)state;
+
+	assert_string_equal(tl_syscall_name(0, nb), "read");
+	assert_string_equal(tl_syscall_name(257, nb), "openat");
+	assert_string_equal(tl_syscall_name(231, nb), "exit_group");
+	assert_string_equal(tl_syscall_name(9999, nb), "syscall_9999");
+	tl_quote("abcdefghijklmnopqrstuvwxyz", 26, out, sizeof(out));
+	assert_true(strlen(out) < sizeof(out));
+	assert_string_equal(out, "\"abcdefghij\"...");
+	tl_quote("ab", 2, out, 4);	/* too small for anything: empty */
+	assert_string_equal(out, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(open_line_is_the_seed_demos),
+		cmocka_unit_test(openat_failure_shows_errno_name),
+		cmocka_unit_test(read_and_write_show_a_quoted_preview),
+		cmocka_unit_test(connect_decodes_v4_v6_and_unix),
+		cmocka_unit_test(execve_argv_clone_exit_group_and_raw),
+		cmocka_unit_test(names_and_quote_bounds),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

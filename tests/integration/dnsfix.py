@@ -49,19 +49,23 @@ def free_port():
 
 
 class Unbound:
-    """unbound in the foreground on 127.0.0.1:port, every answer local (no recursion out)."""
+    """unbound in the foreground on 127.0.0.1:port (or on `address` inside network
+    namespace `netns`), every answer local (no recursion out)."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, netns=None, address="127.0.0.1"):
         self.port = free_port()
+        self.address = address
+        inside = ["ip", "netns", "exec", netns] if netns else []
         conf = os.path.join(workdir, "unbound.conf")
+        interfaces = [f"{address}@{self.port}"] + ([f"::1@{self.port}"] if not netns else [])
         lines = [
             "server:",
-            f"  interface: 127.0.0.1@{self.port}",
-            f"  interface: ::1@{self.port}",
+            *[f"  interface: {i}" for i in interfaces],
             f"  port: {self.port}",
             "  do-daemonize: no", '  username: ""', '  chroot: ""', f'  directory: "{workdir}"',
             '  pidfile: ""', "  use-syslog: no", "  do-ip6: yes", "  num-threads: 1",
             '  module-config: "iterator"', "  access-control: 127.0.0.0/8 allow", "  access-control: ::1 allow",
+            "  access-control: 192.0.2.0/24 allow", "  access-control: 2001:db8::/64 allow",
             "  rrset-roundrobin: no",
             '  local-zone: "." static',	# never recurse out: unknown names are NXDOMAIN
             '  local-zone: "test." static',
@@ -74,13 +78,14 @@ class Unbound:
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.log = open(os.path.join(workdir, "unbound.log"), "w")
-        self.proc = subprocess.Popen(["unbound", "-d", "-c", conf], stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(inside + ["unbound", "-d", "-c", conf], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"unbound exited {self.proc.returncode}; see {self.log.name}")
-            p = subprocess.run(["dig", "@127.0.0.1", "-p", str(self.port), "+short", "+time=1", "+tries=1",
-                                "www.example.test"], capture_output=True, text=True)
+            p = subprocess.run(inside + ["dig", f"@{address}", "-p", str(self.port), "+short", "+time=1",
+                                         "+tries=1", "www.example.test"], capture_output=True, text=True)
             if "192.0.2.10" in p.stdout:
                 return
             time.sleep(0.1)

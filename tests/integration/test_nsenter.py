@@ -38,6 +38,28 @@ def test_applet_sees_the_targets_pid_namespace(retina, containers):
     assert "host's PID namespace" in p.stderr
 
 
+def test_retinas_ping_and_dig_work_in_a_container_with_no_binaries(retina, containers, netpair, tmp_path):
+    """The distroless case: the target's root is an empty tmpfs; our applets run inside
+    its namespaces and reach its network (its veth peer, and a DNS server there)."""
+    from dnsfix import Unbound
+    require("unbound")
+    pid = containers.start("--netns", f"/run/netns/{netpair.a}")
+    p = run([retina, "nsenter", "-t", str(pid), "-a", "--", "ping", "-c", "1", "-W", "3", netpair.B4])
+    assert p.returncode == 0, p.stderr
+    assert f"64 bytes from {netpair.B4}: icmp_seq=1" in p.stdout
+    # a real DNS server on the container's veth peer
+    dns_dir = tmp_path / "dns"
+    dns_dir.mkdir()
+    ub = Unbound(str(dns_dir), netns=netpair.b, address=netpair.B4)
+    try:
+        p = run([retina, "nsenter", "-t", str(pid), "-a", "--", "dig", f"@{netpair.B4}", "-p", str(ub.port),
+                 "+short", "www.example.test"])
+        assert p.returncode == 0, p.stderr
+        assert sorted(p.stdout.split()) == ["192.0.2.10", "192.0.2.11"]
+    finally:
+        ub.close()
+
+
 def test_targets_own_binary_wins_and_sees_its_network_and_hostname(retina, containers, netpair):
     require("busybox")
     pid = containers.start("--netns", f"/run/netns/{netpair.a}", "--hostname", "web-1",
@@ -69,9 +91,9 @@ def test_only_entering_the_net_namespace_keeps_our_files(retina, containers, net
 
 def test_missing_command_and_shell_are_clear(retina, containers):
     pid = containers.start()
-    p = run([retina, "nsenter", "-t", str(pid), "--", "dig"])
+    p = run([retina, "nsenter", "-t", str(pid), "--", "tcpdump"])
     assert p.returncode == 127
-    assert "'dig' is neither in the target's PATH" in p.stderr
+    assert "'tcpdump' is neither in the target's PATH" in p.stderr
     p = run([retina, "nsenter", "-t", str(pid)], env=dict(os.environ, SHELL="/bin/sh"))
     assert p.returncode == 127
     assert "no shell /bin/sh in the target" in p.stderr and "capcheck" in p.stderr

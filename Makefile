@@ -146,13 +146,15 @@ fuzz: $(FUZZ_BIN)
 		echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
 
-# The main job on this machine: until the tracer lands, report what this
-# process can do.
+# The main job on this machine: trace network problems (drops, resets, socket
+# errors, retransmits) until Ctrl-C. TRACE_ARGS adds flags: make run TRACE_ARGS='--drops -o json'
 run: $(B)/retina
-	$(B)/retina capcheck
+	$(B)/retina trace $(TRACE_ARGS)
 
-# Benchmarks print numbers, never pass/fail on timing. So far: the size budget.
-bench: size
+# Benchmarks print numbers, never pass/fail on timing: the size budget, and
+# retina trace against the equivalent bpftrace script (tests/bench/trace_bench.py).
+bench: size $(B)/retina
+	@/usr/bin/python3 tests/bench/trace_bench.py $(B)/retina
 
 clean:
 	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name .prereqs ! -name .prereqs-test -exec rm -rf {} +

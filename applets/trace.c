@@ -59,6 +59,9 @@ const char trace_help[] =
 	"  retina trace --drops --reason NETFILTER_DROP,NO_SOCKET -o json\n"
 	"  retina trace --list-reasons\n";
 
+/* How long an event may wait in the ring buffer below the wake threshold. */
+#define POLL_MS 25
+
 static volatile sig_atomic_t stop_signal;
 static bool verbose;
 
@@ -476,9 +479,13 @@ int trace_main(int argc, char **argv)
 	}
 	fflush(stdout);
 
-	/* The BPF side wakes us only past a byte threshold; the timeout drains the rest. */
+	/*
+	 * The BPF side wakes us only when a byte threshold is crossed; the
+	 * timeout drains the rest (ring_buffer__poll consumes only rings that
+	 * woke it, so consume explicitly): events show within POLL_MS.
+	 */
 	while (!stop_signal) {
-		int timeout = 100;
+		int timeout = POLL_MS;
 		if (o.duration_ms) {
 			uint64_t elapsed = (now_ns(CLOCK_MONOTONIC) - start) / 1000000u;
 			if (elapsed >= o.duration_ms)
@@ -487,6 +494,8 @@ int trace_main(int argc, char **argv)
 				timeout = o.duration_ms - elapsed;
 		}
 		err = ring_buffer__poll(rb, timeout);
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
 		if (err < 0 && err != -EINTR) {
 			warnx("reading the ring buffer failed: %s", strerror(-err));
 			break;

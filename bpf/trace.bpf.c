@@ -192,10 +192,15 @@ static __always_inline int finish(struct trace_event *e)
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
-	/* Waking the reader per event costs more than the event: batch. */
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes ? BPF_RB_FORCE_WAKEUP
-										    : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	/*
+	 * Waking the reader per event costs more than the event: wake it only
+	 * when this event makes the pending data cross wake_bytes (it drains
+	 * everything then); below that, its timer picks events up.
+	 */
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 rec = (sizeof(*e) + 8 + 7) & ~7ULL;	/* with the record header */
+	bool cross = avail >= wake_bytes && avail < wake_bytes + rec;
+	bpf_ringbuf_submit(e, cross ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	return 0;
 }
 

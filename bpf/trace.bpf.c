@@ -170,28 +170,23 @@ static __always_inline void swap_ends(struct trace_event *e)
 	e->dport = p;
 }
 
-static __always_inline struct trace_event *start(__u8 type)
+static __always_inline void start(struct trace_event *e, __u8 type)
 {
-	struct trace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-
-	if (!e) {
-		__sync_fetch_and_add(&lost[type], 1);
-		return NULL;
-	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = type;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
-	return e;
 }
 
+/*
+ * Built on the stack and copied in only when it passes the filters: a
+ * filtered-out event never touches the ring buffer.
+ */
 static __always_inline int finish(struct trace_event *e)
 {
-	if (!wanted(e)) {
-		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+	if (!wanted(e))
 		return 0;
-	}
 	/*
 	 * Waking the reader per event costs more than the event: wake it only
 	 * when this event makes the pending data cross wake_bytes (it drains
@@ -199,8 +194,9 @@ static __always_inline int finish(struct trace_event *e)
 	 */
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 rec = (sizeof(*e) + 8 + 7) & ~7ULL;	/* with the record header */
-	bool cross = avail >= wake_bytes && avail < wake_bytes + rec;
-	bpf_ringbuf_submit(e, cross ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bool cross = avail + rec >= wake_bytes && avail < wake_bytes;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), cross ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
+		__sync_fetch_and_add(&lost[e->type < TT_COUNT ? e->type : 0], 1);
 	return 0;
 }
 
@@ -223,17 +219,15 @@ static __always_inline bool reason_wanted(__u32 reason)
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 {
+	struct trace_event ev, *e = &ev;
 	__u32 reason = 0;
-	struct trace_event *e;
 
 	/* The reason argument exists since 5.17, with the enum. */
 	if (bpf_core_type_exists(enum skb_drop_reason))
 		reason = (__u32)ctx[2];
 	if (!reason_wanted(reason))
 		return 0;
-	e = start(TT_DROP);
-	if (!e)
-		return 0;
+	start(e, TT_DROP);
 	e->reason = reason;
 	if (!from_skb(e, skb)) {
 		struct sock *sk = BPF_CORE_READ(skb, sk);
@@ -247,10 +241,9 @@ int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(trace_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb)
 {
-	struct trace_event *e = start(TT_RST_SENT);
+	struct trace_event ev, *e = &ev;
 
-	if (!e)
-		return 0;
+	start(e, TT_RST_SENT);
 	/* The reason argument exists since 6.10, with the enum. */
 	if (bpf_core_type_exists(enum sk_rst_reason))
 		e->reason = (__u32)ctx[2];
@@ -268,10 +261,9 @@ int BPF_PROG(trace_tcp_send_reset, const struct sock *sk, const struct sk_buff *
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(trace_tcp_receive_reset, const struct sock *sk)
 {
-	struct trace_event *e = start(TT_RST_RECV);
+	struct trace_event ev, *e = &ev;
 
-	if (!e)
-		return 0;
+	start(e, TT_RST_RECV);
 	from_sock(e, sk);
 	e->proto = IPPROTO_TCP;
 	e->reason = e->state;
@@ -282,13 +274,11 @@ SEC("tp_btf/inet_sk_error_report")
 int BPF_PROG(trace_inet_sk_error_report, const struct sock *sk)
 {
 	int err = BPF_CORE_READ(sk, sk_err);
-	struct trace_event *e;
+	struct trace_event ev, *e = &ev;
 
 	if (!err)
 		return 0;
-	e = start(TT_SOCK_ERR);
-	if (!e)
-		return 0;
+	start(e, TT_SOCK_ERR);
 	from_sock(e, sk);
 	e->reason = err;
 	return finish(e);
@@ -297,10 +287,9 @@ int BPF_PROG(trace_inet_sk_error_report, const struct sock *sk)
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(trace_tcp_retransmit_skb, const struct sock *sk)
 {
-	struct trace_event *e = start(TT_RETRANS);
+	struct trace_event ev, *e = &ev;
 
-	if (!e)
-		return 0;
+	start(e, TT_RETRANS);
 	from_sock(e, sk);
 	e->proto = IPPROTO_TCP;
 	e->reason = e->state;

@@ -49,8 +49,14 @@ class Tracer:
             self.proc.kill()
             self.proc.communicate()
 
-    def events(self):
-        return [json.loads(line) for line in self.stdout.splitlines()]
+    def events(self, pair=None):
+        """Parsed events; with pair, only those of its two namespaces (other jobs on
+        this machine may use the same documentation addresses at the same time)."""
+        evs = [json.loads(line) for line in self.stdout.splitlines()]
+        if pair is None:
+            return evs
+        mine = {pair.inode(pair.a), pair.inode(pair.b)}
+        return [e for e in evs if e.get("netns") in mine]
 
 
 def find(events, type_, **fields):

@@ -78,12 +78,12 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Walk every enum of the kernel's BTF that names drop or RST reasons. */
-static int read_reasons(const struct btf *btf, struct reason_table *drop, struct reason_table *rst)
+/* Feed every enum of btf that names drop or RST reasons (ids from first). */
+static int scan_reasons(const struct btf *btf, __u32 first, struct reason_table *drop, struct reason_table *rst)
 {
 	__u32 n = btf__type_cnt(btf);
 
-	for (__u32 id = 1; id < n; id++) {
+	for (__u32 id = first; id < n; id++) {
 		const struct btf_type *t = btf__type_by_id(btf, id);
 		if (!btf_is_any_enum(t))
 			continue;
@@ -110,6 +110,37 @@ static int read_reasons(const struct btf *btf, struct reason_table *drop, struct
 			if (name && reason_add(tab, ename, name, value) < 0)
 				return -1;
 		}
+	}
+	return 0;
+}
+
+/*
+ * The kernel's reasons, and (6.4+) those of drop-reason subsystems whose
+ * module is loaded: their enums live in the module's BTF, not in vmlinux's.
+ */
+static int read_reasons(const struct btf *btf, struct reason_table *drop, struct reason_table *rst)
+{
+	if (scan_reasons(btf, 1, drop, rst))
+		return -1;
+	for (size_t i = 0; i < drop->nsubsys; i++) {
+		char mod[64], path[96];
+		bool seen = false;
+
+		subsys_module(drop->subsys[i].name, mod, sizeof(mod));
+		for (size_t j = 0; j < i; j++) {
+			char other[64];
+			seen |= !strcmp(subsys_module(drop->subsys[j].name, other, sizeof(other)), mod);
+		}
+		snprintf(path, sizeof(path), "/sys/kernel/btf/%s", mod);
+		if (seen || access(path, R_OK))
+			continue;
+		struct btf *mb = btf__parse_split(path, (struct btf *)btf);
+		if (!mb)
+			continue;
+		int err = scan_reasons(mb, btf__type_cnt(btf), drop, rst);
+		btf__free(mb);
+		if (err)
+			return -1;
 	}
 	return 0;
 }

@@ -42,6 +42,12 @@ const char *reason_name(const struct reason_table *t, uint32_t code, char *buf, 
 /* The code of name (case-insensitive, prefix optional); -1 when unknown. */
 int64_t reason_code(const struct reason_table *t, const char *name);
 void reason_free(struct reason_table *t);
+/*
+ * The module that defines a subsystem's reasons, from its subsystem name:
+ * "openvswitch" for OPENVSWITCH, "mac80211" for MAC80211_UNUSABLE. Its BTF
+ * is /sys/kernel/btf/MODULE when the module is loaded. buf >= 64 bytes.
+ */
+char *subsys_module(const char *subsys, char *buf, size_t len);
 
 /* "ESTABLISHED" for TCP_ESTABLISHED; "STATE#N" for others. buf >= 16 bytes. */
 const char *tcp_state_name(unsigned state, char *buf);

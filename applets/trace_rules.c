@@ -117,6 +117,18 @@ int64_t reason_code(const struct reason_table *t, const char *name)
 	return -1;
 }
 
+char *subsys_module(const char *subsys, char *buf, size_t len)
+{
+	size_t n = strcspn(subsys, "_");
+
+	if (n >= len)
+		n = len - 1;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tolower((unsigned char)subsys[i]);
+	buf[n] = '\0';
+	return buf;
+}
+
 void reason_free(struct reason_table *t)
 {
 	free(t->v);

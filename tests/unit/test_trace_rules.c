@@ -62,6 +62,11 @@ static void reason_names_follow_the_kernel_enums(void **state)
 	assert_string_equal(reason_name(&t, 9 << 16 | 3, buf, sizeof(buf)), "#589827");
 	/* mac80211's non-drop results do not shadow core reasons 0 and 1 */
 	assert_int_equal(t.n, 7);
+	/* where a subsystem's own enum lives: its module's BTF */
+	assert_int_equal(t.nsubsys, 3);
+	assert_string_equal(subsys_module(t.subsys[1].name, buf, sizeof(buf)), "mac80211");
+	assert_string_equal(subsys_module(t.subsys[2].name, buf, sizeof(buf)), "openvswitch");
+	assert_string_equal(subsys_module("CORE", buf, 3), "co");
 	reason_free(&t);
 }
 

@@ -198,6 +198,9 @@ const char *event_reason(const struct trace_names *nm, const struct trace_event 
 
 	switch (e->type) {
 	case TT_DROP:
+		/* Kernels before 5.17 give no reason. */
+		if (!nm->drop || !nm->drop->n)
+			return "-";
 		return reason_name(nm->drop, e->reason, buf, len);
 	case TT_RST_SENT:
 		/* Kernels before 6.10 give no reason. */

@@ -96,6 +96,18 @@ static __always_inline void from_sock(struct trace_event *e, const struct sock *
 	} else if (e->family == AF_INET6) {
 		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr);
+		/* A dual-stack socket talking IPv4 (::ffff:a.b.c.d) is an IPv4 flow: --ip/--cidr must see it so. */
+		__u32 w[4];
+		__builtin_memcpy(w, e->daddr, 16);
+		if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) {
+			__be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+			__be32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+			__builtin_memset(e->saddr, 0, 16);
+			__builtin_memset(e->daddr, 0, 16);
+			__builtin_memcpy(e->saddr, &s, 4);
+			__builtin_memcpy(e->daddr, &d, 4);
+			e->family = AF_INET;
+		}
 	} else {
 		e->family = 0;
 	}

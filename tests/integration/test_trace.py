@@ -116,6 +116,65 @@ def test_random_loss_on_established_connection_gives_retransmits(retina, netpair
     assert est[0]["tcp_state"] == "ESTABLISHED" and est[0]["proto"] == "tcp"
 
 
+UDP_TO_CLOSED_PORT = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((sys.argv[1], 9))
+for _ in range(20):    # the refusal (ICMP) arrives after a send; the next call reports it
+    try:
+        s.send(b'x')
+        time.sleep(0.2)
+    except OSError as e:
+        print('error', e.errno)
+        break
+else:
+    print('never refused')
+"""
+
+
+@FAMILIES
+def test_udp_to_closed_port_gives_refused_socket_error(retina, netpair, v6):
+    a, b = addrs(netpair, v6)
+    with Tracer(retina, "--errors", "--drops", "--ip", b) as t:
+        p = netpair.run(netpair.a, ["python3", "-c", UDP_TO_CLOSED_PORT, b])
+        assert p.stdout.strip() == "error 111", p.stderr
+        t.stop()
+    ev = t.events(netpair)
+    assert find(ev, "SOCK_ERR", reason="ECONNREFUSED", proto="udp", src_ip=a, dst_ip=b, dst_port=9), ev
+    # b had no socket for the datagram: the kernel drops it (and answers ICMP)
+    assert find(ev, "DROP", reason="NO_SOCKET", proto="udp", src_ip=a, dst_ip=b, dst_port=9), ev
+
+
+DUAL_STACK_SERVER = """
+import socket
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(('::', 8082)); s.listen(1); print('up', flush=True)
+c, _ = s.accept()
+c.recv(10)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00')
+c.close()
+"""
+
+
+def test_dual_stack_socket_talking_ipv4_matches_ipv4_filters(retina, netpair):
+    server = netpair.popen(netpair.b, ["python3", "-c", DUAL_STACK_SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "up"
+        with Tracer(retina, "--rst", "--cidr", "192.0.2.0/24") as t:
+            # the server's v6 socket aborts the connection (linger 0): an RST from ::ffff:192.0.2.2
+            p = netpair.run(netpair.a, ["python3", "-c",
+                            "import socket,time;s=socket.create_connection(('192.0.2.2',8082),timeout=5);"
+                            "s.send(b'hi');time.sleep(0.5)"])
+            assert p.returncode == 0, p.stderr
+            t.stop()
+    finally:
+        server.kill()
+        server.wait()
+    ev = t.events(netpair)
+    assert find(ev, "RST_SENT", src_ip=netpair.B4, src_port=8082, dst_ip=netpair.A4), ev
+    assert find(ev, "RST_RECV", src_ip=netpair.A4, dst_ip=netpair.B4, dst_port=8082), ev
+
+
 def test_ip_and_cidr_filters_keep_only_matching_family_and_host(retina, netpair):
     for args, want in ((["--ip", netpair.B4], {netpair.B4}),
                        (["--cidr", "2001:db8::/64"], {netpair.B6}),

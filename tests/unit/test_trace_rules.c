@@ -214,6 +214,8 @@ static void reasons_by_event_type(void **state)
 	assert_string_equal(event_reason(&nm, &e, buf, sizeof(buf)), "ESTABLISHED");
 	e.type = TT_RST_SENT;	/* a kernel before 6.10 has no RST reasons */
 	assert_string_equal(event_reason(&nm, &e, buf, sizeof(buf)), "-");
+	e.type = TT_DROP;	/* nor drop reasons before 5.17 */
+	assert_string_equal(event_reason(&nm, &e, buf, sizeof(buf)), "-");
 }
 
 static void json_of_an_event_without_addresses_is_still_valid(void **state)

@@ -226,11 +226,13 @@ static void json_of_an_event_without_addresses_is_still_valid(void **state)
 	char buf[1024], small[8];
 	(void)state;
 
+	assert_int_equal(reason_add(&drop, "skb_drop_reason", "SKB_DROP_REASON_NO_SOCKET", 4), 1);
 	format_json(&nm, &e, 0, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "\"reason\":\"#3\",\"probe\":\"kfree_skb\",\"proto\":0,\"src_ip\":null"));
 	assert_null(strstr(buf, "pid"));
 	format_json(&nm, &e, 0, small, sizeof(small));
 	assert_string_equal(small, "{}");
+	reason_free(&drop);
 }
 
 static void counts_per_type_and_reason(void **state)

@@ -155,7 +155,7 @@ static int cmp_reason(const void *a, const void *b)
 static void explain_eperm(const char *what)
 {
 	uint64_t eff = 0, need;
-	char line[256], have[768], miss[256];
+	char line[256], miss[256];
 	struct utsname u;
 	int major = 0, minor = 0;
 	FILE *f = fopen("/proc/self/status", "r");
@@ -174,7 +174,6 @@ static void explain_eperm(const char *what)
 	if (eff & CAPBIT(CAPN_SYS_ADMIN))
 		need = 0;
 	need &= ~eff;
-	caps_format(eff, have, sizeof(have));
 	if (need) {
 		caps_format(need, miss, sizeof(miss));
 		die(EXIT_FAIL,
@@ -183,10 +182,10 @@ static void explain_eperm(const char *what)
 		    what, miss, strchr(miss, ',') ? "ies" : "y", miss);
 	}
 	die(EXIT_FAIL,
-	    "%s: permission denied (EPERM) although the capabilities are there (%s): a seccomp "
-	    "profile or an LSM refuses bpf(); try kubectl retina shell --seccomp-unconfined "
-	    "--apparmor-unconfined, and run 'retina capcheck trace'",
-	    what, have[0] ? have : "none");
+	    "%s: permission denied (EPERM) although this process has %s: a seccomp profile or an LSM "
+	    "refuses bpf(); try kubectl retina shell --seccomp-unconfined --apparmor-unconfined, and run "
+	    "'retina capcheck trace'",
+	    what, eff & CAPBIT(CAPN_SYS_ADMIN) ? "SYS_ADMIN" : split ? "BPF and PERFMON" : "SYS_ADMIN");
 }
 
 struct opts {

@@ -176,6 +176,15 @@ int trace_net_parse(const char *s, bool cidr_required, struct trace_net *out)
 		return -1;
 	if (cidr_parse(s, &c))
 		return -1;
+	/* ::ffff:a.b.c.d is an IPv4 address: the kernel side reports such flows as IPv4 */
+	if (c.addr.family == AF_INET6 && c.prefix >= 96) {
+		struct ipaddr a = c.addr;
+		ipaddr_unmap(&a);
+		if (a.family == AF_INET) {
+			c.addr = a;
+			c.prefix -= 96;
+		}
+	}
 	memset(out, 0, sizeof(*out));
 	out->family = c.addr.family;
 	for (int w = 0; w < 4; w++) {

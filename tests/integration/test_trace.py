@@ -363,3 +363,17 @@ def test_without_bpf_capabilities_names_them_and_the_shell_flag(retina):
     assert "EPERM" in p.stderr and "kubectl retina shell --capabilities" in p.stderr, p.stderr
     assert "BPF" in p.stderr and "PERFMON" in p.stderr
     assert len(p.stderr.splitlines()) == 1
+
+
+def test_without_perfmon_alone_names_just_that(retina):
+    drop = ["setpriv", "--bounding-set=-perfmon,-sys_admin", "--inh-caps=-all", "--"]
+    p = run(drop + [retina, "trace", "-d", "1s"])
+    assert p.returncode == 1
+    assert "lacks the PERFMON capability" in p.stderr and "--capabilities PERFMON NODE" in p.stderr, p.stderr
+
+
+def test_seccomp_refusing_bpf_points_at_the_profile(retina, helpers):
+    p = run([helpers["deny_bpf"], retina, "trace", "-d", "1s"])
+    assert p.returncode == 1
+    assert "although this process has" in p.stderr and "--seccomp-unconfined" in p.stderr, p.stderr
+    assert len(p.stderr.splitlines()) == 1

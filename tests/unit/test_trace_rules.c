@@ -137,6 +137,13 @@ static void filters_become_masked_words(void **state)
 	assert_int_equal(trace_net_parse("fd00::1", false, &n), 0);
 	assert_int_equal(n.mask[3], 0xffffffff);
 	assert_int_equal(n.addr[3], htonl(1));
+	/* an IPv4-mapped address is the IPv4 address it maps */
+	assert_int_equal(trace_net_parse("::ffff:192.0.2.1", false, &n), 0);
+	assert_int_equal(n.family, AF_INET);
+	assert_int_equal(n.addr[0], htonl(0xc0000201));
+	assert_int_equal(trace_net_parse("::ffff:192.0.2.0/120", true, &n), 0);
+	assert_int_equal(n.family, AF_INET);
+	assert_int_equal(n.mask[0], htonl(0xffffff00));
 	/* --ip takes no prefix, --cidr needs one */
 	assert_int_equal(trace_net_parse("10.0.0.0/8", false, &n), -1);
 	assert_int_equal(trace_net_parse("10.0.0.1", true, &n), -1);

@@ -404,9 +404,13 @@ int trace_main(int argc, char **argv)
 
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
 	btf = btf__load_vmlinux_btf();
-	if (!btf)
-		die(EXIT_FAIL, "cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): %s; retina trace needs a "
-			       "kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)", strerror(errno));
+	if (!btf) {
+		int why = access("/sys/kernel/btf/vmlinux", R_OK) ? errno : EINVAL;
+		if (why == ENOENT)
+			die(EXIT_FAIL, "this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): retina trace "
+				       "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)");
+		die(EXIT_FAIL, "cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): %s", strerror(why));
+	}
 	if (read_reasons(btf, &drop, &rst))
 		die(EXIT_FAIL, "out of memory");
 	if (o.list_reasons) {

@@ -199,7 +199,7 @@ def test_port_filter_keeps_only_that_port(retina, netpair):
     assert ports == {10, 11}
 
 
-def test_reason_filter_and_all_reasons(retina, netpair):
+def test_reason_filter_keeps_only_the_named_reasons(retina, netpair):
     with Tracer(retina, "--drops", "--reason", "netfilter_drop,SKB_DROP_REASON_TCP_CSUM", "--ip", netpair.B4) as t:
         assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
         t.stop()
@@ -377,3 +377,18 @@ def test_seccomp_refusing_bpf_points_at_the_profile(retina, helpers):
     assert p.returncode == 1
     assert "although this process has" in p.stderr and "--seccomp-unconfined" in p.stderr, p.stderr
     assert len(p.stderr.splitlines()) == 1
+
+
+def test_kernel_without_btf_is_a_clear_error(retina):
+    require("unshare")
+    # hide /sys/kernel/btf in a private mount namespace: as on a kernel built without BTF
+    p = run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /sys/kernel/btf && exec "$0" trace -d 1s', retina])
+    assert p.returncode == 1
+    assert p.stderr.strip().endswith("needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)"), p.stderr
+    assert len(p.stderr.splitlines()) == 1 and p.stdout == ""
+
+
+def test_all_reasons_and_every_event_flag_run(retina):
+    p = run([retina, "trace", "--drops", "--rst", "--errors", "--retransmits", "--all-reasons", "-d", "300ms"])
+    assert p.returncode == 0, p.stderr
+    assert "attached DROP,RST_SENT,RST_RECV,SOCK_ERR,RETRANS in" in p.stderr

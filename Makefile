@@ -170,15 +170,17 @@ fuzz: $(FUZZ_BIN)
 		echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
 
-# The main job on this machine: until the tracer lands, report what this
-# process can do.
+# The main job on this machine: trace network problems (drops, resets, socket
+# errors, retransmits) until Ctrl-C. TRACE_ARGS adds flags: make run TRACE_ARGS='--drops -o json'
 run: $(B)/retina
-	$(B)/retina capcheck
+	$(B)/retina trace $(TRACE_ARGS)
 
-# Benchmarks print numbers, never pass/fail on timing: the size budget, cold
-# start + one probe of dig/ping/nc beside bind9 dig and iputils ping, and
-# traceloop's syscall overhead beside strace.
-bench: size | $(B)/.prereqs-test
+# Benchmarks print numbers, never pass/fail on timing: the size budget;
+# retina trace against the equivalent bpftrace script; cold start + one probe
+# of dig/ping/nc beside bind9 dig and iputils ping; traceloop's syscall
+# overhead beside strace.
+bench: size $(B)/retina | $(B)/.prereqs-test
+	@/usr/bin/python3 tests/bench/trace_bench.py $(B)/retina
 	@/usr/bin/python3 tests/bench/probes_bench.py $(B)/retina
 	@/usr/bin/python3 tests/bench/traceloop_overhead.py $(B)/retina
 

@@ -32,12 +32,13 @@ static const struct { int code; const char *name; } errnames[] = {
 
 const char *errno_name(int err, char buf[16])
 {
-	if (err < 0)
-		err = -err;
+	/* unsigned: -INT_MIN does not fit an int (the value may come from the kernel) */
+	unsigned code = err < 0 ? 0u - (unsigned)err : (unsigned)err;
+
 	for (size_t i = 0; i < ARRAY_SIZE(errnames); i++)
-		if (errnames[i].code == err)
+		if ((unsigned)errnames[i].code == code)
 			return errnames[i].name;
-	snprintf(buf, 16, "E%d", err);
+	snprintf(buf, 16, "E%u", code);
 	return buf;
 }
 

@@ -74,6 +74,9 @@ static void errno_names_round_trip(void **state)
 	assert_string_equal(errno_name(EHOSTUNREACH, buf), "EHOSTUNREACH");
 	assert_string_equal(errno_name(524, buf), "ENOTSUPP");
 	assert_string_equal(errno_name(4000, buf), "E4000");
+	/* any int, e.g. a kernel value read as an errno (found by fuzz_trace_format) */
+	assert_string_equal(errno_name(-2147483647 - 1, buf), "E2147483648");
+	assert_string_equal(errno_name(-4000, buf), "E4000");
 	assert_int_equal(errno_from_name("econnreset"), ECONNRESET);
 	assert_int_equal(errno_from_name("ENOPE"), -1);
 }

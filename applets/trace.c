@@ -1,0 +1,548 @@
+/*
+ * retina trace: the eBPF network-problem tracer (what `kubectl retina
+ * bpftrace` runs on a node). Five BTF tracepoints (bpf/trace.bpf.c), filters
+ * applied in the kernel, reason names from the running kernel's BTF.
+ * Pure logic (names, filters, formatting) lives in trace_rules.c.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "applets/applets.h"
+#include "applets/trace.h"
+#include "bpf/trace.skel.h"
+#include "lib/caps.h"
+#include "lib/retina.h"
+
+const char trace_help[] =
+	"usage: retina trace [EVENTS] [FILTERS] [-o table|json] [--duration D]\n"
+	"       retina trace --list-reasons\n"
+	"\n"
+	"Trace network problems as the kernel sees them: packet drops with the\n"
+	"kernel's reason, TCP resets, socket errors and retransmissions. Filters run\n"
+	"in the kernel. Needs BTF and the BPF and PERFMON capabilities (see\n"
+	"docs/trace.md); no tracefs, debugfs or kprobes.\n"
+	"\n"
+	"Events (none given: all):\n"
+	"  --drops              DROP: skb:kfree_skb, with the drop reason name\n"
+	"  --rst                RST_SENT (tcp:tcp_send_reset), RST_RECV (tcp:tcp_receive_reset)\n"
+	"  --errors             SOCK_ERR: sock:inet_sk_error_report, with the errno name\n"
+	"  --retransmits        RETRANS: tcp:tcp_retransmit_skb, with the TCP state\n"
+	"  --all                all of the above\n"
+	"Filters (repeatable; an event matches when its source or destination does):\n"
+	"  --ip ADDR            an IPv4 or IPv6 address\n"
+	"  --cidr NET           an IPv4 or IPv6 network (10.0.0.0/8, fd00::/8)\n"
+	"  --port N             a TCP/UDP port\n"
+	"  --reason NAME[,NAME] only these drop reasons (DROP events)\n"
+	"  --all-reasons        include NOT_SPECIFIED drops too\n"
+	"Output:\n"
+	"  -o, --output FORMAT  table (default) or json (one object per line on stdout)\n"
+	"  -d, --duration D     stop after D (30s, 5m); 0 (default): until Ctrl-C or SIGTERM\n"
+	"  --list-reasons       print this kernel's drop reasons (code=name) and exit\n"
+	"  -v, --verbose        show libbpf's messages\n"
+	"\n"
+	"Banner, warnings and the exit summary (counts per type and reason, events\n"
+	"lost) go to stderr.\n"
+	"\n"
+	"Examples:\n"
+	"  retina trace                                  everything, until Ctrl-C\n"
+	"  retina trace --drops --cidr 10.244.0.0/16     drops to or from the pod network\n"
+	"  retina trace --rst --errors --port 443 -d 1m  resets and errors on port 443\n"
+	"  retina trace --drops --reason NETFILTER_DROP,NO_SOCKET -o json\n"
+	"  retina trace --list-reasons\n";
+
+/* How long an event may wait in the ring buffer below the wake threshold. */
+#define POLL_MS 25
+
+static volatile sig_atomic_t stop_signal;
+static bool verbose;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!verbose || level == LIBBPF_DEBUG)
+		return 0;
+	fprintf(stderr, "libbpf: ");
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Feed every enum of btf that names drop or RST reasons (ids from first). */
+static int scan_reasons(const struct btf *btf, __u32 first, struct reason_table *drop, struct reason_table *rst)
+{
+	__u32 n = btf__type_cnt(btf);
+
+	for (__u32 id = first; id < n; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		if (!btf_is_any_enum(t))
+			continue;
+		const char *ename = btf__name_by_offset(btf, t->name_off);
+		if (!ename || !*ename)
+			continue;
+		bool is_rst = !strcmp(ename, "sk_rst_reason");
+		if (!is_rst && !strstr(ename, "drop_reason"))
+			continue;
+		struct reason_table *tab = is_rst ? rst : drop;
+		for (int i = 0; i < btf_vlen(t); i++) {
+			const char *name;
+			int64_t value;
+
+			if (btf_is_enum(t)) {
+				const struct btf_enum *e = btf_enum(t) + i;
+				name = btf__name_by_offset(btf, e->name_off);
+				value = btf_kflag(t) ? (int64_t)e->val : (int64_t)(uint32_t)e->val;
+			} else {
+				const struct btf_enum64 *e = btf_enum64(t) + i;
+				name = btf__name_by_offset(btf, e->name_off);
+				value = (int64_t)btf_enum64_value(e);
+			}
+			if (name && reason_add(tab, ename, name, value) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The kernel's reasons, and (6.4+) those of drop-reason subsystems whose
+ * module is loaded: their enums live in the module's BTF, not in vmlinux's.
+ */
+static int read_reasons(const struct btf *btf, struct reason_table *drop, struct reason_table *rst)
+{
+	if (scan_reasons(btf, 1, drop, rst))
+		return -1;
+	for (size_t i = 0; i < drop->nsubsys; i++) {
+		char mod[64], path[96];
+		bool seen = false;
+
+		subsys_module(drop->subsys[i].name, mod, sizeof(mod));
+		for (size_t j = 0; j < i; j++) {
+			char other[64];
+			seen |= !strcmp(subsys_module(drop->subsys[j].name, other, sizeof(other)), mod);
+		}
+		snprintf(path, sizeof(path), "/sys/kernel/btf/%s", mod);
+		if (seen || access(path, R_OK))
+			continue;
+		struct btf *mb = btf__parse_split(path, (struct btf *)btf);
+		if (!mb)
+			continue;
+		int err = scan_reasons(mb, btf__type_cnt(btf), drop, rst);
+		btf__free(mb);
+		if (err)
+			return -1;
+	}
+	return 0;
+}
+
+static int cmp_reason(const void *a, const void *b)
+{
+	const struct reason_entry *x = a, *y = b;
+	return x->code < y->code ? -1 : x->code > y->code;
+}
+
+/* What the bpf() refusal most likely means here, and the flag that fixes it. */
+static void explain_eperm(const char *what)
+{
+	uint64_t eff = 0, need;
+	char line[256], miss[256];
+	struct utsname u;
+	int major = 0, minor = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "CapEff:", 7))
+				eff = strtoull(line + 7, NULL, 16);
+		fclose(f);
+	}
+	if (!uname(&u))
+		sscanf(u.release, "%d.%d", &major, &minor);
+	/* BPF and PERFMON exist since 5.8; before, only SYS_ADMIN would do. */
+	bool split = major > 5 || (major == 5 && minor >= 8);
+	need = split ? CAPBIT(CAPN_BPF) | CAPBIT(CAPN_PERFMON) : CAPBIT(CAPN_SYS_ADMIN);
+	if (eff & CAPBIT(CAPN_SYS_ADMIN))
+		need = 0;
+	need &= ~eff;
+	if (need) {
+		caps_format(need, miss, sizeof(miss));
+		die(EXIT_FAIL,
+		    "%s: permission denied (EPERM): this process lacks the %s capabilit%s; "
+		    "start the debug pod with: kubectl retina shell --capabilities %s NODE",
+		    what, miss, strchr(miss, ',') ? "ies" : "y", miss);
+	}
+	die(EXIT_FAIL,
+	    "%s: permission denied (EPERM) although this process has %s: a seccomp profile or an LSM "
+	    "refuses bpf(); try kubectl retina shell --seccomp-unconfined --apparmor-unconfined, and run "
+	    "'retina capcheck trace'",
+	    what, eff & CAPBIT(CAPN_SYS_ADMIN) ? "SYS_ADMIN" : split ? "BPF and PERFMON" : "SYS_ADMIN");
+}
+
+struct opts {
+	unsigned types;			/* bit per enum trace_type */
+	struct trace_net nets[TRACE_MAX_NETS];
+	unsigned nnets;
+	uint16_t ports[TRACE_MAX_PORTS];
+	unsigned nports;
+	char *reasons;			/* --reason, resolved once BTF is read */
+	bool all_reasons, list_reasons, json;
+	uint64_t duration_ms;
+};
+
+static void parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_REASON,
+	       O_ALL_REASONS, O_LIST_REASONS };
+	static const struct option longopts[] = {
+		{ "drops", no_argument, NULL, O_DROPS },
+		{ "rst", no_argument, NULL, O_RST },
+		{ "errors", no_argument, NULL, O_ERRORS },
+		{ "retransmits", no_argument, NULL, O_RETRANS },
+		{ "all", no_argument, NULL, O_ALL },
+		{ "ip", required_argument, NULL, O_IP },
+		{ "cidr", required_argument, NULL, O_CIDR },
+		{ "port", required_argument, NULL, O_PORT },
+		{ "reason", required_argument, NULL, O_REASON },
+		{ "all-reasons", no_argument, NULL, O_ALL_REASONS },
+		{ "list-reasons", no_argument, NULL, O_LIST_REASONS },
+		{ "output", required_argument, NULL, 'o' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int c;
+
+	while ((c = next_opt(argc, argv, "o:d:vh", longopts)) != -1) {
+		switch (c) {
+		case O_DROPS: o->types |= 1u << TT_DROP; break;
+		case O_RST: o->types |= 1u << TT_RST_SENT | 1u << TT_RST_RECV; break;
+		case O_ERRORS: o->types |= 1u << TT_SOCK_ERR; break;
+		case O_RETRANS: o->types |= 1u << TT_RETRANS; break;
+		case O_ALL: o->types |= (1u << TT_COUNT) - 1; break;
+		case O_IP:
+		case O_CIDR:
+			if (o->nnets == TRACE_MAX_NETS)
+				usage_error("too many --ip/--cidr filters (at most %d)", TRACE_MAX_NETS);
+			if (trace_net_parse(optarg, c == O_CIDR, &o->nets[o->nnets]))
+				usage_error(c == O_IP ? "bad --ip '%s': give an IPv4 or IPv6 address (for a network use --cidr)"
+						      : "bad --cidr '%s': give a network like 10.0.0.0/8 or fd00::/8",
+					    optarg);
+			o->nnets++;
+			break;
+		case O_PORT:
+			if (o->nports == TRACE_MAX_PORTS)
+				usage_error("too many --port filters (at most %d)", TRACE_MAX_PORTS);
+			if (parse_u64(optarg, 1, 65535, &v))
+				usage_error("bad --port '%s': give a number from 1 to 65535", optarg);
+			o->ports[o->nports++] = v;
+			break;
+		case O_REASON: o->reasons = optarg; break;
+		case O_ALL_REASONS: o->all_reasons = true; break;
+		case O_LIST_REASONS: o->list_reasons = true; break;
+		case 'o':
+			if (!strcmp(optarg, "json"))
+				o->json = true;
+			else if (strcmp(optarg, "table"))
+				usage_error("bad output format '%s': use table or json", optarg);
+			break;
+		case 'd':
+			if (parse_duration_ms(optarg, &o->duration_ms))
+				usage_error("bad --duration '%s': use e.g. 30s, 5m, 1h, or 0 for until Ctrl-C", optarg);
+			break;
+		case 'v': verbose = true; break;
+		case 'h': show_help(trace_help);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (!o->types)
+		o->types = (1u << TT_COUNT) - 1;
+}
+
+/* Resolve --reason names against this kernel's enum into the BPF config. */
+static void resolve_reasons(const struct opts *o, const struct reason_table *drop, struct trace_bpf *skel)
+{
+	char *list, *save = NULL;
+	unsigned n = 0;
+
+	if (!o->reasons)
+		return;
+	if (!(o->types & (1u << TT_DROP)))
+		usage_error("--reason selects drop reasons: use it with --drops (or no event flag)");
+	list = strdup(o->reasons);
+	if (!list)
+		die(EXIT_FAIL, "out of memory");
+	for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		int64_t code = reason_code(drop, name);
+		if (code < 0)
+			usage_error("unknown drop reason '%s' on this kernel; 'retina trace --list-reasons' lists them",
+				    name);
+		if (n == TRACE_MAX_REASONS)
+			usage_error("too many --reason names (at most %d)", TRACE_MAX_REASONS);
+		skel->rodata->reasons[n++] = code;
+	}
+	if (!n)
+		usage_error("--reason needs at least one name");
+	skel->rodata->n_reasons = n;
+	free(list);
+}
+
+struct run {
+	const struct opts *o;
+	struct trace_names names;
+	struct trace_counts counts;
+	uint64_t wall_offset_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	uint64_t delivered;
+};
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct run *r = ctx;
+	const struct trace_event *e = data;
+	char line[1024];
+
+	if (size < sizeof(*e))
+		return 0;
+	r->delivered++;
+	counts_add(&r->counts, e);
+	if (r->o->json)
+		format_json(&r->names, e, e->ts_ns + r->wall_offset_ns, line, sizeof(line));
+	else
+		format_row(&r->names, e, e->ts_ns + r->wall_offset_ns, line, sizeof(line));
+	puts(line);
+	return 0;
+}
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+static void print_summary(const struct run *r, const struct trace_bpf *skel, double secs)
+{
+	uint64_t lost = 0;
+	char rbuf[64];
+
+	for (int t = 0; t < TT_COUNT; t++)
+		lost += skel->bss->lost[t];
+	fprintf(stderr, "%s: %.1fs, %llu events, %llu lost (ring buffer full)\n", applet_name, secs,
+		(unsigned long long)r->delivered, (unsigned long long)lost);
+	for (int t = 0; t < TT_COUNT; t++) {
+		if (!r->counts.per_type[t] && !skel->bss->lost[t])
+			continue;
+		fprintf(stderr, "  %-9s %llu", trace_type_names[t], (unsigned long long)r->counts.per_type[t]);
+		if (skel->bss->lost[t])
+			fprintf(stderr, " (+%llu lost)", (unsigned long long)skel->bss->lost[t]);
+		fputc('\n', stderr);
+		for (size_t i = 0; i < r->counts.nreasons; i++) {
+			if (r->counts.per_reason[i].type != t)
+				continue;
+			struct trace_event e = { .type = t, .reason = r->counts.per_reason[i].reason };
+			fprintf(stderr, "    %-28s %llu\n", event_reason(&r->names, &e, rbuf, sizeof(rbuf)),
+				(unsigned long long)r->counts.per_reason[i].n);
+		}
+	}
+	if (r->counts.overflow)
+		fprintf(stderr, "  (%llu events of further reasons not itemized)\n",
+			(unsigned long long)r->counts.overflow);
+}
+
+static struct bpf_program *prog_of(struct trace_bpf *skel, int type)
+{
+	switch (type) {
+	case TT_DROP: return skel->progs.trace_kfree_skb;
+	case TT_RST_SENT: return skel->progs.trace_tcp_send_reset;
+	case TT_RST_RECV: return skel->progs.trace_tcp_receive_reset;
+	case TT_SOCK_ERR: return skel->progs.trace_inet_sk_error_report;
+	case TT_RETRANS: return skel->progs.trace_tcp_retransmit_skb;
+	}
+	return NULL;
+}
+
+/* A tracepoint this kernel lacks (or a test pretending so): RETINA_TRACE_MISSING=a,b. */
+static bool tracepoint_exists(const struct btf *btf, const char *tp)
+{
+	char name[64];
+	const char *pretend = getenv("RETINA_TRACE_MISSING");
+
+	if (pretend) {
+		size_t n = strlen(tp);
+		for (const char *p = pretend; (p = strstr(p, tp)); p += n)
+			if ((p == pretend || p[-1] == ',') && (p[n] == ',' || !p[n]))
+				return false;
+	}
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0;
+}
+
+int trace_main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct reason_table drop = { 0 }, rst = { 0 };
+	struct run r = { .o = &o, .names = { &drop, &rst } };
+	struct ring_buffer *rb = NULL;
+	struct trace_bpf *skel;
+	struct btf *btf;
+	int err;
+
+	parse_opts(argc, argv, &o);
+	libbpf_set_print(libbpf_print);
+
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+	btf = btf__load_vmlinux_btf();
+	if (!btf) {
+		int why = access("/sys/kernel/btf/vmlinux", R_OK) ? errno : EINVAL;
+		if (why == ENOENT)
+			die(EXIT_FAIL, "this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): retina trace "
+				       "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)");
+		die(EXIT_FAIL, "cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): %s", strerror(why));
+	}
+	if (read_reasons(btf, &drop, &rst))
+		die(EXIT_FAIL, "out of memory");
+	if (o.list_reasons) {
+		qsort(drop.v, drop.n, sizeof(*drop.v), cmp_reason);
+		for (size_t i = 0; i < drop.n; i++)
+			printf("%u=%s\n", drop.v[i].code, drop.v[i].name);
+		return EXIT_OK;
+	}
+
+	skel = trace_bpf__open();
+	if (!skel)
+		die(EXIT_FAIL, "cannot open the BPF object: %s", strerror(errno));
+	resolve_reasons(&o, &drop, skel);
+	memcpy((void *)skel->rodata->nets, o.nets, sizeof(o.nets));
+	skel->rodata->n_nets = o.nnets;
+	memcpy((void *)skel->rodata->ports, o.ports, sizeof(o.ports));
+	skel->rodata->n_ports = o.nports;
+	skel->rodata->all_reasons = o.all_reasons;
+	int64_t code;
+	if ((code = reason_code(&drop, "NOT_DROPPED_YET")) >= 0)
+		skel->rodata->reason_not_dropped = code;
+	if ((code = reason_code(&drop, "CONSUMED")) >= 0)
+		skel->rodata->reason_consumed = code;
+	if ((code = reason_code(&drop, "NOT_SPECIFIED")) >= 0)
+		skel->rodata->reason_not_specified = code;
+
+	unsigned active = 0;
+	for (int t = 0; t < TT_COUNT; t++) {
+		bool want = o.types & (1u << t);
+		if (want && !tracepoint_exists(btf, trace_tp_names[t])) {
+			warnx("this kernel has no tracepoint %s: %s events are disabled", trace_tp_names[t],
+			      trace_type_names[t]);
+			want = false;
+		}
+		bpf_program__set_autoload(prog_of(skel, t), want);
+		active |= want ? 1u << t : 0;
+	}
+	btf__free(btf);
+	if (!active)
+		die(EXIT_FAIL, "none of the requested tracepoints exists on this kernel: nothing to trace");
+
+	err = trace_bpf__load(skel);
+	if (err == -EPERM || err == -EACCES)
+		explain_eperm("loading the BPF programs");
+	if (err)
+		die(EXIT_FAIL, "cannot load the BPF programs: %s (run with -v for libbpf's reasons)", strerror(-err));
+
+	/* Handlers before attaching: a signal from now on ends the loop, never the process. */
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	char names[128] = "";
+	unsigned attached = 0;
+	for (int t = 0; t < TT_COUNT; t++) {
+		if (!(active & (1u << t)))
+			continue;
+		struct bpf_link *link = bpf_program__attach(prog_of(skel, t));
+		if (!link) {
+			if (errno == EPERM)
+				explain_eperm("attaching to the tracepoints");
+			warnx("cannot attach to tracepoint %s: %s; %s events are disabled", trace_tp_names[t],
+			      strerror(errno), trace_type_names[t]);
+			continue;
+		}
+		/* The skeleton owns the link: destroyed (detached) with it. */
+		switch (t) {
+		case TT_DROP: skel->links.trace_kfree_skb = link; break;
+		case TT_RST_SENT: skel->links.trace_tcp_send_reset = link; break;
+		case TT_RST_RECV: skel->links.trace_tcp_receive_reset = link; break;
+		case TT_SOCK_ERR: skel->links.trace_inet_sk_error_report = link; break;
+		case TT_RETRANS: skel->links.trace_tcp_retransmit_skb = link; break;
+		}
+		attached |= 1u << t;
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", names[0] ? "," : "",
+			 trace_type_names[t]);
+	}
+	if (!attached) {
+		trace_bpf__destroy(skel);
+		die(EXIT_FAIL, "no tracepoint could be attached: nothing to trace");
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &r, NULL);
+	if (!rb) {
+		trace_bpf__destroy(skel);
+		die(EXIT_FAIL, "cannot map the ring buffer: %s", strerror(errno));
+	}
+
+	uint64_t start = now_ns(CLOCK_MONOTONIC);
+	r.wall_offset_ns = now_ns(CLOCK_REALTIME) - start;
+	fprintf(stderr, "%s: attached %s in %.0f ms (%u ip/cidr, %u port filters in the kernel); %s\n", applet_name,
+		names, (start - t0) / 1e6, o.nnets, o.nports,
+		o.duration_ms ? "stops after --duration" : "Ctrl-C to stop");
+	if (!o.json) {
+		char head[512];
+		format_header(head, sizeof(head));
+		puts(head);
+	}
+	fflush(stdout);
+
+	/*
+	 * The BPF side wakes us only when a byte threshold is crossed; the
+	 * timeout drains the rest (ring_buffer__poll consumes only rings that
+	 * woke it, so consume explicitly): events show within POLL_MS.
+	 */
+	while (!stop_signal) {
+		int timeout = POLL_MS;
+		if (o.duration_ms) {
+			uint64_t elapsed = (now_ns(CLOCK_MONOTONIC) - start) / 1000000u;
+			if (elapsed >= o.duration_ms)
+				break;
+			if (o.duration_ms - elapsed < (uint64_t)timeout)
+				timeout = o.duration_ms - elapsed;
+		}
+		err = ring_buffer__poll(rb, timeout);
+		if (err >= 0)
+			err = ring_buffer__consume(rb);
+		if (err < 0 && err != -EINTR) {
+			warnx("reading the ring buffer failed: %s", strerror(-err));
+			break;
+		}
+		if (fflush(stdout) == EOF && errno == EPIPE)
+			break;
+	}
+	ring_buffer__consume(rb);
+	fflush(stdout);
+	print_summary(&r, skel, (now_ns(CLOCK_MONOTONIC) - start) / 1e9);
+	ring_buffer__free(rb);
+	trace_bpf__destroy(skel);
+	reason_free(&drop);
+	reason_free(&rst);
+	return EXIT_OK;
+}

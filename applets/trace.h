@@ -1,0 +1,94 @@
+/*
+ * retina trace's pure parts (applets/trace_rules.c): reason names from the
+ * kernel's enums, filters, and output formatting. No libbpf and no I/O, so
+ * unit tests drive them with made-up enums and events.
+ */
+#ifndef RETINA_TRACE_H
+#define RETINA_TRACE_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/trace_event.h"
+
+/* code -> name, as read from the running kernel's BTF enums. */
+struct reason_entry {
+	uint32_t code;
+	char name[64];
+};
+
+struct reason_table {
+	struct reason_entry *v;
+	size_t n, cap;
+	/* enum skb_drop_reason_subsys (6.4+): subsystem number -> name */
+	struct reason_entry *subsys;
+	size_t nsubsys, capsubsys;
+};
+
+/*
+ * Feed one enumerator of the kernel's BTF. enum_name is the enum's name:
+ * "skb_drop_reason" (core reasons), "skb_drop_reason_subsys" (6.4+
+ * subsystems), any other "*drop_reason" enum (a subsystem's reasons, kept when
+ * their value carries a subsystem number) or "sk_rst_reason". Prefixes
+ * (SKB_DROP_REASON_, SKB_, SK_RST_REASON_) are stripped; markers that are not
+ * reasons (..._MAX, ..._SUBSYS_MASK, ..._NUM) are skipped.
+ * Returns 1 when kept, 0 when skipped, -1 when out of memory.
+ */
+int reason_add(struct reason_table *t, const char *enum_name, const char *entry, int64_t value);
+/* The name of code; for an unknown code of a known subsystem "SUBSYS#N", else "#N". */
+const char *reason_name(const struct reason_table *t, uint32_t code, char *buf, size_t len);
+/* The code of name (case-insensitive, prefix optional); -1 when unknown. */
+int64_t reason_code(const struct reason_table *t, const char *name);
+void reason_free(struct reason_table *t);
+/*
+ * The module that defines a subsystem's reasons, from its subsystem name:
+ * "openvswitch" for OPENVSWITCH, "mac80211" for MAC80211_UNUSABLE. Its BTF
+ * is /sys/kernel/btf/MODULE when the module is loaded. buf >= 64 bytes.
+ */
+char *subsys_module(const char *subsys, char *buf, size_t len);
+
+/* "ESTABLISHED" for TCP_ESTABLISHED; "STATE#N" for others. buf >= 16 bytes. */
+const char *tcp_state_name(unsigned state, char *buf);
+extern const char *const trace_type_names[TT_COUNT];	/* "DROP", "RST_SENT", ... */
+extern const char *const trace_probe_names[TT_COUNT];	/* "kfree_skb", ... */
+extern const char *const trace_tp_names[TT_COUNT];	/* tracepoint names in BTF */
+/* "udp" for IPPROTO_UDP; NULL when unknown. */
+const char *proto_name(unsigned proto);
+
+/* --ip or --cidr (host bits must be clear for --cidr) into a kernel filter entry. -1 on junk. */
+int trace_net_parse(const char *s, bool cidr_required, struct trace_net *out);
+/* "TCP_STATE_NAME" etc. are decided by type: the reason of e as text. */
+struct trace_names {
+	const struct reason_table *drop, *rst;
+};
+const char *event_reason(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len);
+
+/* The table header (two lines: names, then a rule), and one row. */
+void format_header(char *buf, size_t len);
+/* wall_ns: the event's time as ns since the epoch. */
+void format_row(const struct trace_names *nm, const struct trace_event *e, uint64_t wall_ns, char *buf,
+		size_t len);
+/* One JSON object, no newline. */
+void format_json(const struct trace_names *nm, const struct trace_event *e, uint64_t wall_ns, char *buf,
+		 size_t len);
+/* "2026-11-22T01:30:04.123456789Z" */
+char *format_rfc3339(uint64_t wall_ns, char *buf, size_t len);
+/* "10.0.0.1:80", "[2001:db8::1]:443", "10.0.0.1" (no port), "-" (unknown). */
+char *format_endpoint(const struct trace_event *e, bool src, char *buf, size_t len);
+
+/* Per type and per reason counts for the exit summary. */
+struct trace_counts {
+	uint64_t per_type[TT_COUNT];
+	struct {
+		uint8_t type;
+		uint32_t reason;
+		uint64_t n;
+	} per_reason[256];
+	size_t nreasons;
+	uint64_t overflow;	/* events whose (type, reason) did not fit */
+};
+void counts_add(struct trace_counts *c, const struct trace_event *e);
+
+#endif

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * retina trace: network problems as they happen, from five tracepoints.
+ * BTF-typed tracepoints (tp_btf) need no tracefs and no kprobes, so this
+ * runs inside a container with BPF+PERFMON. Filters run here, before an
+ * event costs a ring buffer slot; a full buffer is counted, never silent.
+ */
+#include "bpf/vmlinux_min.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpf/trace_event.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_SCTP 132
+
+/* Set by user space before load. */
+const volatile __u32 n_nets = 0;
+const volatile struct trace_net nets[TRACE_MAX_NETS] = {};
+const volatile __u32 n_ports = 0;
+const volatile __u16 ports[TRACE_MAX_PORTS] = {};
+const volatile __u32 n_reasons = 0;
+const volatile __u32 reasons[TRACE_MAX_REASONS] = {};
+/* Drop reasons that are not problems; ~0 when this kernel has no such name. */
+const volatile __u32 reason_not_dropped = ~0U;
+const volatile __u32 reason_consumed = ~0U;
+const volatile __u32 reason_not_specified = ~0U;
+const volatile bool all_reasons = false;
+/* Wake the reader only when this much is pending (it also polls on a timer). */
+const volatile __u64 wake_bytes = 65536;
+
+/* Events the ring buffer had no room for, per type. */
+__u64 lost[TT_COUNT] = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 2 << 20);
+} events SEC(".maps");
+
+static __always_inline bool net_match(const __u8 *a, __u8 family)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, a, 16);
+	for (__u32 i = 0; i < TRACE_MAX_NETS; i++) {
+		if (i >= n_nets)
+			break;
+		if (nets[i].family != family)
+			continue;
+		if ((w[0] & nets[i].mask[0]) != nets[i].addr[0])
+			continue;
+		if (family == AF_INET)
+			return true;
+		if ((w[1] & nets[i].mask[1]) == nets[i].addr[1] && (w[2] & nets[i].mask[2]) == nets[i].addr[2] &&
+		    (w[3] & nets[i].mask[3]) == nets[i].addr[3])
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool port_match(__u16 p)
+{
+	for (__u32 i = 0; i < TRACE_MAX_PORTS; i++) {
+		if (i >= n_ports)
+			break;
+		if (ports[i] == p)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool wanted(const struct trace_event *e)
+{
+	if (n_nets && !net_match(e->saddr, e->family) && !net_match(e->daddr, e->family))
+		return false;
+	if (n_ports && !port_match(e->sport) && !port_match(e->dport))
+		return false;
+	return true;
+}
+
+static __always_inline void from_sock(struct trace_event *e, const struct sock *sk)
+{
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (e->family == AF_INET) {
+		__be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(e->saddr, &s, 4);
+		__builtin_memcpy(e->daddr, &d, 4);
+	} else if (e->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr);
+		/* A dual-stack socket talking IPv4 (::ffff:a.b.c.d) is an IPv4 flow: --ip/--cidr must see it so. */
+		__u32 w[4];
+		__builtin_memcpy(w, e->daddr, 16);
+		if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) {
+			__be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+			__be32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+			__builtin_memset(e->saddr, 0, 16);
+			__builtin_memset(e->daddr, 0, 16);
+			__builtin_memcpy(e->saddr, &s, 4);
+			__builtin_memcpy(e->daddr, &d, 4);
+			e->family = AF_INET;
+		}
+	} else {
+		e->family = 0;
+	}
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* A socket closed by the error already gave its port back: the header field stays. */
+	if (!e->sport)
+		e->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->proto = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* IP header and ports of an skb; false when it carries no IP packet. */
+static __always_inline bool from_skb(struct trace_event *e, const struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	__u8 ip[40];
+	__u32 l4;
+
+	if (dev) {
+		e->ifindex = BPF_CORE_READ(dev, ifindex);
+		BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
+		e->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	}
+	if (!head || nh == 0xffff)
+		return false;
+	if (proto == ETH_P_IP) {
+		if (bpf_probe_read_kernel(ip, 20, head + nh) || (ip[0] >> 4) != 4)
+			return false;
+		e->family = AF_INET;
+		e->proto = ip[9];
+		__builtin_memcpy(e->saddr, &ip[12], 4);
+		__builtin_memcpy(e->daddr, &ip[16], 4);
+		/* a later fragment has no ports */
+		if ((((__u16)ip[6] << 8 | ip[7]) & 0x1fff) != 0)
+			return true;
+		l4 = nh + (ip[0] & 0xf) * 4;
+	} else if (proto == ETH_P_IPV6) {
+		if (bpf_probe_read_kernel(ip, 40, head + nh) || (ip[0] >> 4) != 6)
+			return false;
+		e->family = AF_INET6;
+		e->proto = ip[6];
+		__builtin_memcpy(e->saddr, &ip[8], 16);
+		__builtin_memcpy(e->daddr, &ip[24], 16);
+		l4 = nh + 40;
+	} else {
+		return false;
+	}
+	if (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP || e->proto == IPPROTO_SCTP) {
+		__be16 pp[2];
+		if (!bpf_probe_read_kernel(pp, sizeof(pp), head + l4)) {
+			e->sport = bpf_ntohs(pp[0]);
+			e->dport = bpf_ntohs(pp[1]);
+		}
+	}
+	return true;
+}
+
+static __always_inline void swap_ends(struct trace_event *e)
+{
+	__u8 a[16];
+	__u16 p = e->sport;
+
+	__builtin_memcpy(a, e->saddr, 16);
+	__builtin_memcpy(e->saddr, e->daddr, 16);
+	__builtin_memcpy(e->daddr, a, 16);
+	e->sport = e->dport;
+	e->dport = p;
+}
+
+static __always_inline void start(struct trace_event *e, __u8 type)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+}
+
+/*
+ * Built on the stack and copied in only when it passes the filters: a
+ * filtered-out event never touches the ring buffer.
+ */
+static __always_inline int finish(struct trace_event *e)
+{
+	if (!wanted(e))
+		return 0;
+	/*
+	 * Waking the reader per event costs more than the event: wake it only
+	 * when this event makes the pending data cross wake_bytes (it drains
+	 * everything then); below that, its timer picks events up.
+	 */
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 rec = (sizeof(*e) + 8 + 7) & ~7ULL;	/* with the record header */
+	bool cross = avail + rec >= wake_bytes && avail < wake_bytes;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), cross ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
+		__sync_fetch_and_add(&lost[e->type < TT_COUNT ? e->type : 0], 1);
+	return 0;
+}
+
+static __always_inline bool reason_wanted(__u32 reason)
+{
+	if (reason == reason_not_dropped || reason == reason_consumed)
+		return false;
+	if (n_reasons) {
+		for (__u32 i = 0; i < TRACE_MAX_REASONS; i++) {
+			if (i >= n_reasons)
+				break;
+			if (reasons[i] == reason)
+				return true;
+		}
+		return false;
+	}
+	return all_reasons || reason != reason_not_specified;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
+{
+	struct trace_event ev, *e = &ev;
+	__u32 reason = 0;
+
+	/* The reason argument exists since 5.17, with the enum. */
+	if (bpf_core_type_exists(enum skb_drop_reason))
+		reason = (__u32)ctx[2];
+	if (!reason_wanted(reason))
+		return 0;
+	start(e, TT_DROP);
+	e->reason = reason;
+	if (!from_skb(e, skb)) {
+		struct sock *sk = BPF_CORE_READ(skb, sk);
+		if (sk)
+			from_sock(e, sk);
+	}
+	e->state = 0;
+	return finish(e);
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(trace_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb)
+{
+	struct trace_event ev, *e = &ev;
+
+	start(e, TT_RST_SENT);
+	/* The reason argument exists since 6.10, with the enum. */
+	if (bpf_core_type_exists(enum sk_rst_reason))
+		e->reason = (__u32)ctx[2];
+	/* skb is the segment that provoked the RST: the RST goes back to its source. */
+	if (skb && from_skb(e, skb))
+		swap_ends(e);
+	else if (sk)
+		from_sock(e, sk);
+	if (sk)
+		e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e->proto = IPPROTO_TCP;
+	return finish(e);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(trace_tcp_receive_reset, const struct sock *sk)
+{
+	struct trace_event ev, *e = &ev;
+
+	start(e, TT_RST_RECV);
+	from_sock(e, sk);
+	e->proto = IPPROTO_TCP;
+	e->reason = e->state;
+	return finish(e);
+}
+
+SEC("tp_btf/inet_sk_error_report")
+int BPF_PROG(trace_inet_sk_error_report, const struct sock *sk)
+{
+	int err = BPF_CORE_READ(sk, sk_err);
+	struct trace_event ev, *e = &ev;
+
+	if (!err)
+		return 0;
+	start(e, TT_SOCK_ERR);
+	from_sock(e, sk);
+	e->reason = err;
+	return finish(e);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(trace_tcp_retransmit_skb, const struct sock *sk)
+{
+	struct trace_event ev, *e = &ev;
+
+	start(e, TT_RETRANS);
+	from_sock(e, sk);
+	e->proto = IPPROTO_TCP;
+	e->reason = e->state;
+	return finish(e);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

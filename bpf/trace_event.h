@@ -1,0 +1,46 @@
+/*
+ * What bpf/trace.bpf.c sends to `retina trace` through the ring buffer, and
+ * the filter it is configured with (read-only data, set before load). Shared
+ * by the BPF program and user space: fixed-width types only.
+ */
+#ifndef RETINA_TRACE_EVENT_H
+#define RETINA_TRACE_EVENT_H
+
+enum trace_type {
+	TT_DROP = 0,
+	TT_RST_SENT,
+	TT_RST_RECV,
+	TT_SOCK_ERR,
+	TT_RETRANS,
+	TT_COUNT,
+};
+
+#define TRACE_MAX_NETS 16	/* --ip and --cidr together */
+#define TRACE_MAX_PORTS 16
+#define TRACE_MAX_REASONS 16
+
+struct trace_event {
+	__u64 ts_ns;		/* CLOCK_MONOTONIC */
+	__u32 reason;		/* drop reason, errno, TCP state or RST reason */
+	__u32 pid;
+	__u32 netns;		/* inode of the network namespace; 0 unknown */
+	__u32 ifindex;		/* 0 unknown */
+	__u8 saddr[16];		/* network order; IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	__u16 sport, dport;	/* host order; 0 when the protocol has none */
+	__u8 type;		/* enum trace_type */
+	__u8 family;		/* AF_INET, AF_INET6, 0 unknown */
+	__u8 proto;		/* IPPROTO_* */
+	__u8 state;		/* TCP state where known, else 0 */
+	char comm[16];
+	char ifname[16];
+};
+
+/* A network of --ip/--cidr: the address with host bits cleared, and its mask. */
+struct trace_net {
+	__u32 addr[4];
+	__u32 mask[4];
+	__u32 family;		/* AF_INET (uses word 0) or AF_INET6 */
+};
+
+#endif

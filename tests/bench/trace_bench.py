@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""retina trace against the equivalent bpftrace script, side by side, on this machine.
+
+Prints numbers, never asserts on them. For each tracer: time from launch to the first
+captured event (and to "attached" where the tool says so), peak RSS, CPU seconds the
+tracer process used during a drop storm (UDP at STORM_PPS into an iptables DROP rule in
+a test namespace), events delivered vs generated (the rule's own packet counter),
+events lost, and the drop path's packets/s at full speed with the tracer vs without.
+
+usage: trace_bench.py BUILD/retina   (as root; installs Debian's bpftrace if missing)
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "integration"))
+from netns import NetPair  # noqa: E402
+
+STORM_PPS = int(os.environ.get("STORM_PPS", "100000"))
+STORM_SECONDS = float(os.environ.get("STORM_SECONDS", "4"))
+MAX_SECONDS = 3.0
+PORT = 9999
+
+# The same five tracepoints, printing similar lines. bpftrace 0.17 has no tp_btf, so
+# it needs tracefs (mounted in a private mount namespace) and the classic layouts;
+# 2 is SKB_DROP_REASON_NOT_SPECIFIED, excluded as retina excludes it by default.
+BPFTRACE_SCRIPT = r"""
+tracepoint:skb:kfree_skb /args->reason > 2/ {
+  $skb = (struct sk_buff *)args->skbaddr;
+  $ip = (struct iphdr *)($skb->head + $skb->network_header);
+  printf("%s DROP %d kfree_skb %s -> %s\n", strftime("%H:%M:%S", nsecs), args->reason,
+         ntop($ip->saddr), ntop($ip->daddr));
+}
+tracepoint:tcp:tcp_send_reset {
+  printf("%s RST_SENT %d tcp_send_reset\n", strftime("%H:%M:%S", nsecs), args->reason);
+}
+tracepoint:tcp:tcp_receive_reset {
+  printf("%s RST_RECV %d tcp_receive_reset %s:%d -> %s:%d\n", strftime("%H:%M:%S", nsecs), 0,
+         ntop(args->saddr), args->sport, ntop(args->daddr), args->dport);
+}
+tracepoint:sock:inet_sk_error_report /args->error != 0/ {
+  printf("%s SOCK_ERR %d inet_sk_error_report %s:%d -> %s:%d\n", strftime("%H:%M:%S", nsecs), args->error,
+         ntop(args->saddr), args->sport, ntop(args->daddr), args->dport);
+}
+tracepoint:tcp:tcp_retransmit_skb {
+  printf("%s RETRANS %d tcp_retransmit_skb %s:%d -> %s:%d\n", strftime("%H:%M:%S", nsecs), args->state,
+         ntop(args->saddr), args->sport, ntop(args->daddr), args->dport);
+}
+"""
+
+
+def sh(argv, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, **kw)
+
+
+def ensure_bpftrace():
+    if shutil.which("bpftrace"):
+        return True
+    print("bpftrace is missing: installing Debian's package (apt-get install bpftrace)", flush=True)
+    p = sh(["apt-get", "install", "-y", "-q", "bpftrace"], env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    if p.returncode or not shutil.which("bpftrace"):
+        print(f"bench: bpftrace could not be installed, its column is skipped:\n{p.stderr[-500:]}")
+        return False
+    return True
+
+
+def build_flooder(tmp):
+    exe = Path(tmp) / "udpflood"
+    sh(["gcc", "-O2", "-Wall", "-o", str(exe), str(HERE / "udpflood.c")], check=True)
+    return str(exe)
+
+
+def rule_packets(pair):
+    out = pair.run(pair.b, ["iptables", "-nvxL", "INPUT"]).stdout
+    for line in out.splitlines():
+        if f"dpt:{PORT}" in line:
+            return int(line.split()[0])
+    raise RuntimeError(f"DROP rule not found:\n{out}")
+
+
+def flood(pair, flooder, pps, seconds):
+    p = pair.run(pair.a, [flooder, pair.B4, str(PORT), str(pps), str(seconds)], timeout=seconds + 30)
+    sent, took = p.stdout.split()
+    return int(sent), float(took)
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_kb(pid):
+    m = re.search(r"^VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
+    return int(m.group(1))
+
+
+def count_lines(path, needle):
+    with open(path, "rb") as f:
+        return sum(1 for line in f if needle in line)
+
+
+def measure(name, argv, pair, flooder, tmp):
+    out_path = Path(tmp) / f"{name}.out"
+    err_path = Path(tmp) / f"{name}.err"
+    needle = f"-> {pair.B4}".encode()
+    res = {"name": name}
+    # a trickle of drops, so "first event" means the tracer is really capturing
+    trickle = pair.popen(pair.a, [flooder, pair.B4, str(PORT), "200", "60"], stdout=subprocess.DEVNULL)
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err)
+    try:
+        while time.monotonic() - t0 < 60 and proc.poll() is None:
+            if res.get("attached") is None and b" attached " in err_path.read_bytes():
+                res["attached"] = time.monotonic() - t0
+            if count_lines(out_path, needle):
+                res["first_event"] = time.monotonic() - t0
+                break
+            time.sleep(0.002)
+        trickle.kill()
+        trickle.wait()
+        if "first_event" not in res:
+            print(f"bench: {name} captured nothing in 60 s:\n{err_path.read_text()[-800:]}")
+            proc.kill()
+            return None
+        time.sleep(0.5)
+        lines0, pkts0, cpu0 = count_lines(out_path, needle), rule_packets(pair), cpu_seconds(proc.pid)
+        sent, took = flood(pair, flooder, STORM_PPS, STORM_SECONDS)
+        time.sleep(1.0)	# let the reader drain
+        res["generated"] = rule_packets(pair) - pkts0
+        res["delivered"] = count_lines(out_path, needle) - lines0
+        res["cpu"] = cpu_seconds(proc.pid) - cpu0
+        res["storm_pps"] = sent / took
+        sent, took = flood(pair, flooder, 0, MAX_SECONDS)
+        res["max_pps"] = sent / took
+        res["rss_kb"] = peak_rss_kb(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err_path.read_text()
+    if name == "retina":
+        m = re.search(r"(\d+) lost", err)
+        res["lost"] = int(m.group(1)) if m else None
+    else:
+        res["lost"] = sum(int(n) for n in re.findall(r"Lost (\d+) events", err))
+    return res
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: trace_bench.py BUILD/retina")
+    retina = os.path.abspath(sys.argv[1])
+    if os.geteuid():
+        sys.exit("bench: needs root (BPF, namespaces)")
+    have_bpftrace = ensure_bpftrace()
+    tmp = tempfile.mkdtemp(prefix="retina-bench-")
+    pair = NetPair()
+    try:
+        flooder = build_flooder(tmp)
+        r = pair.run(pair.b, ["iptables", "-A", "INPUT", "-p", "udp", "--dport", str(PORT), "-j", "DROP"])
+        if r.returncode:
+            sys.exit(f"bench: iptables failed: {r.stderr}")
+        sent, took = flood(pair, flooder, 0, MAX_SECONDS)
+        base_pps = sent / took
+        results = [measure("retina", [retina, "trace"], pair, flooder, tmp)]
+        if have_bpftrace:
+            script = Path(tmp) / "trace.bt"
+            script.write_text(BPFTRACE_SCRIPT)
+            argv = ["unshare", "-m", "sh", "-c",
+                    'mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace "$0"', str(script)]
+            results.append(measure("bpftrace", argv, pair, flooder, tmp))
+    finally:
+        pair.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    results = [r for r in results if r]
+    print(f"\nretina trace vs bpftrace ({'' if have_bpftrace else 'bpftrace skipped; '}"
+          f"drop storm {STORM_PPS}/s for {STORM_SECONDS:g}s; no-tracer drop path {base_pps:,.0f} pkt/s)")
+    rows = [
+        ("launch -> first event (s)", "first_event", ".3f"),
+        ("launch -> 'attached' (s)", "attached", ".3f"),
+        ("peak RSS (MB)", "rss_mb", ".1f"),
+        ("tracer CPU in storm (s)", "cpu", ".2f"),
+        ("storm rate achieved (pkt/s)", "storm_pps", ",.0f"),
+        ("events generated", "generated", ",d"),
+        ("events delivered", "delivered", ",d"),
+        ("events lost (reported)", "lost", ",d"),
+        ("CPU us per event", "us_per_event", ".2f"),
+        ("drop path, max pkt/s", "max_pps", ",.0f"),
+        ("drop path vs no tracer", "slowdown", ".1%"),
+    ]
+    for r in results:
+        r["rss_mb"] = r["rss_kb"] / 1024
+        r["us_per_event"] = r["cpu"] * 1e6 / r["delivered"] if r["delivered"] else None
+        r["slowdown"] = r["max_pps"] / base_pps
+    print(f"  {'':30s}" + "".join(f"{r['name']:>14s}" for r in results))
+    for label, key, spec in rows:
+        print(f"  {label:30s}" + "".join(f"{fmt(r.get(key), spec):>14s}" for r in results))
+    if len(results) == 2:
+        ours, theirs = results
+        print("ratios (bpftrace / retina):")
+        for label, key in (("start to first event", "first_event"), ("peak RSS", "rss_kb"),
+                           ("CPU per event", "us_per_event")):
+            if ours.get(key) and theirs.get(key):
+                print(f"  {label:22s} {theirs[key] / ours[key]:.1f}x")
+        print(f"  {'drop path pkt/s':22s} retina {ours['slowdown']:.1%} of no-tracer, "
+              f"bpftrace {theirs['slowdown']:.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,394 @@
+"""retina trace, for real: every event provoked in namespaces the test makes (closed
+ports, iptables DROP rules, random loss, connect timeouts), IPv4 and IPv6, with the
+kernel-side filters, output formats, exit paths and privileges checked."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import require, run
+from tracer import Tracer, connect, find, wait_for
+
+FAMILIES = pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+
+
+def addrs(pair, v6):
+    return (pair.A6, pair.B6) if v6 else (pair.A4, pair.B4)
+
+
+@FAMILIES
+def test_connect_to_closed_port_gives_rsts_refusal_and_no_socket_drop(retina, netpair, v6):
+    a, b = addrs(netpair, v6)
+    with Tracer(retina, "--port", "9") as t:
+        assert connect(netpair, netpair.a, b, 9) == "error 111"
+        assert t.stop() == 0
+    ev = t.events(netpair)
+    # b answers the SYN with a RST: the RST goes from b:9 back to a
+    sent = find(ev, "RST_SENT", reason="NO_SOCKET", src_ip=b, src_port=9, dst_ip=a)
+    assert sent, ev
+    cport = sent[0]["dst_port"]
+    assert find(ev, "DROP", reason="NO_SOCKET", src_ip=a, src_port=cport, dst_ip=b, dst_port=9, proto="tcp")
+    assert find(ev, "RST_RECV", reason="SYN_SENT", src_ip=a, src_port=cport, dst_ip=b, dst_port=9)
+    err = find(ev, "SOCK_ERR", reason="ECONNREFUSED", src_ip=a, src_port=cport, dst_ip=b, dst_port=9)
+    assert err and err[0]["reason_code"] == 111
+    # the drop happened in b's namespace, on b's veth
+    drop = find(ev, "DROP", reason="NO_SOCKET")[0]
+    assert drop["netns"] == netpair.inode(netpair.b)
+    assert drop["ifname"] == netpair.veth_b
+    assert err[0]["netns"] == netpair.inode(netpair.a)
+    assert re.search(r"^  DROP +\d+$", t.stderr, re.M) and re.search(r"^    NO_SOCKET +\d+$", t.stderr, re.M)
+    assert "0 lost" in t.stderr
+
+
+def iptables(pair, ns, v6, *rule):
+    cmd = "ip6tables" if v6 else "iptables"
+    p = pair.run(ns, [cmd, *rule])
+    assert p.returncode == 0, p.stderr
+
+
+@FAMILIES
+def test_netfilter_drop_retransmitted_syn_and_timeout(retina, netpair, v6):
+    require("iptables", "ip6tables")
+    a, b = addrs(netpair, v6)
+    iptables(netpair, netpair.b, v6, "-A", "INPUT", "-p", "tcp", "--dport", "8080", "-j", "DROP")
+    assert netpair.run(netpair.a, ["sysctl", "-qw", "net.ipv4.tcp_syn_retries=1"]).returncode == 0
+    with Tracer(retina, "--ip", b) as t:
+        started = time.monotonic()
+        assert connect(netpair, netpair.a, b, 8080) == "error 110"
+        assert time.monotonic() - started < 10
+        t.stop()
+    ev = t.events(netpair)
+    drops = find(ev, "DROP", reason="NETFILTER_DROP", src_ip=a, dst_ip=b, dst_port=8080)
+    assert len(drops) >= 2, ev	# the SYN and its retransmission
+    cport = drops[0]["src_port"]
+    assert find(ev, "RETRANS", reason="SYN_SENT", src_ip=a, src_port=cport, dst_ip=b, dst_port=8080)
+    assert find(ev, "SOCK_ERR", reason="ETIMEDOUT", reason_code=110, src_ip=a, dst_ip=b, dst_port=8080)
+
+
+LOSSY_CLIENT = """
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 8081), timeout=50)
+for _ in range(60):
+    s.sendall(b'x' * 1000)
+    time.sleep(0.01)
+time.sleep(1.5)    # losses are retransmitted while still ESTABLISHED
+s.shutdown(socket.SHUT_WR)
+print(s.recv(10).decode())
+"""
+SERVER = """
+import socket, sys
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(('::', 8081)); s.listen(1); print('up', flush=True)
+c, _ = s.accept()
+n = 0
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    n += len(d)
+c.sendall(str(n).encode())
+"""
+
+
+@FAMILIES
+def test_random_loss_on_established_connection_gives_retransmits(retina, netpair, v6):
+    a, b = addrs(netpair, v6)
+    iptables(netpair, netpair.b, v6, "-A", "INPUT", "-p", "tcp", "--dport", "8081", "-m", "statistic",
+             "--mode", "random", "--probability", "0.2", "-j", "DROP")
+    server = netpair.popen(netpair.b, ["python3", "-c", SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "up"
+        with Tracer(retina, "--retransmits", "--port", "8081") as t:
+            p = netpair.run(netpair.a, ["python3", "-c", LOSSY_CLIENT, b])
+            assert p.stdout.strip() == "60000", p.stderr
+            t.stop()
+    finally:
+        server.kill()
+        server.wait()
+    ev = t.events(netpair)
+    assert {e["type"] for e in ev} == {"RETRANS"}
+    est = find(ev, "RETRANS", reason="ESTABLISHED", src_ip=a, dst_ip=b, dst_port=8081)
+    assert est, [(e["reason"], e["src_ip"], e["src_port"], e["dst_ip"], e["dst_port"]) for e in ev]
+    assert est[0]["tcp_state"] == "ESTABLISHED" and est[0]["proto"] == "tcp"
+
+
+UDP_TO_CLOSED_PORT = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((sys.argv[1], 9))
+for _ in range(20):    # the refusal (ICMP) arrives after a send; the next call reports it
+    try:
+        s.send(b'x')
+        time.sleep(0.2)
+    except OSError as e:
+        print('error', e.errno)
+        break
+else:
+    print('never refused')
+"""
+
+
+@FAMILIES
+def test_udp_to_closed_port_gives_refused_socket_error(retina, netpair, v6):
+    a, b = addrs(netpair, v6)
+    with Tracer(retina, "--errors", "--drops", "--ip", b) as t:
+        p = netpair.run(netpair.a, ["python3", "-c", UDP_TO_CLOSED_PORT, b])
+        assert p.stdout.strip() == "error 111", p.stderr
+        t.stop()
+    ev = t.events(netpair)
+    assert find(ev, "SOCK_ERR", reason="ECONNREFUSED", proto="udp", src_ip=a, dst_ip=b, dst_port=9), ev
+    # b had no socket for the datagram: the kernel drops it (and answers ICMP)
+    assert find(ev, "DROP", reason="NO_SOCKET", proto="udp", src_ip=a, dst_ip=b, dst_port=9), ev
+
+
+DUAL_STACK_SERVER = """
+import socket
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(('::', 8082)); s.listen(1); print('up', flush=True)
+c, _ = s.accept()
+c.recv(10)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00')
+c.close()
+"""
+
+
+def test_dual_stack_socket_talking_ipv4_matches_ipv4_filters(retina, netpair):
+    server = netpair.popen(netpair.b, ["python3", "-c", DUAL_STACK_SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "up"
+        with Tracer(retina, "--rst", "--cidr", "192.0.2.0/24") as t:
+            # the server's v6 socket aborts the connection (linger 0): an RST from ::ffff:192.0.2.2
+            p = netpair.run(netpair.a, ["python3", "-c",
+                            "import socket,time;s=socket.create_connection(('192.0.2.2',8082),timeout=5);"
+                            "s.send(b'hi');time.sleep(0.5)"])
+            assert p.returncode == 0, p.stderr
+            t.stop()
+    finally:
+        server.kill()
+        server.wait()
+    ev = t.events(netpair)
+    assert find(ev, "RST_SENT", src_ip=netpair.B4, src_port=8082, dst_ip=netpair.A4), ev
+    assert find(ev, "RST_RECV", src_ip=netpair.A4, dst_ip=netpair.B4, dst_port=8082), ev
+
+
+def test_ip_and_cidr_filters_keep_only_matching_family_and_host(retina, netpair):
+    for args, want in ((["--ip", netpair.B4], {netpair.B4}),
+                       (["--cidr", "2001:db8::/64"], {netpair.B6}),
+                       (["--cidr", "192.0.2.0/30", "--ip", netpair.B6], {netpair.B4, netpair.B6}),
+                       (["--ip", "198.51.100.7", "--cidr", "2001:db8:1::/48"], set())):
+        with Tracer(retina, "--rst", *args) as t:
+            for host in (netpair.B4, netpair.B6):
+                assert connect(netpair, netpair.a, host, 9) == "error 111"
+            t.stop()
+        ev = t.events(netpair)
+        seen = {e["src_ip"] for e in find(ev, "RST_SENT")}
+        assert seen == want, (args, ev)
+        assert {e["type"] for e in ev} <= {"RST_SENT", "RST_RECV"}
+
+
+def test_port_filter_keeps_only_that_port(retina, netpair):
+    with Tracer(retina, "--rst", "--port", "10", "--port", "11") as t:
+        for port in (9, 10, 11, 12):
+            assert connect(netpair, netpair.a, netpair.B4, port) == "error 111"
+        t.stop()
+    ports = {e["src_port"] for e in find(t.events(netpair), "RST_SENT")}
+    assert ports == {10, 11}
+
+
+def test_reason_filter_keeps_only_the_named_reasons(retina, netpair):
+    with Tracer(retina, "--drops", "--reason", "netfilter_drop,SKB_DROP_REASON_TCP_CSUM", "--ip", netpair.B4) as t:
+        assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+        t.stop()
+    assert find(t.events(netpair), "DROP") == []
+    with Tracer(retina, "--drops", "--reason", "NO_SOCKET", "--ip", netpair.B4) as t:
+        assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+        t.stop()
+    assert {e["reason"] for e in t.events(netpair)} == {"NO_SOCKET"}
+
+
+def test_event_flags_select_types(retina, netpair):
+    with Tracer(retina, "--errors", "--ip", netpair.B6) as t:
+        assert connect(netpair, netpair.a, netpair.B6, 9) == "error 111"
+        t.stop()
+    assert {e["type"] for e in t.events(netpair)} == {"SOCK_ERR"}
+
+
+def test_list_reasons_matches_the_kernels_btf(retina):
+    require("bpftool")
+    p = run([retina, "trace", "--list-reasons"], check=0)
+    ours = dict(line.split("=", 1) for line in p.stdout.splitlines())
+    btf = run(["bpftool", "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"], check=0).stdout
+    body = re.search(r"^enum skb_drop_reason \{\n(.*?)^\};", btf, re.M | re.S).group(1)
+    kernel = {}
+    for name, value in re.findall(r"^\s*(\w+) = (\d+),", body, re.M):
+        if name in ("SKB_DROP_REASON_MAX", "SKB_DROP_REASON_SUBSYS_MASK"):
+            continue
+        kernel[value] = re.sub(r"^SKB_(DROP_REASON_)?", "", name)
+    assert ours == kernel
+    assert "NETFILTER_DROP" in ours.values() and "NO_SOCKET" in ours.values()
+
+
+def test_table_output_has_ruled_header_and_aligned_rows(retina, netpair):
+    p = subprocess.Popen([retina, "trace", "--rst", "--ip", netpair.B4], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: False, timeout=1.0) is False	# let it attach
+        assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    lines = out.splitlines()
+    assert re.match(r"^TIME +TYPE +REASON +PROBE +SRC -> DST$", lines[0])
+    assert set(lines[1]) == {"-"} and len(lines[1]) == len(lines[0])
+    rows = [line for line in lines[2:] if "RST_SENT" in line]
+    assert rows, out
+    assert re.match(rf"^\d\d:\d\d:\d\d\.\d{{3}} +RST_SENT +NO_SOCKET +tcp_send_reset +{netpair.B4}:9 -> "
+                    rf"{netpair.A4}:\d+$", rows[0])
+    for line in lines[2:]:
+        assert line.index(line.split()[1]) == lines[0].index("TYPE")
+        assert line.index(line.split()[3]) == lines[0].index("PROBE")
+    assert "attached" in err and "events" in err
+
+
+def test_json_lines_parse_and_carry_retina_fields(retina, netpair):
+    with Tracer(retina, "--ip", netpair.B6) as t:
+        connect(netpair, netpair.a, netpair.B6, 9)
+        t.stop()
+    lines = t.stdout.splitlines()
+    assert lines
+    for line in lines:
+        e = json.loads(line)
+        for k in ("time", "type", "reason_code", "probe", "src_ip", "src_port", "dst_ip", "dst_port", "reason",
+                  "proto", "ts"):
+            assert k in e, (k, e)
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$", e["ts"])
+        assert abs(e["time"] - time.time()) < 60
+
+
+def test_duration_ends_on_time_with_summary(retina):
+    started = time.monotonic()
+    p = run([retina, "trace", "--duration", "1500ms", "--ip", "198.51.100.9"], timeout=20)
+    took = time.monotonic() - started
+    assert p.returncode == 0, p.stderr
+    assert 1.4 < took < 5, took
+    assert p.stdout.splitlines()[0].startswith("TIME")
+    assert re.search(r"events, 0 lost", p.stderr)
+
+
+def test_sigterm_stops_cleanly(retina):
+    p = subprocess.Popen([retina, "trace", "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    assert "lost" in err
+
+
+def bpf_ids_held_by(pid):
+    """prog_id and link_id of every BPF fd the process holds (its /proc fdinfo)."""
+    progs, links = set(), set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            info = open(f"/proc/{pid}/fdinfo/{fd}").read()
+        except OSError:
+            continue
+        m = re.search(r"^link_id:\s+(\d+)", info, re.M)
+        if m:
+            links.add(int(m.group(1)))
+        elif re.search(r"^prog_id:\s+(\d+)", info, re.M):
+            progs.add(int(re.search(r"^prog_id:\s+(\d+)", info, re.M).group(1)))
+    return progs, links
+
+
+def bpftool_ids(kind):
+    return {o["id"] for o in json.loads(run(["bpftool", "-j", kind, "show"], check=0).stdout or "[]")}
+
+
+def test_sigkill_leaves_no_program_or_link_attached(retina):
+    require("bpftool")
+    with Tracer(retina) as t:
+        progs, links = bpf_ids_held_by(t.proc.pid)
+        assert len(progs) == 5 and len(links) == 5, (progs, links)
+        # what bpftool sees while it runs: our programs and links, attached
+        assert progs <= bpftool_ids("prog") and links <= bpftool_ids("link")
+        t.proc.send_signal(signal.SIGKILL)
+        t.proc.wait()
+    assert wait_for(lambda: not (progs & bpftool_ids("prog")) and not (links & bpftool_ids("link")))
+
+
+def test_missing_tracepoint_disables_only_its_event(retina, netpair):
+    env = dict(os.environ, RETINA_TRACE_MISSING="tcp_send_reset")
+    with Tracer(retina, "--ip", netpair.B4, env=env) as t:
+        assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+        t.stop()
+    assert "no tracepoint tcp_send_reset: RST_SENT events are disabled" in t.stderr
+    types = {e["type"] for e in t.events(netpair)}
+    assert "RST_SENT" not in types and {"RST_RECV", "SOCK_ERR", "DROP"} <= types
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--ip", "999.1.1.1"], "bad --ip '999.1.1.1'"),
+    (["--ip", "10.0.0.0/8"], "bad --ip '10.0.0.0/8'"),
+    (["--cidr", "10.0.0.1"], "bad --cidr '10.0.0.1'"),
+    (["--cidr", "2001:db8::/129"], "bad --cidr '2001:db8::/129'"),
+    (["--port", "0"], "bad --port '0'"),
+    (["--port", "65536"], "bad --port '65536'"),
+    (["-o", "xml"], "bad output format 'xml'"),
+    (["--duration", "soon"], "bad --duration 'soon'"),
+    (["--bogus"], "--bogus"),
+    (["--ip"], "--ip"),
+    (["--reason", "NO_SUCH_REASON"], "unknown drop reason 'NO_SUCH_REASON'"),
+    (["--rst", "--reason", "NO_SOCKET"], "--reason selects drop reasons"),
+    (["stray"], "unexpected argument 'stray'"),
+])
+def test_bad_flags_exit_2_with_one_line(retina, args, msg):
+    p = run([retina, "trace", *args])
+    assert p.returncode == 2
+    assert p.stdout == ""
+    assert len(p.stderr.splitlines()) == 1 and msg in p.stderr, p.stderr
+
+
+def test_without_bpf_capabilities_names_them_and_the_shell_flag(retina):
+    require("setpriv")
+    drop = ["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin", "--inh-caps=-all", "--"]
+    p = run(drop + [retina, "trace", "-d", "1s"])
+    assert p.returncode == 1
+    assert "EPERM" in p.stderr and "kubectl retina shell --capabilities" in p.stderr, p.stderr
+    assert "BPF" in p.stderr and "PERFMON" in p.stderr
+    assert len(p.stderr.splitlines()) == 1
+
+
+def test_without_perfmon_alone_names_just_that(retina):
+    drop = ["setpriv", "--bounding-set=-perfmon,-sys_admin", "--inh-caps=-all", "--"]
+    p = run(drop + [retina, "trace", "-d", "1s"])
+    assert p.returncode == 1
+    assert "lacks the PERFMON capability" in p.stderr and "--capabilities PERFMON NODE" in p.stderr, p.stderr
+
+
+def test_seccomp_refusing_bpf_points_at_the_profile(retina, helpers):
+    p = run([helpers["deny_bpf"], retina, "trace", "-d", "1s"])
+    assert p.returncode == 1
+    assert "although this process has" in p.stderr and "--seccomp-unconfined" in p.stderr, p.stderr
+    assert len(p.stderr.splitlines()) == 1
+
+
+def test_kernel_without_btf_is_a_clear_error(retina):
+    require("unshare")
+    # hide /sys/kernel/btf in a private mount namespace: as on a kernel built without BTF
+    p = run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /sys/kernel/btf && exec "$0" trace -d 1s', retina])
+    assert p.returncode == 1
+    assert p.stderr.strip().endswith("needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)"), p.stderr
+    assert len(p.stderr.splitlines()) == 1 and p.stdout == ""
+
+
+def test_all_reasons_and_every_event_flag_run(retina):
+    p = run([retina, "trace", "--drops", "--rst", "--errors", "--retransmits", "--all-reasons", "-d", "300ms"])
+    assert p.returncode == 0, p.stderr
+    assert "attached DROP,RST_SENT,RST_RECV,SOCK_ERR,RETRANS in" in p.stderr

@@ -22,6 +22,7 @@
 #include "applets/capcheck.h"
 #include "bpf/probe.skel.h"
 #include "lib/caps.h"
+#include "lib/proc.h"
 #include "lib/retina.h"
 #include "lib/table.h"
 
@@ -63,45 +64,16 @@ static const char *tri(int v, const char *yes, const char *no)
 
 /* ---- gathering facts ---------------------------------------------------- */
 
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
 static void read_status(struct facts *f)
 {
-	char line[256];
-	FILE *fp = fopen("/proc/self/status", "re");
+	struct proc_status st;
 
-	if (!fp)
-		return;
-	while (fgets(line, sizeof(line), fp)) {
-		unsigned long long v;
-		int i;
-
-		if (sscanf(line, "CapEff: %llx", &v) == 1)
-			f->cap_eff = v;
-		else if (sscanf(line, "CapPrm: %llx", &v) == 1)
-			f->cap_prm = v;
-		else if (sscanf(line, "CapBnd: %llx", &v) == 1)
-			f->cap_bnd = v;
-		else if (sscanf(line, "Seccomp: %d", &i) == 1)
-			f->seccomp = i;
-		else if (sscanf(line, "NoNewPrivs: %d", &i) == 1)
-			f->no_new_privs = i;
-	}
-	fclose(fp);
+	proc_self_status(&st);
+	f->cap_eff = st.cap_eff;
+	f->cap_prm = st.cap_prm;
+	f->cap_bnd = st.cap_bnd;
+	f->seccomp = st.seccomp;
+	f->no_new_privs = st.no_new_privs;
 }
 
 static void read_apparmor(struct facts *f)
@@ -109,11 +81,11 @@ static void read_apparmor(struct facts *f)
 	char enabled[8] = "";
 
 	/* The attr file exists with other LSMs too; only trust it when AppArmor is on. */
-	if (read_file("/sys/module/apparmor/parameters/enabled", enabled, sizeof(enabled)) || enabled[0] != 'Y')
+	if (read_first_line("/sys/module/apparmor/parameters/enabled", enabled, sizeof(enabled)) || enabled[0] != 'Y')
 		return;
 	f->apparmor_enabled = true;
-	if (read_file("/proc/self/attr/apparmor/current", f->apparmor, sizeof(f->apparmor)) &&
-	    read_file("/proc/self/attr/current", f->apparmor, sizeof(f->apparmor)))
+	if (read_first_line("/proc/self/attr/apparmor/current", f->apparmor, sizeof(f->apparmor)) &&
+	    read_first_line("/proc/self/attr/current", f->apparmor, sizeof(f->apparmor)))
 		snprintf(f->apparmor, sizeof(f->apparmor), "unknown");
 	f->apparmor_confined = strcmp(f->apparmor, "unconfined") != 0 && !strstr(f->apparmor, "(unconfined)") &&
 			       !strstr(f->apparmor, "(complain)");
@@ -290,7 +262,7 @@ static void read_ping_group(struct facts *f)
 	long lo, hi;
 
 	/* Unprivileged ICMP sockets are allowed for gids in this range. */
-	if (read_file("/proc/sys/net/ipv4/ping_group_range", buf, sizeof(buf)) ||
+	if (read_first_line("/proc/sys/net/ipv4/ping_group_range", buf, sizeof(buf)) ||
 	    sscanf(buf, "%ld %ld", &lo, &hi) != 2)
 		return;
 	/* The kernel accepts the effective gid or any supplementary group. */
@@ -380,15 +352,13 @@ void capcheck_gather(struct facts *f, bool verbose)
 	char buf[32];
 
 	memset(f, 0, sizeof(*f));
-	f->seccomp = -1;
-	f->no_new_privs = -1;
 	f->user_ns_init = -1;
 	f->host_pid = -1;
 	f->host_net = -1;
 	f->host_fs_is_root = -1;
 	f->uid = geteuid();
 	read_status(f);
-	f->cap_known = read_file("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) ? CAP_COUNT : atoi(buf) + 1;
+	f->cap_known = read_first_line("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) ? CAP_COUNT : atoi(buf) + 1;
 	read_apparmor(f);
 	read_namespaces(f);
 	read_host_fs(f);
@@ -610,10 +580,7 @@ int capcheck_main(int argc, char **argv)
 	while ((c = next_opt(argc, argv, "o:qvrh", longopts)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!strcmp(optarg, "json"))
-				json = true;
-			else if (strcmp(optarg, "table"))
-				usage_error("bad output format '%s': use table or json", optarg);
+			json = output_is_json(optarg);
 			break;
 		case 'q': quiet = true; break;
 		case 'v': verbose = true; break;

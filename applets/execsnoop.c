@@ -182,10 +182,7 @@ int execsnoop_main(int argc, char **argv)
 	while ((ch = next_opt(argc, argv, "o:d:vh", longopts)) != -1) {
 		switch (ch) {
 		case 'o':
-			if (!strcmp(optarg, "json"))
-				c.json = true;
-			else if (strcmp(optarg, "table"))
-				usage_error("bad output format '%s': use table or json", optarg);
+			c.json = output_is_json(optarg);
 			break;
 		case OPT_POD: pod = optarg; break;
 		case OPT_CGROUP: cgroup = optarg; break;

@@ -22,6 +22,7 @@
 
 #include "applets/nsenter.h"
 #include "lib/caps.h"
+#include "lib/proc.h"
 #include "lib/retina.h"
 #include "lib/table.h"
 
@@ -117,37 +118,12 @@ struct opts {
 	const char *pod, *container;
 };
 
-struct status {
-	uint64_t cap_eff;
-	int seccomp;
-};
-
-static void read_status(struct status *st)
-{
-	char line[256];
-	FILE *fp = fopen("/proc/self/status", "re");
-
-	st->cap_eff = 0;
-	st->seccomp = -1;
-	if (!fp)
-		return;
-	while (fgets(line, sizeof(line), fp)) {
-		unsigned long long v;
-		int i;
-		if (sscanf(line, "CapEff: %llx", &v) == 1)
-			st->cap_eff = v;
-		else if (sscanf(line, "Seccomp: %d", &i) == 1)
-			st->seccomp = i;
-	}
-	fclose(fp);
-}
-
 static _Noreturn void die_step(enum ns_step step, int err, const char *what)
 {
-	struct status st;
+	struct proc_status st;
 	char fix[256], ebuf[16];
 
-	read_status(&st);
+	proc_self_status(&st);
 	nsenter_fix(step, err, st.cap_eff, st.seccomp, fix, sizeof(fix));
 	die(EXIT_FAIL, "%s: %s%s%s", what, errno_name(err, ebuf), fix[0] ? ": " : "", fix);
 }

@@ -703,10 +703,7 @@ int traceloop_main(int argc, char **argv)
 	while ((c = next_opt(argc, argv, "o:s:h", longopts)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!strcmp(optarg, "json"))
-				json = true;
-			else if (strcmp(optarg, "table"))
-				usage_error("bad output format '%s': use table or json", optarg);
+			json = output_is_json(optarg);
 			break;
 		case 's': sock = optarg; break;
 		case 'h': show_help(traceloop_help);

@@ -12,43 +12,8 @@
 #include <bpf/bpf_helpers.h>
 #include "bpf/execsnoop.h"
 
-/* UAPI values (linux/bpf.h), as macros so a later enum in vmlinux_min.h cannot clash. */
-#define BPF_MAP_TYPE_HASH 1
-#define BPF_MAP_TYPE_PERCPU_ARRAY 6
-#define BPF_MAP_TYPE_CGROUP_ARRAY 8
-#define BPF_MAP_TYPE_LRU_HASH 9
-#define BPF_MAP_TYPE_RINGBUF 27
-#define BPF_ANY 0
-
 #define NR_execve 59		/* x86_64 */
 #define NR_execveat 322
-
-/*
- * Kernel types, as "___exec" flavours: CO-RE matches them to the kernel's
- * pt_regs, task_struct... by the name before "___", and declaring them here
- * keeps bpf/vmlinux_min.h (shared with other programs) untouched.
- */
-struct pt_regs___exec {
-	unsigned long di, si, dx;
-} __attribute__((preserve_access_index));
-struct ns_common___exec {
-	unsigned int inum;
-} __attribute__((preserve_access_index));
-struct mnt_namespace___exec {
-	struct ns_common___exec ns;
-} __attribute__((preserve_access_index));
-struct nsproxy___exec {
-	struct mnt_namespace___exec *mnt_ns;
-} __attribute__((preserve_access_index));
-struct task_struct___exec {
-	int tgid;
-	struct task_struct___exec *real_parent;
-	struct nsproxy___exec *nsproxy;
-} __attribute__((preserve_access_index));
-
-struct bpf_raw_tracepoint_args {
-	__u64 args[0];
-};
 
 /* Set before load. */
 const volatile bool filter_cgroup = false;	/* only the cgroup in cgroup_filter[0] and its descendants */
@@ -94,7 +59,7 @@ __u64 lost = 0;		/* events the ring buffer had no room for */
 
 static __always_inline __u32 current_mntns(void)
 {
-	struct task_struct___exec *task = (void *)bpf_get_current_task();
+	struct task_struct *task = (void *)bpf_get_current_task();
 
 	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 }
@@ -116,7 +81,7 @@ SEC("raw_tp/sys_enter")
 int execsnoop_enter(struct bpf_raw_tracepoint_args *ctx)
 {
 	long nr = (long)ctx->args[1];
-	struct pt_regs___exec *regs = (void *)ctx->args[0];
+	struct pt_regs *regs = (void *)ctx->args[0];
 	const char *const *argv;
 	struct exec_event *e;
 	__u32 zero = 0, tid;
@@ -185,7 +150,7 @@ int execsnoop_exit(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!e)
 		return 0;
-	struct task_struct___exec *task = (void *)bpf_get_current_task();
+	struct task_struct *task = (void *)bpf_get_current_task();
 	e->ret = (__s32)ctx->args[1];
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = pid_tgid >> 32;

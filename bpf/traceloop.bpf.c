@@ -11,39 +11,11 @@
 #include <bpf/bpf_helpers.h>
 #include "bpf/traceloop.h"
 
-/* UAPI values (linux/bpf.h), as macros so a later enum in vmlinux_min.h cannot clash. */
-#define BPF_MAP_TYPE_HASH 1
-#define BPF_MAP_TYPE_ARRAY 2
-#define BPF_MAP_TYPE_CGROUP_ARRAY 8
-#define BPF_NOEXIST 1
-#define BPF_F_MMAPABLE (1U << 10)
-
 /* x86_64 syscall numbers decoded here. */
 enum {
 	NR_read = 0, NR_write = 1, NR_open = 2, NR_pread64 = 17, NR_pwrite64 = 18, NR_connect = 42,
 	NR_sendto = 44, NR_recvfrom = 45, NR_bind = 49, NR_execve = 59, NR_openat = 257, NR_execveat = 322,
 	NR_openat2 = 437,
-};
-
-struct pt_regs___tl {
-	unsigned long di, si, dx, r10, r8, r9, orig_ax;
-} __attribute__((preserve_access_index));
-
-struct ns_common___tl {
-	unsigned int inum;
-} __attribute__((preserve_access_index));
-struct mnt_namespace___tl {
-	struct ns_common___tl ns;
-} __attribute__((preserve_access_index));
-struct nsproxy___tl {
-	struct mnt_namespace___tl *mnt_ns;
-} __attribute__((preserve_access_index));
-struct task_struct___tl {
-	struct nsproxy___tl *nsproxy;
-} __attribute__((preserve_access_index));
-
-struct bpf_raw_tracepoint_args {
-	__u64 args[0];
 };
 
 const volatile bool filter_cgroup = false;	/* only below the cgroup in cgroup_filter[0] */
@@ -95,7 +67,7 @@ __u64 no_slot = 0;	/* syscalls of cgroups that found every slot taken */
 
 static __always_inline __u32 current_mntns(void)
 {
-	struct task_struct___tl *task = (void *)bpf_get_current_task();
+	struct task_struct *task = (void *)bpf_get_current_task();
 
 	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 }
@@ -195,7 +167,7 @@ static __always_inline void copy_argv(struct tl_record *r, unsigned long argv_pt
 SEC("raw_tp/sys_enter")
 int traceloop_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct pt_regs___tl *regs = (void *)ctx->args[0];
+	struct pt_regs *regs = (void *)ctx->args[0];
 	long nr = (long)ctx->args[1];
 	struct tl_record *r;
 	__u64 seq;
@@ -240,7 +212,7 @@ int traceloop_enter(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/sys_exit")
 int traceloop_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct pt_regs___tl *regs = (void *)ctx->args[0];
+	struct pt_regs *regs = (void *)ctx->args[0];
 	long ret = (long)ctx->args[1];
 	struct tl_record *r;
 	__u64 seq;

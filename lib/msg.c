@@ -48,6 +48,15 @@ void usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
+bool output_is_json(const char *arg)
+{
+	if (!strcmp(arg, "json"))
+		return true;
+	if (strcmp(arg, "table"))
+		usage_error("bad output format '%s': use table or json", arg);
+	return false;
+}
+
 void show_help(const char *help)
 {
 	fputs(help, stdout);

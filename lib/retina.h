@@ -32,6 +32,9 @@ _Noreturn void usage_error(const char *fmt, ...) __attribute__((format(printf, 1
  */
 int next_opt(int argc, char *const argv[], const char *shortopts, const struct option *longopts);
 
+/* The value of -o/--output: true for "json", false for "table"; anything else is a usage error. */
+bool output_is_json(const char *arg);
+
 /* Print help text (an applet's usage and examples) to stdout and exit 0. */
 _Noreturn void show_help(const char *help);
 

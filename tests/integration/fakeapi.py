@@ -1,0 +1,82 @@
+"""Start tests/fixtures/fake_apiserver.py with a fresh PKI and write kubeconfigs for it."""
+import base64
+import os
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
+TOKEN = "fake-token-0123456789"
+
+
+def b64(path):
+    return base64.b64encode(Path(path).read_bytes()).decode()
+
+
+class FakeAPI:
+    """The fake API server on 127.0.0.1 (TLS), stopped by close() even on failure."""
+
+    def __init__(self, tmp, *args, pki=None):
+        self.tmp = Path(tmp)
+        self.pki = Path(pki) if pki else self.tmp / "pki"
+        if not (self.pki / "ca.crt").exists():
+            subprocess.run([str(FIXTURES / "mkpki.sh"), str(self.pki)], check=True)
+        portfile = self.tmp / "apiserver.port"
+        self.log = open(self.tmp / "apiserver.log", "w")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", str(FIXTURES / "fake_apiserver.py"),
+             "--cert", str(self.pki / "server-ip.crt"), "--key", str(self.pki / "server-ip.key"),
+             "--client-ca", str(self.pki / "ca.crt"), "--token", TOKEN, *args, str(portfile)],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(200):
+            if portfile.exists():
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("fake_apiserver.py exited: " + (self.tmp / "apiserver.log").read_text())
+            time.sleep(0.025)
+        self.port = int(portfile.read_text())
+        self.server = f"https://127.0.0.1:{self.port}"
+
+    def kubeconfig(self, name="kubeconfig", user="cert", namespace=None, ca=True):
+        """A kubeconfig for this server; user: cert (EC client cert), rsa, token, or a dict."""
+        if user == "cert":
+            u = {"client-certificate-data": b64(self.pki / "client-ec.crt"),
+                 "client-key-data": b64(self.pki / "client-ec.key")}
+        elif user == "rsa":
+            u = {"client-certificate-data": b64(self.pki / "client-rsa.crt"),
+                 "client-key-data": b64(self.pki / "client-rsa.key")}
+        elif user == "token":
+            u = {"token": TOKEN}
+        else:
+            u = user
+        cluster = {"server": self.server}
+        if ca:
+            cluster["certificate-authority-data"] = b64(self.pki / "ca.crt")
+        ctx = {"cluster": "fake", "user": "fake"}
+        if namespace:
+            ctx["namespace"] = namespace
+        import json
+        cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "fake",
+               "clusters": [{"name": "fake", "cluster": cluster}],
+               "users": [{"name": "fake", "user": u}],
+               "contexts": [{"name": "fake", "context": ctx}]}
+        path = self.tmp / name
+        path.write_text(json.dumps(cfg, indent=1))
+        return str(path)
+
+    def kubectl_env(self, kubeconfig):
+        env = dict(os.environ)
+        env.update(KUBECONFIG=kubeconfig, HOME=str(self.tmp))	# discovery cache stays in tmp
+        return env
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()

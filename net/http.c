@@ -305,6 +305,11 @@ int http_request(struct http_conn *c, const struct http_request *q, struct http_
 		if (r->status != 100)
 			break;
 	}
+	if (!strcmp(q->method, "CONNECT") && r->status / 100 == 2) {
+		/* a tunnel: what follows is the other end's bytes, not a body */
+		r->no_body = r->body_done = r->keep_alive = true;
+		r->until_close = false;
+	}
 	if (r->gzip && !q->gzip)
 		r->gzip = false;	/* we did not ask: the bytes are the body as is */
 	if (r->gzip && !r->no_body) {
@@ -465,4 +470,44 @@ void http_response_free(struct http_response *r)
 	if (r->z_live)
 		inflateEnd(&r->z);
 	r->z_live = false;
+}
+
+struct http_conn *http_connect_proxy(const char *proxy_host, const char *proxy_port, const char *host,
+				     const char *port, struct tls_ctx *tls, int timeout_ms, char *err, size_t errlen)
+{
+	struct http_conn *c = http_connect(proxy_host, proxy_port, NULL, timeout_ms, err, errlen);
+	struct http_response *r;
+	char target[300], terr[512];
+
+	if (!c)
+		return NULL;
+	snprintf(target, sizeof(target), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+	struct http_request q = { .method = "CONNECT", .host = target, .path = target };
+	if (!(r = malloc(sizeof(*r)))) {
+		http_close(c);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (http_request(c, &q, r, terr, sizeof(terr))) {
+		snprintf(err, errlen, "proxy %s:%s: %s", proxy_host, proxy_port, terr);
+		goto fail;
+	}
+	if (r->status / 100 != 2) {
+		snprintf(err, errlen, "proxy %s:%s refused CONNECT to %s: %d %s", proxy_host, proxy_port,
+			 target, r->status, r->reason);
+		goto fail;
+	}
+	free(r);
+	snprintf(c->where, sizeof(c->where), "%s", host);
+	c->idle = c->reusable = true;
+	if (tls && !(c->tls = tls_connect(tls, c->fd, host, timeout_ms, terr, sizeof(terr)))) {
+		snprintf(err, errlen, "TLS with %s (through proxy %s:%s): %s", host, proxy_host, proxy_port, terr);
+		http_close(c);
+		return NULL;
+	}
+	return c;
+fail:
+	free(r);
+	http_close(c);
+	return NULL;
 }

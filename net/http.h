@@ -88,6 +88,11 @@ struct http_conn *http_connect(const char *host, const char *port, struct tls_ct
  */
 struct http_conn *http_conn_wrap(int fd, const char *host, struct tls_ctx *tls,
 				 int timeout_ms, char *err, size_t errlen);
+/* Through an HTTP proxy with CONNECT (then TLS to host when tls is not NULL). */
+struct http_conn *http_connect_proxy(const char *proxy_host, const char *proxy_port, const char *host,
+				     const char *port, struct tls_ctx *tls, int timeout_ms, char *err, size_t errlen);
+/* NO_PROXY semantics (curl/Go): comma list of names, .suffixes, addresses, CIDRs, or "*". */
+int http_no_proxy_match(const char *no_proxy, const char *host);
 void http_close(struct http_conn *c);
 /* The connection may carry another request (the last body was read to its end). */
 bool http_reusable(const struct http_conn *c);

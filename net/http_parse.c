@@ -322,3 +322,39 @@ bad:
 	*made = o;
 	return HTTP_CHUNK_BAD;
 }
+
+int http_no_proxy_match(const char *no_proxy, const char *host)
+{
+	char item[300];
+	struct ipaddr ip;
+	struct cidr net;
+	bool host_is_ip = !ipaddr_parse(host, &ip);
+
+	if (!no_proxy)
+		return 0;
+	for (const char *p = no_proxy; *p;) {
+		size_t n = strcspn(p, ", ");
+		if (n && n < sizeof(item)) {
+			memcpy(item, p, n);
+			item[n] = '\0';
+			char *colon = strrchr(item, ':');	/* "host:port": the port is ignored */
+			if (colon && !strchr(colon, ']') && strchr(item, ':') == colon)
+				*colon = '\0';
+			const char *it = item[0] == '.' ? item + 1 : item;
+			size_t hl = strlen(host), il = strlen(it);
+			if (!strcmp(item, "*"))
+				return 1;
+			if (host_is_ip) {
+				if (!cidr_parse(it, &net) && cidr_contains(&net, &ip))
+					return 1;
+			} else if (il && (!strcasecmp(host, it) ||
+				   (hl > il && host[hl - il - 1] == '.' && !strcasecmp(host + hl - il, it)))) {
+				return 1;
+			}
+		}
+		p += n;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	return 0;
+}

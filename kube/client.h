@@ -1,0 +1,77 @@
+/*
+ * Kubernetes API client: requests with auth and kubectl-style errors, and
+ * the calls retina makes (nodes, pods, watch, logs, events, ephemeral
+ * containers). JSON goes in and out as cJSON trees.
+ */
+#ifndef RETINA_KUBE_CLIENT_H
+#define RETINA_KUBE_CLIENT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+struct kube_config;
+struct kube_client;
+
+/* NULL with err when the server URL or the TLS material cannot be used. verbosity: -v N. */
+struct kube_client *kube_client_new(const struct kube_config *cfg, int verbosity, char *err, size_t errlen);
+void kube_client_free(struct kube_client *k);
+
+/*
+ * One request; path starts with "/". body may be NULL. On 2xx: 0 and the
+ * decoded JSON body in *out (NULL when empty or out is NULL). Otherwise -1
+ * and err as kubectl says it ("Error from server (NotFound): pods \"x\" not
+ * found"); *status (when given) holds the HTTP status or 0 when no answer.
+ */
+int kube_request(struct kube_client *k, const char *method, const char *path, const char *content_type,
+		 const char *body, cJSON **out, int *status, char *err, size_t errlen);
+
+/*
+ * kubectl's words for a failed answer: the metav1.Status in body when there
+ * is one, else the HTTP status. 403 also names what retina needs (docs/rbac.md).
+ */
+void kube_status_error(int http_status, const char *body, size_t len, char *err, size_t errlen);
+
+int kube_get_node(struct kube_client *k, const char *name, cJSON **node, char *err, size_t errlen);
+int kube_list_nodes(struct kube_client *k, cJSON **list, char *err, size_t errlen);
+/* pod: a Pod object (generateName allowed); *created: what the server made of it. */
+int kube_create_pod(struct kube_client *k, const char *ns, const cJSON *pod, cJSON **created,
+		    char *err, size_t errlen);
+int kube_get_pod(struct kube_client *k, const char *ns, const char *name, cJSON **pod, char *err, size_t errlen);
+/* Delete with gracePeriodSeconds=0; a pod already gone counts as deleted. */
+int kube_delete_pod(struct kube_client *k, const char *ns, const char *name, char *err, size_t errlen);
+/* Add an ephemeral container (a Container-like object) to a pod. */
+int kube_add_ephemeral_container(struct kube_client *k, const char *ns, const char *name,
+				 const cJSON *container, cJSON **pod, char *err, size_t errlen);
+/* Events whose involvedObject is this pod, oldest first. */
+int kube_list_pod_events(struct kube_client *k, const char *ns, const char *name, cJSON **list,
+			 char *err, size_t errlen);
+/* Stream the container's log to fd (follow: until it ends). */
+int kube_stream_logs(struct kube_client *k, const char *ns, const char *name, const char *container,
+		     int follow, int fd, char *err, size_t errlen);
+
+/*
+ * A streaming GET (watch, logs) on its own connection. open: 0, -410 when
+ * the server said 410 Gone, -1 with err. line: the next '\n'-terminated line
+ * (malloc'd, without the newline), NULL at the end, on a timeout or an
+ * error (err then says which; "" at a clean end).
+ */
+struct kube_stream;
+int kube_stream_open(struct kube_client *k, const char *path, int timeout_ms, struct kube_stream **s,
+		     char *err, size_t errlen);
+char *kube_stream_line(struct kube_stream *s, int timeout_ms, char *err, size_t errlen);
+ssize_t kube_stream_read(struct kube_stream *s, void *buf, size_t len, int timeout_ms, char *err, size_t errlen);
+void kube_stream_close(struct kube_stream *s);
+
+/*
+ * Watch one pod until done(pod, arg) returns non-zero (1: success, -1: give
+ * up with its message in err) or timeout_ms passes. done also sees the pod
+ * as first listed. A dropped stream resumes from the last resourceVersion; a
+ * 410 Gone lists again. A deleted pod ends the watch with an error.
+ */
+int kube_watch_pod(struct kube_client *k, const char *ns, const char *name, int timeout_ms,
+		   int (*done)(const cJSON *pod, void *arg, char *err, size_t errlen), void *arg,
+		   char *err, size_t errlen);
+
+#endif

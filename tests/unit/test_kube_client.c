@@ -1,0 +1,391 @@
+/*
+ * kube/client against the fake API server (tests/fixtures/fake_apiserver.py,
+ * itself proven with the real kubectl): nodes, the pod lifecycle, watch
+ * resume and relist, 401 refresh, kubectl-style errors, HTTP CONNECT proxy
+ * (Debian's tinyproxy on loopback).
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+
+#define TOKEN "fake-token-0123456789"
+
+static char dir[64];
+
+struct server {
+	pid_t pid;
+	char port[8];
+};
+static struct server plain, hostile;
+
+static void run_argv(char *const argv[])
+{
+	int st;
+	pid_t pid = fork();
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static char *at(const char *name)
+{
+	static char p[8][160];
+	static int i;
+	i = (i + 1) % 8;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
+	return p[i];
+}
+
+static void wait_portfile(const char *pf, char *port)
+{
+	for (int i = 0; i < 400; i++) {
+		FILE *f = fopen(pf, "r");
+		if (f) {
+			assert_non_null(fgets(port, 8, f));
+			fclose(f);
+			return;
+		}
+		usleep(25000);
+	}
+	fail_msg("%s never appeared", pf);
+}
+
+static struct server start_api(const char *tag, char *const extra[])
+{
+	struct server s;
+	char pf[160], log[160];
+	snprintf(pf, sizeof(pf), "%s/%s.port", dir, tag);
+	snprintf(log, sizeof(log), "%s/%s.log", dir, tag);
+	s.pid = fork();
+	if (s.pid == 0) {
+		char *argv[32] = { "python3", "tests/fixtures/fake_apiserver.py", "--verbose",
+				   "--cert", at("server-ip.crt"), "--key", at("server-ip.key"),
+				   "--client-ca", at("ca.crt"), "--token", TOKEN };
+		int n = 11;
+		for (int i = 0; extra && extra[i]; i++)
+			argv[n++] = extra[i];
+		argv[n++] = pf;
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	wait_portfile(pf, s.port);
+	return s;
+}
+
+/* A kubeconfig for a server; user_yaml is the user: mapping. */
+static char *kubeconfig(const char *name, const struct server *s, const char *user_yaml)
+{
+	char *path = at(name);
+	FILE *f = fopen(path, "w");
+	fprintf(f, "apiVersion: v1\ncurrent-context: t\n"
+		"clusters:\n- name: t\n  cluster:\n    server: https://127.0.0.1:%s\n    certificate-authority: ca.crt\n"
+		"contexts:\n- name: t\n  context: {cluster: t, user: u, namespace: default}\n"
+		"users:\n- name: u\n  user:\n%s", s->port, user_yaml);
+	fclose(f);
+	return path;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/retina-kube-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	char *argv[] = { "tests/fixtures/mkpki.sh", dir, NULL };
+	run_argv(argv);
+	plain = start_api("plain", NULL);
+	char *h[] = { "--cut-watch", "1", "--gone-once", "--unauthorized-once", "--forbid", "delete:pods", NULL };
+	hostile = start_api("hostile", h);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	kill(plain.pid, SIGTERM);
+	kill(hostile.pid, SIGTERM);
+	waitpid(plain.pid, NULL, 0);
+	waitpid(hostile.pid, NULL, 0);
+	char *argv[] = { "rm", "-rf", dir, NULL };
+	run_argv(argv);
+	return 0;
+}
+
+static struct kube_client *client_for(const char *kc, struct kube_config *cfg)
+{
+	char err[512];
+	struct kube_load_opts o = { .kubeconfig = kc };
+	if (kube_config_load(&o, cfg, err, sizeof(err)))
+		fail_msg("%s", err);
+	struct kube_client *k = kube_client_new(cfg, 0, err, sizeof(err));
+	if (!k)
+		fail_msg("%s", err);
+	return k;
+}
+
+static const char *str(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+	x = b ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
+	return cJSON_IsString(x) ? x->valuestring : NULL;
+}
+
+static void nodes_and_errors(void **state)
+{
+	struct kube_config cfg;
+	char err[1024];
+	cJSON *o;
+	(void)state;
+
+	struct kube_client *k = client_for(kubeconfig("ec.yaml", &plain,
+		"    client-certificate: client-ec.crt\n    client-key: client-ec.p8.key\n"), &cfg);
+	assert_int_equal(kube_get_node(k, "node-1", &o, err, sizeof(err)), 0);
+	assert_string_equal(str(o, "metadata", "name"), "node-1");
+	cJSON_Delete(o);
+	assert_int_equal(kube_list_nodes(k, &o, err, sizeof(err)), 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "items")), 2);
+	cJSON_Delete(o);
+	assert_int_equal(kube_get_node(k, "nope", &o, err, sizeof(err)), -1);
+	assert_string_equal(err, "Error from server (NotFound): nodes \"nope\" not found");
+	assert_int_equal(kube_get_node(k, "../etc", &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a valid name"));
+	kube_client_free(k);
+	kube_config_free(&cfg);
+
+	/* a wrong token: kubectl's words */
+	k = client_for(kubeconfig("bad.yaml", &plain, "    token: wrong\n"), &cfg);
+	assert_int_equal(kube_list_nodes(k, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "error: You must be logged in to the server (Unauthorized)"));
+	kube_client_free(k);
+	kube_config_free(&cfg);
+}
+
+static int until_running(const cJSON *pod, void *arg, char *err, size_t errlen)
+{
+	(void)arg;
+	(void)err;
+	(void)errlen;
+	const char *phase = str(pod, "status", "phase");
+	return phase && !strcmp(phase, "Running");
+}
+
+static void pod_lifecycle(void **state)
+{
+	struct kube_config cfg;
+	char err[1024];
+	cJSON *o;
+	(void)state;
+
+	struct kube_client *k = client_for(kubeconfig("rsa.yaml", &plain,
+		"    client-certificate: client-rsa.crt\n    client-key: client-rsa.key\n"), &cfg);
+	cJSON *pod = cJSON_Parse("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"generateName\":\"retina-\"},"
+		"\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"main\",\"image\":\"x\","
+		"\"command\":[\"sh\",\"-c\",\"echo hello; sleep 0.5; echo world; sleep 30\"]}]}}");
+	if (kube_create_pod(k, "default", pod, &o, err, sizeof(err)))
+		fail_msg("%s", err);
+	cJSON_Delete(pod);
+	char name[64];
+	snprintf(name, sizeof(name), "%s", str(o, "metadata", "name"));
+	cJSON_Delete(o);
+	assert_memory_equal(name, "retina-", 7);
+
+	if (kube_watch_pod(k, "default", name, 10000, until_running, NULL, err, sizeof(err)))
+		fail_msg("%s", err);
+
+	cJSON *c = cJSON_Parse("{\"name\":\"debugger\",\"image\":\"retina\",\"stdin\":true,\"tty\":true}");
+	assert_int_equal(kube_add_ephemeral_container(k, "default", name, c, &o, err, sizeof(err)), 0);
+	cJSON_Delete(c);
+	cJSON *eph = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "spec"), "ephemeralContainers"), 0);
+	assert_string_equal(str(eph, "name", NULL), "debugger");
+	cJSON_Delete(o);
+
+	/* logs: the first lines, then the watch ends the stream when the pod goes away */
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(kube_stream_logs(k, "default", name, "main", 0, p[1], err, sizeof(err)), 0);
+	close(p[1]);
+	char logs[256] = "";
+	ssize_t n = read(p[0], logs, sizeof(logs) - 1);
+	close(p[0]);
+	assert_true(n > 0);
+	assert_memory_equal(logs, "hello\n", 6);
+
+	assert_int_equal(kube_list_pod_events(k, "default", name, &o, err, sizeof(err)), 0);
+	cJSON *ev = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "items"), 0);
+	assert_string_equal(str(ev, "reason", NULL), "Scheduled");
+	cJSON_Delete(o);
+
+	assert_int_equal(kube_delete_pod(k, "default", name, err, sizeof(err)), 0);
+	assert_int_equal(kube_get_pod(k, "default", name, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "Error from server (NotFound): pods"));
+	assert_int_equal(kube_delete_pod(k, "default", name, err, sizeof(err)), 0);	/* gone already: fine */
+	assert_int_equal(kube_watch_pod(k, "default", name, 2000, until_running, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "does not exist"));
+	kube_client_free(k);
+	kube_config_free(&cfg);
+}
+
+static int count_in_log(const char *tag, const char *needle)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s/%s.log", dir, tag);
+	char *log = kube_read_file(path, 1 << 22, NULL);
+	int n = 0;
+	for (char *p = log; p && (p = strstr(p, needle)); p++)
+		n++;
+	free(log);
+	return n;
+}
+
+static void hostile_server(void **state)
+{
+	struct kube_config cfg;
+	char err[1024];
+	cJSON *o;
+	(void)state;
+
+	/* tokenFile: after the injected 401 the client re-reads it and retries once */
+	FILE *f = fopen(at("token"), "w");
+	fputs(TOKEN "\n", f);
+	fclose(f);
+	struct kube_client *k = client_for(kubeconfig("hostile.yaml", &hostile, "    tokenFile: token\n"), &cfg);
+	if (kube_get_node(k, "node-1", &o, err, sizeof(err)))
+		fail_msg("%s", err);
+	cJSON_Delete(o);
+
+	cJSON *pod = cJSON_Parse("{\"metadata\":{\"name\":\"cut\"},\"spec\":{\"containers\":[{\"name\":\"main\","
+				 "\"image\":\"x\",\"command\":[\"sleep\",\"30\"]}]}}");
+	assert_int_equal(kube_create_pod(k, "default", pod, &o, err, sizeof(err)), 0);
+	cJSON_Delete(pod);
+	cJSON_Delete(o);
+	/* every watch is cut after one event, the first one with a version answers 410: still Running */
+	if (kube_watch_pod(k, "default", "cut", 15000, until_running, NULL, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(count_in_log("hostile", "watch=1") >= 2);
+	assert_true(count_in_log("hostile", "fieldSelector=metadata.name%3Dcut HTTP") >= 2);	/* relisted */
+
+	assert_int_equal(kube_delete_pod(k, "default", "cut", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "Error from server (Forbidden): pods is forbidden: User \"token-user\" cannot delete"));
+	assert_non_null(strstr(err, "docs/rbac.md"));
+	kube_client_free(k);
+	kube_config_free(&cfg);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static void through_a_proxy(void **state)
+{
+	struct kube_config cfg;
+	char err[1024], conf[160], port[8];
+	cJSON *o;
+	(void)state;
+
+	/* tinyproxy on loopback; no ConnectPort line: CONNECT to any port */
+	snprintf(conf, sizeof(conf), "%s/tinyproxy.conf", dir);
+	FILE *f = fopen(conf, "w");
+	snprintf(port, sizeof(port), "%d", free_port());
+	fprintf(f, "Port %s\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nLogFile \"%s/tinyproxy.log\"\n"
+		"LogLevel Info\nMaxClients 10\n", port, dir);
+	fclose(f);
+	pid_t tp = fork();
+	if (tp == 0) {
+		char *argv[] = { "tinyproxy", "-d", "-c", conf, NULL };
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	usleep(300000);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s", port);
+	setenv("HTTPS_PROXY", url, 1);
+	unsetenv("NO_PROXY");
+	struct kube_client *k = client_for(kubeconfig("proxy.yaml", &plain, "    token: " TOKEN "\n"), &cfg);
+	int rc = kube_get_node(k, "node-1", &o, err, sizeof(err));
+	kube_client_free(k);
+	kube_config_free(&cfg);
+	if (rc == 0)
+		cJSON_Delete(o);
+
+	/* NO_PROXY matching the server: straight there (the proxy is not asked) */
+	setenv("NO_PROXY", "localhost,127.0.0.0/8", 1);
+	setenv("HTTPS_PROXY", "http://127.0.0.1:1", 1);
+	k = client_for(kubeconfig("proxy.yaml", &plain, "    token: " TOKEN "\n"), &cfg);
+	int rc2 = kube_list_nodes(k, &o, err, sizeof(err));
+	kube_client_free(k);
+	kube_config_free(&cfg);
+	if (rc2 == 0)
+		cJSON_Delete(o);
+	unsetenv("NO_PROXY");
+	unsetenv("HTTPS_PROXY");
+	kill(tp, SIGTERM);
+	waitpid(tp, NULL, 0);
+	assert_int_equal(rc, 0);
+	assert_int_equal(rc2, 0);
+	char logp[160];
+	snprintf(logp, sizeof(logp), "%s/tinyproxy.log", dir);
+	char *log = kube_read_file(logp, 1 << 20, NULL);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "CONNECT"));
+	free(log);
+}
+
+static void status_words(void **state)
+{
+	char err[512];
+	(void)state;
+	static const char forbidden[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+		"\"message\":\"nodes is forbidden: User \\\"x\\\" cannot list resource \\\"nodes\\\"\",\"reason\":\"Forbidden\",\"code\":403}";
+	kube_status_error(403, forbidden, sizeof(forbidden) - 1, err, sizeof(err));
+	assert_non_null(strstr(err, "Error from server (Forbidden): nodes is forbidden: User \"x\" cannot list"));
+	assert_non_null(strstr(err, "get/list nodes"));
+	kube_status_error(502, "<html>bad gateway\n</html>", 25, err, sizeof(err));
+	assert_string_equal(err, "Error from server (Unknown): <html>bad gateway </html>");
+	kube_status_error(503, NULL, 0, err, sizeof(err));
+	assert_string_equal(err, "Error from server (ServiceUnavailable): the server responded with HTTP status 503");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(status_words),
+		cmocka_unit_test(nodes_and_errors),
+		cmocka_unit_test(pod_lifecycle),
+		cmocka_unit_test(hostile_server),
+		cmocka_unit_test(through_a_proxy),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -20,6 +20,7 @@
 
 #include "net/http.h"
 #include "net/tls.h"
+#include "net/ws.h"
 
 static char dir[64], port[8], tls_port[8];
 static pid_t peer, tls_peer;
@@ -340,6 +341,102 @@ static void refuses_header_injection(void **state)
 	http_close(c);
 }
 
+static void ws_frames(void **state)
+{
+	static uint8_t payload[70000], out[70100];
+	const uint8_t mask[4] = { 1, 2, 3, 4 };
+	char err[128];
+	struct ws_frame f;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = i * 7;
+	const size_t lens[] = { 0, 1, 125, 126, 65535, 65536, 70000 };
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		size_t n = ws_build_frame(out, sizeof(out), WS_BINARY, true, payload, lens[i], mask);
+		assert_true(n > 0);
+		assert_int_equal(ws_parse_frame(out, n - 1, &f, err, sizeof(err)), 0);	/* one byte short */
+		assert_int_equal(ws_parse_frame(out, n, &f, err, sizeof(err)), (long long)n);
+		assert_true(f.fin && f.masked);
+		assert_int_equal(f.opcode, WS_BINARY);
+		assert_int_equal(f.len, lens[i]);
+		ws_mask(out + f.header_len, f.len, f.mask, 0);
+		assert_memory_equal(out + f.header_len, payload, lens[i]);
+	}
+	const uint8_t bad[][4] = {
+		{ 0xc2, 0x00 },		/* RSV1 */
+		{ 0x83, 0x00 },		/* opcode 3 */
+		{ 0x09, 0x00 },		/* fragmented ping */
+		{ 0x89, 0x7e, 0x00, 0x80 },	/* ping of 128 bytes */
+	};
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(ws_parse_frame(bad[i], 4, &f, err, sizeof(err)), -1);
+	const uint8_t huge[10] = { 0x82, 0x7f, 0, 0, 0, 1, 0, 0, 0, 0 };
+	assert_int_equal(ws_parse_frame(huge, 10, &f, err, sizeof(err)), -1);
+	char acc[29];
+	ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", acc);	/* RFC 6455's example */
+	assert_string_equal(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+static struct ws *ws_open(const char *path, int *status, char *err, size_t errlen)
+{
+	static const char *const protos[] = { "v5.channel.k8s.io", "v4.channel.k8s.io", NULL };
+	struct http_conn *c = http_connect("127.0.0.1", tls_port, tls, 5000, err, errlen);
+	assert_non_null(c);
+	return ws_connect(c, "127.0.0.1", path, protos, NULL, 0, status, NULL, NULL, err, errlen);
+}
+
+static void ws_over_tls(void **state)
+{
+	char err[256];
+	int status, op;
+	const uint8_t *data;
+	size_t len;
+	(void)state;
+
+	struct ws *w = ws_open("/ws", &status, err, sizeof(err));
+	if (!w)
+		fail_msg("%s", err);
+	assert_string_equal(w->protocol, "v5.channel.k8s.io");
+	/* a ping (answered by us), then "hello " + "world" in two fragments */
+	assert_int_equal(ws_recv(w, &op, &data, &len, 5000, err, sizeof(err)), 1);
+	assert_int_equal(op, WS_TEXT);
+	assert_int_equal(len, 11);
+	assert_memory_equal(data, "hello world", 11);
+	assert_int_equal(ws_recv(w, &op, &data, &len, 5000, err, sizeof(err)), 1);
+	assert_int_equal(len, 18);
+	assert_memory_equal(data, "pong:are you there", 18);	/* the server got our pong */
+
+	static uint8_t big[100000];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = i;
+	assert_int_equal(ws_send(w, WS_BINARY, "\0abc", 4), 0);
+	assert_int_equal(ws_recv(w, &op, &data, &len, 5000, err, sizeof(err)), 1);
+	assert_int_equal(op, WS_BINARY);
+	assert_int_equal(len, 4);
+	assert_memory_equal(data, "\0abc", 4);
+	assert_int_equal(ws_send(w, WS_BINARY, big, sizeof(big)), 0);
+	assert_int_equal(ws_recv(w, &op, &data, &len, 5000, err, sizeof(err)), 1);
+	assert_int_equal(len, sizeof(big));
+	assert_memory_equal(data, big, sizeof(big));
+	ws_close(w, 1000);
+
+	w = ws_open("/ws/v4only", &status, err, sizeof(err));
+	assert_non_null(w);
+	assert_string_equal(w->protocol, "v4.channel.k8s.io");
+	assert_int_equal(ws_send(w, WS_CLOSE, "\x03\xe8", 2), 0);
+	int rc;
+	while ((rc = ws_recv(w, &op, &data, &len, 5000, err, sizeof(err))) == 1)
+		;	/* what the server sent before it saw our close */
+	assert_int_equal(rc, 0);
+	assert_int_equal(w->close_code, 1000);
+	ws_close(w, 1000);
+
+	assert_null(ws_open("/len/10", &status, err, sizeof(err)));
+	assert_int_equal(status, 200);
+	assert_non_null(strstr(err, "refused the WebSocket upgrade"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +447,8 @@ int main(void)
 		cmocka_unit_test(tls_bodies_and_keepalive),
 		cmocka_unit_test(streaming_and_timeouts),
 		cmocka_unit_test(refuses_header_injection),
+		cmocka_unit_test(ws_frames),
+		cmocka_unit_test(ws_over_tls),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -11,6 +11,7 @@
 #include "kube/kubeconfig.h"
 #include "net/http.h"
 #include "net/tls.h"
+#include "net/ws.h"
 
 #define CONNECT_TIMEOUT_MS 15000
 #define MAX_BODY (64u << 20)
@@ -503,4 +504,49 @@ int kube_stream_logs(struct kube_client *k, const char *ns, const char *name, co
 	}
 	kube_stream_close(s);
 	return n < 0 ? -1 : 0;
+}
+
+int kube_ws_open(struct kube_client *k, const char *path, const char *const *protocols, struct ws **out,
+		 char *err, size_t errlen)
+{
+	char full[4096], auth[4096];
+	struct kube_creds c;
+
+	*out = NULL;
+	if (snprintf(full, sizeof(full), "%s%s", k->base, path) >= (int)sizeof(full)) {
+		snprintf(err, errlen, "request path too long");
+		return -1;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct http_header h[2];
+		size_t nh = 0, bl = 0;
+		char *body = NULL;
+		int status;
+		long long start = now_ms();
+
+		if (kube_auth_get(k->auth, &c, err, errlen) || ensure_tls(k, &c, err, errlen))
+			return -1;
+		struct http_conn *conn = dial(k, err, errlen);
+		if (!conn)
+			return -1;
+		h[nh++] = (struct http_header){ "User-Agent", "retina" };
+		if (c.token) {
+			snprintf(auth, sizeof(auth), "Bearer %s", c.token);
+			h[nh++] = (struct http_header){ "Authorization", auth };
+		}
+		*out = ws_connect(conn, k->url.host, full, protocols, h, nh, &status, &body, &bl, err, errlen);
+		explicit_bzero(auth, sizeof(auth));
+		log_request(k, "GET", full, *out ? 101 : status, *out ? "Switching Protocols" : "", start);
+		if (*out)
+			return 0;
+		if (status == 401 && attempt == 0 && kube_auth_unauthorized(k->auth)) {
+			free(body);
+			continue;
+		}
+		if (status)
+			kube_status_error(status, body, bl, err, errlen);
+		free(body);
+		return -1;
+	}
+	return -1;
 }

@@ -6,6 +6,7 @@
 #ifndef RETINA_KUBE_CLIENT_H
 #define RETINA_KUBE_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -73,5 +74,25 @@ void kube_stream_close(struct kube_stream *s);
 int kube_watch_pod(struct kube_client *k, const char *ns, const char *name, int timeout_ms,
 		   int (*done)(const cJSON *pod, void *arg, char *err, size_t errlen), void *arg,
 		   char *err, size_t errlen);
+
+/* A WebSocket to the API server with this client's credentials (exec, attach). */
+struct ws;
+int kube_ws_open(struct kube_client *k, const char *path, const char *const *protocols, struct ws **ws,
+		 char *err, size_t errlen);
+
+struct kube_exec_opts {
+	const char *ns, *pod, *container;
+	const char *const *command;	/* NULL-terminated argv; unused for attach */
+	bool attach, tty;
+	int in_fd;			/* -1: no stdin */
+	int out_fd, err_fd;
+};
+/*
+ * exec (or attach) over WebSocket, v5.channel.k8s.io preferred, v4 accepted:
+ * channels 0 stdin, 1 stdout, 2 stderr, 3 status, 4 resize, 255 close
+ * (v5: the end of stdin is sent as [255, 0]). 0 with the command's exit code
+ * in *exit_code (from the metav1.Status on channel 3), or -1 with err.
+ */
+int kube_exec(struct kube_client *k, const struct kube_exec_opts *o, int *exit_code, char *err, size_t errlen);
 
 #endif

@@ -210,6 +210,16 @@ ssize_t http_raw_read(struct http_conn *c, void *buf, size_t len, int timeout_ms
 	return n;
 }
 
+int http_conn_fd(const struct http_conn *c)
+{
+	return c->fd;
+}
+
+bool http_has_buffered(const struct http_conn *c)
+{
+	return c->off < c->len || (c->tls && tls_pending(c->tls));
+}
+
 static void io_error(struct http_conn *c, const char *what, char *err, size_t errlen)
 {
 	int e = errno;

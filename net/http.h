@@ -128,5 +128,8 @@ void http_response_free(struct http_response *r);
 /* Bytes buffered past the response head (raw, for protocol upgrades such as WebSocket). */
 ssize_t http_raw_read(struct http_conn *c, void *buf, size_t len, int timeout_ms);
 int http_raw_write(struct http_conn *c, const void *buf, size_t len);
+/* The socket, to poll on; and whether bytes are already buffered (poll would not see them). */
+int http_conn_fd(const struct http_conn *c);
+bool http_has_buffered(const struct http_conn *c);
 
 #endif

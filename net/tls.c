@@ -487,6 +487,11 @@ fail:
 	return -1;
 }
 
+bool tls_pending(struct tls_conn *c)
+{
+	return !c->dead && (br_ssl_engine_current_state(&c->cc.eng) & BR_SSL_RECVAPP);
+}
+
 void tls_close(struct tls_conn *c)
 {
 	if (!c)

@@ -44,6 +44,8 @@ ssize_t tls_read(struct tls_conn *c, void *buf, size_t len, int timeout_ms);
 int tls_write(struct tls_conn *c, const void *buf, size_t len, int timeout_ms);
 /* The last error in words ("connection reset", "TLS alert: ..."). */
 const char *tls_error(struct tls_conn *c, char *buf, size_t len);
+/* Decrypted bytes are waiting: a read will not block. */
+bool tls_pending(struct tls_conn *c);
 /* Send close_notify (best effort) and free. */
 void tls_close(struct tls_conn *c);
 

@@ -251,7 +251,9 @@ int ws_recv(struct ws *w, int *op, const uint8_t **data, size_t *len, int timeou
 			}
 			ssize_t r = http_raw_read(w->conn, w->in + w->inlen, w->incap - w->inlen, timeout_ms);
 			if (r < 0) {
-				snprintf(err, errlen, "%s", errno == ETIMEDOUT ? "timed out" : strerror(errno));
+				int e = errno;
+				snprintf(err, errlen, "%s", e == ETIMEDOUT ? "timed out" : strerror(e));
+				errno = e;	/* callers tell a timeout from a failure by it */
 				return -1;
 			}
 			if (r == 0) {
@@ -298,6 +300,14 @@ int ws_recv(struct ws *w, int *op, const uint8_t **data, size_t *len, int timeou
 			return 1;
 		}
 	}
+}
+
+bool ws_has_buffered(const struct ws *w)
+{
+	struct ws_frame f;
+	char err[8];
+
+	return http_has_buffered(w->conn) || ws_parse_frame(w->in, w->inlen, &f, err, sizeof(err)) != 0;
 }
 
 void ws_close(struct ws *w, int code)

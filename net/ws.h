@@ -68,6 +68,8 @@ struct ws *ws_connect(struct http_conn *conn, const char *host, const char *path
  */
 int ws_recv(struct ws *w, int *op, const uint8_t **data, size_t *len, int timeout_ms, char *err, size_t errlen);
 int ws_send(struct ws *w, int op, const void *data, size_t len);
+/* A whole frame already waits in our buffers: ws_recv will not block for it. */
+bool ws_has_buffered(const struct ws *w);
 /* Send a close frame (best effort) and free. */
 void ws_close(struct ws *w, int code);
 

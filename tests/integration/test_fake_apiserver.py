@@ -107,3 +107,27 @@ def test_injected_failures_show_in_kubectl(api, tmp_path):
         assert want in row, row
         r = kubectl(api, kc, "wait", "--for=condition=Ready", name, "--timeout=1s", check=1)
         assert "timed out" in r.stderr
+
+
+def running_pod(api, kc, tmp_path):
+    pod = json.loads(json.dumps(POD))
+    pod["spec"]["containers"][0]["command"] = ["sleep", "60"]
+    f = tmp_path / "sleeper.json"
+    f.write_text(json.dumps(pod))
+    name = kubectl(api, kc, "create", "--validate=false", "-f", str(f), "-o", "name").stdout.strip()
+    kubectl(api, kc, "wait", "--for=condition=Ready", name, "--timeout=20s")
+    return name.split("/")[1]
+
+
+def test_kubectl_exec_over_websocket(api, tmp_path):
+    kc = api.kubeconfig()
+    name = running_pod(api, kc, tmp_path)
+    r = kubectl(api, kc, "exec", name, "--", "sh", "-c", "echo out; echo err >&2")
+    assert r.stdout == "out\n" and r.stderr == "err\n"
+    # stdin reaches the process, and its end closes the process's stdin
+    r = run([KUBECTL, "exec", "-i", name, "--", "tr", "a-z", "A-Z"], input="hello\n", timeout=30,
+            env=api.kubectl_env(kc))
+    assert r.returncode == 0 and r.stdout == "HELLO\n", r.stderr
+    # a non-zero exit code comes back through channel 3
+    r = kubectl(api, kc, "exec", name, "--", "sh", "-c", "exit 7", check=7)
+    assert "command terminated with exit code 7" in r.stderr

@@ -32,7 +32,7 @@ struct server {
 	pid_t pid;
 	char port[8];
 };
-static struct server plain, hostile;
+static struct server plain, hostile, v4only;
 
 static void run_argv(char *const argv[])
 {
@@ -118,6 +118,8 @@ static int setup(void **state)
 	plain = start_api("plain", NULL);
 	char *h[] = { "--cut-watch", "1", "--gone-once", "--unauthorized-once", "--forbid", "delete:pods", NULL };
 	hostile = start_api("hostile", h);
+	char *v4[] = { "--ws-protocols", "v4.channel.k8s.io", NULL };
+	v4only = start_api("v4only", v4);
 	return 0;
 }
 
@@ -126,6 +128,8 @@ static int teardown(void **state)
 	(void)state;
 	kill(plain.pid, SIGTERM);
 	kill(hostile.pid, SIGTERM);
+	kill(v4only.pid, SIGTERM);
+	waitpid(v4only.pid, NULL, 0);
 	waitpid(plain.pid, NULL, 0);
 	waitpid(hostile.pid, NULL, 0);
 	char *argv[] = { "rm", "-rf", dir, NULL };
@@ -377,6 +381,85 @@ static void status_words(void **state)
 	assert_string_equal(err, "Error from server (ServiceUnavailable): the server responded with HTTP status 503");
 }
 
+/* Run argv in a fresh running pod on server s; stdin_text (or NULL) is fed and closed. */
+static int exec_in(const struct server *s, const char *tag, const char *const *argv, const char *stdin_text,
+		   char *out, char *errout, int *code, char *err, size_t errlen)
+{
+	struct kube_config cfg;
+	char pod_name[32];
+	cJSON *o;
+	struct kube_client *k = client_for(kubeconfig(tag, s, "    token: " TOKEN "\n"), &cfg);
+
+	snprintf(pod_name, sizeof(pod_name), "exec-%s", tag);
+	char *dot = strchr(pod_name, '.');
+	if (dot)
+		*dot = '\0';
+	cJSON *pod = cJSON_CreateObject(), *md = cJSON_AddObjectToObject(pod, "metadata");
+	cJSON_AddStringToObject(md, "name", pod_name);
+	cJSON *ctr = cJSON_Parse("{\"containers\":[{\"name\":\"main\",\"image\":\"x\",\"command\":[\"sleep\",\"60\"]}]}");
+	cJSON_AddItemToObject(pod, "spec", ctr);
+	assert_int_equal(kube_create_pod(k, "default", pod, &o, err, errlen), 0);
+	cJSON_Delete(pod);
+	cJSON_Delete(o);
+	if (kube_watch_pod(k, "default", pod_name, 10000, until_running, NULL, err, errlen))
+		fail_msg("%s", err);
+
+	int in[2] = { -1, -1 }, po[2], pe[2];
+	assert_int_equal(pipe(po), 0);
+	assert_int_equal(pipe(pe), 0);
+	if (stdin_text) {
+		assert_int_equal(pipe(in), 0);
+		assert_int_equal(write(in[1], stdin_text, strlen(stdin_text)), (ssize_t)strlen(stdin_text));
+		close(in[1]);
+	}
+	struct kube_exec_opts eo = { .ns = "default", .pod = pod_name, .container = "main", .command = argv,
+				     .in_fd = in[0], .out_fd = po[1], .err_fd = pe[1] };
+	int rc = kube_exec(k, &eo, code, err, errlen);
+	close(po[1]);
+	close(pe[1]);
+	if (in[0] >= 0)
+		close(in[0]);
+	ssize_t n = read(po[0], out, 255);
+	out[n > 0 ? n : 0] = '\0';
+	n = read(pe[0], errout, 255);
+	errout[n > 0 ? n : 0] = '\0';
+	close(po[0]);
+	close(pe[0]);
+	kube_delete_pod(k, "default", pod_name, err + 128, errlen - 128);
+	kube_client_free(k);
+	kube_config_free(&cfg);
+	return rc;
+}
+
+static void exec_exit_codes_and_stdin(void **state)
+{
+	char out[256], errout[256], err[1024];
+	int code;
+	(void)state;
+
+	static const char *const sh[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+	if (exec_in(&plain, "e1.yaml", sh, NULL, out, errout, &code, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(out, "out\n");
+	assert_string_equal(errout, "err\n");
+	assert_int_equal(code, 3);
+
+	/* v5: the end of our stdin reaches the process ([255, 0]) */
+	static const char *const tr[] = { "tr", "a-z", "A-Z", NULL };
+	if (exec_in(&plain, "e2.yaml", tr, "hello\n", out, errout, &code, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(out, "HELLO\n");
+	assert_int_equal(code, 0);
+
+	/* a server that speaks only v4 (before Kubernetes 1.30) */
+	static const char *const ok[] = { "sh", "-c", "echo v4; exit 0", NULL };
+	if (exec_in(&v4only, "e3.yaml", ok, NULL, out, errout, &code, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(out, "v4\n");
+	assert_int_equal(code, 0);
+	assert_true(count_in_log("v4only", "/exec?command=sh&command=-c&command=echo%20v4%3B%20exit%200") == 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +468,7 @@ int main(void)
 		cmocka_unit_test(pod_lifecycle),
 		cmocka_unit_test(hostile_server),
 		cmocka_unit_test(through_a_proxy),
+		cmocka_unit_test(exec_exit_codes_and_stdin),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, setup, teardown);

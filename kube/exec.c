@@ -7,9 +7,24 @@
 #include <unistd.h>
 
 #include "kube/client.h"
+#include "lib/tty.h"
 #include "net/ws.h"
 
 #define PING_MS 5000
+
+static volatile sig_atomic_t resized;
+
+/* Channel 4: the terminal size, as kubectl sends it. */
+static void send_size(struct ws *w, int fd)
+{
+	unsigned cols, rows;
+	char msg[64];
+
+	if (tty_size(fd, &cols, &rows) || !cols || !rows)
+		return;
+	int n = snprintf(msg, sizeof(msg), "\x04{\"Width\":%u,\"Height\":%u}", cols, rows);
+	ws_send(w, WS_BINARY, msg, n);
+}
 
 /* Percent-encode s for a query value into out. */
 static size_t qencode(char *out, size_t cap, const char *s)
@@ -110,12 +125,24 @@ int kube_exec(struct kube_client *k, const struct kube_exec_opts *o, int *exit_c
 	if (kube_ws_open(k, path, protocols, &w, err, errlen))
 		return -1;
 	bool v5 = !strcmp(w->protocol, "v5.channel.k8s.io");
+	int term = o->tty ? (in_open && isatty(o->in_fd) ? o->in_fd : isatty(o->out_fd) ? o->out_fd : -1) : -1;
+	bool raw = false;
+	if (term >= 0) {
+		tty_watch_resize(&resized);
+		send_size(w, term);
+		/* raw only when our stdin is the terminal: keys go to the remote side as typed */
+		raw = in_open && term == o->in_fd && tty_raw(term) == 0;
+	}
 
 	for (;;) {
 		if (!ws_has_buffered(w)) {
 			struct pollfd p[2] = { { .fd = http_conn_fd(w->conn), .events = POLLIN },
 					       { .fd = in_open ? o->in_fd : -1, .events = POLLIN } };
 			int r = poll(p, 2, PING_MS);
+			if (resized && term >= 0) {
+				resized = 0;
+				send_size(w, term);
+			}
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r < 0) {
@@ -181,6 +208,8 @@ int kube_exec(struct kube_client *k, const struct kube_exec_opts *o, int *exit_c
 	}
 	rc = 0;
 out:
+	if (raw)
+		tty_restore();
 	ws_close(w, 1000);
 	return rc;
 }

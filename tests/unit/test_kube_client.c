@@ -1,3 +1,4 @@
+#define _GNU_SOURCE	/* posix_openpt, ptsname */
 /*
  * kube/client against the fake API server (tests/fixtures/fake_apiserver.py,
  * itself proven with the real kubectl): nodes, the pod lifecycle, watch
@@ -7,7 +8,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -460,6 +463,51 @@ static void exec_exit_codes_and_stdin(void **state)
 	assert_true(count_in_log("v4only", "/exec?command=sh&command=-c&command=echo%20v4%3B%20exit%200") == 1);
 }
 
+static void exec_tty_sends_size_and_restores(void **state)
+{
+	struct kube_config cfg;
+	char err[1024], out[256];
+	cJSON *o;
+	int code;
+	(void)state;
+
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+	assert_true(m >= 0 && !grantpt(m) && !unlockpt(m));
+	int tty = open(ptsname(m), O_RDWR | O_NOCTTY);
+	struct winsize ws = { .ws_row = 40, .ws_col = 100 };
+	assert_int_equal(ioctl(tty, TIOCSWINSZ, &ws), 0);
+	struct termios before, after;
+	tcgetattr(tty, &before);
+
+	struct kube_client *k = client_for(kubeconfig("tty.yaml", &plain, "    token: " TOKEN "\n"), &cfg);
+	cJSON *pod = cJSON_Parse("{\"metadata\":{\"name\":\"tty\"},\"spec\":{\"containers\":[{\"name\":\"main\","
+				 "\"image\":\"x\",\"command\":[\"sleep\",\"60\"]}]}}");
+	assert_int_equal(kube_create_pod(k, "default", pod, &o, err, sizeof(err)), 0);
+	cJSON_Delete(pod);
+	cJSON_Delete(o);
+	assert_int_equal(kube_watch_pod(k, "default", "tty", 10000, until_running, NULL, err, sizeof(err)), 0);
+	int po[2];
+	assert_int_equal(pipe(po), 0);
+	static const char *const cmd[] = { "sh", "-c", "sleep 0.3; echo hi", NULL };
+	struct kube_exec_opts eo = { .ns = "default", .pod = "tty", .command = cmd, .tty = true,
+				     .in_fd = tty, .out_fd = po[1], .err_fd = po[1] };
+	if (kube_exec(k, &eo, &code, err, sizeof(err)))
+		fail_msg("%s", err);
+	close(po[1]);
+	ssize_t n = read(po[0], out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(po[0]);
+	assert_string_equal(out, "hi\n");
+	tcgetattr(tty, &after);
+	assert_int_equal(after.c_lflag, before.c_lflag);	/* raw mode undone */
+	assert_true(count_in_log("plain", "resize {\"Width\":100,\"Height\":40}") >= 1);
+	kube_delete_pod(k, "default", "tty", err, sizeof(err));
+	kube_client_free(k);
+	kube_config_free(&cfg);
+	close(tty);
+	close(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +517,7 @@ int main(void)
 		cmocka_unit_test(hostile_server),
 		cmocka_unit_test(through_a_proxy),
 		cmocka_unit_test(exec_exit_codes_and_stdin),
+		cmocka_unit_test(exec_tty_sends_size_and_restores),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -131,3 +131,14 @@ def test_kubectl_exec_over_websocket(api, tmp_path):
     # a non-zero exit code comes back through channel 3
     r = kubectl(api, kc, "exec", name, "--", "sh", "-c", "exit 7", check=7)
     assert "command terminated with exit code 7" in r.stderr
+
+
+def test_kubectl_exec_it_under_a_terminal(api, tmp_path):
+    """kubectl exec -it (under script(1), so it has a terminal): raw mode, resize on channel 4, exit code."""
+    kc = api.kubeconfig()
+    name = running_pod(api, kc, tmp_path)
+    cmd = f"stty cols 123 rows 45; exec {KUBECTL} exec -it {name} -- sh -c 'sleep 0.5; echo in-tty; exit 5'"
+    r = run(["script", "-qec", cmd, "/dev/null"], timeout=30, env=api.kubectl_env(kc), stdin=subprocess.DEVNULL)
+    assert r.returncode == 5, r.stdout + r.stderr
+    assert "in-tty" in r.stdout and "command terminated with exit code 5" in r.stdout
+    assert 'resize {"Width":123,"Height":45}' in (tmp_path / "apiserver.log").read_text()

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -35,7 +36,7 @@ struct server {
 	pid_t pid;
 	char port[8];
 };
-static struct server plain, hostile, v4only;
+static struct server plain, hostile, v4only, once;
 
 static void run_argv(char *const argv[])
 {
@@ -123,6 +124,8 @@ static int setup(void **state)
 	hostile = start_api("hostile", h);
 	char *v4[] = { "--ws-protocols", "v4.channel.k8s.io", NULL };
 	v4only = start_api("v4only", v4);
+	char *o1[] = { "--unauthorized-once", NULL };
+	once = start_api("once", o1);
 	return 0;
 }
 
@@ -132,7 +135,9 @@ static int teardown(void **state)
 	kill(plain.pid, SIGTERM);
 	kill(hostile.pid, SIGTERM);
 	kill(v4only.pid, SIGTERM);
+	kill(once.pid, SIGTERM);
 	waitpid(v4only.pid, NULL, 0);
+	waitpid(once.pid, NULL, 0);
 	waitpid(plain.pid, NULL, 0);
 	waitpid(hostile.pid, NULL, 0);
 	char *argv[] = { "rm", "-rf", dir, NULL };
@@ -508,6 +513,100 @@ static void exec_tty_sends_size_and_restores(void **state)
 	close(m);
 }
 
+static void exec_plugin_rerun_after_401_and_quiet_logs(void **state)
+{
+	struct kube_config cfg;
+	char err[1024];
+	cJSON *o;
+	(void)state;
+
+	/* the plugin counts its runs; its token is good, but the server says 401 once */
+	FILE *f = fopen(at("plugin.sh"), "w");
+	fprintf(f, "#!/bin/sh\necho x >> \"%s\"\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+		"\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}'\n", at("plugin.runs"), TOKEN);
+	fclose(f);
+	chmod(at("plugin.sh"), 0755);
+	char user[512];
+	snprintf(user, sizeof(user), "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+		 "      command: ./plugin.sh\n");
+	struct kube_load_opts lo = { .kubeconfig = kubeconfig("plugin.yaml", &once, user) };
+	assert_int_equal(kube_config_load(&lo, &cfg, err, sizeof(err)), 0);
+	struct kube_client *k = kube_client_new(&cfg, 1, err, sizeof(err));
+	assert_non_null(k);
+
+	/* -v 1: each request on stderr, never the token */
+	fflush(stderr);
+	int saved = dup(2), logfd = open(at("v.log"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(logfd, 2);
+	int rc = kube_get_node(k, "node-1", &o, err, sizeof(err));
+	if (rc == 0)
+		cJSON_Delete(o);
+	int rc2 = kube_list_nodes(k, &o, err, sizeof(err)) == 0 ? 0 : -1;
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(logfd);
+	if (rc)
+		fail_msg("%s", err);
+	assert_int_equal(rc2, 0);
+	cJSON_Delete(o);
+
+	char *runs = kube_read_file(at("plugin.runs"), 100, NULL);
+	assert_string_equal(runs, "x\nx\n");	/* ran, got a 401, ran again; then cached */
+	free(runs);
+	char *vlog = kube_read_file(at("v.log"), 1 << 16, NULL);
+	char want[128];
+	snprintf(want, sizeof(want), "retina: GET https://127.0.0.1:%s/api/v1/nodes/node-1 401 Unauthorized in ", once.port);
+	assert_non_null(strstr(vlog, want));
+	assert_non_null(strstr(vlog, "/api/v1/nodes/node-1 200 OK in "));
+	assert_non_null(strstr(vlog, "/api/v1/nodes 200 OK in "));
+	assert_null(strstr(vlog, TOKEN));
+	free(vlog);
+	kube_client_free(k);
+	kube_config_free(&cfg);
+}
+
+static void attach_echoes_stdin(void **state)
+{
+	char out[256], errout[256], err[1024];
+	int code;
+	(void)state;
+
+	/* the fake's attach runs cat: what we type comes back, the end of stdin ends it (v5) */
+	struct kube_config cfg;
+	cJSON *o;
+	struct kube_client *k = client_for(kubeconfig("attach.yaml", &plain, "    token: " TOKEN "\n"), &cfg);
+	cJSON *pod = cJSON_Parse("{\"metadata\":{\"name\":\"att\"},\"spec\":{\"containers\":[{\"name\":\"main\","
+				 "\"image\":\"x\",\"command\":[\"sleep\",\"60\"]}]}}");
+	assert_int_equal(kube_create_pod(k, "default", pod, &o, err, sizeof(err)), 0);
+	cJSON_Delete(pod);
+	cJSON_Delete(o);
+	assert_int_equal(kube_watch_pod(k, "default", "att", 10000, until_running, NULL, err, sizeof(err)), 0);
+	int in[2], po[2], pe[2];
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(po), 0);
+	assert_int_equal(pipe(pe), 0);
+	assert_int_equal(write(in[1], "typed\n", 6), 6);
+	close(in[1]);
+	struct kube_exec_opts eo = { .ns = "default", .pod = "att", .attach = true, .in_fd = in[0],
+				     .out_fd = po[1], .err_fd = pe[1] };
+	if (kube_exec(k, &eo, &code, err, sizeof(err)))
+		fail_msg("%s", err);
+	close(po[1]);
+	close(pe[1]);
+	close(in[0]);
+	ssize_t n = read(po[0], out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = '\0';
+	(void)errout;
+	close(po[0]);
+	close(pe[0]);
+	assert_string_equal(out, "typed\n");
+	assert_int_equal(code, 0);
+	kube_delete_pod(k, "default", "att", err, sizeof(err));
+	kube_client_free(k);
+	kube_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +617,8 @@ int main(void)
 		cmocka_unit_test(through_a_proxy),
 		cmocka_unit_test(exec_exit_codes_and_stdin),
 		cmocka_unit_test(exec_tty_sends_size_and_restores),
+		cmocka_unit_test(exec_plugin_rerun_after_401_and_quiet_logs),
+		cmocka_unit_test(attach_echoes_stdin),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, setup, teardown);

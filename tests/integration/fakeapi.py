@@ -80,3 +80,36 @@ class FakeAPI:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def go_roundtrip(obj, tmp):
+    """Decode obj into kubectl's real Go types and back (offline: `set env --local`).
+    Unknown or misspelled fields vanish; returns the decoded object without the probe variable."""
+    import json
+    path = Path(tmp) / "roundtrip.json"
+    path.write_text(json.dumps(obj))
+    p = subprocess.run([KUBECTL, "set", "env", "--local", "-o", "json", "-f", str(path), "RETINA_PROBE=1"],
+                       capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=str(tmp)))
+    if p.returncode != 0:
+        raise AssertionError(f"kubectl could not decode it: {p.stderr}")
+    out = json.loads(p.stdout)
+    for c in out.get("spec", {}).get("containers", []):
+        c["env"] = [e for e in c.get("env", []) if e["name"] != "RETINA_PROBE"]
+        if not c["env"]:
+            del c["env"]
+    return out
+
+
+def unknown_fields(obj, decoded, path=""):
+    """Paths of fields in obj that the Go types dropped."""
+    if isinstance(obj, dict):
+        out = []
+        for k, v in obj.items():
+            if not isinstance(decoded, dict) or k not in decoded:
+                out.append(f"{path}.{k}")
+            else:
+                out += unknown_fields(v, decoded[k], f"{path}.{k}")
+        return out
+    if isinstance(obj, list) and isinstance(decoded, list):
+        return [p for a, b in zip(obj, decoded) for p in unknown_fields(a, b, path + "[]")]
+    return []

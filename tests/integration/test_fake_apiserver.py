@@ -142,3 +142,14 @@ def test_kubectl_exec_it_under_a_terminal(api, tmp_path):
     assert r.returncode == 5, r.stdout + r.stderr
     assert "in-tty" in r.stdout and "command terminated with exit code 5" in r.stdout
     assert 'resize {"Width":123,"Height":45}' in (tmp_path / "apiserver.log").read_text()
+
+
+def test_go_types_catch_unknown_fields(tmp_path):
+    """The check every pod retina builds goes through: decoded by kubectl's Go types, nothing may vanish."""
+    from fakeapi import go_roundtrip, unknown_fields
+    assert unknown_fields(POD, go_roundtrip(POD, tmp_path)) == []
+    bad = json.loads(json.dumps(POD))
+    bad["spec"]["restartPolicyy"] = "Never"
+    bad["spec"]["containers"][0]["securityContex"] = {"privileged": True}
+    assert sorted(unknown_fields(bad, go_roundtrip(bad, tmp_path))) == [
+        ".spec.containers[].securityContex", ".spec.restartPolicyy"]

@@ -34,6 +34,9 @@ int kube_request(struct kube_client *k, const char *method, const char *path, co
  */
 void kube_status_error(int http_status, const char *body, size_t len, char *err, size_t errlen);
 
+/* The exec status (channel 3, a metav1.Status): 0 with the exit code, or -1 with the server's message. */
+int kube_exit_status(const char *data, size_t len, int *code, char *err, size_t errlen);
+
 int kube_get_node(struct kube_client *k, const char *name, cJSON **node, char *err, size_t errlen);
 int kube_list_nodes(struct kube_client *k, cJSON **list, char *err, size_t errlen);
 /* pod: a Pod object (generateName allowed); *created: what the server made of it. */

@@ -60,37 +60,6 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Channel 3: a metav1.Status. 0 with the exit code, or -1 with the server's message. */
-static int exit_status(const uint8_t *data, size_t len, int *code, char *err, size_t errlen)
-{
-	cJSON *st = cJSON_ParseWithLength((const char *)data, len);
-	cJSON *status = cJSON_GetObjectItemCaseSensitive(st, "status");
-	cJSON *reason = cJSON_GetObjectItemCaseSensitive(st, "reason");
-	int rc = -1;
-
-	if (cJSON_IsString(status) && !strcmp(status->valuestring, "Success")) {
-		*code = 0;
-		rc = 0;
-	} else if (cJSON_IsString(reason) && !strcmp(reason->valuestring, "NonZeroExitCode")) {
-		cJSON *causes = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "details"), "causes");
-		cJSON *c;
-		cJSON_ArrayForEach(c, causes) {
-			cJSON *r = cJSON_GetObjectItemCaseSensitive(c, "reason");
-			cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "message");
-			if (cJSON_IsString(r) && !strcmp(r->valuestring, "ExitCode") && cJSON_IsString(m)) {
-				*code = atoi(m->valuestring);
-				rc = 0;
-			}
-		}
-		if (rc)
-			snprintf(err, errlen, "the command failed, but the server gave no exit code");
-	} else {
-		kube_status_error(500, (const char *)data, len, err, errlen);
-	}
-	cJSON_Delete(st);
-	return rc;
-}
-
 int kube_exec(struct kube_client *k, const struct kube_exec_opts *o, int *exit_code, char *err, size_t errlen)
 {
 	static const char *const protocols[] = { "v5.channel.k8s.io", "v4.channel.k8s.io", NULL };
@@ -194,7 +163,7 @@ int kube_exec(struct kube_client *k, const struct kube_exec_opts *o, int *exit_c
 			}
 			break;
 		case 3:
-			if (exit_status(data + 1, len - 1, exit_code, err, errlen))
+			if (kube_exit_status((const char *)data + 1, len - 1, exit_code, err, errlen))
 				goto out;
 			got_status = true;
 			break;

@@ -1,5 +1,6 @@
 /* metav1.Status answers in kubectl's words (pure: fuzzed). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -69,3 +70,39 @@ void kube_status_error(int http_status, const char *body, size_t len, char *err,
 		hint = "\n" RBAC_HINT;
 	snprintf(err, errlen, "Error from server (%s): %s%s", r, m, hint);
 }
+
+/* Channel 3: a metav1.Status. 0 with the exit code, or -1 with the server's message. */
+int kube_exit_status(const char *data, size_t len, int *code, char *err, size_t errlen)
+{
+	cJSON *st = cJSON_ParseWithLength(data, len);
+	cJSON *status = cJSON_GetObjectItemCaseSensitive(st, "status");
+	cJSON *reason = cJSON_GetObjectItemCaseSensitive(st, "reason");
+	int rc = -1;
+
+	if (cJSON_IsString(status) && !strcmp(status->valuestring, "Success")) {
+		*code = 0;
+		rc = 0;
+	} else if (cJSON_IsString(reason) && !strcmp(reason->valuestring, "NonZeroExitCode")) {
+		cJSON *causes = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "details"), "causes");
+		cJSON *c;
+		cJSON_ArrayForEach(c, causes) {
+			cJSON *r = cJSON_GetObjectItemCaseSensitive(c, "reason");
+			cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "message");
+			if (cJSON_IsString(r) && !strcmp(r->valuestring, "ExitCode") && cJSON_IsString(m)) {
+				char *end;
+				long v = strtol(m->valuestring, &end, 10);
+				if (*end || end == m->valuestring || v < 0 || v > 255)
+					continue;	/* exit codes are 0..255 */
+				*code = v;
+				rc = 0;
+			}
+		}
+		if (rc)
+			snprintf(err, errlen, "the command failed, but the server gave no exit code");
+	} else {
+		kube_status_error(500, data, len, err, errlen);
+	}
+	cJSON_Delete(st);
+	return rc;
+}
+

@@ -14,5 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (const char *p = err; *p; p++)
 		if ((unsigned char)*p < 0x20 && *p != '\n')
 			__builtin_trap();	/* server bytes never reach the terminal raw */
+	int exit_code = -1;
+	if (kube_exit_status((const char *)data, size, &exit_code, err, sizeof(err)) == 0 &&
+	    (exit_code < 0 || exit_code > 255))
+		__builtin_trap();
 	return 0;
 }

@@ -113,3 +113,26 @@ def unknown_fields(obj, decoded, path=""):
     if isinstance(obj, list) and isinstance(decoded, list):
         return [p for a, b in zip(obj, decoded) for p in unknown_fields(a, b, path + "[]")]
     return []
+
+
+VALIDATE_SRC = FIXTURES / "k8s-validate"
+VALIDATE_DIR = ROOT / "build" / "k8s-validate"
+
+
+def schema_errors(obj):
+    """Validate obj with the npm kubernetes-models schemas (installed into build/ on first use,
+    versions pinned by tests/fixtures/k8s-validate/package-lock.json). Returns '' when valid."""
+    import json
+    import shutil
+    if not (VALIDATE_DIR / "node_modules" / "kubernetes-models").exists():
+        VALIDATE_DIR.mkdir(parents=True, exist_ok=True)
+        for f in ("package.json", "package-lock.json"):
+            shutil.copy(VALIDATE_SRC / f, VALIDATE_DIR / f)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=VALIDATE_DIR,
+                       check=True, capture_output=True, timeout=300)
+    shutil.copy(VALIDATE_SRC / "validate.mjs", VALIDATE_DIR / "validate.mjs")
+    p = subprocess.run(["node", str(VALIDATE_DIR / "validate.mjs")], input=json.dumps(obj),
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode not in (0, 1):
+        raise AssertionError(f"validate.mjs failed: {p.stderr}")
+    return p.stderr.strip()

@@ -153,3 +153,15 @@ def test_go_types_catch_unknown_fields(tmp_path):
     bad["spec"]["containers"][0]["securityContex"] = {"privileged": True}
     assert sorted(unknown_fields(bad, go_roundtrip(bad, tmp_path))) == [
         ".spec.containers[].securityContex", ".spec.restartPolicyy"]
+
+
+def test_schemas_catch_bad_values():
+    """The second check for every pod retina builds: the Kubernetes OpenAPI schemas (npm kubernetes-models)."""
+    from fakeapi import schema_errors
+    assert schema_errors(POD) == ""
+    bad = json.loads(json.dumps(POD))
+    bad["spec"]["restartPolicy"] = "Sometimes"
+    bad["spec"]["containers"][0]["ports"] = [{"containerPort": "http"}]
+    err = schema_errors(bad)
+    assert "restartPolicy must be equal to one of the allowed values" in err
+    assert "containerPort must be integer" in err

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file binutils ca-certificates)
-test_pkgs=(libcmocka-dev python3-pytest iproute2 libcap2-bin util-linux procps libclang-rt-14-dev tinyproxy-bin nodejs npm)
+# nodejs: its package here ships npm too (Debian's separate npm package conflicts with it)
+test_pkgs=(libcmocka-dev python3-pytest iproute2 libcap2-bin util-linux procps libclang-rt-14-dev tinyproxy-bin nodejs)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;

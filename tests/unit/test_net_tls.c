@@ -52,9 +52,17 @@ static int make_pki(void **state)
 	return 0;
 }
 
+/* Servers still running (a failed assertion skips stop_server): killed at the end. */
+static pid_t running[8];
+
 static int remove_pki(void **state)
 {
 	(void)state;
+	for (size_t i = 0; i < 8; i++)
+		if (running[i] > 0) {
+			kill(running[i], SIGTERM);
+			waitpid(running[i], NULL, 0);
+		}
 	char *argv[] = { "rm", "-rf", pki, NULL };
 	run_argv(argv);
 	return 0;
@@ -125,6 +133,11 @@ static struct server start_server(const char *name, int want_client)
 		execvp(argv[0], argv);
 		_exit(127);
 	}
+	for (size_t i = 0; i < 8; i++)
+		if (!running[i]) {
+			running[i] = s.pid;
+			break;
+		}
 	for (int i = 0; i < 100; i++) {	/* up to 5 s for it to listen */
 		int fd = dial(s.port);
 		if (fd >= 0) {
@@ -141,6 +154,9 @@ static void stop_server(struct server *s)
 {
 	kill(s->pid, SIGTERM);
 	waitpid(s->pid, NULL, 0);
+	for (size_t i = 0; i < 8; i++)
+		if (running[i] == s->pid)
+			running[i] = 0;
 }
 
 struct client {

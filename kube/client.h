@@ -6,6 +6,7 @@
 #ifndef RETINA_KUBE_CLIENT_H
 #define RETINA_KUBE_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -33,6 +34,9 @@ int kube_request(struct kube_client *k, const char *method, const char *path, co
  */
 void kube_status_error(int http_status, const char *body, size_t len, char *err, size_t errlen);
 
+/* The exec status (channel 3, a metav1.Status): 0 with the exit code, or -1 with the server's message. */
+int kube_exit_status(const char *data, size_t len, int *code, char *err, size_t errlen);
+
 int kube_get_node(struct kube_client *k, const char *name, cJSON **node, char *err, size_t errlen);
 int kube_list_nodes(struct kube_client *k, cJSON **list, char *err, size_t errlen);
 /* pod: a Pod object (generateName allowed); *created: what the server made of it. */
@@ -52,6 +56,19 @@ int kube_stream_logs(struct kube_client *k, const char *ns, const char *name, co
 		     int follow, int fd, char *err, size_t errlen);
 
 /*
+ * A streaming GET (watch, logs) on its own connection. open: 0, -410 when
+ * the server said 410 Gone, -1 with err. line: the next '\n'-terminated line
+ * (malloc'd, without the newline), NULL at the end, on a timeout or an
+ * error (err then says which; "" at a clean end).
+ */
+struct kube_stream;
+int kube_stream_open(struct kube_client *k, const char *path, int timeout_ms, struct kube_stream **s,
+		     char *err, size_t errlen);
+char *kube_stream_line(struct kube_stream *s, int timeout_ms, char *err, size_t errlen);
+ssize_t kube_stream_read(struct kube_stream *s, void *buf, size_t len, int timeout_ms, char *err, size_t errlen);
+void kube_stream_close(struct kube_stream *s);
+
+/*
  * Watch one pod until done(pod, arg) returns non-zero (1: success, -1: give
  * up with its message in err) or timeout_ms passes. done also sees the pod
  * as first listed. A dropped stream resumes from the last resourceVersion; a
@@ -60,5 +77,25 @@ int kube_stream_logs(struct kube_client *k, const char *ns, const char *name, co
 int kube_watch_pod(struct kube_client *k, const char *ns, const char *name, int timeout_ms,
 		   int (*done)(const cJSON *pod, void *arg, char *err, size_t errlen), void *arg,
 		   char *err, size_t errlen);
+
+/* A WebSocket to the API server with this client's credentials (exec, attach). */
+struct ws;
+int kube_ws_open(struct kube_client *k, const char *path, const char *const *protocols, struct ws **ws,
+		 char *err, size_t errlen);
+
+struct kube_exec_opts {
+	const char *ns, *pod, *container;
+	const char *const *command;	/* NULL-terminated argv; unused for attach */
+	bool attach, tty;
+	int in_fd;			/* -1: no stdin */
+	int out_fd, err_fd;
+};
+/*
+ * exec (or attach) over WebSocket, v5.channel.k8s.io preferred, v4 accepted:
+ * channels 0 stdin, 1 stdout, 2 stderr, 3 status, 4 resize, 255 close
+ * (v5: the end of stdin is sent as [255, 0]). 0 with the command's exit code
+ * in *exit_code (from the metav1.Status on channel 3), or -1 with err.
+ */
+int kube_exec(struct kube_client *k, const struct kube_exec_opts *o, int *exit_code, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,128 @@
+/*
+ * Watch one pod until a condition holds: list to learn its state and the
+ * resourceVersion, then watch from there; resume from the last version seen
+ * when the stream drops, list again on 410 Gone.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kube/client.h"
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void set_rv(char *rv, size_t len, const cJSON *obj)
+{
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
+
+	if (cJSON_IsString(v) && strspn(v->valuestring, "0123456789") == strlen(v->valuestring))
+		snprintf(rv, len, "%s", v->valuestring);
+}
+
+int kube_watch_pod(struct kube_client *k, const char *ns, const char *name, int timeout_ms,
+		   int (*done)(const cJSON *pod, void *arg, char *err, size_t errlen), void *arg,
+		   char *err, size_t errlen)
+{
+	long long deadline = now_ms() + timeout_ms;
+	char path[900], rv[32] = "", line_err[512];
+	int rc;
+
+	for (const char *c = name; *c; c++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-.", *c))
+			goto badname;
+	for (const char *c = ns; *c; c++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-.", *c))
+			goto badname;
+	if (!name[0] || !ns[0])
+		goto badname;
+
+relist:;
+	cJSON *list;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?fieldSelector=metadata.name%%3D%s", ns, name);
+	if (kube_request(k, "GET", path, NULL, NULL, &list, NULL, err, errlen))
+		return -1;
+	cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
+	cJSON *pod = cJSON_GetArrayItem(items, 0);
+	set_rv(rv, sizeof(rv), list);
+	if (!pod) {
+		cJSON_Delete(list);
+		snprintf(err, errlen, "pod %s/%s does not exist (deleted?)", ns, name);
+		return -1;
+	}
+	rc = done(pod, arg, err, errlen);
+	cJSON_Delete(list);
+	if (rc)
+		return rc > 0 ? 0 : -1;
+
+	for (;;) {
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		struct kube_stream *s;
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?watch=1&fieldSelector=metadata.name%%3D%s"
+			 "&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=%lld", ns, name, rv,
+			 (left + 999) / 1000);
+		int st = kube_stream_open(k, path, (int)left, &s, err, errlen);
+		if (st == -410)
+			goto relist;
+		if (st)
+			return -1;
+		char *ev;
+		long long wait;
+		while ((wait = deadline - now_ms()) > 0 &&
+		       (ev = kube_stream_line(s, (int)wait, line_err, sizeof(line_err)))) {
+			cJSON *e = cJSON_Parse(ev);
+			free(ev);
+			cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+			cJSON *obj = cJSON_GetObjectItemCaseSensitive(e, "object");
+			if (!cJSON_IsString(type) || !cJSON_IsObject(obj)) {
+				cJSON_Delete(e);
+				continue;	/* not an event: skip it */
+			}
+			const char *t = type->valuestring;
+			if (!strcmp(t, "ERROR")) {
+				cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
+				if (cJSON_IsNumber(code) && code->valueint == 410) {
+					cJSON_Delete(e);
+					kube_stream_close(s);
+					goto relist;	/* our version is too old: start over */
+				}
+				char *txt = cJSON_PrintUnformatted(obj);
+				kube_status_error(cJSON_IsNumber(code) ? code->valueint : 500, txt, txt ? strlen(txt) : 0,
+						  err, errlen);
+				free(txt);
+				cJSON_Delete(e);
+				kube_stream_close(s);
+				return -1;
+			}
+			set_rv(rv, sizeof(rv), obj);
+			if (!strcmp(t, "DELETED")) {
+				cJSON_Delete(e);
+				kube_stream_close(s);
+				snprintf(err, errlen, "pod %s/%s was deleted while waiting for it", ns, name);
+				return -1;
+			}
+			rc = strcmp(t, "BOOKMARK") ? done(obj, arg, err, errlen) : 0;
+			cJSON_Delete(e);
+			if (rc) {
+				kube_stream_close(s);
+				return rc > 0 ? 0 : -1;
+			}
+		}
+		/* the stream ended or dropped: resume from rv (the loop), unless out of time */
+		kube_stream_close(s);
+	}
+	snprintf(err, errlen, "timed out after %d s waiting for pod %s/%s", (timeout_ms + 999) / 1000, ns, name);
+	return -1;
+badname:
+	snprintf(err, errlen, "pod '%s/%s' is not a valid namespace/name", ns, name);
+	return -1;
+}

@@ -1,0 +1,62 @@
+/* Base64 (see base64.h). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/base64.h"
+
+static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+unsigned char *base64_decode(const char *s, size_t *len)
+{
+	size_t n = strlen(s), o = 0;
+	unsigned char *out = malloc(n / 4 * 3 + 4);
+	uint32_t acc = 0;
+	int bits = 0, pad = 0;
+
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		const char *p;
+		if (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
+			continue;
+		if (*s == '=') {
+			pad++;
+			continue;
+		}
+		if (pad || !(p = memchr(alphabet, *s, 64)))
+			goto bad;	/* data after padding, or not base64 */
+		acc = acc << 6 | (uint32_t)(p - alphabet);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			out[o++] = acc >> bits;
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (bits >= 6 || pad > 2)
+		goto bad;	/* a lone trailing character */
+	out[o] = '\0';
+	*len = o;
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+char *base64_encode(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = p[i] << 16 | (i + 1 < len ? p[i + 1] << 8 : 0) | (i + 2 < len ? p[i + 2] : 0);
+		*o++ = alphabet[v >> 18];
+		*o++ = alphabet[(v >> 12) & 63];
+		*o++ = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < len ? alphabet[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}

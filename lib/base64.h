@@ -1,0 +1,13 @@
+/* Base64 (RFC 4648, standard alphabet) as kubeconfig *-data fields use it. */
+#ifndef RETINA_LIB_BASE64_H
+#define RETINA_LIB_BASE64_H
+
+#include <stddef.h>
+
+/* Decode s (whitespace ignored, padding optional) into a malloc'd buffer,
+ * NUL-terminated for convenience. NULL on bad input. */
+unsigned char *base64_decode(const char *s, size_t *len);
+/* Encode into a malloc'd NUL-terminated string; NULL when out of memory. */
+char *base64_encode(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,292 @@
+/* PEM bundles and the subjectAltName extension (see x509.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bearssl.h>
+
+#include "net/x509.h"
+
+struct growbuf {
+	unsigned char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void grow_append(void *ctx, const void *data, size_t len)
+{
+	struct growbuf *g = ctx;
+
+	if (g->oom)
+		return;
+	if (g->len + len > g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 2048;
+		while (cap < g->len + len)
+			cap *= 2;
+		unsigned char *p = realloc(g->p, cap);
+		if (!p) {
+			g->oom = 1;
+			return;
+		}
+		g->p = p;
+		g->cap = cap;
+	}
+	memcpy(g->p + g->len, data, len);
+	g->len += len;
+}
+
+void pem_free(struct pem_obj *objs, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(objs[i].der);
+	free(objs);
+}
+
+int pem_decode(const char *text, size_t len, struct pem_obj **out, char *err, size_t errlen)
+{
+	br_pem_decoder_context pc;
+	struct pem_obj *objs = NULL;
+	struct growbuf cur = { 0 };
+	int n = 0, inobj = 0, pushed_nl = 0;
+	const unsigned char *p = (const unsigned char *)text;
+
+	*out = NULL;
+	br_pem_decoder_init(&pc);
+	/* BearSSL wants a newline after the last END line: feed one extra. */
+	while (len > 0 || !pushed_nl) {
+		if (len == 0) {
+			p = (const unsigned char *)"\n";
+			len = 1;
+			pushed_nl = 1;
+		}
+		size_t used = br_pem_decoder_push(&pc, p, len);
+		p += used;
+		len -= used;
+		switch (br_pem_decoder_event(&pc)) {
+		case BR_PEM_BEGIN_OBJ: {
+			struct pem_obj *grown = realloc(objs, (n + 1) * sizeof(*objs));
+			if (!grown)
+				goto oom;
+			objs = grown;
+			memset(&objs[n], 0, sizeof(objs[n]));
+			snprintf(objs[n].name, sizeof(objs[n].name), "%s", br_pem_decoder_name(&pc));
+			memset(&cur, 0, sizeof(cur));
+			br_pem_decoder_setdest(&pc, grow_append, &cur);
+			inobj = 1;
+			break;
+		}
+		case BR_PEM_END_OBJ:
+			if (cur.oom)
+				goto oom;
+			objs[n].der = cur.p;
+			objs[n].len = cur.len;
+			memset(&cur, 0, sizeof(cur));
+			n++;
+			inobj = 0;
+			break;
+		case BR_PEM_ERROR:
+			snprintf(err, errlen, "not valid PEM (bad base64 or BEGIN/END lines)");
+			goto fail;
+		default:
+			break;
+		}
+	}
+	if (inobj) {
+		snprintf(err, errlen, "PEM object '%s' has no END line", objs[n].name);
+		goto fail;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "no PEM data (expected -----BEGIN ...-----)");
+		goto fail;
+	}
+	*out = objs;
+	return n;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	free(cur.p);
+	pem_free(objs, n);
+	return -1;
+}
+
+/*
+ * One DER element at *p: its tag (single-byte tags only: X.509 needs no
+ * others), value and length. Advances *p past it. -1 when malformed.
+ */
+static int der_next(const unsigned char **p, const unsigned char *end,
+		    int *tag, const unsigned char **val, size_t *vlen)
+{
+	const unsigned char *q = *p;
+	size_t len;
+
+	if (end - q < 2 || (*q & 0x1f) == 0x1f)
+		return -1;
+	*tag = *q++;
+	len = *q++;
+	if (len & 0x80) {
+		int nb = len & 0x7f;
+		if (nb == 0 || nb > 4 || end - q < nb)
+			return -1;
+		len = 0;
+		while (nb--)
+			len = (len << 8) | *q++;
+	}
+	if ((size_t)(end - q) < len)
+		return -1;
+	*val = q;
+	*vlen = len;
+	*p = q + len;
+	return 0;
+}
+
+int x509_each_san(const unsigned char *der, size_t len,
+		  void (*fn)(void *arg, int type, const unsigned char *val, size_t vlen), void *arg)
+{
+	static const unsigned char san_oid[] = { 0x55, 0x1d, 0x11 };	/* 2.5.29.17 */
+	const unsigned char *p, *end, *v;
+	size_t vl;
+	int tag;
+
+	if (!der || len < 2)	/* an empty PEM object has no buffer at all */
+		return -1;
+	p = der;
+	end = der + len;
+	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { ... }, ... } */
+	if (der_next(&p, end, &tag, &v, &vl) || tag != 0x30)
+		return -1;
+	p = v;
+	end = v + vl;
+	if (der_next(&p, end, &tag, &v, &vl) || tag != 0x30)
+		return -1;
+	p = v;
+	end = v + vl;
+	/* Walk the TBS fields to extensions [3]. */
+	while (p < end) {
+		if (der_next(&p, end, &tag, &v, &vl))
+			return -1;
+		if (tag != 0xa3)
+			continue;
+		const unsigned char *e = v, *eend = v + vl;
+		if (der_next(&e, eend, &tag, &v, &vl) || tag != 0x30)
+			return -1;
+		e = v;
+		eend = v + vl;
+		while (e < eend) {	/* Extension ::= SEQUENCE { OID, critical BOOLEAN OPTIONAL, OCTET STRING } */
+			const unsigned char *x, *xend, *oid;
+			size_t oidlen;
+			if (der_next(&e, eend, &tag, &v, &vl) || tag != 0x30)
+				return -1;
+			x = v;
+			xend = v + vl;
+			if (der_next(&x, xend, &tag, &oid, &oidlen) || tag != 0x06)
+				return -1;
+			if (der_next(&x, xend, &tag, &v, &vl))
+				return -1;
+			if (tag == 0x01 && der_next(&x, xend, &tag, &v, &vl))
+				return -1;
+			if (tag != 0x04)
+				return -1;
+			if (oidlen != sizeof(san_oid) || memcmp(oid, san_oid, oidlen))
+				continue;
+			/* GeneralNames ::= SEQUENCE OF GeneralName (implicit tags) */
+			const unsigned char *g = v, *gend = v + vl;
+			if (der_next(&g, gend, &tag, &v, &vl) || tag != 0x30)
+				return -1;
+			g = v;
+			gend = v + vl;
+			while (g < gend) {
+				if (der_next(&g, gend, &tag, &v, &vl))
+					return -1;
+				if (tag == (0x80 | SAN_DNS) || tag == (0x80 | SAN_IP))
+					fn(arg, tag & 0x1f, v, vl);
+			}
+		}
+	}
+	return 0;
+}
+
+struct san_list {
+	char *buf;
+	size_t len, used;
+};
+
+static void san_list_add(void *arg, int type, const unsigned char *val, size_t vlen)
+{
+	struct san_list *l = arg;
+	char name[IPADDR_STRLEN + 4];
+
+	if (type == SAN_DNS) {
+		size_t n = vlen < 253 ? vlen : 253;
+		char dns[256];
+		for (size_t i = 0; i < n; i++)	/* never print control bytes from a peer */
+			dns[i] = val[i] >= 0x20 && val[i] < 0x7f ? (char)val[i] : '?';
+		dns[n] = '\0';
+		if (l->used < l->len)
+			l->used += snprintf(l->buf + l->used, l->len - l->used, "%sDNS:%s",
+					    l->used ? ", " : "", dns);
+		return;
+	}
+	struct ipaddr ip = { 0 };
+	if (vlen == 4)
+		ip.family = AF_INET;
+	else if (vlen == 16)
+		ip.family = AF_INET6;
+	else
+		return;
+	memcpy(ip.b, val, vlen);
+	ipaddr_format(&ip, name, sizeof(name));
+	if (l->used < l->len)
+		l->used += snprintf(l->buf + l->used, l->len - l->used, "%sIP:%s", l->used ? ", " : "", name);
+}
+
+char *x509_san_list(const unsigned char *der, size_t len, char *buf, size_t buflen)
+{
+	struct san_list l = { buf, buflen, 0 };
+
+	if (buflen)
+		buf[0] = '\0';
+	x509_each_san(der, len, san_list_add, &l);
+	return buf;
+}
+
+struct ip_match {
+	const struct ipaddr *want;
+	int found;
+};
+
+static void ip_match(void *arg, int type, const unsigned char *val, size_t vlen)
+{
+	struct ip_match *m = arg;
+	struct ipaddr ip = { 0 };
+
+	if (type != SAN_IP || (vlen != 4 && vlen != 16))
+		return;
+	ip.family = vlen == 4 ? AF_INET : AF_INET6;
+	memcpy(ip.b, val, vlen);
+	ipaddr_unmap(&ip);
+	if (ipaddr_equal(&ip, m->want))
+		m->found = 1;
+}
+
+int x509_has_ip_san(const unsigned char *der, size_t len, const struct ipaddr *ip)
+{
+	struct ipaddr want = *ip;
+	struct ip_match m = { &want, 0 };
+
+	ipaddr_unmap(&want);
+	if (x509_each_san(der, len, ip_match, &m))
+		return 0;	/* a malformed extension names nothing */
+	return m.found;
+}
+
+char *x509_time_format(uint32_t days, uint32_t seconds, char *buf, size_t len)
+{
+	/* 719528 days from 0000-01-01 (proleptic Gregorian) to 1970-01-01 */
+	time_t t = ((time_t)days - 719528) * 86400 + seconds;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, len, "day %u", (unsigned)days);
+	return buf;
+}

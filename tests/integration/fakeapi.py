@@ -1,0 +1,138 @@
+"""Start tests/fixtures/fake_apiserver.py with a fresh PKI and write kubeconfigs for it."""
+import base64
+import os
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
+TOKEN = "fake-token-0123456789"
+
+
+def b64(path):
+    return base64.b64encode(Path(path).read_bytes()).decode()
+
+
+class FakeAPI:
+    """The fake API server on 127.0.0.1 (TLS), stopped by close() even on failure."""
+
+    def __init__(self, tmp, *args, pki=None):
+        self.tmp = Path(tmp)
+        self.pki = Path(pki) if pki else self.tmp / "pki"
+        if not (self.pki / "ca.crt").exists():
+            subprocess.run([str(FIXTURES / "mkpki.sh"), str(self.pki)], check=True)
+        portfile = self.tmp / "apiserver.port"
+        self.log = open(self.tmp / "apiserver.log", "w")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", str(FIXTURES / "fake_apiserver.py"),
+             "--cert", str(self.pki / "server-ip.crt"), "--key", str(self.pki / "server-ip.key"),
+             "--client-ca", str(self.pki / "ca.crt"), "--token", TOKEN, *args, str(portfile)],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(200):
+            if portfile.exists():
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("fake_apiserver.py exited: " + (self.tmp / "apiserver.log").read_text())
+            time.sleep(0.025)
+        self.port = int(portfile.read_text())
+        self.server = f"https://127.0.0.1:{self.port}"
+
+    def kubeconfig(self, name="kubeconfig", user="cert", namespace=None, ca=True):
+        """A kubeconfig for this server; user: cert (EC client cert), rsa, token, or a dict."""
+        if user == "cert":
+            u = {"client-certificate-data": b64(self.pki / "client-ec.crt"),
+                 "client-key-data": b64(self.pki / "client-ec.key")}
+        elif user == "rsa":
+            u = {"client-certificate-data": b64(self.pki / "client-rsa.crt"),
+                 "client-key-data": b64(self.pki / "client-rsa.key")}
+        elif user == "token":
+            u = {"token": TOKEN}
+        else:
+            u = user
+        cluster = {"server": self.server}
+        if ca:
+            cluster["certificate-authority-data"] = b64(self.pki / "ca.crt")
+        ctx = {"cluster": "fake", "user": "fake"}
+        if namespace:
+            ctx["namespace"] = namespace
+        import json
+        cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "fake",
+               "clusters": [{"name": "fake", "cluster": cluster}],
+               "users": [{"name": "fake", "user": u}],
+               "contexts": [{"name": "fake", "context": ctx}]}
+        path = self.tmp / name
+        path.write_text(json.dumps(cfg, indent=1))
+        return str(path)
+
+    def kubectl_env(self, kubeconfig):
+        env = dict(os.environ)
+        env.update(KUBECONFIG=kubeconfig, HOME=str(self.tmp))	# discovery cache stays in tmp
+        return env
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def go_roundtrip(obj, tmp):
+    """Decode obj into kubectl's real Go types and back (offline: `set env --local`).
+    Unknown or misspelled fields vanish; returns the decoded object without the probe variable."""
+    import json
+    path = Path(tmp) / "roundtrip.json"
+    path.write_text(json.dumps(obj))
+    p = subprocess.run([KUBECTL, "set", "env", "--local", "-o", "json", "-f", str(path), "RETINA_PROBE=1"],
+                       capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=str(tmp)))
+    if p.returncode != 0:
+        raise AssertionError(f"kubectl could not decode it: {p.stderr}")
+    out = json.loads(p.stdout)
+    for c in out.get("spec", {}).get("containers", []):
+        c["env"] = [e for e in c.get("env", []) if e["name"] != "RETINA_PROBE"]
+        if not c["env"]:
+            del c["env"]
+    return out
+
+
+def unknown_fields(obj, decoded, path=""):
+    """Paths of fields in obj that the Go types dropped."""
+    if isinstance(obj, dict):
+        out = []
+        for k, v in obj.items():
+            if not isinstance(decoded, dict) or k not in decoded:
+                out.append(f"{path}.{k}")
+            else:
+                out += unknown_fields(v, decoded[k], f"{path}.{k}")
+        return out
+    if isinstance(obj, list) and isinstance(decoded, list):
+        return [p for a, b in zip(obj, decoded) for p in unknown_fields(a, b, path + "[]")]
+    return []
+
+
+VALIDATE_SRC = FIXTURES / "k8s-validate"
+VALIDATE_DIR = ROOT / "build" / "k8s-validate"
+
+
+def schema_errors(obj):
+    """Validate obj with the npm kubernetes-models schemas (installed into build/ on first use,
+    versions pinned by tests/fixtures/k8s-validate/package-lock.json). Returns '' when valid."""
+    import json
+    import shutil
+    if not (VALIDATE_DIR / "node_modules" / "kubernetes-models").exists():
+        VALIDATE_DIR.mkdir(parents=True, exist_ok=True)
+        for f in ("package.json", "package-lock.json"):
+            shutil.copy(VALIDATE_SRC / f, VALIDATE_DIR / f)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=VALIDATE_DIR,
+                       check=True, capture_output=True, timeout=300)
+    shutil.copy(VALIDATE_SRC / "validate.mjs", VALIDATE_DIR / "validate.mjs")
+    p = subprocess.run(["node", str(VALIDATE_DIR / "validate.mjs")], input=json.dumps(obj),
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode not in (0, 1):
+        raise AssertionError(f"validate.mjs failed: {p.stderr}")
+    return p.stderr.strip()

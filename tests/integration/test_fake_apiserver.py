@@ -1,0 +1,167 @@
+"""The fake API server is faithful: the real kubectl 1.32 drives it end to end."""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import run
+from fakeapi import KUBECTL, FakeAPI
+
+POD = {
+    "apiVersion": "v1", "kind": "Pod",
+    "metadata": {"generateName": "retina-test-", "labels": {"app.kubernetes.io/managed-by": "kubectl-retina"}},
+    "spec": {"restartPolicy": "Never", "containers": [{
+        "name": "main", "image": "retina:test",
+        "command": ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.3; done"]}]},
+}
+
+
+@pytest.fixture
+def api(tmp_path):
+    if not os.access(KUBECTL, os.X_OK):
+        pytest.fail(f"{KUBECTL} is missing: the fake is proven against the real kubectl")
+    a = FakeAPI(tmp_path)
+    try:
+        yield a
+    finally:
+        a.close()
+
+
+def kubectl(api, kubeconfig, *args, check=0, timeout=60):
+    return run([KUBECTL, *args], check=check, timeout=timeout, env=api.kubectl_env(kubeconfig))
+
+
+def test_version_and_nodes(api):
+    kc = api.kubeconfig()
+    v = json.loads(kubectl(api, kc, "get", "--raw", "/version").stdout)
+    assert v["gitVersion"] == "v1.32.0-fake"
+    out = kubectl(api, kc, "get", "nodes", "-o", "name").stdout.split()
+    assert out == ["node/node-1", "node/win-1"]
+    node = json.loads(kubectl(api, kc, "get", "node", "win-1", "-o", "json").stdout)
+    assert node["metadata"]["labels"]["kubernetes.io/os"] == "windows"
+
+
+def test_pod_lifecycle_create_wait_logs_delete(api, tmp_path):
+    kc = api.kubeconfig(user="rsa")
+    f = tmp_path / "pod.json"
+    f.write_text(json.dumps(POD))
+    out = kubectl(api, kc, "create", "--validate=false", "-f", str(f), "-o", "name").stdout.strip()
+    assert out.startswith("pod/retina-test-")
+    name = out.split("/")[1]
+
+    kubectl(api, kc, "wait", "--for=condition=Ready", out, "--timeout=20s")
+    table = kubectl(api, kc, "get", "pod", name).stdout
+    assert name in table and "NAME" in table.splitlines()[0]
+    # logs -f streams until the container ends
+    logs = kubectl(api, kc, "logs", "-f", name, timeout=30).stdout
+    assert logs == "line 1\nline 2\nline 3\n"
+    kubectl(api, kc, "wait", "--for=jsonpath={.status.phase}=Succeeded", out, "--timeout=20s")
+    pod = json.loads(kubectl(api, kc, "get", "pod", name, "-o", "json").stdout)
+    assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+    events = kubectl(api, kc, "get", "events", "--field-selector", f"involvedObject.name={name}",
+                     "-o", "json").stdout
+    assert {"Scheduled", "Started"} <= {e["reason"] for e in json.loads(events)["items"]}
+
+    kubectl(api, kc, "delete", "pod", name, "--grace-period=0", "--force", "--wait=true", "--timeout=20s")
+    gone = kubectl(api, kc, "get", "pod", name, check=1)
+    assert f'Error from server (NotFound): pods "{name}" not found' in gone.stderr
+
+
+def test_auth_token_and_refusals(tmp_path):
+    a = FakeAPI(tmp_path, "--forbid", "create:pods")
+    try:
+        kc = a.kubeconfig(user="token")
+        assert kubectl(a, kc, "get", "--raw", "/api/v1/nodes/node-1").returncode == 0
+        bad = a.kubeconfig("bad", user={"token": "wrong"})
+        r = kubectl(a, bad, "get", "nodes", check=1)
+        assert "Unauthorized" in r.stderr
+        f = tmp_path / "pod.json"
+        f.write_text(json.dumps(POD))
+        r = kubectl(a, kc, "create", "--validate=false", "-f", str(f), check=1)
+        assert 'Error from server (Forbidden): error when creating' in r.stderr
+        assert 'pods is forbidden: User "token-user" cannot create resource "pods"' in r.stderr
+        # the server is verified: an unknown CA is refused by kubectl too
+        noca = a.kubeconfig("noca", ca=False)
+        r = kubectl(a, noca, "get", "nodes", check=1)
+        assert "certificate signed by unknown authority" in r.stderr
+    finally:
+        a.close()
+
+
+def test_injected_failures_show_in_kubectl(api, tmp_path):
+    kc = api.kubeconfig()
+    for inject, want in (("image-pull-backoff", "ImagePullBackOff"), ("unschedulable", "Pending")):
+        pod = json.loads(json.dumps(POD))
+        pod["metadata"]["annotations"] = {"fake.retina.io/inject": inject}
+        f = tmp_path / f"{inject}.json"
+        f.write_text(json.dumps(pod))
+        name = kubectl(api, kc, "create", "--validate=false", "-f", str(f), "-o", "name").stdout.strip()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            row = kubectl(api, kc, "get", name, "--no-headers").stdout
+            if want in row:
+                break
+            time.sleep(0.2)
+        assert want in row, row
+        r = kubectl(api, kc, "wait", "--for=condition=Ready", name, "--timeout=1s", check=1)
+        assert "timed out" in r.stderr
+
+
+def running_pod(api, kc, tmp_path):
+    pod = json.loads(json.dumps(POD))
+    pod["spec"]["containers"][0]["command"] = ["sleep", "60"]
+    f = tmp_path / "sleeper.json"
+    f.write_text(json.dumps(pod))
+    name = kubectl(api, kc, "create", "--validate=false", "-f", str(f), "-o", "name").stdout.strip()
+    kubectl(api, kc, "wait", "--for=condition=Ready", name, "--timeout=20s")
+    return name.split("/")[1]
+
+
+def test_kubectl_exec_over_websocket(api, tmp_path):
+    kc = api.kubeconfig()
+    name = running_pod(api, kc, tmp_path)
+    r = kubectl(api, kc, "exec", name, "--", "sh", "-c", "echo out; echo err >&2")
+    assert r.stdout == "out\n" and r.stderr == "err\n"
+    # stdin reaches the process, and its end closes the process's stdin
+    r = run([KUBECTL, "exec", "-i", name, "--", "tr", "a-z", "A-Z"], input="hello\n", timeout=30,
+            env=api.kubectl_env(kc))
+    assert r.returncode == 0 and r.stdout == "HELLO\n", r.stderr
+    # a non-zero exit code comes back through channel 3
+    r = kubectl(api, kc, "exec", name, "--", "sh", "-c", "exit 7", check=7)
+    assert "command terminated with exit code 7" in r.stderr
+
+
+def test_kubectl_exec_it_under_a_terminal(api, tmp_path):
+    """kubectl exec -it (under script(1), so it has a terminal): raw mode, resize on channel 4, exit code."""
+    kc = api.kubeconfig()
+    name = running_pod(api, kc, tmp_path)
+    cmd = f"stty cols 123 rows 45; exec {KUBECTL} exec -it {name} -- sh -c 'sleep 0.5; echo in-tty; exit 5'"
+    r = run(["script", "-qec", cmd, "/dev/null"], timeout=30, env=api.kubectl_env(kc), stdin=subprocess.DEVNULL)
+    assert r.returncode == 5, r.stdout + r.stderr
+    assert "in-tty" in r.stdout and "command terminated with exit code 5" in r.stdout
+    assert 'resize {"Width":123,"Height":45}' in (tmp_path / "apiserver.log").read_text()
+
+
+def test_go_types_catch_unknown_fields(tmp_path):
+    """The check every pod retina builds goes through: decoded by kubectl's Go types, nothing may vanish."""
+    from fakeapi import go_roundtrip, unknown_fields
+    assert unknown_fields(POD, go_roundtrip(POD, tmp_path)) == []
+    bad = json.loads(json.dumps(POD))
+    bad["spec"]["restartPolicyy"] = "Never"
+    bad["spec"]["containers"][0]["securityContex"] = {"privileged": True}
+    assert sorted(unknown_fields(bad, go_roundtrip(bad, tmp_path))) == [
+        ".spec.containers[].securityContex", ".spec.restartPolicyy"]
+
+
+def test_schemas_catch_bad_values():
+    """The second check for every pod retina builds: the Kubernetes OpenAPI schemas (npm kubernetes-models)."""
+    from fakeapi import schema_errors
+    assert schema_errors(POD) == ""
+    bad = json.loads(json.dumps(POD))
+    bad["spec"]["restartPolicy"] = "Sometimes"
+    bad["spec"]["containers"][0]["ports"] = [{"containerPort": "http"}]
+    err = schema_errors(bad)
+    assert "restartPolicy must be equal to one of the allowed values" in err
+    assert "containerPort must be integer" in err

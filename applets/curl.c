@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -805,6 +806,8 @@ int curl_main(int argc, char **argv)
 	int code;
 
 	parse_args(argc, argv, &o);
+	/* a peer or a reader that goes away is an error to report (23, 55), not a silent death */
+	signal(SIGPIPE, SIG_IGN);
 	snprintf(r.url, sizeof(r.url), "%s", o.url);
 	/* bare "host/path" is http:// as in curl */
 	if (!strstr(o.url, "://"))

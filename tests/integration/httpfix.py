@@ -119,12 +119,12 @@ class HTTPServer:
 class SServer:
     """openssl s_server -www with pki/NAME.{crt,key} on addr:port (a fresh port)."""
 
-    def __init__(self, pki, name, addr="127.0.0.1"):
+    def __init__(self, pki, name, addr="127.0.0.1", extra=()):
         fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
         self.port = free_port(fam, addr)
         acc = f"[{addr}]:{self.port}" if ":" in addr else f"{addr}:{self.port}"
         self.p = subprocess.Popen(["openssl", "s_server", "-accept", acc, "-www", "-quiet",
-                                   "-cert", f"{pki}/{name}.crt", "-key", f"{pki}/{name}.key"],
+                                   "-cert", f"{pki}/{name}.crt", "-key", f"{pki}/{name}.key", *extra],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -5,7 +5,9 @@ import gzip
 import json
 import os
 import re
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -31,8 +33,8 @@ def web():
 def tls(pki):
     made = []
 
-    def start(name, addr="127.0.0.1"):
-        s = SServer(pki, name, addr)
+    def start(name, addr="127.0.0.1", extra=()):
+        s = SServer(pki, name, addr, extra)
         made.append(s)
         return s
     yield start
@@ -126,6 +128,25 @@ def test_verbose_shows_tls_and_certificate_and_headers(retina, pki, tls):
     assert "< HTTP/1.0 200 ok\n" in e
 
 
+def test_client_certificate_when_the_server_demands_one(retina, pki, tls):
+    s = tls("server-ip", extra=["-Verify", "1", "-CAfile", f"{pki}/ca.crt"])
+    url = f"https://127.0.0.1:{s.port}/"
+    p = curl(retina, "-sS", "--cacert", f"{pki}/ca.crt", "--cert", f"{pki}/client-ec.crt",
+             "--key", f"{pki}/client-ec.key", url)
+    assert p.returncode == 0 and "<HTML>" in p.stdout, p.stderr
+    p = curl(retina, "--cacert", f"{pki}/ca.crt", url)
+    assert p.returncode in (35, 56), p.stderr       # refused in the handshake or right after it
+    assert real_curl("-s", "--cacert", f"{pki}/ca.crt", url).returncode in (35, 56)
+
+
+def test_verbose_with_k_says_not_verified(retina, pki, tls):
+    s = tls("server-other")
+    p = curl(retina, "-vk", f"https://127.0.0.1:{s.port}/", "-o", "/dev/null")
+    assert p.returncode == 0
+    assert "*  issuer: CN=someone-else\n" in p.stderr
+    assert "SSL certificate verify result: NOT verified (-k)" in p.stderr
+
+
 def test_system_bundle_from_ssl_cert_file(retina, pki, tls):
     s = tls("server-ip")
     url = f"https://127.0.0.1:{s.port}/"
@@ -142,6 +163,50 @@ def test_tls_to_a_plain_port_is_a_handshake_error_35(retina, web):
     assert p.returncode == 35, p.stderr
     assert "(35) TLS handshake with 127.0.0.1 failed" in p.stderr
     assert real_curl("-sk", url).returncode == 35
+
+
+@pytest.fixture
+def raw_listener():
+    """A TCP listener on 127.0.0.1 that never speaks: accept=False leaves connections in
+    the backlog (the TCP handshake completes, nothing else), accept=True closes each at once."""
+    made = []
+
+    def start(accept):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        made.append(s)
+        if accept:
+            def loop():
+                while True:
+                    try:
+                        c, _ = s.accept()
+                    except OSError:
+                        return
+                    c.recv(4096)
+                    c.close()
+            threading.Thread(target=loop, daemon=True).start()
+        return s.getsockname()[1]
+    yield start
+    for s in made:
+        s.close()
+
+
+def test_silent_tls_server_times_out_28(retina, raw_listener):
+    port = raw_listener(False)
+    t0 = time.monotonic()
+    p = curl(retina, "--connect-timeout", "1", f"https://127.0.0.1:{port}/")
+    assert p.returncode == 28, p.stderr
+    assert "(28) TLS handshake with 127.0.0.1 timed out" in p.stderr
+    assert time.monotonic() - t0 < 3
+
+
+def test_empty_reply_is_52_like_curl(retina, raw_listener):
+    url = f"http://127.0.0.1:{raw_listener(True)}/"
+    p = curl(retina, url, "-w", "%{http_code}")
+    assert p.returncode == 52 and "(52) Empty reply from server" in p.stderr
+    assert p.stdout == "000"
+    assert real_curl("-s", url).returncode == 52
 
 
 def test_https_write_out_times_are_ordered(retina, pki, tls):
@@ -167,6 +232,10 @@ def test_get_body_to_stdout_and_file_like_curl(retina, web, tmp_path):
     p = curl(retina, "-s", "-o", str(out), url)
     assert p.returncode == 0 and p.stdout == ""
     assert out.read_bytes() == BIG
+    # -f on an error status leaves no file behind
+    gone = tmp_path / "gone"
+    assert curl(retina, "-sf", "-o", str(gone), f"http://127.0.0.1:{web.port}/missing").returncode == 22
+    assert not gone.exists()
 
 
 def test_head_prints_headers_only(retina, web):

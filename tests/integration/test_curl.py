@@ -371,3 +371,9 @@ def test_usage_errors_exit_2(retina, args):
 def test_bad_url_exits_3_or_1(retina):
     assert curl(retina, "http://").returncode == 3
     assert curl(retina, "ftp://example.test/").returncode == 1
+
+
+def test_names_resolved_through_etc_hosts(retina, web):
+    # localhost comes from /etc/hosts (A before AAAA): the server listens on 127.0.0.1 only
+    p = curl(retina, "-sS", "-o", "/dev/null", "-w", "%{remote_ip} %{http_code}", f"http://localhost:{web.port}/")
+    assert (p.returncode, p.stdout) == (0, "127.0.0.1 200"), p.stderr

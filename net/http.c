@@ -239,12 +239,46 @@ static bool has_crlf(const char *s)
 	return s && strpbrk(s, "\r\n");
 }
 
-int http_request(struct http_conn *c, const struct http_request *q, struct http_response *r,
-		 char *err, size_t errlen)
+char *http_request_head(const struct http_request *q, char *err, size_t errlen)
 {
 	size_t cap = 256 + strlen(q->method) + strlen(q->path) + strlen(q->host), len;
 	bool has_body = q->body || !strcmp(q->method, "POST") || !strcmp(q->method, "PUT") ||
 			!strcmp(q->method, "PATCH");
+	char *req;
+
+	if (has_crlf(q->method) || has_crlf(q->path) || has_crlf(q->host) || strchr(q->path, ' ')) {
+		snprintf(err, errlen, "request line or Host contains a space or line break");
+		return NULL;
+	}
+	for (size_t i = 0; i < q->nheaders; i++) {
+		if (has_crlf(q->headers[i].name) || has_crlf(q->headers[i].value)) {
+			snprintf(err, errlen, "header %s contains a line break", q->headers[i].name);
+			return NULL;
+		}
+		cap += strlen(q->headers[i].name) + strlen(q->headers[i].value) + 4;
+	}
+	if (!(req = malloc(cap))) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	len = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%s", q->method, q->path, q->host,
+		       q->gzip ? "Accept-Encoding: gzip\r\n" : "");
+	for (size_t i = 0; i < q->nheaders; i++)
+		len += snprintf(req + len, cap - len, "%s: %s\r\n", q->headers[i].name, q->headers[i].value);
+	if (has_body)
+		len += snprintf(req + len, cap - len, "Content-Length: %zu\r\n", q->body_len);
+	snprintf(req + len, cap - len, "\r\n");
+	return req;
+}
+
+struct tls_conn *http_conn_tls(const struct http_conn *c)
+{
+	return c->tls;
+}
+
+int http_request(struct http_conn *c, const struct http_request *q, struct http_response *r,
+		 char *err, size_t errlen)
+{
 	char *req;
 
 	memset(r, 0, offsetof(struct http_response, head));
@@ -253,28 +287,9 @@ int http_request(struct http_conn *c, const struct http_request *q, struct http_
 		snprintf(err, errlen, "connection to %s is busy with an unread response", c->where);
 		return -1;
 	}
-	if (has_crlf(q->method) || has_crlf(q->path) || has_crlf(q->host) || strchr(q->path, ' ')) {
-		snprintf(err, errlen, "request line or Host contains a space or line break");
+	if (!(req = http_request_head(q, err, errlen)))
 		return -1;
-	}
-	for (size_t i = 0; i < q->nheaders; i++) {
-		if (has_crlf(q->headers[i].name) || has_crlf(q->headers[i].value)) {
-			snprintf(err, errlen, "header %s contains a line break", q->headers[i].name);
-			return -1;
-		}
-		cap += strlen(q->headers[i].name) + strlen(q->headers[i].value) + 4;
-	}
-	if (!(req = malloc(cap))) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	len = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%s", q->method, q->path, q->host,
-		       q->gzip ? "Accept-Encoding: gzip\r\n" : "");
-	for (size_t i = 0; i < q->nheaders; i++)
-		len += snprintf(req + len, cap - len, "%s: %s\r\n", q->headers[i].name, q->headers[i].value);
-	if (has_body)
-		len += snprintf(req + len, cap - len, "Content-Length: %zu\r\n", q->body_len);
-	len += snprintf(req + len, cap - len, "\r\n");
+	size_t len = strlen(req);
 	int w = http_raw_write(c, req, len);
 	free(req);
 	if (w || (q->body_len && http_raw_write(c, q->body, q->body_len))) {

@@ -110,6 +110,11 @@ struct http_request {
 	bool gzip;			/* send Accept-Encoding: gzip and inflate the body */
 };
 
+/* The request head http_request sends (NUL-terminated, malloc'd); NULL with err. */
+char *http_request_head(const struct http_request *q, char *err, size_t errlen);
+/* The TLS connection under c (NULL for plain TCP), for tls_get_info. */
+struct tls_conn *http_conn_tls(const struct http_conn *c);
+
 /*
  * Send the request and read the response head into r. 0, or -1 with err.
  * Then read the body with http_read_body until it returns 0.

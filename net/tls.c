@@ -28,7 +28,9 @@ struct tls_ctx {
 	br_skey_decoder_context skey;
 	int key_type;			/* 0: no client identity */
 	bool insecure, warned;
+	bool cert_failed;		/* the last handshake failed on the server's certificate */
 	char *server_name;
+	const char *ca_words, *name_fix, *insecure_words;	/* static strings of the caller */
 };
 
 /* Our x509 class: br_x509_minimal plus what we need to know of the leaf. */
@@ -287,6 +289,9 @@ struct tls_ctx *tls_ctx_new(const struct tls_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	ctx->insecure = o->insecure;
+	ctx->ca_words = o->ca_words ? o->ca_words : "the cluster's certificate-authority";
+	ctx->name_fix = o->name_fix ? o->name_fix : "set tls-server-name in the kubeconfig cluster";
+	ctx->insecure_words = o->insecure_words ? o->insecure_words : "insecure-skip-tls-verify";
 	if (o->server_name && o->server_name[0] && !(ctx->server_name = strdup(o->server_name)))
 		goto oom;
 	if (o->ca_pem) {
@@ -302,8 +307,11 @@ struct tls_ctx *tls_ctx_new(const struct tls_opts *o, char *err, size_t errlen)
 			goto fail;
 	}
 	if (!ctx->ntas && !ctx->insecure) {
-		snprintf(err, errlen, "no CA certificate to verify the server with: set "
-			 "certificate-authority(-data) for the cluster");
+		if (o->ca_words)
+			snprintf(err, errlen, "no CA certificate to verify the server with in %s", o->ca_words);
+		else
+			snprintf(err, errlen, "no CA certificate to verify the server with: set "
+				 "certificate-authority(-data) for the cluster");
 		goto fail;
 	}
 	if (!o->cert_pem != !o->key_pem) {
@@ -553,14 +561,14 @@ static void describe(struct tls_conn *c, int handshake, char *buf, size_t len)
 	}
 	if (e == BR_ERR_X509_NOT_TRUSTED) {
 		snprintf(buf, len, "x509: certificate signed by unknown authority: the server's certificate "
-			 "was not issued by the cluster's certificate-authority");
+			 "was not issued by %s", c->ctx->ca_words);
 		return;
 	}
 	if (e == BR_ERR_X509_BAD_SERVER_NAME) {
 		x509_san_list(v->leaf_der, v->leaf_len, names, sizeof(names));
-		snprintf(buf, len, "x509: certificate is valid for %s, not %s (set tls-server-name in the "
-			 "kubeconfig cluster when the server is reached by another name)",
-			 names[0] ? names : "no names (it has no subjectAltName)", c->name);
+		snprintf(buf, len, "x509: certificate is valid for %s, not %s (%s when the server is "
+			 "reached by another name)",
+			 names[0] ? names : "no names (it has no subjectAltName)", c->name, c->ctx->name_fix);
 		return;
 	}
 	if (e == BR_ERR_X509_EXPIRED) {
@@ -672,8 +680,8 @@ struct tls_conn *tls_connect(struct tls_ctx *ctx, int fd, const char *host,
 	}
 	c->v.insecure = ctx->insecure;
 	if (ctx->insecure && !ctx->warned) {
-		warnx("warning: not verifying the server's certificate (insecure-skip-tls-verify): "
-		      "anyone on the path can read and change this traffic");
+		warnx("warning: not verifying the server's certificate (%s): "
+		      "anyone on the path can read and change this traffic", ctx->insecure_words);
 		ctx->warned = true;
 	}
 
@@ -695,11 +703,50 @@ struct tls_conn *tls_connect(struct tls_ctx *ctx, int fd, const char *host,
 		tls_close(c);
 		return NULL;
 	}
+	ctx->cert_failed = false;
 	if (run_until(c, BR_SSL_SENDAPP | BR_SSL_RECVAPP, deadline_of(timeout_ms)) < 0) {
+		int e = br_ssl_engine_last_error(&c->cc.eng);
+		ctx->cert_failed = !c->dead && e >= BR_ERR_X509_OK && e < 64 && e != BR_ERR_X509_OK;
 		describe(c, 1, err, errlen);
 		free(c->v.leaf_der);
 		free(c);
 		return NULL;
 	}
 	return c;
+}
+
+bool tls_ctx_cert_failed(const struct tls_ctx *ctx)
+{
+	return ctx->cert_failed;
+}
+
+/* OpenSSL's names for the suites engine_init offers (what curl -v prints). */
+static const char *suite_name(unsigned id)
+{
+	switch (id) {
+	case BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: return "ECDHE-ECDSA-AES128-GCM-SHA256";
+	case BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: return "ECDHE-RSA-AES128-GCM-SHA256";
+	case BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: return "ECDHE-ECDSA-AES256-GCM-SHA384";
+	case BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: return "ECDHE-RSA-AES256-GCM-SHA384";
+	case BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: return "ECDHE-ECDSA-CHACHA20-POLY1305";
+	case BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: return "ECDHE-RSA-CHACHA20-POLY1305";
+	default: return "unknown cipher";
+	}
+}
+
+void tls_get_info(struct tls_conn *c, struct tls_info *out)
+{
+	br_ssl_session_parameters sp;
+	br_x509_decoder_context *d = &c->v.leaf;
+
+	memset(out, 0, sizeof(*out));
+	br_ssl_engine_get_session_parameters(&c->cc.eng, &sp);
+	out->version = br_ssl_engine_get_version(&c->cc.eng) == BR_TLS12 ? "TLSv1.2" : "TLS (not 1.2)";
+	out->cipher = suite_name(sp.cipher_suite);
+	x509_names(c->v.leaf_der, c->v.leaf_len, out->subject, sizeof(out->subject),
+		   out->issuer, sizeof(out->issuer));
+	x509_san_list(c->v.leaf_der, c->v.leaf_len, out->sans, sizeof(out->sans));
+	x509_time_format(d->notbefore_days, d->notbefore_seconds, out->not_before, sizeof(out->not_before));
+	x509_time_format(d->notafter_days, d->notafter_seconds, out->not_after, sizeof(out->not_after));
+	out->verified = !c->v.insecure;
 }

@@ -19,6 +19,20 @@ struct tls_opts {
 	size_t key_len;
 	bool insecure;			/* do not verify the server (warns once per connection) */
 	const char *server_name;	/* verify (and SNI) this name instead of the host dialled */
+	/* How a user fixes things, in the words of the caller (NULL: kubeconfig words). */
+	const char *ca_words;		/* "the cluster's certificate-authority" */
+	const char *name_fix;		/* "set tls-server-name in the kubeconfig cluster" */
+	const char *insecure_words;	/* "insecure-skip-tls-verify" */
+};
+
+/* What a connection negotiated and the server's certificate (for curl -v). */
+struct tls_info {
+	const char *version;		/* "TLSv1.2" */
+	const char *cipher;		/* OpenSSL's name: "ECDHE-RSA-AES128-GCM-SHA256" */
+	char subject[256], issuer[256];	/* "CN=kube-apiserver; O=..." */
+	char sans[512];			/* "DNS:localhost, IP:127.0.0.1" */
+	char not_before[40], not_after[40];
+	bool verified;			/* false with insecure */
 };
 
 struct tls_ctx;
@@ -46,6 +60,10 @@ int tls_write(struct tls_conn *c, const void *buf, size_t len, int timeout_ms);
 const char *tls_error(struct tls_conn *c, char *buf, size_t len);
 /* Decrypted bytes are waiting: a read will not block. */
 bool tls_pending(struct tls_conn *c);
+/* Fill in what the handshake gave. */
+void tls_get_info(struct tls_conn *c, struct tls_info *out);
+/* The last failed handshake on ctx failed on the server's certificate (not the transport or TLS itself). */
+bool tls_ctx_cert_failed(const struct tls_ctx *ctx);
 /* Send close_notify (best effort) and free. */
 void tls_close(struct tls_conn *c);
 

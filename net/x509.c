@@ -280,6 +280,107 @@ int x509_has_ip_san(const unsigned char *der, size_t len, const struct ipaddr *i
 	return m.found;
 }
 
+/* A dotted OID, or the short name OpenSSL prints for the usual DN attributes. */
+static void oid_text(const unsigned char *oid, size_t len, char *buf, size_t buflen)
+{
+	static const struct { unsigned char last; const char *name; } dn[] = {
+		{ 3, "CN" }, { 5, "serialNumber" }, { 6, "C" }, { 7, "L" }, { 8, "ST" }, { 9, "street" },
+		{ 10, "O" }, { 11, "OU" },
+	};
+	size_t used = 0;
+	unsigned long v = 0;
+
+	if (len == 3 && oid[0] == 0x55 && oid[1] == 0x04)	/* 2.5.4.N */
+		for (size_t i = 0; i < sizeof(dn) / sizeof(dn[0]); i++)
+			if (dn[i].last == oid[2]) {
+				snprintf(buf, buflen, "%s", dn[i].name);
+				return;
+			}
+	buf[0] = '\0';
+	for (size_t i = 0; i < len && used < buflen; i++) {
+		v = (v << 7) | (oid[i] & 0x7f);
+		if (oid[i] & 0x80)
+			continue;
+		if (i == 0 || !used)
+			used += snprintf(buf + used, buflen - used, "%lu.%lu", v < 80 ? v / 40 : 2,
+					 v < 80 ? v % 40 : v - 80);
+		else
+			used += snprintf(buf + used, buflen - used, ".%lu", v);
+		v = 0;
+	}
+}
+
+/* Name ::= SEQUENCE OF SET OF SEQUENCE { type OID, value ANY } into "CN=x; O=y". */
+static int name_text(const unsigned char *p, const unsigned char *end, char *buf, size_t buflen)
+{
+	size_t used = 0;
+	int tag;
+	const unsigned char *v, *a, *aend, *oid;
+	size_t vl, oidlen;
+
+	buf[0] = '\0';
+	while (p < end) {
+		if (der_next(&p, end, &tag, &v, &vl) || tag != 0x31)
+			return -1;
+		a = v;
+		aend = v + vl;
+		while (a < aend) {
+			const unsigned char *x, *xend;
+			char key[64], val[128];
+			size_t n, i;
+			if (der_next(&a, aend, &tag, &v, &vl) || tag != 0x30)
+				return -1;
+			x = v;
+			xend = v + vl;
+			if (der_next(&x, xend, &tag, &oid, &oidlen) || tag != 0x06 ||
+			    der_next(&x, xend, &tag, &v, &vl))
+				return -1;
+			oid_text(oid, oidlen, key, sizeof(key));
+			n = vl < sizeof(val) - 1 ? vl : sizeof(val) - 1;
+			for (i = 0; i < n; i++)	/* never print control bytes from a peer */
+				val[i] = v[i] >= 0x20 && v[i] < 0x7f ? (char)v[i] : '?';
+			val[n] = '\0';
+			if (used < buflen)
+				used += snprintf(buf + used, buflen - used, "%s%s=%s", used ? "; " : "", key, val);
+		}
+	}
+	return 0;
+}
+
+int x509_names(const unsigned char *der, size_t len, char *subject, size_t slen, char *issuer, size_t ilen)
+{
+	const unsigned char *p, *end, *v;
+	size_t vl;
+	int tag, field = 0;
+
+	subject[0] = issuer[0] = '\0';
+	if (!der || len < 2)
+		return -1;
+	p = der;
+	end = der + len;
+	if (der_next(&p, end, &tag, &v, &vl) || tag != 0x30)
+		return -1;
+	p = v;
+	end = v + vl;
+	if (der_next(&p, end, &tag, &v, &vl) || tag != 0x30)
+		return -1;
+	p = v;
+	end = v + vl;
+	/* TBSCertificate: [0] version OPTIONAL, serial, signature, issuer, validity, subject, ... */
+	while (p < end) {
+		if (der_next(&p, end, &tag, &v, &vl))
+			return -1;
+		if (tag == 0xa0)
+			continue;
+		field++;
+		if (field == 3 && (tag != 0x30 || name_text(v, v + vl, issuer, ilen)))
+			return -1;
+		if (field == 5)
+			return tag == 0x30 ? name_text(v, v + vl, subject, slen) : -1;
+	}
+	return -1;
+}
+
 char *x509_time_format(uint32_t days, uint32_t seconds, char *buf, size_t len)
 {
 	/* 719528 days from 0000-01-01 (proleptic Gregorian) to 1970-01-01 */

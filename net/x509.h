@@ -39,6 +39,12 @@ char *x509_san_list(const unsigned char *der, size_t len, char *buf, size_t bufl
 /* 1 when the certificate names this address in an IP SAN, else 0. */
 int x509_has_ip_san(const unsigned char *der, size_t len, const struct ipaddr *ip);
 
+/*
+ * The certificate's subject and issuer as "CN=name; O=org" (RDNs in
+ * certificate order, unknown attributes by OID). 0, or -1 when malformed.
+ */
+int x509_names(const unsigned char *der, size_t len, char *subject, size_t slen, char *issuer, size_t ilen);
+
 /* BearSSL's days since 0000-01-01 + seconds as "2020-01-02 00:00:00 UTC". */
 char *x509_time_format(uint32_t days, uint32_t seconds, char *buf, size_t len);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Cold start + one query/probe: retina dig/ping/nc side by side with bind9 dig and
-iputils ping, on loopback (a private unbound on a free port for DNS, a listener the
-script owns for nc). Prints times and ratios; never fails on timing.
+"""Cold start + one query/probe: retina dig/ping/nc/curl side by side with bind9 dig,
+iputils ping and Debian's curl, on loopback (a private unbound on a free port for DNS,
+a listener the script owns for nc, openssl s_server with a throwaway PKI and a small
+HTTP server for curl). Prints times and ratios; never fails on timing.
 
 usage: probes_bench.py RETINA [RUNS]"""
 import os
@@ -15,6 +16,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from dnsfix import Unbound  # noqa: E402
+from httpfix import HTTPServer, SServer, make_pki  # noqa: E402
 
 
 def bench(argv, runs):
@@ -65,7 +67,28 @@ def main():
         port = str(s.getsockname()[1])
         row("nc -z (TCP connect) [no reference]", bench([retina, "nc", "-z", "127.0.0.1", port], runs), False)
         s.close()
+        curl_rows(retina, runs, work)
     print(f"  binary: {os.path.getsize(retina)} bytes (static, all applets)")
+
+
+def curl_rows(retina, runs, work):
+    if not (shutil.which("curl") and shutil.which("openssl")):
+        print("  curl: skipped (Debian's curl or openssl missing: deps/prereqs.sh test installs them)")
+        return
+    pki = make_pki(os.path.join(work, "pki"))
+    web = HTTPServer()
+    url = f"http://127.0.0.1:{web.port}/"
+    row("curl http GET vs curl", bench([retina, "curl", "-s", "-o", "/dev/null", url], runs),
+        bench(["curl", "-s", "-o", "/dev/null", url], runs))
+    web.close()
+    for cert, label, resolve in (("server-ip", "RSA-2048", None), ("server-dns", "ECDSA P-256", "localhost")):
+        s = SServer(pki, cert)
+        host = resolve or "127.0.0.1"
+        args = ["-s", "-o", "/dev/null", "--cacert", f"{pki}/ca.crt", f"https://{host}:{s.port}/"]
+        if resolve:
+            args[0:0] = ["--resolve", f"{resolve}:{s.port}:127.0.0.1"]
+        row(f"curl https GET ({label}) vs curl", bench([retina, "curl", *args], runs), bench(["curl", *args], runs))
+        s.close()
 
 
 if __name__ == "__main__":

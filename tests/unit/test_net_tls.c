@@ -346,6 +346,11 @@ static void san_list_of_a_certificate(void **state)
 	assert_int_equal(x509_has_ip_san(objs[0].der, objs[0].len, &a), 0);
 	/* a cut certificate names nothing and does not crash */
 	assert_int_equal(x509_each_san(objs[0].der, objs[0].len / 2, NULL, NULL), -1);
+	char subject[128], issuer[128];
+	assert_int_equal(x509_names(objs[0].der, objs[0].len, subject, sizeof(subject), issuer, sizeof(issuer)), 0);
+	assert_string_equal(subject, "CN=kube-apiserver");
+	assert_string_equal(issuer, "CN=retina-test-ca");
+	assert_int_equal(x509_names(objs[0].der, 40, subject, sizeof(subject), issuer, sizeof(issuer)), -1);
 	pem_free(objs, 1);
 	free(pem);
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bpf/trace_event.h"
 
@@ -90,5 +91,63 @@ struct trace_counts {
 	uint64_t overflow;	/* events whose (type, reason) did not fit */
 };
 void counts_add(struct trace_counts *c, const struct trace_event *e);
+
+/*
+ * --stack (applets/trace_stack_rules.c): kernel text symbols from
+ * /proc/kallsyms, and each distinct stack symbolised once.
+ */
+struct ksym {
+	uint64_t addr;
+	uint32_t name;		/* offset in names: "func" or "func [module]" */
+};
+struct ksyms {
+	struct ksym *v;
+	size_t n, cap;
+	char *names;
+	size_t nlen, ncap;
+	size_t nread;		/* symbol lines read, of any type */
+	bool hidden;		/* every address read 0: kptr_restrict or no CAP_SYSLOG */
+};
+/* Parse a kallsyms file (text symbols kept, sorted). -1: out of memory. */
+int ksyms_load(struct ksyms *k, FILE *f);
+void ksyms_free(struct ksyms *k);
+/* The symbol holding addr and the offset in it; NULL when none. */
+const char *ksyms_find(const struct ksyms *k, uint64_t addr, uint64_t *off);
+/* "func+0x1c", "func+0x1c [mod]", or "0xffffffff81234567" when unknown. */
+char *ksyms_frame(const struct ksyms *k, uint64_t addr, char *buf, size_t len);
+
+#define STACK_CACHE_SLOTS 4096
+struct stack_entry {
+	uint64_t hash;
+	uint32_t nframes, shown;	/* shown: frames after the tracer's own */
+	uint64_t frames[TRACE_MAX_FRAMES];
+	char *text;		/* "\n    func+0x1c" per frame: goes under a table row */
+	char *json;		/* ["func+0x1c",...] */
+};
+struct stack_cache {
+	const struct ksyms *ksyms;	/* NULL: raw addresses */
+	struct stack_entry slots[STACK_CACHE_SLOTS];
+	size_t used;
+	uint64_t hits, misses;
+};
+/* The symbolised stack of frames (innermost first); NULL when out of memory. */
+const struct stack_entry *stack_cache_get(struct stack_cache *c, const uint64_t *frames, uint32_t n);
+void stack_cache_free(struct stack_cache *c);
+
+/*
+ * -w (applets/trace_pcap_rules.c): pcapng blocks in buf, host byte order.
+ * Each returns the block's length (a multiple of 4), 0 when buf is too small.
+ */
+#define PCAPNG_SHB 0x0A0D0D0Au
+#define PCAPNG_IDB 1u
+#define PCAPNG_EPB 6u
+#define PCAPNG_LINKTYPE_RAW 101	/* raw IPv4 or IPv6, no link layer */
+#define PCAPNG_MAX_OPTION 65532	/* an option value's length field is 16 bits */
+size_t pcapng_shb(uint8_t *buf, size_t len, const char *appl);
+size_t pcapng_idb(uint8_t *buf, size_t len, uint16_t linktype, uint32_t snaplen, const char *ifname);
+size_t pcapng_epb(uint8_t *buf, size_t len, uint32_t ifid, uint64_t ts_ns, const uint8_t *pkt, uint32_t caplen,
+		  uint32_t origlen, const char *comment);
+/* The packet comment: "type=DROP reason=NO_SOCKET probe=kfree_skb netns=N ifname=eth0". */
+char *format_pcap_comment(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len);
 
 #endif

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/netfilter/nf_tables.h>
+
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
@@ -26,6 +28,7 @@
 const char trace_help[] =
 	"usage: retina trace [EVENTS] [FILTERS] [-o table|json] [--duration D]\n"
 	"                    [--stack[=all]] [-w FILE.pcapng] [--snaplen N]\n"
+	"                    [--nft --allow-system-changes]\n"
 	"       retina trace --list-reasons\n"
 	"\n"
 	"Trace network problems as the kernel sees them: packet drops with the\n"
@@ -57,6 +60,11 @@ const char trace_help[] =
 	"                       comment with type, reason, probe); - for stdout, then the\n"
 	"                       event lines go to stderr\n"
 	"  --snaplen N          bytes of each packet from its IP header (default 256, max 1024)\n"
+	"  --nft                the nftables rule that dropped each NETFILTER_DROP (table,\n"
+	"                       chain, handle), from nftables tracing in this network namespace:\n"
+	"                       adds the table inet retina_nftrace while it runs, so it\n"
+	"                       needs --allow-system-changes\n"
+	"  --allow-system-changes  allow --nft to add (and remove) its tracing table\n"
 	"\n"
 	"Banner, warnings and the exit summary (counts per type and reason, events\n"
 	"lost) go to stderr.\n"
@@ -68,6 +76,7 @@ const char trace_help[] =
 	"  retina trace --drops --reason NETFILTER_DROP,NO_SOCKET -o json\n"
 	"  retina trace --drops --stack --reason NETFILTER_DROP\n"
 	"  retina trace --drops -w - --ip 10.0.0.12 | tshark -r -\n"
+	"  retina trace --drops --nft --allow-system-changes\n"
 	"  retina trace --list-reasons\n";
 
 /* How long an event may wait in the ring buffer below the wake threshold. */
@@ -211,12 +220,13 @@ struct opts {
 	unsigned stack_types;		/* --stack: bit per enum trace_type */
 	const char *write_path;		/* -w */
 	uint32_t snaplen;
+	bool nft, allow_changes;
 };
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_REASON,
-	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN };
+	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN, O_NFT, O_ALLOW_CHANGES };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -232,6 +242,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "stack", optional_argument, NULL, O_STACK },
 		{ "write", required_argument, NULL, 'w' },
 		{ "snaplen", required_argument, NULL, O_SNAPLEN },
+		{ "nft", no_argument, NULL, O_NFT },
+		{ "allow-system-changes", no_argument, NULL, O_ALLOW_CHANGES },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -293,6 +305,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 					    TRACE_SNAPLEN_MAX);
 			o->snaplen = v;
 			break;
+		case O_NFT: o->nft = true; break;
+		case O_ALLOW_CHANGES: o->allow_changes = true; break;
 		case 'v': verbose = true; break;
 		case 'h': show_help(trace_help);
 		}
@@ -301,6 +315,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	if (!o->types)
 		o->types = (1u << TT_COUNT) - 1;
+	if (o->stack_types && !(o->stack_types & o->types))
+		usage_error("--stack shows the stacks of DROP events: add --drops, or use --stack=all for every event");
 	if (o->write_path && !(o->types & (1u << TT_DROP)))
 		usage_error("-w writes dropped packets: use it with --drops (or no event flag)");
 	if (o->snaplen && !o->write_path)
@@ -309,6 +325,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		usage_error("-w needs a file name (or - for stdout)");
 	if (!o->snaplen)
 		o->snaplen = 256;
+	if (o->nft && !(o->types & (1u << TT_DROP)))
+		usage_error("--nft names the rule of netfilter drops: use it with --drops (or no event flag)");
+	if (o->nft && !o->allow_changes)
+		usage_error("--nft changes this system: it adds the nftables table inet %s (nftrace on every packet "
+			    "of this network namespace) while it runs; allow that with --allow-system-changes",
+			    NFT_TRACE_TABLE);
 }
 
 /* Resolve --reason names against this kernel's enum into the BPF config. */
@@ -348,6 +370,8 @@ struct run {
 	FILE *out;			/* event lines: stdout, or stderr with -w - */
 	struct stack_cache *stacks;	/* --stack */
 	struct pcap_out pcap;		/* -w */
+	struct nft_mon *nft;		/* --nft */
+	uint32_t netfilter_drop;	/* the code of NETFILTER_DROP; ~0 unknown */
 };
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -366,16 +390,30 @@ static int on_event(void *ctx, void *data, size_t size)
 	counts_add(&r->counts, e);
 	if (x && (x->flags & TX_STACK) && r->stacks)
 		st = stack_cache_get(r->stacks, (const uint64_t *)x->stack, x->nframes);
+	const struct nft_trace *rule = NULL;
+	char rbuf[192];
+	if (r->nft && e->type == TT_DROP && e->reason == r->netfilter_drop && e->netns == r->nft->netns)
+		rule = nft_lookup(r->nft, e);
 	if (r->o->json) {
 		format_json(&r->names, e, e->ts_ns + r->wall_offset_ns, line, sizeof(line));
 		line[strlen(line) - 1] = '\0';	/* the closing brace: more fields may follow */
 		fputs(line, r->out);
+		if (rule) {
+			fprintf(r->out, ",\"nft\":{\"family\":\"%s\",\"table\":\"%s\",\"chain\":\"%s\",",
+				nft_family_name(rule->nfproto), rule->table, rule->chain);
+			if (rule->has_handle && rule->type != NFT_TRACETYPE_POLICY)
+				fprintf(r->out, "\"handle\":%llu,\"verdict\":\"drop\"}", (unsigned long long)rule->handle);
+			else
+				fputs("\"policy\":\"drop\"}", r->out);
+		}
 		if (x && (x->flags & TX_STACK))
 			fprintf(r->out, ",\"stack\":%s", st ? st->json : "[]");
 		fputs("}\n", r->out);
 	} else {
 		format_row(&r->names, e, e->ts_ns + r->wall_offset_ns, line, sizeof(line));
 		fputs(line, r->out);
+		if (rule)
+			fprintf(r->out, "\n    nft: %s", nft_trace_format(rule, rbuf, sizeof(rbuf)));
 		if (st)
 			fputs(st->text, r->out);
 		fputc('\n', r->out);
@@ -427,6 +465,14 @@ static void print_summary(const struct run *r, const struct trace_bpf *skel, dou
 		fprintf(stderr, "  %llu distinct stacks symbolised\n", (unsigned long long)r->stacks->misses);
 	if (r->pcap.f)
 		fprintf(stderr, "  %llu packets written to %s\n", (unsigned long long)r->pcap.packets, r->pcap.name);
+	if (r->nft) {
+		fprintf(stderr, "  nft: %llu netfilter drops named by their rule, %llu not",
+			(unsigned long long)r->nft->named, (unsigned long long)r->nft->unnamed);
+		if (r->nft->overruns)
+			fprintf(stderr, " (the kernel dropped trace messages %llu times: socket buffer full)",
+				(unsigned long long)r->nft->overruns);
+		fputc('\n', stderr);
+	}
 }
 
 static struct bpf_program *prog_of(struct trace_bpf *skel, int type)
@@ -511,6 +557,7 @@ int trace_main(int argc, char **argv)
 		skel->rodata->reason_consumed = code;
 	if ((code = reason_code(&drop, "NOT_SPECIFIED")) >= 0)
 		skel->rodata->reason_not_specified = code;
+	r.netfilter_drop = (code = reason_code(&drop, "NETFILTER_DROP")) >= 0 ? code : ~0u;
 
 	unsigned active = 0;
 	for (int t = 0; t < TT_COUNT; t++) {
@@ -532,6 +579,16 @@ int trace_main(int argc, char **argv)
 		explain_eperm("loading the BPF programs");
 	if (err)
 		die(EXIT_FAIL, "cannot load the BPF programs: %s (run with -v for libbpf's reasons)", strerror(-err));
+
+	/* The tracing table before attaching: no netfilter drop goes unnamed for want of it. */
+	static struct nft_mon nft;
+	if (o.nft) {
+		if (r.netfilter_drop == ~0u)
+			die(EXIT_FAIL, "--nft: this kernel has no NETFILTER_DROP drop reason (5.17+): netfilter drops "
+				       "cannot be told apart");
+		nft_start(&nft);
+		r.nft = &nft;
+	}
 
 	/* Handlers before attaching: a signal from now on ends the loop, never the process. */
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -626,12 +683,16 @@ int trace_main(int argc, char **argv)
 			break;
 		if (r.pcap.f && pcap_flush(&r.pcap))
 			break;
+		if (r.nft)
+			nft_drain(r.nft);	/* keep the socket buffer from filling */
 	}
 	ring_buffer__consume(rb);
 	fflush(r.out);
 	print_summary(&r, skel, (now_ns(CLOCK_MONOTONIC) - start) / 1e9);
 	if (r.pcap.f)
 		pcap_close(&r.pcap);
+	if (r.nft)
+		nft_stop(r.nft);
 	ring_buffer__free(rb);
 	trace_bpf__destroy(skel);
 	reason_free(&drop);

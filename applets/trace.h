@@ -150,4 +150,41 @@ size_t pcapng_epb(uint8_t *buf, size_t len, uint32_t ifid, uint64_t ts_ns, const
 /* The packet comment: "type=DROP reason=NO_SOCKET probe=kfree_skb netns=N ifname=eth0". */
 char *format_pcap_comment(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len);
 
+/*
+ * --nft (applets/trace_nft_rules.c): nftables tracing. A table of ours sets
+ * nftrace on every packet; the kernel then reports each rule a packet meets
+ * on the NFNLGRP_NFTRACE netlink group, and the one that dropped it is
+ * matched to the DROP event by its headers.
+ */
+#define NFT_TRACE_TABLE "retina_nftrace"
+#define NFT_TRACE_PRIORITY (-2147483647)	/* before every other chain (raw is -300) */
+struct nft_trace {
+	uint8_t nfproto;	/* the table's family: NFPROTO_INET, _IPV4, ... */
+	char table[64], chain[64];
+	uint64_t handle;	/* the rule's */
+	bool has_handle, has_verdict, has_pkt;
+	uint32_t type;		/* NFT_TRACETYPE_RULE, _POLICY, _RETURN */
+	int32_t verdict;	/* NF_DROP, NF_ACCEPT, ... */
+	uint32_t id;		/* the same for each message about one packet */
+	/* the packet, from the message's network and transport headers */
+	uint8_t family, proto;
+	uint8_t saddr[16], daddr[16];
+	uint16_t sport, dport;
+};
+/* The batch that adds the table and its two chains (prerouting, output); 0 when buf is too small. */
+size_t nft_build_setup(uint8_t *buf, size_t len, uint32_t seq, bool owner);
+size_t nft_build_deltable(uint8_t *buf, size_t len, uint32_t seq);
+/* One NFT_MSG_TRACE payload (nfgenmsg + attributes); -1 when it names no table. */
+int nft_trace_parse(const uint8_t *msg, size_t len, struct nft_trace *t);
+/* Every trace message of a netlink datagram to cb; the count, or -1 on a malformed header. */
+typedef void (*nft_trace_cb)(void *ctx, const struct nft_trace *t);
+int nft_parse_datagram(const uint8_t *buf, size_t len, nft_trace_cb cb, void *ctx);
+/* A rule's drop verdict, or a chain policy's. */
+bool nft_trace_is_drop(const struct nft_trace *t);
+/* "table inet t chain input handle 5 drop", "table ip filter chain INPUT policy drop" */
+char *nft_trace_format(const struct nft_trace *t, char *buf, size_t len);
+const char *nft_family_name(uint8_t nfproto);
+/* The same packet: family, protocol, addresses and ports. */
+bool nft_trace_matches(const struct nft_trace *t, const struct trace_event *e);
+
 #endif

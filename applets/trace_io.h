@@ -30,4 +30,37 @@ void pcap_write(struct pcap_out *p, const struct trace_names *nm, const struct t
 int pcap_flush(struct pcap_out *p);
 void pcap_close(struct pcap_out *p);
 
+/* --nft (applets/trace_nft.c) */
+#define NFT_RECENT 1024
+#define NFT_PACKETS 256
+struct nft_recent {
+	struct nft_trace t;
+	uint64_t at_ns;		/* CLOCK_MONOTONIC when read */
+	bool used;
+};
+struct nft_mon {
+	int fd;
+	bool table_added, owner;
+	uint32_t seq;
+	unsigned netns;		/* inode of our network namespace: the one traced */
+	struct nft_recent recent[NFT_RECENT];	/* drop verdicts not yet matched */
+	struct nft_packet {			/* headers by trace id (id % NFT_PACKETS) */
+		uint32_t id;
+		bool valid;
+		uint8_t family, proto;
+		uint8_t saddr[16], daddr[16];
+		uint16_t sport, dport;
+	} packets[NFT_PACKETS];
+	size_t next;
+	uint64_t messages, named, unnamed, overruns;
+};
+/* Add the tracing table (dies with one clear line on failure) and listen to trace messages. */
+void nft_start(struct nft_mon *m);
+/* Read the trace messages that have come, without waiting. */
+void nft_drain(struct nft_mon *m);
+/* The rule that dropped e's packet, NULL when no trace message matches. */
+const struct nft_trace *nft_lookup(struct nft_mon *m, const struct trace_event *e);
+/* Remove the table, close the socket. */
+void nft_stop(struct nft_mon *m);
+
 #endif

@@ -31,6 +31,12 @@ def udp_send(pair, host, port, size=20):
     assert p.returncode == 0, p.stderr
 
 
+def warm(pair, host):
+    """Resolve the neighbour first: on a fresh veth the first IPv6 solicitation can be
+    dropped and a lone datagram then waits a second in the queue."""
+    assert connect(pair, pair.a, host, 9) == "error 111"
+
+
 def frames(stack):
     return [re.sub(r"\+0x[0-9a-f]+.*$", "", f) for f in stack]
 
@@ -57,6 +63,7 @@ def test_stack_of_netfilter_drop_is_in_the_nftables_chain(retina, netpair):
     legacy = "legacy" in run(["iptables", "-V"]).stdout
     p = netpair.run(netpair.b, ["iptables", "-A", "INPUT", "-p", "udp", "--dport", "8090", "-j", "DROP"])
     assert p.returncode == 0, p.stderr
+    warm(netpair, netpair.B4)
     with Tracer(retina, "--drops", "--stack", "--ip", netpair.B4) as t:
         udp_send(netpair, netpair.B4, 8090)
         t.stop()
@@ -67,6 +74,7 @@ def test_stack_of_netfilter_drop_is_in_the_nftables_chain(retina, netpair):
 
 
 def test_table_prints_frames_indented_under_the_row(retina, netpair):
+    warm(netpair, netpair.B4)
     p = subprocess.Popen([retina, "trace", "--drops", "--stack", "--ip", netpair.B4], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
@@ -175,6 +183,7 @@ def test_pcapng_holds_the_dropped_packets_with_comments(retina, netpair, tmp_pat
 def test_snaplen_cuts_packets_and_keeps_their_length(retina, netpair, tmp_path):
     require("tshark")
     out = tmp_path / "cut.pcapng"
+    warm(netpair, netpair.B4)
     with Tracer(retina, "--drops", "-w", str(out), "--snaplen", "64", "--ip", netpair.B4) as t:
         udp_send(netpair, netpair.B4, 9, size=1000)
         t.stop()
@@ -184,6 +193,7 @@ def test_snaplen_cuts_packets_and_keeps_their_length(retina, netpair, tmp_path):
 
 def test_pcapng_to_stdout_pipes_into_tshark_and_rows_go_to_stderr(retina, netpair):
     require("tshark")
+    warm(netpair, netpair.B6)
     p = subprocess.Popen([retina, "trace", "--drops", "-w", "-", "--ip", netpair.B6, "-d", "3s"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -230,6 +240,7 @@ def test_pcapng_reader_gone_ends_the_trace(retina, netpair):
 
 @pytest.mark.parametrize("args,msg", [
     (["--stack=sometimes"], "bad --stack 'sometimes'"),
+    (["--rst", "--stack"], "--stack shows the stacks of DROP events"),
     (["-w", "x.pcapng", "--snaplen", "0"], "bad --snaplen '0'"),
     (["-w", "x.pcapng", "--snaplen", "1025"], "bad --snaplen '1025'"),
     (["--snaplen", "64"], "--snaplen sets how much of each packet -w writes"),

@@ -21,6 +21,10 @@ struct pcap_out {
 	const char *name;	/* for messages: the path, or "stdout" */
 	uint64_t packets;
 	bool failed;
+	char comment[200];	/* the last packet comment, and what it was made of */
+	uint8_t last_type;
+	uint32_t last_reason, last_netns;
+	char last_ifname[16];
 };
 /* Create path (mode 0600: packets may hold secrets) or use stdout for "-"; write the headers. */
 int pcap_open(struct pcap_out *p, const char *path, uint32_t snaplen);

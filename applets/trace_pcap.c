@@ -53,13 +53,20 @@ void pcap_write(struct pcap_out *p, const struct trace_names *nm, const struct t
 		const uint8_t *pkt, uint32_t caplen, uint32_t pktlen)
 {
 	uint8_t buf[TRACE_SNAPLEN_MAX + 512];
-	char comment[200];
 	size_t n;
 
 	if (p->failed)
 		return;
-	format_pcap_comment(nm, e, comment, sizeof(comment));
-	n = pcapng_epb(buf, sizeof(buf), 0, wall_ns, pkt, caplen, pktlen, comment);
+	/* a drop storm repeats one comment: format it only when what it says changes */
+	if (!p->comment[0] || p->last_type != e->type || p->last_reason != e->reason || p->last_netns != e->netns ||
+	    memcmp(p->last_ifname, e->ifname, sizeof(e->ifname))) {
+		format_pcap_comment(nm, e, p->comment, sizeof(p->comment));
+		p->last_type = e->type;
+		p->last_reason = e->reason;
+		p->last_netns = e->netns;
+		memcpy(p->last_ifname, e->ifname, sizeof(e->ifname));
+	}
+	n = pcapng_epb(buf, sizeof(buf), 0, wall_ns, pkt, caplen, pktlen, p->comment);
 	if (n && fwrite(buf, 1, n, p->f) == n)
 		p->packets++;
 }

@@ -75,11 +75,12 @@ def test_stack_of_netfilter_drop_is_in_the_nftables_chain(retina, netpair):
 
 def test_table_prints_frames_indented_under_the_row(retina, netpair):
     warm(netpair, netpair.B4)
-    p = subprocess.Popen([retina, "trace", "--drops", "--stack", "--ip", netpair.B4], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    # table rows carry no namespace: a port of its own keeps other jobs' drops out
+    p = subprocess.Popen([retina, "trace", "--drops", "--stack", "--ip", netpair.B4, "--port", "8097"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(1.0)
-        udp_send(netpair, netpair.B4, 9)
+        udp_send(netpair, netpair.B4, 8097)
         time.sleep(0.5)
         p.send_signal(2)
         out, err = p.communicate(timeout=10)
@@ -87,7 +88,7 @@ def test_table_prints_frames_indented_under_the_row(retina, netpair):
         if p.poll() is None:
             p.kill()
     lines = out.splitlines()
-    rows = [i for i, line in enumerate(lines) if re.search(rf"DROP +NO_SOCKET .*-> {netpair.B4}:9$", line)]
+    rows = [i for i, line in enumerate(lines) if re.search(rf"DROP +NO_SOCKET .*-> {netpair.B4}:8097$", line)]
     assert rows, out
     under = []
     for line in lines[rows[0] + 1:]:

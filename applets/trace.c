@@ -401,6 +401,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		if (rule) {
 			fprintf(r->out, ",\"nft\":{\"family\":\"%s\",\"table\":\"%s\",\"chain\":\"%s\",",
 				nft_family_name(rule->nfproto), rule->table, rule->chain);
+			if (rule->table_handle && rule->chain_handle)
+				fprintf(r->out, "\"table_handle\":%llu,\"chain_handle\":%llu,",
+					(unsigned long long)rule->table_handle, (unsigned long long)rule->chain_handle);
 			if (rule->has_handle && rule->type != NFT_TRACETYPE_POLICY)
 				fprintf(r->out, "\"handle\":%llu,\"verdict\":\"drop\"}", (unsigned long long)rule->handle);
 			else

@@ -170,10 +170,17 @@ struct nft_trace {
 	uint8_t family, proto;
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
+	/* not in trace messages: asked for afterwards (0: unknown) */
+	uint64_t table_handle, chain_handle;
 };
 /* The batch that adds the table and its two chains (prerouting, output); 0 when buf is too small. */
 size_t nft_build_setup(uint8_t *buf, size_t len, uint32_t seq, bool owner);
 size_t nft_build_deltable(uint8_t *buf, size_t len, uint32_t seq);
+/* A request for one table (chain false) or chain, to learn its handle. */
+size_t nft_build_get(uint8_t *buf, size_t len, uint32_t seq, bool chain, uint8_t nfproto, const char *table,
+		     const char *chain_name);
+/* The handle in the answer to request seq: 1 found, 0 not in buf, -errno when refused. */
+int nft_parse_handle(const uint8_t *buf, size_t len, uint32_t seq, uint64_t *handle);
 /* One NFT_MSG_TRACE payload (nfgenmsg + attributes); -1 when it names no table. */
 int nft_trace_parse(const uint8_t *msg, size_t len, struct nft_trace *t);
 /* Every trace message of a netlink datagram to cb; the count, or -1 on a malformed header. */
@@ -181,7 +188,7 @@ typedef void (*nft_trace_cb)(void *ctx, const struct nft_trace *t);
 int nft_parse_datagram(const uint8_t *buf, size_t len, nft_trace_cb cb, void *ctx);
 /* A rule's drop verdict, or a chain policy's. */
 bool nft_trace_is_drop(const struct nft_trace *t);
-/* "table inet t chain input handle 5 drop", "table ip filter chain INPUT policy drop" */
+/* "table inet t (1) chain input (2) handle 5 drop", "table ip filter chain INPUT policy drop" */
 char *nft_trace_format(const struct nft_trace *t, char *buf, size_t len);
 const char *nft_family_name(uint8_t nfproto);
 /* The same packet: family, protocol, addresses and ports. */

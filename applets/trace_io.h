@@ -57,6 +57,13 @@ struct nft_mon {
 	} packets[NFT_PACKETS];
 	size_t next;
 	uint64_t messages, named, unnamed, overruns;
+	int qfd;		/* asks for table and chain handles: no trace messages on it */
+	struct nft_names {
+		uint8_t nfproto;
+		char table[64], chain[64];
+		uint64_t table_handle, chain_handle;
+	} names[64];		/* handles by name, asked once each */
+	size_t nnames;
 };
 /* Add the tracing table (dies with one clear line on failure) and listen to trace messages. */
 void nft_start(struct nft_mon *m);

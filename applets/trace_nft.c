@@ -132,6 +132,13 @@ void nft_start(struct nft_mon *m)
 	m->table_added = true;
 	cleanup_mon = m;
 	atexit(at_exit);
+	m->qfd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	tv.tv_sec = 1;
+	if (m->qfd >= 0 && (bind(m->qfd, (struct sockaddr *)&local, sizeof(local)) ||
+			    setsockopt(m->qfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))) {
+		close(m->qfd);
+		m->qfd = -1;	/* handles of tables and chains stay unknown; rules are still named */
+	}
 	if (setsockopt(m->fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)))
 		die(EXIT_FAIL, "--nft: cannot listen to nftables trace messages: %s", strerror(errno));
 	warnx("--nft: added nftables table inet %s (chains at priority %d on prerouting and output set nftrace "
@@ -196,6 +203,51 @@ void nft_drain(struct nft_mon *m)
 	}
 }
 
+/* The handle of a table or chain, asked of the kernel on a socket of its own; 0 when unknown. */
+static uint64_t query_handle(struct nft_mon *m, bool chain, uint8_t nfproto, const char *table, const char *name)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	uint8_t msg[512], buf[8192];
+	uint64_t handle = 0;
+	uint32_t seq = m->seq++;
+	size_t n = nft_build_get(msg, sizeof(msg), seq, chain, nfproto, table, name);
+
+	if (m->qfd < 0 || !n || sendto(m->qfd, msg, n, 0, (struct sockaddr *)&kernel, sizeof(kernel)) != (ssize_t)n)
+		return 0;
+	for (int tries = 0; tries < 8; tries++) {
+		ssize_t got = recv(m->qfd, buf, sizeof(buf), 0);
+		if (got <= 0)
+			return 0;	/* the 1 s timeout: unknown, the rule is still named */
+		int r = nft_parse_handle(buf, got, seq, &handle);
+		if (r)
+			return r > 0 ? handle : 0;
+	}
+	return 0;
+}
+
+/* The table's and chain's handles of t, from the cache or the kernel (a chain may be gone: 0). */
+static void add_handles(struct nft_mon *m, struct nft_trace *t)
+{
+	struct nft_names *nm = NULL;
+
+	for (size_t i = 0; i < m->nnames; i++)
+		if (m->names[i].nfproto == t->nfproto && !strcmp(m->names[i].table, t->table) &&
+		    !strcmp(m->names[i].chain, t->chain))
+			nm = &m->names[i];
+	if (!nm) {
+		if (m->nnames == ARRAY_SIZE(m->names))
+			m->nnames = 0;	/* full: start over */
+		nm = &m->names[m->nnames++];
+		nm->nfproto = t->nfproto;
+		memcpy(nm->table, t->table, sizeof(nm->table));	/* both NUL-terminated, same size */
+		memcpy(nm->chain, t->chain, sizeof(nm->chain));
+		nm->table_handle = query_handle(m, false, t->nfproto, t->table, NULL);
+		nm->chain_handle = query_handle(m, true, t->nfproto, t->table, t->chain);
+	}
+	t->table_handle = nm->table_handle;
+	t->chain_handle = nm->chain_handle;
+}
+
 const struct nft_trace *nft_lookup(struct nft_mon *m, const struct trace_event *e)
 {
 	for (int pass = 0; pass < 2; pass++) {
@@ -208,6 +260,7 @@ const struct nft_trace *nft_lookup(struct nft_mon *m, const struct trace_event *
 				continue;
 			r->used = true;
 			m->named++;
+			add_handles(m, &r->t);
 			return &r->t;
 		}
 		/* the message was queued before the drop: read what has come */
@@ -224,5 +277,7 @@ void nft_stop(struct nft_mon *m)
 	cleanup_mon = NULL;
 	if (m->fd >= 0)
 		close(m->fd);
-	m->fd = -1;
+	if (m->qfd >= 0)
+		close(m->qfd);
+	m->fd = m->qfd = -1;
 }

@@ -5,6 +5,7 @@
  * event by packet headers. No sockets here: unit-tested and fuzzed.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -180,6 +181,22 @@ size_t nft_build_deltable(uint8_t *buf, size_t len, uint32_t seq)
 	return b.overflow ? 0 : b.used;
 }
 
+size_t nft_build_get(uint8_t *buf, size_t len, uint32_t seq, bool chain, uint8_t nfproto, const char *table,
+		     const char *chain_name)
+{
+	struct nlbuf b = { buf, len, 0, false, { 0 }, 0 };
+	size_t m = msg_begin(&b, NFT_TYPE(chain ? NFT_MSG_GETCHAIN : NFT_MSG_GETTABLE), NLM_F_ACK, seq, nfproto, 0);
+
+	if (chain) {
+		attr_str(&b, NFTA_CHAIN_TABLE, table);
+		attr_str(&b, NFTA_CHAIN_NAME, chain_name);
+	} else {
+		attr_str(&b, NFTA_TABLE_NAME, table);
+	}
+	msg_end(&b, m);
+	return b.overflow ? 0 : b.used;
+}
+
 /* ---- parsing trace messages ------------------------------------------------ */
 
 /* The next attribute of [p, end): false at the end or on a malformed one. */
@@ -329,6 +346,44 @@ int nft_parse_datagram(const uint8_t *buf, size_t len, nft_trace_cb cb, void *ct
 	return n;
 }
 
+int nft_parse_handle(const uint8_t *buf, size_t len, uint32_t seq, uint64_t *handle)
+{
+	const uint8_t *p = buf;
+
+	while ((size_t)(buf + len - p) >= sizeof(struct nlmsghdr)) {
+		struct nlmsghdr h;
+		memcpy(&h, p, sizeof(h));
+		if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > (size_t)(buf + len - p))
+			return -EPROTO;
+		if (h.nlmsg_seq == seq && h.nlmsg_type == NLMSG_ERROR && h.nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
+			int err;
+			memcpy(&err, p + sizeof(h), sizeof(err));
+			if (err)
+				return err < 0 ? err : -EPROTO;
+		}
+		bool table = h.nlmsg_type == NFT_TYPE(NFT_MSG_NEWTABLE);
+		bool chain = h.nlmsg_type == NFT_TYPE(NFT_MSG_NEWCHAIN);
+		if (h.nlmsg_seq == seq && (table || chain) && h.nlmsg_len >= sizeof(h) + sizeof(struct nfgenmsg)) {
+			const uint8_t *a = p + sizeof(h) + sizeof(struct nfgenmsg), *end = p + h.nlmsg_len, *val;
+			size_t vlen;
+			uint16_t type;
+			while (next_attr(&a, end, &type, &val, &vlen))
+				if (type == (table ? NFTA_TABLE_HANDLE : NFTA_CHAIN_HANDLE) && vlen >= 8) {
+					uint32_t hi, lo;
+					memcpy(&hi, val, 4);
+					memcpy(&lo, val + 4, 4);
+					*handle = (uint64_t)ntohl(hi) << 32 | ntohl(lo);
+					return 1;
+				}
+		}
+		size_t step = NLMSG_ALIGN(h.nlmsg_len);
+		if (step > (size_t)(buf + len - p))
+			break;
+		p += step;
+	}
+	return 0;
+}
+
 bool nft_trace_is_drop(const struct nft_trace *t)
 {
 	return t->has_verdict && t->verdict == NF_DROP &&
@@ -355,11 +410,19 @@ const char *nft_family_name(uint8_t nfproto)
 
 char *nft_trace_format(const struct nft_trace *t, char *buf, size_t len)
 {
+	char th[32] = "", ch[32] = "";
+
+	/* "(N)": the table's and chain's own handles, as nft -a shows them, when known */
+	if (t->table_handle)
+		snprintf(th, sizeof(th), " (%llu)", (unsigned long long)t->table_handle);
+	if (t->chain_handle)
+		snprintf(ch, sizeof(ch), " (%llu)", (unsigned long long)t->chain_handle);
 	if (t->type == NFT_TRACETYPE_POLICY || !t->has_handle)
-		snprintf(buf, len, "table %s %s chain %s policy drop", nfproto_name(t->nfproto), t->table, t->chain);
+		snprintf(buf, len, "table %s %s%s chain %s%s policy drop", nfproto_name(t->nfproto), t->table, th,
+			 t->chain, ch);
 	else
-		snprintf(buf, len, "table %s %s chain %s handle %llu drop", nfproto_name(t->nfproto), t->table,
-			 t->chain, (unsigned long long)t->handle);
+		snprintf(buf, len, "table %s %s%s chain %s%s handle %llu drop", nfproto_name(t->nfproto), t->table, th,
+			 t->chain, ch, (unsigned long long)t->handle);
 	return buf;
 }
 

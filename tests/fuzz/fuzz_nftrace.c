@@ -26,6 +26,9 @@ static void check(void *ctx, const struct nft_trace *t)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	uint64_t handle;
+
 	nft_parse_datagram(data, size, check, NULL);
+	nft_parse_handle(data, size, 0, &handle);
 	return 0;
 }

@@ -64,6 +64,13 @@ def handle_of(pair, ns, family, table, chain, needle):
     raise AssertionError(f"no rule with {needle} in {family} {table} {chain}")
 
 
+def table_chain_handles(pair, ns, family, table, chain):
+    out = json.loads(nft(pair, ns, "-j", "-a", "list", "table", family, table))["nftables"]
+    th = [i["table"]["handle"] for i in out if "table" in i]
+    ch = [i["chain"]["handle"] for i in out if "chain" in i and i["chain"]["name"] == chain]
+    return th[0], ch[0]
+
+
 def tables(pair, ns):
     return nft(pair, ns, "list", "tables")
 
@@ -98,7 +105,9 @@ def test_drop_names_table_chain_and_rule_handle(retina, netpair, v6):
     assert "added nftables table inet retina_nftrace" in t.stderr, t.stderr
     drops = find(t.events(netpair), "DROP", reason="NETFILTER_DROP", dst_ip=b, dst_port=8091)
     assert drops, t.stdout
-    assert drops[0]["nft"] == {"family": "inet", "table": "t", "chain": "input", "handle": h, "verdict": "drop"}
+    th, ch = table_chain_handles(netpair, netpair.b, "inet", "t", "input")
+    assert drops[0]["nft"] == {"family": "inet", "table": "t", "chain": "input", "table_handle": th,
+                               "chain_handle": ch, "handle": h, "verdict": "drop"}
     assert re.search(r"nft: 1 netfilter drops named by their rule, 0 not", t.stderr), t.stderr
     # gone with retina
     assert "retina_nftrace" not in tables(netpair, netpair.b)
@@ -120,7 +129,8 @@ def test_table_output_names_the_rule_so_nft_finds_it(retina, netpair):
     finally:
         if p.poll() is None:
             p.kill()
-    m = re.search(r"^    nft: table inet t chain input handle (\d+) drop$", out, re.M)
+    th, ch = table_chain_handles(netpair, netpair.b, "inet", "t", "input")
+    m = re.search(rf"^    nft: table inet t \({th}\) chain input \({ch}\) handle (\d+) drop$", out, re.M)
     assert m, out + err
     listing = nft(netpair, netpair.b, "-a", "list", "chain", "inet", "t", "input")
     assert re.search(rf"udp dport 8091 counter packets \d+ bytes \d+ drop # handle {m.group(1)}$", listing, re.M), \
@@ -138,11 +148,13 @@ def test_policy_drop_and_reject_are_named(retina, netpair):
         t.stop()
     ev = t.events(netpair)
     drops = find(ev, "DROP", reason="NETFILTER_DROP", dst_port=8094)
-    assert drops and drops[0]["nft"] == {"family": "inet", "table": "t", "chain": "strict", "policy": "drop"}, \
-        t.stdout
+    th, ch = table_chain_handles(netpair, netpair.b, "inet", "t", "strict")
+    assert drops and drops[0]["nft"] == {"family": "inet", "table": "t", "chain": "strict", "table_handle": th,
+                                         "chain_handle": ch, "policy": "drop"}, t.stdout
     drops = find(ev, "DROP", reason="NETFILTER_DROP", dst_port=8093)
-    assert drops and drops[0]["nft"] == {"family": "inet", "table": "t", "chain": "input", "handle": h,
-                                         "verdict": "drop"}, t.stdout
+    th, ch = table_chain_handles(netpair, netpair.b, "inet", "t", "input")
+    assert drops and drops[0]["nft"] == {"family": "inet", "table": "t", "chain": "input", "table_handle": th,
+                                         "chain_handle": ch, "handle": h, "verdict": "drop"}, t.stdout
 
 
 def test_iptables_nft_rule_is_named_in_its_ip_table(retina, netpair):
@@ -157,8 +169,9 @@ def test_iptables_nft_rule_is_named_in_its_ip_table(retina, netpair):
         udp_send(netpair, netpair.B4, 8092)
         t.stop()
     drops = find(t.events(netpair), "DROP", reason="NETFILTER_DROP", dst_port=8092)
-    assert drops and drops[0]["nft"] == {"family": "ip", "table": "filter", "chain": "INPUT", "handle": h,
-                                         "verdict": "drop"}, t.stdout
+    th, ch = table_chain_handles(netpair, netpair.b, "ip", "filter", "INPUT")
+    assert drops and drops[0]["nft"] == {"family": "ip", "table": "filter", "chain": "INPUT", "table_handle": th,
+                                         "chain_handle": ch, "handle": h, "verdict": "drop"}, t.stdout
 
 
 def test_without_allow_system_changes_nothing_is_added_and_it_says_why(retina, netpair):

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -253,9 +254,48 @@ static void setup_batch_adds_table_chains_and_rules(void **state)
 	/* too small by any amount: nothing */
 	for (size_t len = 0; len < n; len += 7)
 		assert_int_equal(nft_build_setup(b, len, 100, true), 0);
+	n = nft_build_get(b, sizeof(b), 9, true, NFPROTO_INET, "t", "input");
+	assert_int_equal(walk(b, n, types, 16), 1);
+	assert_int_equal(types[0], NFT(NFT_MSG_GETCHAIN));
+	assert_int_equal(nft_build_get(b, n - 1, 9, true, NFPROTO_INET, "t", "input"), 0);
 	n = nft_build_deltable(b, sizeof(b), 7);
 	assert_int_equal(walk(b, n, types, 16), 3);
 	assert_int_equal(types[1], NFT(NFT_MSG_DELTABLE));
+}
+
+/* The kernel's answer to a GETCHAIN: a NEWCHAIN message with the handle, then an ack. */
+static void handles_come_from_the_answer_to_our_request(void **state)
+{
+	struct msg m = { .n = 0 };
+	struct nlmsghdr h = { .nlmsg_type = NFT(NFT_MSG_NEWCHAIN), .nlmsg_seq = 42 };
+	struct nfgenmsg g = { .nfgen_family = NFPROTO_INET };
+	uint32_t handle[2] = { htonl(0), htonl(3) };
+	uint64_t got = 0;
+	char buf[128];
+
+	(void)state;
+	put(&m, &h, sizeof(h));
+	put(&m, &g, sizeof(g));
+	add_attr(&m, NFTA_CHAIN_TABLE, "t", 2);
+	add_attr(&m, NFTA_CHAIN_HANDLE, handle, 8);
+	((struct nlmsghdr *)m.b)->nlmsg_len = m.n;
+	assert_int_equal(nft_parse_handle(m.b, m.n, 41, &got), 0);	/* not ours */
+	assert_int_equal(nft_parse_handle(m.b, m.n, 42, &got), 1);
+	assert_int_equal(got, 3);
+	for (size_t n = 0; n < m.n; n++)
+		assert_true(nft_parse_handle(m.b, n, 42, &got) <= 0);
+	/* refused: ENOENT for a chain deleted meanwhile */
+	struct msg e = { .n = 0 };
+	struct nlmsghdr eh = { .nlmsg_len = 36, .nlmsg_type = NLMSG_ERROR, .nlmsg_seq = 42 };
+	int err = -ENOENT;
+	put(&e, &eh, sizeof(eh));
+	put(&e, &err, 4);
+	put(&e, &h, sizeof(h));
+	assert_int_equal(nft_parse_handle(e.b, e.n, 42, &got), -ENOENT);
+
+	struct nft_trace t = { .nfproto = NFPROTO_INET, .table = "t", .chain = "input", .has_handle = true,
+			       .handle = 5, .type = NFT_TRACETYPE_RULE, .table_handle = 1, .chain_handle = 3 };
+	assert_string_equal(nft_trace_format(&t, buf, sizeof(buf)), "table inet t (1) chain input (3) handle 5 drop");
 }
 
 int main(void)
@@ -265,6 +305,7 @@ int main(void)
 		cmocka_unit_test(policy_drop_and_other_messages),
 		cmocka_unit_test(hostile_messages_are_refused_or_cut),
 		cmocka_unit_test(setup_batch_adds_table_chains_and_rules),
+		cmocka_unit_test(handles_come_from_the_answer_to_our_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

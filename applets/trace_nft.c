@@ -53,8 +53,17 @@ static int transact(struct nft_mon *m, const uint8_t *msg, size_t len, int acks)
 			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
 				return EPROTO;
 			const struct nlmsgerr *err = NLMSG_DATA(h);
-			if (err->error)
-				return -err->error;
+			if (err->error) {
+				int first = -err->error;	/* buf is read over below */
+				/*
+				 * A failed batch answers every message at once (acks, then
+				 * ENOENT for what followed): read them all, or a retry
+				 * would take them for its own.
+				 */
+				while (recv(m->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+					;
+				return first;
+			}
 			acks--;
 		}
 	}

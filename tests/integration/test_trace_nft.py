@@ -207,3 +207,13 @@ def test_existing_tracing_table_is_a_clear_error_and_left_alone(retina, netpair)
     assert "exists already" in p.stderr and "nft delete table inet retina_nftrace" in p.stderr, p.stderr
     assert len(p.stderr.splitlines()) == 1
     assert "retina_nftrace" in tables(netpair, netpair.b)	# not ours: not removed
+
+
+def test_without_net_admin_names_the_capability(retina, netpair):
+    require("setpriv", "nft")
+    drop = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-all", "--"]
+    p = netpair.run(netpair.b, [*drop, retina, "trace", "--nft", "--allow-system-changes", "-d", "1s"])
+    assert p.returncode == 1
+    assert "needs the NET_ADMIN capability" in p.stderr and "--capabilities NET_ADMIN" in p.stderr, p.stderr
+    assert len(p.stderr.splitlines()) == 1
+    assert "retina_nftrace" not in tables(netpair, netpair.b)

@@ -13,17 +13,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/netfilter/nf_tables.h>
+
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "applets/applets.h"
 #include "applets/trace.h"
+#include "applets/trace_io.h"
 #include "bpf/trace.skel.h"
 #include "lib/caps.h"
 #include "lib/retina.h"
 
 const char trace_help[] =
 	"usage: retina trace [EVENTS] [FILTERS] [-o table|json] [--duration D]\n"
+	"                    [--stack[=all]] [-w FILE.pcapng] [--snaplen N]\n"
+	"                    [--nft --allow-system-changes]\n"
 	"       retina trace --list-reasons\n"
 	"\n"
 	"Trace network problems as the kernel sees them: packet drops with the\n"
@@ -48,6 +53,18 @@ const char trace_help[] =
 	"  -d, --duration D     stop after D (30s, 5m); 0 (default): until Ctrl-C or SIGTERM\n"
 	"  --list-reasons       print this kernel's drop reasons (code=name) and exit\n"
 	"  -v, --verbose        show libbpf's messages\n"
+	"Forensics:\n"
+	"  --stack[=all]        the kernel stack of each DROP (=all: of every event),\n"
+	"                       symbolised from /proc/kallsyms, under the row / as \"stack\"\n"
+	"  -w, --write FILE     write each dropped packet to FILE as pcapng (raw IP, a\n"
+	"                       comment with type, reason, probe); - for stdout, then the\n"
+	"                       event lines go to stderr\n"
+	"  --snaplen N          bytes of each packet from its IP header (default 256, max 1024)\n"
+	"  --nft                the nftables rule that dropped each NETFILTER_DROP (table,\n"
+	"                       chain, handle), from nftables tracing in this network namespace:\n"
+	"                       adds the table inet retina_nftrace while it runs, so it\n"
+	"                       needs --allow-system-changes\n"
+	"  --allow-system-changes  allow --nft to add (and remove) its tracing table\n"
 	"\n"
 	"Banner, warnings and the exit summary (counts per type and reason, events\n"
 	"lost) go to stderr.\n"
@@ -57,6 +74,9 @@ const char trace_help[] =
 	"  retina trace --drops --cidr 10.244.0.0/16     drops to or from the pod network\n"
 	"  retina trace --rst --errors --port 443 -d 1m  resets and errors on port 443\n"
 	"  retina trace --drops --reason NETFILTER_DROP,NO_SOCKET -o json\n"
+	"  retina trace --drops --stack --reason NETFILTER_DROP\n"
+	"  retina trace --drops -w - --ip 10.0.0.12 | tshark -r -\n"
+	"  retina trace --drops --nft --allow-system-changes\n"
 	"  retina trace --list-reasons\n";
 
 /* How long an event may wait in the ring buffer below the wake threshold. */
@@ -197,12 +217,16 @@ struct opts {
 	char *reasons;			/* --reason, resolved once BTF is read */
 	bool all_reasons, list_reasons, json;
 	uint64_t duration_ms;
+	unsigned stack_types;		/* --stack: bit per enum trace_type */
+	const char *write_path;		/* -w */
+	uint32_t snaplen;
+	bool nft, allow_changes;
 };
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_REASON,
-	       O_ALL_REASONS, O_LIST_REASONS };
+	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN, O_NFT, O_ALLOW_CHANGES };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -215,6 +239,11 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "reason", required_argument, NULL, O_REASON },
 		{ "all-reasons", no_argument, NULL, O_ALL_REASONS },
 		{ "list-reasons", no_argument, NULL, O_LIST_REASONS },
+		{ "stack", optional_argument, NULL, O_STACK },
+		{ "write", required_argument, NULL, 'w' },
+		{ "snaplen", required_argument, NULL, O_SNAPLEN },
+		{ "nft", no_argument, NULL, O_NFT },
+		{ "allow-system-changes", no_argument, NULL, O_ALLOW_CHANGES },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -224,7 +253,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	uint64_t v;
 	int c;
 
-	while ((c = next_opt(argc, argv, "o:d:vh", longopts)) != -1) {
+	while ((c = next_opt(argc, argv, "o:d:w:vh", longopts)) != -1) {
 		switch (c) {
 		case O_DROPS: o->types |= 1u << TT_DROP; break;
 		case O_RST: o->types |= 1u << TT_RST_SENT | 1u << TT_RST_RECV; break;
@@ -261,6 +290,23 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			if (parse_duration_ms(optarg, &o->duration_ms))
 				usage_error("bad --duration '%s': use e.g. 30s, 5m, 1h, or 0 for until Ctrl-C", optarg);
 			break;
+		case O_STACK:
+			if (!optarg || !strcmp(optarg, "drops"))
+				o->stack_types |= 1u << TT_DROP;
+			else if (!strcmp(optarg, "all"))
+				o->stack_types = (1u << TT_COUNT) - 1;
+			else
+				usage_error("bad --stack '%s': use --stack (drops) or --stack=all (every event)", optarg);
+			break;
+		case 'w': o->write_path = optarg; break;
+		case O_SNAPLEN:
+			if (parse_u64(optarg, 1, TRACE_SNAPLEN_MAX, &v))
+				usage_error("bad --snaplen '%s': give a number of bytes from 1 to %d", optarg,
+					    TRACE_SNAPLEN_MAX);
+			o->snaplen = v;
+			break;
+		case O_NFT: o->nft = true; break;
+		case O_ALLOW_CHANGES: o->allow_changes = true; break;
 		case 'v': verbose = true; break;
 		case 'h': show_help(trace_help);
 		}
@@ -269,6 +315,22 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	if (!o->types)
 		o->types = (1u << TT_COUNT) - 1;
+	if (o->stack_types && !(o->stack_types & o->types))
+		usage_error("--stack shows the stacks of DROP events: add --drops, or use --stack=all for every event");
+	if (o->write_path && !(o->types & (1u << TT_DROP)))
+		usage_error("-w writes dropped packets: use it with --drops (or no event flag)");
+	if (o->snaplen && !o->write_path)
+		usage_error("--snaplen sets how much of each packet -w writes: use it with -w FILE");
+	if (o->write_path && !*o->write_path)
+		usage_error("-w needs a file name (or - for stdout)");
+	if (!o->snaplen)
+		o->snaplen = 256;
+	if (o->nft && !(o->types & (1u << TT_DROP)))
+		usage_error("--nft names the rule of netfilter drops: use it with --drops (or no event flag)");
+	if (o->nft && !o->allow_changes)
+		usage_error("--nft changes this system: it adds the nftables table inet %s (nftrace on every packet "
+			    "of this network namespace) while it runs; allow that with --allow-system-changes",
+			    NFT_TRACE_TABLE);
 }
 
 /* Resolve --reason names against this kernel's enum into the BPF config. */
@@ -305,23 +367,66 @@ struct run {
 	struct trace_counts counts;
 	uint64_t wall_offset_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	uint64_t delivered;
+	FILE *out;			/* event lines: stdout, or stderr with -w - */
+	struct stack_cache *stacks;	/* --stack */
+	struct pcap_out pcap;		/* -w */
+	struct nft_mon *nft;		/* --nft */
+	uint32_t netfilter_drop;	/* the code of NETFILTER_DROP; ~0 unknown */
 };
 
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct run *r = ctx;
 	const struct trace_event *e = data;
+	const struct trace_extra *x = NULL;
+	const struct stack_entry *st = NULL;
 	char line[1024];
 
 	if (size < sizeof(*e))
 		return 0;
+	if (size >= offsetof(struct trace_record, x.pkt))
+		x = &((const struct trace_record *)data)->x;
 	r->delivered++;
 	counts_add(&r->counts, e);
-	if (r->o->json)
+	if (x && (x->flags & TX_STACK) && r->stacks)
+		st = stack_cache_get(r->stacks, (const uint64_t *)x->stack, x->nframes);
+	const struct nft_trace *rule = NULL;
+	char rbuf[192];
+	if (r->nft && e->type == TT_DROP && e->reason == r->netfilter_drop && e->netns == r->nft->netns)
+		rule = nft_lookup(r->nft, e);
+	if (r->o->json) {
 		format_json(&r->names, e, e->ts_ns + r->wall_offset_ns, line, sizeof(line));
-	else
+		line[strlen(line) - 1] = '\0';	/* the closing brace: more fields may follow */
+		fputs(line, r->out);
+		if (rule) {
+			fprintf(r->out, ",\"nft\":{\"family\":\"%s\",\"table\":\"%s\",\"chain\":\"%s\",",
+				nft_family_name(rule->nfproto), rule->table, rule->chain);
+			if (rule->table_handle && rule->chain_handle)
+				fprintf(r->out, "\"table_handle\":%llu,\"chain_handle\":%llu,",
+					(unsigned long long)rule->table_handle, (unsigned long long)rule->chain_handle);
+			if (rule->has_handle && rule->type != NFT_TRACETYPE_POLICY)
+				fprintf(r->out, "\"handle\":%llu,\"verdict\":\"drop\"}", (unsigned long long)rule->handle);
+			else
+				fputs("\"policy\":\"drop\"}", r->out);
+		}
+		if (x && (x->flags & TX_STACK))
+			fprintf(r->out, ",\"stack\":%s", st ? st->json : "[]");
+		fputs("}\n", r->out);
+	} else {
 		format_row(&r->names, e, e->ts_ns + r->wall_offset_ns, line, sizeof(line));
-	puts(line);
+		fputs(line, r->out);
+		if (rule)
+			fprintf(r->out, "\n    nft: %s", nft_trace_format(rule, rbuf, sizeof(rbuf)));
+		if (st)
+			fputs(st->text, r->out);
+		fputc('\n', r->out);
+	}
+	if (x && (x->flags & TX_PKT) && r->pcap.f) {
+		uint32_t cap = x->caplen;
+		if (cap > size - offsetof(struct trace_record, x.pkt))
+			cap = size - offsetof(struct trace_record, x.pkt);
+		pcap_write(&r->pcap, &r->names, e, e->ts_ns + r->wall_offset_ns, x->pkt, cap, x->pktlen);
+	}
 	return 0;
 }
 
@@ -359,6 +464,18 @@ static void print_summary(const struct run *r, const struct trace_bpf *skel, dou
 	if (r->counts.overflow)
 		fprintf(stderr, "  (%llu events of further reasons not itemized)\n",
 			(unsigned long long)r->counts.overflow);
+	if (r->stacks)
+		fprintf(stderr, "  %llu distinct stacks symbolised\n", (unsigned long long)r->stacks->misses);
+	if (r->pcap.f)
+		fprintf(stderr, "  %llu packets written to %s\n", (unsigned long long)r->pcap.packets, r->pcap.name);
+	if (r->nft) {
+		fprintf(stderr, "  nft: %llu netfilter drops named by their rule, %llu not",
+			(unsigned long long)r->nft->named, (unsigned long long)r->nft->unnamed);
+		if (r->nft->overruns)
+			fprintf(stderr, " (the kernel dropped trace messages %llu times: socket buffer full)",
+				(unsigned long long)r->nft->overruns);
+		fputc('\n', stderr);
+	}
 }
 
 static struct bpf_program *prog_of(struct trace_bpf *skel, int type)
@@ -401,6 +518,7 @@ int trace_main(int argc, char **argv)
 
 	parse_opts(argc, argv, &o);
 	libbpf_set_print(libbpf_print);
+	r.out = o.write_path && !strcmp(o.write_path, "-") ? stderr : stdout;
 
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
 	btf = btf__load_vmlinux_btf();
@@ -429,6 +547,12 @@ int trace_main(int argc, char **argv)
 	memcpy((void *)skel->rodata->ports, o.ports, sizeof(o.ports));
 	skel->rodata->n_ports = o.nports;
 	skel->rodata->all_reasons = o.all_reasons;
+	skel->rodata->stack_types = o.stack_types & o.types;
+	if (o.write_path)
+		skel->rodata->snaplen = o.snaplen;
+	/* records with a stack or packet are up to 10x longer: a bigger ring holds the same burst */
+	if (o.stack_types || o.write_path)
+		bpf_map__set_max_entries(skel->maps.events, 8 << 20);
 	int64_t code;
 	if ((code = reason_code(&drop, "NOT_DROPPED_YET")) >= 0)
 		skel->rodata->reason_not_dropped = code;
@@ -436,6 +560,7 @@ int trace_main(int argc, char **argv)
 		skel->rodata->reason_consumed = code;
 	if ((code = reason_code(&drop, "NOT_SPECIFIED")) >= 0)
 		skel->rodata->reason_not_specified = code;
+	r.netfilter_drop = (code = reason_code(&drop, "NETFILTER_DROP")) >= 0 ? code : ~0u;
 
 	unsigned active = 0;
 	for (int t = 0; t < TT_COUNT; t++) {
@@ -457,6 +582,16 @@ int trace_main(int argc, char **argv)
 		explain_eperm("loading the BPF programs");
 	if (err)
 		die(EXIT_FAIL, "cannot load the BPF programs: %s (run with -v for libbpf's reasons)", strerror(-err));
+
+	/* The tracing table before attaching: no netfilter drop goes unnamed for want of it. */
+	static struct nft_mon nft;
+	if (o.nft) {
+		if (r.netfilter_drop == ~0u)
+			die(EXIT_FAIL, "--nft: this kernel has no NETFILTER_DROP drop reason (5.17+): netfilter drops "
+				       "cannot be told apart");
+		nft_start(&nft);
+		r.nft = &nft;
+	}
 
 	/* Handlers before attaching: a signal from now on ends the loop, never the process. */
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -501,6 +636,18 @@ int trace_main(int argc, char **argv)
 		die(EXIT_FAIL, "cannot map the ring buffer: %s", strerror(errno));
 	}
 
+	struct ksyms ksyms = { 0 };
+	if (o.stack_types) {
+		r.stacks = calloc(1, sizeof(*r.stacks));
+		if (!r.stacks)
+			die(EXIT_FAIL, "out of memory");
+		r.stacks->ksyms = load_kallsyms(&ksyms) ? &ksyms : NULL;
+	}
+	if (o.write_path && pcap_open(&r.pcap, o.write_path, o.snaplen)) {
+		trace_bpf__destroy(skel);
+		die(EXIT_FAIL, "cannot write %s: %s", o.write_path, strerror(errno));
+	}
+
 	uint64_t start = now_ns(CLOCK_MONOTONIC);
 	r.wall_offset_ns = now_ns(CLOCK_REALTIME) - start;
 	fprintf(stderr, "%s: attached %s in %.0f ms (%u ip/cidr, %u port filters in the kernel); %s\n", applet_name,
@@ -509,9 +656,10 @@ int trace_main(int argc, char **argv)
 	if (!o.json) {
 		char head[512];
 		format_header(head, sizeof(head));
-		puts(head);
+		fputs(head, r.out);
+		fputc('\n', r.out);
 	}
-	fflush(stdout);
+	fflush(r.out);
 
 	/*
 	 * The BPF side wakes us only when a byte threshold is crossed; the
@@ -534,15 +682,27 @@ int trace_main(int argc, char **argv)
 			warnx("reading the ring buffer failed: %s", strerror(-err));
 			break;
 		}
-		if (fflush(stdout) == EOF && errno == EPIPE)
+		if (fflush(r.out) == EOF && errno == EPIPE)
 			break;
+		if (r.pcap.f && pcap_flush(&r.pcap))
+			break;
+		if (r.nft)
+			nft_drain(r.nft);	/* keep the socket buffer from filling */
 	}
 	ring_buffer__consume(rb);
-	fflush(stdout);
+	fflush(r.out);
 	print_summary(&r, skel, (now_ns(CLOCK_MONOTONIC) - start) / 1e9);
+	if (r.pcap.f)
+		pcap_close(&r.pcap);
+	if (r.nft)
+		nft_stop(r.nft);
 	ring_buffer__free(rb);
 	trace_bpf__destroy(skel);
 	reason_free(&drop);
 	reason_free(&rst);
+	if (r.stacks)
+		stack_cache_free(r.stacks);
+	free(r.stacks);
+	ksyms_free(&ksyms);
 	return EXIT_OK;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bpf/trace_event.h"
 
@@ -90,5 +91,107 @@ struct trace_counts {
 	uint64_t overflow;	/* events whose (type, reason) did not fit */
 };
 void counts_add(struct trace_counts *c, const struct trace_event *e);
+
+/*
+ * --stack (applets/trace_stack_rules.c): kernel text symbols from
+ * /proc/kallsyms, and each distinct stack symbolised once.
+ */
+struct ksym {
+	uint64_t addr;
+	uint32_t name;		/* offset in names: "func" or "func [module]" */
+};
+struct ksyms {
+	struct ksym *v;
+	size_t n, cap;
+	char *names;
+	size_t nlen, ncap;
+	size_t nread;		/* symbol lines read, of any type */
+	bool hidden;		/* every address read 0: kptr_restrict or no CAP_SYSLOG */
+};
+/* Parse a kallsyms file (text symbols kept, sorted). -1: out of memory. */
+int ksyms_load(struct ksyms *k, FILE *f);
+void ksyms_free(struct ksyms *k);
+/* The symbol holding addr and the offset in it; NULL when none. */
+const char *ksyms_find(const struct ksyms *k, uint64_t addr, uint64_t *off);
+/* "func+0x1c", "func+0x1c [mod]", or "0xffffffff81234567" when unknown. */
+char *ksyms_frame(const struct ksyms *k, uint64_t addr, char *buf, size_t len);
+
+#define STACK_CACHE_SLOTS 4096
+struct stack_entry {
+	uint64_t hash;
+	uint32_t nframes, shown;	/* shown: frames after the tracer's own */
+	uint64_t frames[TRACE_MAX_FRAMES];
+	char *text;		/* "\n    func+0x1c" per frame: goes under a table row */
+	char *json;		/* ["func+0x1c",...] */
+};
+struct stack_cache {
+	const struct ksyms *ksyms;	/* NULL: raw addresses */
+	struct stack_entry slots[STACK_CACHE_SLOTS];
+	size_t used;
+	uint64_t hits, misses;
+};
+/* The symbolised stack of frames (innermost first); NULL when out of memory. */
+const struct stack_entry *stack_cache_get(struct stack_cache *c, const uint64_t *frames, uint32_t n);
+void stack_cache_free(struct stack_cache *c);
+
+/*
+ * -w (applets/trace_pcap_rules.c): pcapng blocks in buf, host byte order.
+ * Each returns the block's length (a multiple of 4), 0 when buf is too small.
+ */
+#define PCAPNG_SHB 0x0A0D0D0Au
+#define PCAPNG_IDB 1u
+#define PCAPNG_EPB 6u
+#define PCAPNG_LINKTYPE_RAW 101	/* raw IPv4 or IPv6, no link layer */
+#define PCAPNG_MAX_OPTION 65532	/* an option value's length field is 16 bits */
+size_t pcapng_shb(uint8_t *buf, size_t len, const char *appl);
+size_t pcapng_idb(uint8_t *buf, size_t len, uint16_t linktype, uint32_t snaplen, const char *ifname);
+size_t pcapng_epb(uint8_t *buf, size_t len, uint32_t ifid, uint64_t ts_ns, const uint8_t *pkt, uint32_t caplen,
+		  uint32_t origlen, const char *comment);
+/* The packet comment: "type=DROP reason=NO_SOCKET probe=kfree_skb netns=N ifname=eth0". */
+char *format_pcap_comment(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len);
+
+/*
+ * --nft (applets/trace_nft_rules.c): nftables tracing. A table of ours sets
+ * nftrace on every packet; the kernel then reports each rule a packet meets
+ * on the NFNLGRP_NFTRACE netlink group, and the one that dropped it is
+ * matched to the DROP event by its headers.
+ */
+#define NFT_TRACE_TABLE "retina_nftrace"
+#define NFT_TRACE_PRIORITY (-2147483647)	/* before every other chain (raw is -300) */
+struct nft_trace {
+	uint8_t nfproto;	/* the table's family: NFPROTO_INET, _IPV4, ... */
+	char table[64], chain[64];
+	uint64_t handle;	/* the rule's */
+	bool has_handle, has_verdict, has_pkt;
+	uint32_t type;		/* NFT_TRACETYPE_RULE, _POLICY, _RETURN */
+	int32_t verdict;	/* NF_DROP, NF_ACCEPT, ... */
+	uint32_t id;		/* the same for each message about one packet */
+	/* the packet, from the message's network and transport headers */
+	uint8_t family, proto;
+	uint8_t saddr[16], daddr[16];
+	uint16_t sport, dport;
+	/* not in trace messages: asked for afterwards (0: unknown) */
+	uint64_t table_handle, chain_handle;
+};
+/* The batch that adds the table and its two chains (prerouting, output); 0 when buf is too small. */
+size_t nft_build_setup(uint8_t *buf, size_t len, uint32_t seq, bool owner);
+size_t nft_build_deltable(uint8_t *buf, size_t len, uint32_t seq);
+/* A request for one table (chain false) or chain, to learn its handle. */
+size_t nft_build_get(uint8_t *buf, size_t len, uint32_t seq, bool chain, uint8_t nfproto, const char *table,
+		     const char *chain_name);
+/* The handle in the answer to request seq: 1 found, 0 not in buf, -errno when refused. */
+int nft_parse_handle(const uint8_t *buf, size_t len, uint32_t seq, uint64_t *handle);
+/* One NFT_MSG_TRACE payload (nfgenmsg + attributes); -1 when it names no table. */
+int nft_trace_parse(const uint8_t *msg, size_t len, struct nft_trace *t);
+/* Every trace message of a netlink datagram to cb; the count, or -1 on a malformed header. */
+typedef void (*nft_trace_cb)(void *ctx, const struct nft_trace *t);
+int nft_parse_datagram(const uint8_t *buf, size_t len, nft_trace_cb cb, void *ctx);
+/* A rule's drop verdict, or a chain policy's. */
+bool nft_trace_is_drop(const struct nft_trace *t);
+/* "table inet t (1) chain input (2) handle 5 drop", "table ip filter chain INPUT policy drop" */
+char *nft_trace_format(const struct nft_trace *t, char *buf, size_t len);
+const char *nft_family_name(uint8_t nfproto);
+/* The same packet: family, protocol, addresses and ports. */
+bool nft_trace_matches(const struct nft_trace *t, const struct trace_event *e);
 
 #endif

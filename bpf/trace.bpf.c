@@ -20,6 +20,7 @@
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define IPPROTO_SCTP 132
+#define BPF_MAP_TYPE_PERCPU_ARRAY 6
 
 /* Set by user space before load. */
 const volatile __u32 n_nets = 0;
@@ -35,6 +36,10 @@ const volatile __u32 reason_not_specified = ~0U;
 const volatile bool all_reasons = false;
 /* Wake the reader only when this much is pending (it also polls on a timer). */
 const volatile __u64 wake_bytes = 65536;
+/* --stack: bit per enum trace_type whose events carry the kernel stack. */
+const volatile __u32 stack_types = 0;
+/* -w: bytes of each dropped packet to capture (0: none). */
+const volatile __u32 snaplen = 0;
 
 /* Events the ring buffer had no room for, per type. */
 __u64 lost[TT_COUNT] = {};
@@ -43,6 +48,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 2 << 20);
 } events SEC(".maps");
+
+/* Where a record with a stack or packet is built: too big for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct trace_record);
+} scratch SEC(".maps");
 
 static __always_inline bool net_match(const __u8 *a, __u8 family)
 {
@@ -191,25 +204,86 @@ static __always_inline void start(struct trace_event *e, __u8 type)
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 }
 
-/*
- * Built on the stack and copied in only when it passes the filters: a
- * filtered-out event never touches the ring buffer.
- */
-static __always_inline int finish(struct trace_event *e)
+static __always_inline void emit(const void *rec, __u64 size, __u8 type)
 {
-	if (!wanted(e))
-		return 0;
 	/*
 	 * Waking the reader per event costs more than the event: wake it only
 	 * when this event makes the pending data cross wake_bytes (it drains
 	 * everything then); below that, its timer picks events up.
 	 */
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 rec = (sizeof(*e) + 8 + 7) & ~7ULL;	/* with the record header */
-	bool cross = avail + rec >= wake_bytes && avail < wake_bytes;
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), cross ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
-		__sync_fetch_and_add(&lost[e->type < TT_COUNT ? e->type : 0], 1);
+	__u64 rec_size = (size + 8 + 7) & ~7ULL;	/* with the record header */
+	bool cross = avail + rec_size >= wake_bytes && avail < wake_bytes;
+	if (bpf_ringbuf_output(&events, (void *)rec, size, cross ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
+		__sync_fetch_and_add(&lost[type < TT_COUNT ? type : 0], 1);
+}
+
+/* The dropped packet from its network header: its linear part, up to snaplen. */
+static __always_inline void capture(struct trace_extra *x, const struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	unsigned char *data = BPF_CORE_READ(skb, data);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u32 len = BPF_CORE_READ(skb, len);
+	__u32 data_len = BPF_CORE_READ(skb, data_len);
+	/* data may point before (a MAC header not yet pulled) or after (pulled) the network header */
+	__s64 before = (__s64)(data - head) - nh;
+	__s64 total = (__s64)len + before;
+	__s64 linear = (__s64)(len - data_len) + before;
+	__u32 cap;
+
+	if (total <= 0 || linear <= 0 || total > 0xffff * 4)
+		return;
+	cap = linear < snaplen ? linear : snaplen;
+	if (cap > TRACE_SNAPLEN_MAX)
+		cap = TRACE_SNAPLEN_MAX;
+	if (bpf_probe_read_kernel(x->pkt, cap, head + nh))
+		return;
+	x->caplen = cap;
+	x->pktlen = total;
+	x->flags |= TX_PKT;
+}
+
+/*
+ * Built on the stack and copied in only when it passes the filters: a
+ * filtered-out event never touches the ring buffer. skb: the dropped packet
+ * (an IP packet), for -w.
+ */
+static __always_inline int finish_skb(void *ctx, struct trace_event *e, const struct sk_buff *skb)
+{
+	bool want_stack = stack_types & (1u << e->type);
+	bool want_pkt = snaplen && skb;
+	__u32 zero = 0;
+
+	if (!wanted(e))
+		return 0;
+	if (!want_stack && !want_pkt) {
+		emit(e, sizeof(*e), e->type);
+		return 0;
+	}
+	struct trace_record *r = bpf_map_lookup_elem(&scratch, &zero);
+	if (!r)
+		return 0;
+	__builtin_memcpy(&r->e, e, sizeof(*e));
+	r->x.nframes = r->x.caplen = r->x.pktlen = r->x.flags = 0;
+	if (want_stack) {
+		long n = bpf_get_stack(ctx, r->x.stack, sizeof(r->x.stack), 0);
+		r->x.flags |= TX_STACK;
+		if (n > 0)
+			r->x.nframes = n / 8;
+	}
+	if (want_pkt)
+		capture(&r->x, skb);
+	__u32 cap = r->x.caplen;
+	if (cap > TRACE_SNAPLEN_MAX)
+		cap = TRACE_SNAPLEN_MAX;
+	emit(r, __builtin_offsetof(struct trace_record, x.pkt) + cap, e->type);
 	return 0;
+}
+
+static __always_inline int finish(void *ctx, struct trace_event *e)
+{
+	return finish_skb(ctx, e, NULL);
 }
 
 static __always_inline bool reason_wanted(__u32 reason)
@@ -241,13 +315,14 @@ int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 		return 0;
 	start(e, TT_DROP);
 	e->reason = reason;
-	if (!from_skb(e, skb)) {
+	bool ip = from_skb(e, skb);
+	if (!ip) {
 		struct sock *sk = BPF_CORE_READ(skb, sk);
 		if (sk)
 			from_sock(e, sk);
 	}
 	e->state = 0;
-	return finish(e);
+	return finish_skb(ctx, e, ip ? skb : NULL);
 }
 
 SEC("tp_btf/tcp_send_reset")
@@ -267,7 +342,7 @@ int BPF_PROG(trace_tcp_send_reset, const struct sock *sk, const struct sk_buff *
 	if (sk)
 		e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e->proto = IPPROTO_TCP;
-	return finish(e);
+	return finish(ctx, e);
 }
 
 SEC("tp_btf/tcp_receive_reset")
@@ -279,7 +354,7 @@ int BPF_PROG(trace_tcp_receive_reset, const struct sock *sk)
 	from_sock(e, sk);
 	e->proto = IPPROTO_TCP;
 	e->reason = e->state;
-	return finish(e);
+	return finish(ctx, e);
 }
 
 SEC("tp_btf/inet_sk_error_report")
@@ -293,7 +368,7 @@ int BPF_PROG(trace_inet_sk_error_report, const struct sock *sk)
 	start(e, TT_SOCK_ERR);
 	from_sock(e, sk);
 	e->reason = err;
-	return finish(e);
+	return finish(ctx, e);
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
@@ -305,7 +380,7 @@ int BPF_PROG(trace_tcp_retransmit_skb, const struct sock *sk)
 	from_sock(e, sk);
 	e->proto = IPPROTO_TCP;
 	e->reason = e->state;
-	return finish(e);
+	return finish(ctx, e);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

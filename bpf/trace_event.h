@@ -36,6 +36,31 @@ struct trace_event {
 	char ifname[16];
 };
 
+/*
+ * With --stack or -w an event record goes on with this (the ring buffer
+ * record is longer than struct trace_event; the packet bytes are cut to
+ * caplen). The stack comes first so its offset is fixed.
+ */
+#define TRACE_MAX_FRAMES 32
+#define TRACE_SNAPLEN_MAX 1024
+
+struct trace_extra {
+	__u32 nframes;		/* kernel return addresses in stack[], innermost first */
+	__u32 caplen;		/* bytes of pkt[]: the packet from its network header */
+	__u32 pktlen;		/* the packet's whole length from its network header */
+	__u32 flags;		/* TX_* */
+	__u64 stack[TRACE_MAX_FRAMES];
+	__u8 pkt[TRACE_SNAPLEN_MAX];
+};
+
+#define TX_STACK 1		/* stack[] was asked for (nframes 0: the kernel gave none) */
+#define TX_PKT 2		/* pkt[] holds an IPv4 or IPv6 packet */
+
+struct trace_record {
+	struct trace_event e;
+	struct trace_extra x;
+};
+
 /* A network of --ip/--cidr: the address with host bits cleared, and its mask. */
 struct trace_net {
 	__u32 addr[4];

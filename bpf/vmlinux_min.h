@@ -123,7 +123,10 @@ struct sk_buff {
 	__be16 protocol;
 	__u16 transport_header;
 	__u16 network_header;
+	unsigned int len;
+	unsigned int data_len;
 	unsigned char *head;
+	unsigned char *data;
 };
 
 #pragma clang attribute pop

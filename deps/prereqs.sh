@@ -7,7 +7,7 @@ build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file 
 # nodejs: its package here ships npm too (Debian's separate npm package conflicts with it)
 test_pkgs=(libcmocka-dev python3-pytest iproute2 libcap2-bin util-linux procps libclang-rt-14-dev
 	unbound bind9-dnsutils iputils-ping iptables busybox-static bc strace bpftool
-	tinyproxy-bin nodejs curl openssl)
+	tinyproxy-bin nodejs curl openssl tshark nftables)
 # make image (buildah, busybox-static, the CA bundle), the tests that run it (podman with runc,
 # skopeo) and make image-check (debootstrap)
 image_pkgs=(buildah busybox-static ca-certificates podman runc skopeo debootstrap)
@@ -33,6 +33,8 @@ fi
 
 echo "retina: installing prerequisites: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# tshark (wireshark-common) would ask whether non-root users may capture: no
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 if ! apt-get update -qq >/dev/null || ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
 	echo "retina: could not install ${missing[*]} from the Debian mirror; check /etc/apt/sources.list* and network access to the mirror" >&2
 	exit 1

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""retina trace against the equivalent bpftrace script, side by side, on this machine.
+"""retina trace against the equivalent bpftrace script, side by side, on this machine;
+then the cost of retina's drop forensics (--stack, -w FILE.pcapng) against plain trace.
 
 Prints numbers, never asserts on them. For each tracer: time from launch to the first
 captured event (and to "attached" where the tool says so), peak RSS, CPU seconds the
@@ -148,7 +149,7 @@ def measure(name, argv, pair, flooder, tmp):
             proc.kill()
             proc.wait()
     err = err_path.read_text()
-    if name == "retina":
+    if name.startswith("retina"):
         m = re.search(r"(\d+) lost", err)
         res["lost"] = int(m.group(1)) if m else None
     else:
@@ -169,6 +170,7 @@ def main():
     have_bpftrace = ensure_bpftrace()
     tmp = tempfile.mkdtemp(prefix="retina-bench-")
     pair = NetPair()
+    results, forensics = [], []
     try:
         flooder = build_flooder(tmp)
         r = pair.run(pair.b, ["iptables", "-A", "INPUT", "-p", "udp", "--dport", str(PORT), "-j", "DROP"])
@@ -177,6 +179,12 @@ def main():
         sent, took = flood(pair, flooder, 0, MAX_SECONDS)
         base_pps = sent / took
         results = [measure("retina", [retina, "trace"], pair, flooder, tmp)]
+        # the forensics, same storm: every drop with its stack, every dropped packet to a file
+        forensics = [measure("retina+stack", [retina, "trace", "--stack"], pair, flooder, tmp),
+                     measure("retina+w", [retina, "trace", "-w", str(Path(tmp) / "storm.pcapng")], pair, flooder,
+                             tmp),
+                     measure("retina+both", [retina, "trace", "--stack", "-w", str(Path(tmp) / "both.pcapng")],
+                             pair, flooder, tmp)]
         if have_bpftrace:
             script = Path(tmp) / "trace.bt"
             script.write_text(BPFTRACE_SCRIPT)
@@ -188,6 +196,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     results = [r for r in results if r]
+    forensics = [r for r in forensics if r]
     print(f"\nretina trace vs bpftrace ({'' if have_bpftrace else 'bpftrace skipped; '}"
           f"drop storm {STORM_PPS}/s for {STORM_SECONDS:g}s; no-tracer drop path {base_pps:,.0f} pkt/s)")
     rows = [
@@ -211,7 +220,7 @@ def main():
     for label, key, spec in rows:
         print(f"  {label:30s}" + "".join(f"{fmt(r.get(key), spec):>14s}" for r in results))
     if len(results) == 2:
-        ours, theirs = results
+        ours, theirs = results[0], results[1]
         print("ratios (bpftrace / retina):")
         for label, key in (("start to first event", "first_event"), ("peak RSS", "rss_kb"),
                            ("CPU per event", "us_per_event")):
@@ -219,6 +228,23 @@ def main():
                 print(f"  {label:22s} {theirs[key] / ours[key]:.1f}x")
         print(f"  {'drop path pkt/s':22s} retina {ours['slowdown']:.1%} of no-tracer, "
               f"bpftrace {theirs['slowdown']:.1%}")
+
+    plain = results[0] if results and results[0]["name"] == "retina" else None
+    if plain and forensics:
+        for r in forensics:
+            r["rss_mb"] = r["rss_kb"] / 1024
+            r["us_per_event"] = r["cpu"] * 1e6 / r["delivered"] if r["delivered"] else None
+            r["slowdown"] = r["max_pps"] / base_pps
+        cols = [plain] + forensics
+        print(f"\nretina trace forensics, same storm ({STORM_PPS}/s for {STORM_SECONDS:g}s)")
+        print(f"  {'':30s}" + "".join(f"{r['name']:>14s}" for r in cols))
+        for label, key, spec in rows:
+            print(f"  {label:30s}" + "".join(f"{fmt(r.get(key), spec):>14s}" for r in cols))
+        print("ratios against plain retina trace (reader CPU per event; drop path pkt/s at full speed):")
+        for r in forensics:
+            cpu = (f"{r['us_per_event'] / plain['us_per_event']:.2f}x"
+                   if r.get("us_per_event") and plain.get("us_per_event") else "-")
+            print(f"  {r['name']:14s} CPU/event {cpu:>7s}   drop path {r['max_pps'] / plain['max_pps']:.1%} of plain")
 
 
 if __name__ == "__main__":

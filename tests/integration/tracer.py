@@ -9,8 +9,9 @@ import time
 
 
 class Tracer:
-    def __init__(self, retina, *args, env=None):
-        self.argv = [retina, "trace", "-o", "json", *args]
+    def __init__(self, retina, *args, env=None, prefix=()):
+        """prefix: a command that runs retina (setpriv ... --)."""
+        self.argv = [*prefix, retina, "trace", "-o", "json", *args]
         self.env = env
         self.proc = None
         self.stdout = self.stderr = ""
@@ -23,11 +24,12 @@ class Tracer:
         while time.monotonic() < deadline:
             r, _, _ = select.select([self.proc.stderr], [], [], 0.5)
             if r:
-                line = self.proc.stderr.readline()
-                if not line:
+                # straight from the fd: a buffered readline could hold back a line select never sees
+                chunk = os.read(self.proc.stderr.fileno(), 65536)
+                if not chunk:
                     break
-                self.banner += line
-                if " attached " in line:
+                self.banner += chunk.decode(errors="replace")
+                if " attached " in self.banner:
                     return self
             elif self.proc.poll() is not None:
                 break

@@ -1,0 +1,62 @@
+/*
+ * retina trace --stack: load the kernel's symbols, and say plainly when the
+ * kernel hides its addresses (then stacks are raw addresses).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "applets/applets.h"
+#include "applets/trace_io.h"
+#include "lib/retina.h"
+
+static int kptr_restrict(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/kptr_restrict", "r");
+	int v = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+bool load_kallsyms(struct ksyms *k)
+{
+	const char *path = getenv("RETINA_KALLSYMS");
+	FILE *f;
+
+	if (!path || !*path)
+		path = "/proc/kallsyms";
+	f = fopen(path, "r");
+	if (!f) {
+		warnx("cannot read %s (%s): --stack shows raw addresses", path, strerror(errno));
+		return false;
+	}
+	int err = ksyms_load(k, f);
+	fclose(f);
+	if (err)
+		die(EXIT_FAIL, "out of memory reading %s", path);
+	if (k->hidden) {
+		int kr = kptr_restrict();
+		if (kr >= 2)
+			warnx("%s shows every address as 0 (kernel.kptr_restrict=2 hides them from everyone): "
+			      "--stack shows raw addresses; 'sysctl kernel.kptr_restrict=1' and CAP_SYSLOG would "
+			      "name the functions", path);
+		else
+			warnx("%s shows every address as 0 (kernel.kptr_restrict=%d and this process lacks "
+			      "CAP_SYSLOG): --stack shows raw addresses; add SYSLOG "
+			      "(kubectl retina shell --capabilities SYSLOG,BPF,PERFMON NODE) to name the functions",
+			      path, kr);
+		ksyms_free(k);
+		return false;
+	}
+	if (!k->n) {
+		warnx("%s lists no kernel functions: --stack shows raw addresses", path);
+		return false;
+	}
+	return true;
+}

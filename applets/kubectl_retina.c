@@ -1,10 +1,11 @@
 /*
  * kubectl-retina: found by kubectl on PATH, run as `kubectl retina ...` with
- * the raw arguments. shell and bpftrace land with the Kubernetes client.
+ * the raw arguments. shell is applets/kubectl_shell.c; bpftrace is to come.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "applets/kubectl_retina.h"
 #include "lib/retina.h"
 
 const char kubectl_retina_help[] =
@@ -32,7 +33,11 @@ int kubectl_retina_main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
 		show_help(kubectl_retina_help);
-	if (!strcmp(cmd, "shell") || !strcmp(cmd, "bpftrace"))
+	if (!strcmp(cmd, "shell")) {
+		applet_name = "kubectl-retina shell";
+		return kubectl_shell_main(argc - 1, argv + 1);
+	}
+	if (!strcmp(cmd, "bpftrace"))
 		die(EXIT_USAGE, "'%s' is not implemented yet in this build", cmd);
 	if (cmd[0] == '-')
 		usage_error("unknown option '%s' (options come after the command)", cmd);

@@ -16,11 +16,13 @@ const char kubectl_retina_help[] =
 	"Commands:\n"
 	"  shell      start a debug shell on a node (host network) or in a pod\n"
 	"  bpftrace   trace packet drops, RSTs, socket errors and retransmits on a node\n"
+	"  cleanup    delete debug pods left behind (-A: in every namespace)\n"
 	"\n"
 	"Examples:\n"
 	"  kubectl retina shell node-1\n"
 	"  kubectl retina shell -n web pods/frontend-7d4b9\n"
 	"  kubectl retina bpftrace node-1 --drops --ip 10.0.0.4\n"
+	"  kubectl retina cleanup --all-namespaces\n"
 	"\n"
 	"Install: put kubectl-retina (a link to retina) on PATH; `retina --install -s DIR` makes it.\n";
 
@@ -37,9 +39,13 @@ int kubectl_retina_main(int argc, char **argv)
 		applet_name = "kubectl-retina shell";
 		return kubectl_shell_main(argc - 1, argv + 1);
 	}
+	if (!strcmp(cmd, "cleanup")) {
+		applet_name = "kubectl-retina cleanup";
+		return kubectl_cleanup_main(argc - 1, argv + 1);
+	}
 	if (!strcmp(cmd, "bpftrace"))
 		die(EXIT_USAGE, "'%s' is not implemented yet in this build", cmd);
 	if (cmd[0] == '-')
 		usage_error("unknown option '%s' (options come after the command)", cmd);
-	usage_error("unknown command '%s'; commands are: shell, bpftrace", cmd);
+	usage_error("unknown command '%s'; commands are: shell, bpftrace, cleanup", cmd);
 }

@@ -6,4 +6,7 @@ extern const char kubectl_shell_help[];
 /* argv[0] is "shell". */
 int kubectl_shell_main(int argc, char **argv);
 
+extern const char kubectl_cleanup_help[];
+int kubectl_cleanup_main(int argc, char **argv);
+
 #endif

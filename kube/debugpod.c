@@ -261,3 +261,16 @@ void debugpod_print_events(struct kube_client *k, const char *ns, const char *po
 	}
 	cJSON_Delete(list);
 }
+
+int debugpod_list_managed(struct kube_client *k, const char *ns, cJSON **list, char *err, size_t errlen)
+{
+	char path[400];
+
+	if (ns && strspn(ns, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(ns)) {
+		snprintf(err, errlen, "'%s' is not a valid namespace", ns);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/api/v1/%s%s%spods?labelSelector=app.kubernetes.io%%2Fmanaged-by%%3D%s",
+		 ns ? "namespaces/" : "", ns ? ns : "", ns ? "/" : "", DEBUGPOD_MANAGED_BY);
+	return kube_request(k, "GET", path, NULL, NULL, list, NULL, err, errlen);
+}

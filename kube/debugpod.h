@@ -65,4 +65,7 @@ int debugpod_wait(struct kube_client *k, const char *ns, const char *pod, int ti
 /* The pod's recent events, as `kubectl describe` prints them, to stderr. */
 void debugpod_print_events(struct kube_client *k, const char *ns, const char *pod);
 
+/* Pods carrying the managed-by label, in ns (NULL: every namespace): a PodList in *list. */
+int debugpod_list_managed(struct kube_client *k, const char *ns, cJSON **list, char *err, size_t errlen);
+
 #endif

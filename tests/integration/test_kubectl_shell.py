@@ -319,3 +319,28 @@ def test_real_kubectl_runs_the_plugin(cluster, plugin):
     [pod] = cluster.records("create")
     assert pod["spec"]["containers"][0]["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"]
     assert cluster.managed_pods() == []
+
+
+def test_cleanup_deletes_only_managed_pods(cluster, plugin, tmp_path):
+    def make(name, ns, managed):
+        f = tmp_path / f"{name}.json"
+        md = {"name": name}
+        if managed:
+            md["labels"] = {"app.kubernetes.io/managed-by": "kubectl-retina"}
+        f.write_text(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": md,
+                                 "spec": {"containers": [{"name": "c", "image": "x", "command": ["sleep", "60"]}]}}))
+        cluster.kubectl("create", "--validate=false", "-n", ns, "-f", str(f))
+    make("left-1", "default", True)
+    make("left-2", "tools", True)
+    make("app", "default", False)
+    env = dict(os.environ, HOME=str(tmp_path))
+    r = run([plugin, "cleanup", "--kubeconfig", cluster.kc], env=env, check=0)
+    assert r.stdout == "pod default/left-1 deleted\n"
+    assert cluster.managed_pods() == ["pod/left-2"]
+    r = run([plugin, "cleanup", "--kubeconfig", cluster.kc, "-A"], env=env, check=0)
+    assert r.stdout == "pod tools/left-2 deleted\n"
+    r = run([plugin, "cleanup", "--kubeconfig", cluster.kc, "--all-namespaces"], env=env, check=0)
+    assert r.stdout == "no pods left by kubectl-retina in any namespace\n"
+    assert cluster.kubectl("get", "pods", "-o", "name").stdout.split() == ["pod/app"]
+    r = run([plugin, "cleanup", "-A", "-n", "x"], env=env, check=2)
+    assert r.stderr.count("\n") == 1

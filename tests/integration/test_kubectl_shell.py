@@ -309,6 +309,41 @@ def test_tty_exec_sends_the_terminal_size(cluster, plugin):
     assert cluster.managed_pods() == []
 
 
+def test_tty_resize_while_attached(cluster, plugin):
+    """SIGWINCH mid-session: the new size goes out on channel 4 (the window changes under the client)."""
+    cmd = (f"stty cols 100 rows 30; {plugin} shell --kubeconfig {cluster.kc} node-1 -- "
+           "sh -c 'sleep 2; exit 0' </dev/tty & sleep 1; stty cols 90 rows 20; wait $!")
+    r = run(["script", "-qec", cmd, "/dev/null"], timeout=60, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, HOME=str(cluster.tmp)))
+    assert r.returncode == 0, r.stdout + r.stderr
+    log = (cluster.tmp / "apiserver.log").read_text()
+    assert 'resize {"Width":100,"Height":30}' in log and 'resize {"Width":90,"Height":20}' in log, log
+    assert cluster.managed_pods() == []
+
+
+def test_ctrl_c_to_the_whole_process_group_while_waiting(tmp_path, pki, plugin):
+    """A terminal's Ctrl-C reaches parent and child at once: the pod still goes."""
+    c = start_cluster(tmp_path, pki, "--inject", "stuck")
+    try:
+        errf = open(tmp_path / "stderr", "w+")
+        p = subprocess.Popen([plugin, "shell", "--kubeconfig", c.kc, "node-1"], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=errf, start_new_session=True,
+                             env=dict(os.environ, HOME=str(tmp_path)))
+        try:
+            assert wait_for(lambda: ": starting" in (tmp_path / "stderr").read_text())
+            os.killpg(p.pid, signal.SIGINT)
+            assert p.wait(timeout=15) == 130
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdin.close()
+        assert "deleted" in (tmp_path / "stderr").read_text().splitlines()[-1]
+        assert c.managed_pods() == []
+    finally:
+        c.api.close()
+
+
 def test_real_kubectl_runs_the_plugin(cluster, plugin):
     env = dict(os.environ, PATH=f"{Path(plugin).parent}:{os.environ['PATH']}", KUBECONFIG=cluster.kc,
                HOME=str(cluster.tmp))

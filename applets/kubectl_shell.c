@@ -315,13 +315,10 @@ int kubectl_shell_main(int argc, char **argv)
 	if (kube_config_load(&a.load, &cfg, err, sizeof(err)))
 		die(EXIT_FAIL, "%s", err);
 	a.spec.ns = cfg.namespace;
-	if (a.pod)
-		debugpod_name(a.name, sizeof(a.name), "retina-shell-");
-	else
-		debugpod_name(a.name, sizeof(a.name), "retina-shell-");
+	/* named here, not by generateName: the parent can delete it even if the create's answer is lost */
+	debugpod_name(a.name, sizeof(a.name), "retina-shell-");
 	a.spec.name = a.name;
 	a.spec.node = a.pod ? NULL : a.target;
-	a.spec.command = NULL;
 
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);

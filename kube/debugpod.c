@@ -208,6 +208,10 @@ static int wait_done(const cJSON *pod, void *arg, char *err, size_t errlen)
 	const char *phase;
 	int rc = debugpod_check(pod, x->w->container, x->w->ephemeral, &phase, err, errlen);
 
+	if (rc < 0)	/* the server's words reach a terminal: no control characters */
+		for (char *p = err; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = ' ';
 	if (x->w->progress && phase != x->last)
 		x->w->progress(phase, x->w->arg);
 	x->last = phase;

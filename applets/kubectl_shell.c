@@ -273,6 +273,9 @@ static int run_shell(struct shell_args *a, char **command, const struct kube_con
 			goto fail;
 		}
 		int rc = kube_create_pod(k, a->spec.ns, p, &out, err, sizeof(err));
+		/* the create's answer came (were the byte lost, the parent would only delete twice) */
+		ssize_t told = write(created_fd, "C", 1);
+		(void)told;
 		cJSON_Delete(p);
 		cJSON_Delete(out);
 		if (rc)
@@ -308,7 +311,7 @@ int kubectl_shell_main(int argc, char **argv)
 {
 	struct shell_args a = { 0 };
 	struct kube_config cfg = { 0 };
-	char **command, err[1024], buf;
+	char **command, err[1024], buf[2];
 	int status, pipefd[2];
 
 	parse_args(argc, argv, &a, &command);
@@ -353,10 +356,20 @@ int kubectl_shell_main(int argc, char **argv)
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (got_signal)
 		code = 128 + got_signal;
-	if (!a.pod && read(pipefd[0], &buf, 1) == 1) {
+	ssize_t got = a.pod ? 0 : read(pipefd[0], buf, sizeof(buf));
+	if (got > 0) {
 		/* a fresh client: the child's connections died with it */
 		struct kube_client *k = kube_client_new(&cfg, a.verbosity, err, sizeof(err));
-		if (!k || kube_delete_pod(k, a.spec.ns, a.name, err, sizeof(err)))
+		int rc = k ? kube_delete_pod(k, a.spec.ns, a.name, err, sizeof(err)) : -1;
+		if (!rc && got == 1) {
+			/*
+			 * The child died with the create in flight: the server may
+			 * still make the pod after this delete found nothing.
+			 */
+			sleep(1);
+			rc = kube_delete_pod(k, a.spec.ns, a.name, err, sizeof(err));
+		}
+		if (rc)
 			warnx("could not delete pod %s/%s: %s; delete it with: kubectl delete pod -n %s %s",
 			      a.spec.ns, a.name, err, a.spec.ns, a.name);
 		else

@@ -379,3 +379,22 @@ def test_cleanup_deletes_only_managed_pods(cluster, plugin, tmp_path):
     assert cluster.kubectl("get", "pods", "-o", "name").stdout.split() == ["pod/app"]
     r = run([plugin, "cleanup", "-A", "-n", "x"], env=env, check=2)
     assert r.stderr.count("\n") == 1
+
+
+def test_signal_while_the_create_is_in_flight(tmp_path, pki, plugin):
+    """Killed between sending the create and its answer: the pod the server makes anyway is deleted.
+    (Every response of this fake takes 1.5 s; the signal lands while the create waits.)"""
+    c = start_cluster(tmp_path, pki, "--slow-ms", "1500")
+    try:
+        p = subprocess.Popen([plugin, "shell", "--kubeconfig", c.kc, "node-1", "--", "true"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env=dict(os.environ, HOME=str(tmp_path)))
+        time.sleep(2.3)	# the node GET is answered at ~1.5 s, the create at ~3 s
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+        assert p.returncode == 128 + signal.SIGTERM, err
+        assert len(c.records("create")) == 1, "the signal came too early or too late to test the race"
+        assert c.managed_pods() == []
+        assert err.decode().splitlines()[-1].endswith("deleted")
+    finally:
+        c.api.close()

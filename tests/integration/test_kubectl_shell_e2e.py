@@ -47,3 +47,45 @@ def test_node_shell_in_a_real_container(retina, shell_image, netpair, tmp_path):
         assert not [n for n in left if n.startswith("fake-default-retina-shell-")]
     finally:
         api.close()
+
+
+
+def test_interactive_attach_under_a_terminal(retina, shell_image, netpair, tmp_path):
+    """A terminal on stdin: the container gets tty: true, the local terminal is raw while attached,
+    what is typed (once attached: raw mode flushes type-ahead) reaches the shell in the container
+    and its exit code comes back."""
+    import subprocess
+    import threading
+    import time
+    api = start(tmp_path, netpair)
+    try:
+        kc = api.kubeconfig()
+        repo, _, tag = shell_image.name.rpartition(":")
+        cmd = (f"stty cols 120 rows 40; exec {retina} kubectl-retina shell --kubeconfig {kc} node-1 "
+               f"--retina-shell-image-repo {repo} --retina-shell-image-version {tag}")
+        p = subprocess.Popen(["script", "-qec", cmd, "/dev/null"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, env=dict(os.environ, HOME=str(tmp_path)))
+        out = bytearray()
+        reader = threading.Thread(target=lambda: [out.extend(b) for b in iter(lambda: p.stdout.read1(4096), b"")])
+        reader.start()
+        try:
+            deadline = time.time() + 60
+            while b"try pressing enter" not in out and time.time() < deadline and p.poll() is None:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            p.stdin.write(b"echo tty-$((6*7)); exit 4\n")
+            p.stdin.flush()
+            assert p.wait(timeout=60) == 4, out.decode(errors="replace")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            reader.join(timeout=5)
+            p.stdin.close()
+        text = out.decode(errors="replace")
+        assert "tty-42" in text and "deleted" in text, text
+        assert 'resize {"Width":120,"Height":40}' in (tmp_path / "apiserver.log").read_text()
+        left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert not [n for n in left if n.startswith("fake-default-retina-shell-")]
+    finally:
+        api.close()

@@ -1,10 +1,11 @@
 /*
  * kubectl-retina: found by kubectl on PATH, run as `kubectl retina ...` with
- * the raw arguments. shell and bpftrace land with the Kubernetes client.
+ * the raw arguments. shell is applets/kubectl_shell.c; bpftrace is to come.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "applets/kubectl_retina.h"
 #include "lib/retina.h"
 
 const char kubectl_retina_help[] =
@@ -15,11 +16,13 @@ const char kubectl_retina_help[] =
 	"Commands:\n"
 	"  shell      start a debug shell on a node (host network) or in a pod\n"
 	"  bpftrace   trace packet drops, RSTs, socket errors and retransmits on a node\n"
+	"  cleanup    delete debug pods left behind (-A: in every namespace)\n"
 	"\n"
 	"Examples:\n"
 	"  kubectl retina shell node-1\n"
 	"  kubectl retina shell -n web pods/frontend-7d4b9\n"
 	"  kubectl retina bpftrace node-1 --drops --ip 10.0.0.4\n"
+	"  kubectl retina cleanup --all-namespaces\n"
 	"\n"
 	"Install: put kubectl-retina (a link to retina) on PATH; `retina --install -s DIR` makes it.\n";
 
@@ -32,9 +35,17 @@ int kubectl_retina_main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
 		show_help(kubectl_retina_help);
-	if (!strcmp(cmd, "shell") || !strcmp(cmd, "bpftrace"))
+	if (!strcmp(cmd, "shell")) {
+		applet_name = "kubectl-retina shell";
+		return kubectl_shell_main(argc - 1, argv + 1);
+	}
+	if (!strcmp(cmd, "cleanup")) {
+		applet_name = "kubectl-retina cleanup";
+		return kubectl_cleanup_main(argc - 1, argv + 1);
+	}
+	if (!strcmp(cmd, "bpftrace"))
 		die(EXIT_USAGE, "'%s' is not implemented yet in this build", cmd);
 	if (cmd[0] == '-')
 		usage_error("unknown option '%s' (options come after the command)", cmd);
-	usage_error("unknown command '%s'; commands are: shell, bpftrace", cmd);
+	usage_error("unknown command '%s'; commands are: shell, bpftrace, cleanup", cmd);
 }

@@ -1,0 +1,381 @@
+/*
+ * kubectl retina shell: a debug shell on a node (a host-network pod) or in a
+ * pod (an ephemeral container). The work runs in a child process; the parent
+ * only waits and deletes the node pod afterwards, so the pod goes away
+ * whatever ends the child: the shell's exit, an error, a timeout, Ctrl-C,
+ * SIGTERM, SIGHUP or a crash.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "applets/kubectl_retina.h"
+#include "kube/client.h"
+#include "kube/debugpod.h"
+#include "kube/kubeconfig.h"
+#include "lib/caps.h"
+#include "lib/retina.h"
+#include "version.h"
+
+const char kubectl_shell_help[] =
+	"usage: kubectl retina shell [OPTIONS] NODE | node/NODE | pods/POD [-- COMMAND [ARGS...]]\n"
+	"\n"
+	"Start a debug shell with retina's image on a node (a pod in the node's network\n"
+	"namespace) or in a pod (an ephemeral container in the pod's network namespace).\n"
+	"The node pod is deleted when the shell ends, on errors, timeouts and signals.\n"
+	"The remote command's exit code becomes ours.\n"
+	"\n"
+	"Options:\n"
+	"  -m, --mount-host-filesystem       node: the host's / at /host, read-only\n"
+	"  -w, --allow-host-filesystem-write node: /host writable (implies -m)\n"
+	"  -c, --capabilities A,B            add these capabilities (all others are dropped);\n"
+	"                                    names with or without CAP_, any case\n"
+	"      --host-pid                    node: the host's PID namespace\n"
+	"      --apparmor-unconfined         no AppArmor profile\n"
+	"      --seccomp-unconfined          no seccomp filter\n"
+	"      --target-container NAME       pod: share NAME's process namespace\n"
+	"      --timeout D                   how long to wait for the shell to start (30s)\n"
+	"      --retina-shell-image-repo R   image repository (env RETINA_SHELL_IMAGE_REPO;\n"
+	"                                    default " DEBUGPOD_IMAGE_REPO ")\n"
+	"      --retina-shell-image-version V  image tag (env RETINA_SHELL_IMAGE_VERSION;\n"
+	"                                    default this binary's version, " RETINA_VERSION ")\n"
+	"      --kubeconfig FILE             kubeconfig file (else KUBECONFIG, ~/.kube/config)\n"
+	"      --context NAME                kubeconfig context\n"
+	"  -n, --namespace NS                namespace of the pod (node shells: where the pod runs)\n"
+	"  -v, --verbose N                   log API requests (1: method, URL, status, latency)\n"
+	"\n"
+	"Examples:\n"
+	"  kubectl retina shell node-1\n"
+	"  kubectl retina shell node-1 -c NET_ADMIN,NET_RAW -- ip route\n"
+	"  kubectl retina shell node/node-1 -m --host-pid -c SYS_PTRACE,SYS_ADMIN\n"
+	"  kubectl retina shell -n web pods/frontend-7d4b9 --target-container app\n"
+	"  echo 'ip addr' | kubectl retina shell node-1\n";
+
+struct shell_args {
+	const char *target;		/* node or pod name */
+	bool pod;
+	struct debugpod_spec spec;
+	uint64_t timeout_ms;
+	struct kube_load_opts load;
+	int verbosity;
+	char image[512];
+	char name[64];
+};
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static void parse_target(struct shell_args *a, const char *t)
+{
+	const char *slash = strchr(t, '/');
+
+	a->target = t;
+	if (slash) {
+		size_t n = slash - t;
+		if ((n == 4 && !strncmp(t, "node", 4)) || (n == 5 && !strncmp(t, "nodes", 5)) ||
+		    (n == 2 && !strncmp(t, "no", 2))) {
+			a->target = slash + 1;
+		} else if ((n == 3 && !strncmp(t, "pod", 3)) || (n == 4 && !strncmp(t, "pods", 4)) ||
+			   (n == 2 && !strncmp(t, "po", 2))) {
+			a->target = slash + 1;
+			a->pod = true;
+		} else {
+			usage_error("'%s': the target is NODE, node/NODE or pods/POD", t);
+		}
+	}
+	if (!a->target[0] || strspn(a->target, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(a->target) ||
+	    strlen(a->target) > 253)
+		usage_error("'%s' is not a valid %s name (lowercase letters, digits, '-' and '.')", a->target,
+			    a->pod ? "pod" : "node");
+}
+
+static bool image_part_ok(const char *s)
+{
+	return s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:/@") == strlen(s);
+}
+
+static void parse_args(int argc, char **argv, struct shell_args *a, char ***command)
+{
+	enum { O_HOSTPID = 256, O_APPARMOR, O_SECCOMP, O_TIMEOUT, O_REPO, O_VERSION, O_TARGET, O_KUBECONFIG,
+	       O_CONTEXT };
+	static const struct option longopts[] = {
+		{ "mount-host-filesystem", no_argument, NULL, 'm' },
+		{ "allow-host-filesystem-write", no_argument, NULL, 'w' },
+		{ "capabilities", required_argument, NULL, 'c' },
+		{ "host-pid", no_argument, NULL, O_HOSTPID },
+		{ "apparmor-unconfined", no_argument, NULL, O_APPARMOR },
+		{ "seccomp-unconfined", no_argument, NULL, O_SECCOMP },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "retina-shell-image-repo", required_argument, NULL, O_REPO },
+		{ "retina-shell-image-version", required_argument, NULL, O_VERSION },
+		{ "target-container", required_argument, NULL, O_TARGET },
+		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
+		{ "context", required_argument, NULL, O_CONTEXT },
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "verbose", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *repo = NULL, *version = NULL, *bad;
+	uint64_t v;
+	int c, dash = argc;
+
+	/* "-- CMD": cut it off first, as getopt's permutation would lose where it began */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			dash = i;
+			break;
+		}
+	*command = dash < argc ? argv + dash + 1 : NULL;
+	if (*command && !**command)
+		usage_error("nothing after '--': give a command, or leave '--' out for a shell");
+	a->timeout_ms = 30000;
+	optind = 1;
+	while ((c = next_opt(dash, argv, "mwc:n:v:h", longopts)) != -1) {
+		switch (c) {
+		case 'm': a->spec.mount_host = true; break;
+		case 'w': a->spec.mount_host = a->spec.host_write = true; break;
+		case 'c':
+			if (caps_parse_list(optarg, &a->spec.caps, &bad)) {
+				char all[1024] = "";
+				for (int i = 0; cap_name(i); i++)
+					snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", i ? "," : "",
+						 cap_name(i));
+				usage_error("unknown capability '%s' in --capabilities; valid names: %s", bad, all);
+			}
+			break;
+		case O_HOSTPID: a->spec.host_pid = true; break;
+		case O_APPARMOR: a->spec.apparmor_unconfined = true; break;
+		case O_SECCOMP: a->spec.seccomp_unconfined = true; break;
+		case O_TIMEOUT:
+			if (parse_duration_ms(optarg, &a->timeout_ms) || !a->timeout_ms || a->timeout_ms > 86400000)
+				usage_error("bad --timeout '%s': a duration like 30s, 2m or 1m30s", optarg);
+			break;
+		case O_REPO: repo = optarg; break;
+		case O_VERSION: version = optarg; break;
+		case O_TARGET: a->spec.target_container = optarg; break;
+		case O_KUBECONFIG: a->load.kubeconfig = optarg; break;
+		case O_CONTEXT: a->load.context = optarg; break;
+		case 'n': a->load.namespace = optarg; break;
+		case 'v':
+			if (parse_u64(optarg, 0, 9, &v))
+				usage_error("bad -v '%s': a level from 0 to 9", optarg);
+			a->verbosity = (int)v;
+			break;
+		case 'h': show_help(kubectl_shell_help);
+		}
+	}
+	if (optind >= dash)
+		usage_error("which node or pod? give NODE, node/NODE or pods/POD");
+	if (optind + 1 < dash)
+		usage_error("one target only, got '%s' and '%s' (a command goes after '--')", argv[optind],
+			    argv[optind + 1]);
+	parse_target(a, argv[optind]);
+	if (a->pod) {
+		if (a->spec.mount_host)
+			usage_error("%s is for node shells; a pod's files are under /proc/1/root with "
+				    "--target-container", a->spec.host_write ? "-w/--allow-host-filesystem-write"
+									  : "-m/--mount-host-filesystem");
+		if (a->spec.host_pid)
+			usage_error("--host-pid is for node shells; for a pod use --target-container");
+	} else if (a->spec.target_container) {
+		usage_error("--target-container is for pods (pods/POD); a node shell sees the node");
+	}
+	if (!repo || !repo[0])
+		repo = getenv("RETINA_SHELL_IMAGE_REPO");
+	if (!repo || !repo[0])
+		repo = DEBUGPOD_IMAGE_REPO;
+	if (!version || !version[0])
+		version = getenv("RETINA_SHELL_IMAGE_VERSION");
+	if (!version || !version[0])
+		version = RETINA_VERSION;
+	if (!image_part_ok(repo))
+		usage_error("bad image repository '%s'", repo);
+	if (!image_part_ok(version))
+		usage_error("bad image version '%s'", version);
+	snprintf(a->image, sizeof(a->image), "%s%s%s", repo, strchr(version, ':') ? "@" : ":", version);
+	a->spec.image = a->image;
+}
+
+static void progress(const char *phase, void *arg)
+{
+	const struct shell_args *a = arg;
+
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "\r\033[K%s %s/%s: %s", a->pod ? "ephemeral container" : "pod", a->spec.ns,
+			a->spec.name, phase);
+	else
+		fprintf(stderr, "%s: %s %s/%s: %s\n", applet_name, a->pod ? "ephemeral container" : "pod",
+			a->spec.ns, a->spec.name, phase);
+}
+
+static void progress_end(void)
+{
+	if (isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
+}
+
+/* The node must exist and run Linux. */
+static int check_node(struct kube_client *k, const char *node, char *err, size_t errlen)
+{
+	cJSON *n;
+
+	if (kube_get_node(k, node, &n, err, errlen))
+		return -1;
+	cJSON *labels = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(n, "metadata"), "labels");
+	cJSON *os = cJSON_GetObjectItemCaseSensitive(labels, "kubernetes.io/os");
+	if (cJSON_IsString(os) && strcmp(os->valuestring, "linux")) {
+		snprintf(err, errlen, "node %s runs %.32s (kubernetes.io/os), and retina's shell needs a Linux node",
+			 node, os->valuestring);
+		cJSON_Delete(n);
+		return -1;
+	}
+	cJSON_Delete(n);
+	return 0;
+}
+
+/* The child: everything that talks to the cluster. Returns our exit code. */
+static int run_shell(struct shell_args *a, char **command, const struct kube_config *cfg, int created_fd)
+{
+	char err[1024];
+	struct kube_client *k = kube_client_new(cfg, a->verbosity, err, sizeof(err));
+	const char *container = a->pod ? a->spec.name : DEBUGPOD_CONTAINER;
+	const char *pod = a->pod ? a->target : a->spec.name;
+	bool in_tty = isatty(STDIN_FILENO);
+	int code;
+
+	if (!k)
+		goto fail;
+	a->spec.open_stdin = true;
+	a->spec.tty = in_tty;
+	if (a->pod) {
+		cJSON *c = debugpod_ephemeral(&a->spec), *out = NULL;
+		int rc = kube_add_ephemeral_container(k, a->spec.ns, a->target, c, &out, err, sizeof(err));
+		cJSON_Delete(c);
+		cJSON_Delete(out);
+		if (rc)
+			goto fail;
+	} else {
+		if (check_node(k, a->target, err, sizeof(err)))
+			goto fail;
+		cJSON *p = debugpod_node_pod(&a->spec), *out = NULL;
+		if (write(created_fd, "c", 1) != 1) {	/* from here on the parent deletes the pod */
+			cJSON_Delete(p);
+			snprintf(err, sizeof(err), "internal: cannot tell the parent: %s", strerror(errno));
+			goto fail;
+		}
+		int rc = kube_create_pod(k, a->spec.ns, p, &out, err, sizeof(err));
+		/* the create's answer came (were the byte lost, the parent would only delete twice) */
+		ssize_t told = write(created_fd, "C", 1);
+		(void)told;
+		cJSON_Delete(p);
+		cJSON_Delete(out);
+		if (rc)
+			goto fail;
+	}
+	struct debugpod_wait w = { .container = container, .ephemeral = a->pod, .progress = progress, .arg = a };
+	if (debugpod_wait(k, a->spec.ns, pod, (int)a->timeout_ms, &w, err, sizeof(err))) {
+		progress_end();
+		warnx("%s", err);
+		if (strstr(err, "timed out") || strstr(err, "runtime refused"))
+			debugpod_print_events(k, a->spec.ns, pod);
+		return EXIT_FAIL;
+	}
+	progress_end();
+	struct kube_exec_opts eo = {
+		.ns = a->spec.ns, .pod = pod, .container = container,
+		.command = (const char *const *)command, .attach = !command,
+		.tty = command ? in_tty && isatty(STDOUT_FILENO) : in_tty,
+		.in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO,
+	};
+	if (!command && in_tty)
+		fputs("If you don't see a command prompt, try pressing enter.\r\n", stderr);
+	if (kube_exec(k, &eo, &code, err, sizeof(err)))
+		goto fail;
+	return code < 0 ? EXIT_FAIL : code;
+fail:
+	progress_end();
+	warnx("%s", err);
+	return EXIT_FAIL;
+}
+
+int kubectl_shell_main(int argc, char **argv)
+{
+	struct shell_args a = { 0 };
+	struct kube_config cfg = { 0 };
+	char **command, err[1024], buf[2];
+	int status, pipefd[2];
+
+	parse_args(argc, argv, &a, &command);
+	if (kube_config_load(&a.load, &cfg, err, sizeof(err)))
+		die(EXIT_FAIL, "%s", err);
+	a.spec.ns = cfg.namespace;
+	/* named here, not by generateName: the parent can delete it even if the create's answer is lost */
+	debugpod_name(a.name, sizeof(a.name), "retina-shell-");
+	a.spec.name = a.name;
+	a.spec.node = a.pod ? NULL : a.target;
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	if (pipe(pipefd))
+		die(EXIT_FAIL, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		die(EXIT_FAIL, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		close(pipefd[0]);
+		int code = run_shell(&a, command, &cfg, pipefd[1]);
+		fflush(NULL);
+		_exit(code);
+	}
+	close(pipefd[1]);
+	bool forwarded = false;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			die(EXIT_FAIL, "waitpid: %s", strerror(errno));
+		if (got_signal && !forwarded) {
+			kill(pid, SIGTERM);	/* restores the terminal (lib/tty), then ends */
+			forwarded = true;
+		}
+	}
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (got_signal)
+		code = 128 + got_signal;
+	ssize_t got = a.pod ? 0 : read(pipefd[0], buf, sizeof(buf));
+	if (got > 0) {
+		/* a fresh client: the child's connections died with it */
+		struct kube_client *k = kube_client_new(&cfg, a.verbosity, err, sizeof(err));
+		int rc = k ? kube_delete_pod(k, a.spec.ns, a.name, err, sizeof(err)) : -1;
+		if (!rc && got == 1) {
+			/*
+			 * The child died with the create in flight: the server may
+			 * still make the pod after this delete found nothing.
+			 */
+			sleep(1);
+			rc = kube_delete_pod(k, a.spec.ns, a.name, err, sizeof(err));
+		}
+		if (rc)
+			warnx("could not delete pod %s/%s: %s; delete it with: kubectl delete pod -n %s %s",
+			      a.spec.ns, a.name, err, a.spec.ns, a.name);
+		else
+			fprintf(stderr, "%s: pod %s/%s deleted\n", applet_name, a.spec.ns, a.name);
+		kube_client_free(k);
+	}
+	kube_config_free(&cfg);
+	return code;
+}

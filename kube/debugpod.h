@@ -1,0 +1,71 @@
+/*
+ * Debug pods retina starts on a user's behalf (kubectl retina shell, and
+ * bpftrace later): the node pod spec, the ephemeral container for a pod,
+ * waiting for it with hints a person can act on, and the pod's events.
+ */
+#ifndef RETINA_KUBE_DEBUGPOD_H
+#define RETINA_KUBE_DEBUGPOD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+struct kube_client;
+
+#define DEBUGPOD_IMAGE_REPO "ghcr.io/retina-debug/retina-shell"
+#define DEBUGPOD_MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
+#define DEBUGPOD_MANAGED_BY "kubectl-retina"
+#define DEBUGPOD_NODE_LABEL "retina.io/node"
+#define DEBUGPOD_CONTAINER "retina-shell"
+
+struct debugpod_spec {
+	const char *name;		/* the pod (node) or ephemeral container (pod) name */
+	const char *ns;
+	const char *node;		/* node pods */
+	const char *image;
+	const char *const *command;	/* NULL: the image's entrypoint (an interactive shell) */
+	uint64_t caps;			/* capabilities to add (lib/caps.h bits); all others dropped */
+	bool tty, open_stdin;
+	bool mount_host, host_write, host_pid;
+	bool apparmor_unconfined, seccomp_unconfined;
+	const char *target_container;	/* ephemeral containers */
+};
+
+/* The Pod to create for a node shell. NULL only when out of memory. */
+cJSON *debugpod_node_pod(const struct debugpod_spec *s);
+/* The EphemeralContainer to add to a pod. NULL only when out of memory. */
+cJSON *debugpod_ephemeral(const struct debugpod_spec *s);
+
+/* "retina-shell-" + 8 random hex digits into buf (>= 24 bytes). */
+void debugpod_name(char *buf, size_t len, const char *prefix);
+
+/*
+ * Look at a pod while waiting for container (a regular or ephemeral one):
+ * 1 when it runs, -1 with an actionable message when it cannot start
+ * (image pull, config error, unschedulable, ended), 0 to keep waiting.
+ * *phase: a short word for progress ("scheduling", "pulling image",
+ * "starting", "running"), static.
+ */
+int debugpod_check(const cJSON *pod, const char *container, bool ephemeral, const char **phase,
+		   char *err, size_t errlen);
+
+struct debugpod_wait {
+	const char *container;
+	bool ephemeral;
+	bool progress_tty;		/* progress on one line (\r) when stderr is a terminal */
+	void (*progress)(const char *phase, void *arg);	/* NULL: quiet */
+	void *arg;
+};
+/* Watch until the container runs: 0, or -1 with err (timeouts say so and suggest --timeout). */
+int debugpod_wait(struct kube_client *k, const char *ns, const char *pod, int timeout_ms,
+		  const struct debugpod_wait *w, char *err, size_t errlen);
+
+/* The pod's recent events, as `kubectl describe` prints them, to stderr. */
+void debugpod_print_events(struct kube_client *k, const char *ns, const char *pod);
+
+/* Pods carrying the managed-by label, in ns (NULL: every namespace): a PodList in *list. */
+int debugpod_list_managed(struct kube_client *k, const char *ns, cJSON **list, char *err, size_t errlen);
+
+#endif

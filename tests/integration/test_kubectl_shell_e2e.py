@@ -1,0 +1,91 @@
+"""kubectl retina shell end to end: the fake API server's "kubelet" runs the project's image with
+podman in a namespace-isolated "node" (a netns of the netpair fixture), so the shell lands in a
+real container with the capabilities, mounts and network the pod spec asked for."""
+import json
+import os
+
+from conftest import run
+from fakeapi import FakeAPI
+from shellimage import podman
+
+
+def start(tmp_path, netpair):
+    return FakeAPI(tmp_path, "--podman-network", f"ns:/run/netns/{netpair.a}")
+
+
+def shell(retina, api, kc, image, *args, input=""):
+    repo, _, tag = image.rpartition(":")
+    env = dict(os.environ, HOME=str(api.tmp))
+    return run([retina, "kubectl-retina", "shell", "--kubeconfig", kc, "--retina-shell-image-repo", repo,
+                "--retina-shell-image-version", tag, *args], input=input, env=env, timeout=120)
+
+
+def test_node_shell_in_a_real_container(retina, shell_image, netpair, tmp_path):
+    api = start(tmp_path, netpair)
+    try:
+        kc = api.kubeconfig()
+        # the node's network: the shell reaches the peer namespace over the veth
+        r = shell(retina, api, kc, shell_image.name, "node-1", "-c", "NET_RAW", "--",
+                  "retina", "ping", "-c", "1", "-W", "5", netpair.B4)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "1 received" in r.stdout
+        # capabilities: only what -c asked for; /host read-only with -m
+        r = shell(retina, api, kc, shell_image.name, "node-1", "-c", "net_admin", "-m", "--",
+                  "retina", "capcheck", "-o", "json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert json.loads(r.stdout)["process"]["effective"] == ["NET_ADMIN"]
+        r = shell(retina, api, kc, shell_image.name, "node-1", "-m", "--", "sh", "-c",
+                  "test -e /host/etc/os-release && ! touch /host/retina-probe 2>/dev/null; exit $?")
+        assert r.returncode == 0, r.stdout + r.stderr
+        # a script on stdin goes to the shell; its exit code comes back
+        r = shell(retina, api, kc, shell_image.name, "node-1", input="retina capcheck ping -q; echo rc=$?; exit 3\n")
+        assert r.returncode == 3, r.stdout + r.stderr
+        assert "rc=" in r.stdout
+        # nothing left: pods deleted, containers removed
+        assert "pod default/retina-shell-" in r.stderr and "deleted" in r.stderr
+        left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert not [n for n in left if n.startswith("fake-default-retina-shell-")]
+    finally:
+        api.close()
+
+
+
+def test_interactive_attach_under_a_terminal(retina, shell_image, netpair, tmp_path):
+    """A terminal on stdin: the container gets tty: true, the local terminal is raw while attached,
+    what is typed (once attached: raw mode flushes type-ahead) reaches the shell in the container
+    and its exit code comes back."""
+    import subprocess
+    import threading
+    import time
+    api = start(tmp_path, netpair)
+    try:
+        kc = api.kubeconfig()
+        repo, _, tag = shell_image.name.rpartition(":")
+        cmd = (f"stty cols 120 rows 40; exec {retina} kubectl-retina shell --kubeconfig {kc} node-1 "
+               f"--retina-shell-image-repo {repo} --retina-shell-image-version {tag}")
+        p = subprocess.Popen(["script", "-qec", cmd, "/dev/null"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, env=dict(os.environ, HOME=str(tmp_path)))
+        out = bytearray()
+        reader = threading.Thread(target=lambda: [out.extend(b) for b in iter(lambda: p.stdout.read1(4096), b"")])
+        reader.start()
+        try:
+            deadline = time.time() + 60
+            while b"try pressing enter" not in out and time.time() < deadline and p.poll() is None:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            p.stdin.write(b"echo tty-$((6*7)); exit 4\n")
+            p.stdin.flush()
+            assert p.wait(timeout=60) == 4, out.decode(errors="replace")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            reader.join(timeout=5)
+            p.stdin.close()
+        text = out.decode(errors="replace")
+        assert "tty-42" in text and "deleted" in text, text
+        assert 'resize {"Width":120,"Height":40}' in (tmp_path / "apiserver.log").read_text()
+        left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert not [n for n in left if n.startswith("fake-default-retina-shell-")]
+    finally:
+        api.close()

@@ -1,0 +1,139 @@
+/*
+ * kube/debugpod: what a pod's status means while waiting (running, keep
+ * waiting, or a message a person can act on), and the specs' invariants.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kube/debugpod.h"
+#include "lib/caps.h"
+
+static int check(const char *json, const char *container, bool ephemeral, const char **phase, char *err,
+		 size_t errlen)
+{
+	cJSON *pod = cJSON_Parse(json);
+	assert_non_null(pod);
+	err[0] = '\0';
+	int rc = debugpod_check(pod, container, ephemeral, phase, err, errlen);
+	cJSON_Delete(pod);
+	return rc;
+}
+
+#define SPEC "\"spec\":{\"containers\":[{\"name\":\"retina-shell\",\"image\":\"reg/rs:v1\"}]}"
+
+static void test_waiting_phases(void **state)
+{
+	(void)state;
+	const char *phase;
+	char err[512];
+
+	assert_int_equal(check("{\"metadata\":{\"name\":\"p\"}," SPEC ",\"status\":{\"phase\":\"Pending\"}}",
+			       "retina-shell", false, &phase, err, sizeof(err)), 0);
+	assert_string_equal(phase, "scheduling");
+	assert_int_equal(check("{\"metadata\":{\"name\":\"p\"}," SPEC ",\"status\":{\"conditions\":[{\"type\":"
+			       "\"PodScheduled\",\"status\":\"True\"}]}}", "retina-shell", false, &phase, err,
+			       sizeof(err)), 0);
+	assert_string_equal(phase, "pulling image");
+	assert_int_equal(check("{\"metadata\":{\"name\":\"p\"}," SPEC ",\"status\":{\"containerStatuses\":[{\"name\":"
+			       "\"retina-shell\",\"state\":{\"waiting\":{\"reason\":\"ContainerCreating\"}}}]}}",
+			       "retina-shell", false, &phase, err, sizeof(err)), 0);
+	assert_string_equal(phase, "starting");
+	assert_int_equal(check("{\"metadata\":{\"name\":\"p\"}," SPEC ",\"status\":{\"containerStatuses\":[{\"name\":"
+			       "\"retina-shell\",\"state\":{\"running\":{}}}]}}", "retina-shell", false, &phase, err,
+			       sizeof(err)), 1);
+	/* another container running is not ours */
+	assert_int_equal(check("{\"metadata\":{\"name\":\"p\"}," SPEC ",\"status\":{\"containerStatuses\":[{\"name\":"
+			       "\"app\",\"state\":{\"running\":{}}}]}}", "retina-shell", false, &phase, err,
+			       sizeof(err)), 0);
+	/* ephemeral containers are looked up in their own lists */
+	assert_int_equal(check("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"ephemeralContainers\":[{\"name\":\"e\"}]},"
+			       "\"status\":{\"phase\":\"Running\",\"ephemeralContainerStatuses\":[{\"name\":\"e\","
+			       "\"state\":{\"running\":{}}}]}}", "e", true, &phase, err, sizeof(err)), 1);
+}
+
+static void test_failures_say_what_to_do(void **state)
+{
+	(void)state;
+	const char *phase;
+	char err[512];
+
+	assert_int_equal(check("{\"metadata\":{\"name\":\"p\"}," SPEC ",\"status\":{\"containerStatuses\":[{\"name\":"
+			       "\"retina-shell\",\"state\":{\"waiting\":{\"reason\":\"ErrImagePull\",\"message\":"
+			       "\"not found\"}}}]}}", "retina-shell", false, &phase, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot pull image reg/rs:v1 (ErrImagePull: not found)"));
+	assert_non_null(strstr(err, "--retina-shell-image-repo (or RETINA_SHELL_IMAGE_REPO)"));
+	assert_int_equal(check("{\"metadata\":{\"name\":\"p\"}," SPEC ",\"status\":{\"conditions\":[{\"type\":"
+			       "\"PodScheduled\",\"status\":\"False\",\"reason\":\"Unschedulable\",\"message\":"
+			       "\"0/1 nodes\"}]}}", "retina-shell", false, &phase, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "pod p cannot be scheduled: 0/1 nodes"));
+	assert_int_equal(check("{\"metadata\":{\"name\":\"p\"}," SPEC ",\"status\":{\"containerStatuses\":[{\"name\":"
+			       "\"retina-shell\",\"state\":{\"waiting\":{\"reason\":\"CreateContainerConfigError\"}}}]}}",
+			       "retina-shell", false, &phase, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CreateContainerConfigError"));
+	assert_int_equal(check("{\"metadata\":{\"name\":\"p\"}," SPEC ",\"status\":{\"containerStatuses\":[{\"name\":"
+			       "\"retina-shell\",\"state\":{\"terminated\":{\"reason\":\"Error\",\"exitCode\":2}}}]}}",
+			       "retina-shell", false, &phase, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ended before it could be attached (Error, exit code 2)"));
+	/* garbage is "keep waiting", never a crash */
+	assert_int_equal(check("{\"status\":[1,2],\"spec\":7}", "retina-shell", false, &phase, err, sizeof(err)), 0);
+}
+
+static void test_node_pod_grants_only_what_was_asked(void **state)
+{
+	(void)state;
+	struct debugpod_spec s = { .name = "retina-shell-1", .ns = "default", .node = "node-1",
+				   .image = "reg/rs:v1", .open_stdin = true,
+				   .caps = CAPBIT(CAPN_NET_RAW) | CAPBIT(CAPN_NET_ADMIN) };
+	cJSON *pod = debugpod_node_pod(&s);
+	char *txt = cJSON_PrintUnformatted(pod);
+
+	assert_non_null(strstr(txt, "\"capabilities\":{\"drop\":[\"ALL\"],\"add\":[\"NET_ADMIN\",\"NET_RAW\"]}"));
+	assert_null(strstr(txt, "privileged"));
+	assert_null(strstr(txt, "hostPID"));
+	assert_null(strstr(txt, "\"tty\""));
+	assert_null(strstr(txt, "volumes"));
+	assert_null(strstr(txt, "seccompProfile"));
+	free(txt);
+	cJSON_Delete(pod);
+
+	s.mount_host = s.host_write = s.host_pid = s.tty = true;
+	s.caps = 0;
+	pod = debugpod_node_pod(&s);
+	txt = cJSON_PrintUnformatted(pod);
+	assert_non_null(strstr(txt, "\"volumeMounts\":[{\"name\":\"host-root\",\"mountPath\":\"/host\"}]"));
+	assert_non_null(strstr(txt, "\"hostPID\":true"));
+	assert_non_null(strstr(txt, "\"tty\":true"));
+	assert_null(strstr(txt, "\"add\""));
+	free(txt);
+	cJSON_Delete(pod);
+}
+
+static void test_names_are_random(void **state)
+{
+	(void)state;
+	char a[32], b[32];
+
+	debugpod_name(a, sizeof(a), "retina-shell-");
+	debugpod_name(b, sizeof(b), "retina-shell-");
+	assert_int_equal(strlen(a), 21);
+	assert_string_not_equal(a, b);
+	assert_int_equal(strspn(a + 13, "0123456789abcdef"), 8);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_waiting_phases),
+		cmocka_unit_test(test_failures_say_what_to_do),
+		cmocka_unit_test(test_node_pod_grants_only_what_was_asked),
+		cmocka_unit_test(test_names_are_random),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

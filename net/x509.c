@@ -140,6 +140,27 @@ static int der_next(const unsigned char **p, const unsigned char *end,
 	return 0;
 }
 
+/* Point [*p, *end) at the fields of the TBSCertificate inside a DER certificate. */
+static int tbs_fields(const unsigned char *der, size_t len, const unsigned char **p, const unsigned char **end)
+{
+	const unsigned char *v;
+	size_t vl;
+	int tag;
+
+	if (!der || len < 2)	/* an empty PEM object has no buffer at all */
+		return -1;
+	*p = der;
+	*end = der + len;
+	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { ... }, ... } */
+	for (int depth = 0; depth < 2; depth++) {
+		if (der_next(p, *end, &tag, &v, &vl) || tag != 0x30)
+			return -1;
+		*p = v;
+		*end = v + vl;
+	}
+	return 0;
+}
+
 int x509_each_san(const unsigned char *der, size_t len,
 		  void (*fn)(void *arg, int type, const unsigned char *val, size_t vlen), void *arg)
 {
@@ -148,19 +169,8 @@ int x509_each_san(const unsigned char *der, size_t len,
 	size_t vl;
 	int tag;
 
-	if (!der || len < 2)	/* an empty PEM object has no buffer at all */
+	if (tbs_fields(der, len, &p, &end))
 		return -1;
-	p = der;
-	end = der + len;
-	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { ... }, ... } */
-	if (der_next(&p, end, &tag, &v, &vl) || tag != 0x30)
-		return -1;
-	p = v;
-	end = v + vl;
-	if (der_next(&p, end, &tag, &v, &vl) || tag != 0x30)
-		return -1;
-	p = v;
-	end = v + vl;
 	/* Walk the TBS fields to extensions [3]. */
 	while (p < end) {
 		if (der_next(&p, end, &tag, &v, &vl))
@@ -354,18 +364,8 @@ int x509_names(const unsigned char *der, size_t len, char *subject, size_t slen,
 	int tag, field = 0;
 
 	subject[0] = issuer[0] = '\0';
-	if (!der || len < 2)
+	if (tbs_fields(der, len, &p, &end))
 		return -1;
-	p = der;
-	end = der + len;
-	if (der_next(&p, end, &tag, &v, &vl) || tag != 0x30)
-		return -1;
-	p = v;
-	end = v + vl;
-	if (der_next(&p, end, &tag, &v, &vl) || tag != 0x30)
-		return -1;
-	p = v;
-	end = v + vl;
 	/* TBSCertificate: [0] version OPTIONAL, serial, signature, issuer, validity, subject, ... */
 	while (p < end) {
 		if (der_next(&p, end, &tag, &v, &vl))

@@ -593,8 +593,15 @@ int trace_main(int argc, char **argv)
 		r.nft = &nft;
 	}
 
-	/* Handlers before attaching: a signal from now on ends the loop, never the process. */
-	struct sigaction sa = { .sa_handler = on_signal };
+	/*
+	 * Handlers before attaching: a signal from now on ends the loop, never
+	 * the process. SA_RESTART: a write blocked on a slow reader must finish,
+	 * since musl's stdio drops its buffer on EINTR (a line cut in two); the
+	 * poll still returns at once (epoll_wait is never restarted).
+	 * SA_RESETHAND: a second Ctrl-C, when the reader is stuck, quits at once
+	 * (programs and links are fd-owned: nothing stays attached).
+	 */
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -392,3 +392,32 @@ def test_all_reasons_and_every_event_flag_run(retina):
     p = run([retina, "trace", "--drops", "--rst", "--errors", "--retransmits", "--all-reasons", "-d", "300ms"])
     assert p.returncode == 0, p.stderr
     assert "attached DROP,RST_SENT,RST_RECV,SOCK_ERR,RETRANS in" in p.stderr
+
+
+UDP_BURST = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[2])):
+    s.sendto(b'x', (sys.argv[1], 9))
+"""
+
+
+def test_signals_while_stdout_is_blocked_never_cut_a_line(retina, netpair):
+    """A reader that falls behind (a full pipe) when Ctrl-C comes: the blocked write
+    finishes rather than losing part of a line (two events glued on one line), and
+    a second Ctrl-C, with writes still stuck, quits at once."""
+    with Tracer(retina, "--drops", "--ip", netpair.B4) as t:
+        # ~350 bytes an event: this fills the 64 KiB pipe nobody reads many times over
+        netpair.run(netpair.a, ["python3", "-c", UDP_BURST, netpair.B4, "20000"])
+        time.sleep(0.3)
+        fd = t.proc.stdout.fileno()
+        t.proc.send_signal(signal.SIGINT)
+        out = os.read(fd, 65536)	# let the stuck write finish...
+        time.sleep(0.2)
+        t.proc.send_signal(signal.SIGINT)	# ...and stop the rest the hard way
+        rest, err = t.proc.communicate(timeout=30)
+    assert t.proc.returncode == -signal.SIGINT, err
+    lines = (out.decode() + rest).splitlines()
+    assert len(lines) > 100, err
+    for line in lines[:-1]:	# the last may be cut by the kill itself
+        json.loads(line)	# raises on a line cut short and glued to the next

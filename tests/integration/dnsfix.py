@@ -7,6 +7,8 @@ import subprocess
 import threading
 import time
 
+from procs import stop
+
 ZONE = [
     "example.test. 3600 IN SOA ns1.example.test. hostmaster.example.test. 2024010101 7200 900 1209600 300",
     "example.test. 3600 IN NS ns1.example.test.",
@@ -93,13 +95,7 @@ class Unbound:
         raise RuntimeError("unbound did not answer within 15 s")
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
         self.log.close()
 
 

@@ -3,6 +3,8 @@ import base64
 import os
 import subprocess
 import time
+
+from procs import stop
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,13 +74,7 @@ class FakeAPI:
         return env
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
         self.log.close()
 
 

@@ -405,6 +405,8 @@ static int follow(struct kube_client *k, struct bt_args *a)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			if (got_signal)	/* Ctrl-C reached the reader too: our stop, not the pod's end */
+				break;
 			if (used) {
 				line[used] = '\0';
 				handle_line(a, s, line);

@@ -190,3 +190,22 @@ def test_bad_flags_exit_2_before_any_request(retina, tmp_path, args, msg):
     p = run([retina, "kubectl-retina", "bpftrace", "--kubeconfig", str(tmp_path / "none"), *args])
     assert p.returncode == 2, p.stderr
     assert msg in p.stderr
+
+
+def test_tracer_failing_in_the_pod_is_reported_and_the_pod_deleted(tmp_path, pki, retina):
+    """The pod's `retina` is a stand-in that fails as a tracer without BPF would."""
+    d = tmp_path / "bin"
+    d.mkdir()
+    (d / "kubectl-retina").symlink_to(retina)
+    fake = d / "retina"
+    fake.write_text("#!/bin/sh\necho 'retina trace: cannot load BPF programs: EPERM' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    c = Cluster(tmp_path, pki, d)
+    try:
+        p = run(c.argv("node-1", "--drops"), env=c.env, timeout=60)
+        assert p.returncode == 1, p.stderr
+        assert "node-1: retina trace: cannot load BPF programs: EPERM" in p.stderr or "ended" in p.stderr, p.stderr
+        assert "deleted" in p.stderr.splitlines()[-1]
+        assert c.managed_pods() == []
+    finally:
+        c.api.close()

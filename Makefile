@@ -82,7 +82,7 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 $(B)/%.o: %.c | $(DEPS_STAMP) $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
-$(B)/applets/main.o $(B)/applets/kubectl_shell.o: $(B)/version.h
+$(B)/applets/main.o $(B)/applets/kubectl_shell.o $(B)/applets/kubectl_bpftrace.o: $(B)/version.h
 
 $(B)/retina: $(OBJ) | $(DEPS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(OBJ) $(LIBS) -o $@

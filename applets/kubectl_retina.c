@@ -1,6 +1,7 @@
 /*
  * kubectl-retina: found by kubectl on PATH, run as `kubectl retina ...` with
- * the raw arguments. shell is applets/kubectl_shell.c; bpftrace is to come.
+ * the raw arguments. shell is applets/kubectl_shell.c, bpftrace
+ * applets/kubectl_bpftrace.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -43,8 +44,10 @@ int kubectl_retina_main(int argc, char **argv)
 		applet_name = "kubectl-retina cleanup";
 		return kubectl_cleanup_main(argc - 1, argv + 1);
 	}
-	if (!strcmp(cmd, "bpftrace"))
-		die(EXIT_USAGE, "'%s' is not implemented yet in this build", cmd);
+	if (!strcmp(cmd, "bpftrace")) {
+		applet_name = "kubectl-retina bpftrace";
+		return kubectl_bpftrace_main(argc - 1, argv + 1);
+	}
 	if (cmd[0] == '-')
 		usage_error("unknown option '%s' (options come after the command)", cmd);
 	usage_error("unknown command '%s'; commands are: shell, bpftrace, cleanup", cmd);

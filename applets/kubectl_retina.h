@@ -9,4 +9,7 @@ int kubectl_shell_main(int argc, char **argv);
 extern const char kubectl_cleanup_help[];
 int kubectl_cleanup_main(int argc, char **argv);
 
+extern const char kubectl_bpftrace_help[];
+int kubectl_bpftrace_main(int argc, char **argv);
+
 #endif

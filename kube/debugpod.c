@@ -29,8 +29,10 @@ static cJSON *container(const struct debugpod_spec *s)
 	cJSON_AddStringToObject(c, "imagePullPolicy", "IfNotPresent");
 	if (s->command)
 		cJSON_AddItemToObject(c, "command", str_array(s->command));
-	cJSON_AddBoolToObject(c, "stdin", s->open_stdin);
-	cJSON_AddBoolToObject(c, "stdinOnce", s->open_stdin);
+	if (s->open_stdin) {	/* false is the default, and omitted as the API server does */
+		cJSON_AddBoolToObject(c, "stdin", true);
+		cJSON_AddBoolToObject(c, "stdinOnce", true);
+	}
 	if (s->tty)	/* false is the default, and Go's omitempty drops it */
 		cJSON_AddBoolToObject(c, "tty", true);
 	if (s->target_container)

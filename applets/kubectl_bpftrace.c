@@ -224,30 +224,6 @@ static void progress(const char *phase, void *arg)
 		fprintf(stderr, "%s: pod %s/%s: %s\n", applet_name, a->spec.ns, a->spec.name, phase);
 }
 
-static void progress_end(void)
-{
-	if (isatty(STDERR_FILENO))
-		fputs("\r\033[K", stderr);
-}
-
-static int check_node(struct kube_client *k, const char *node, char *err, size_t errlen)
-{
-	cJSON *n;
-
-	if (kube_get_node(k, node, &n, err, errlen))
-		return -1;
-	cJSON *labels = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(n, "metadata"), "labels");
-	cJSON *os = cJSON_GetObjectItemCaseSensitive(labels, "kubernetes.io/os");
-	if (cJSON_IsString(os) && strcmp(os->valuestring, "linux")) {
-		snprintf(err, errlen, "node %s runs %.32s (kubernetes.io/os), and retina trace needs a Linux node",
-			 node, os->valuestring);
-		cJSON_Delete(n);
-		return -1;
-	}
-	cJSON_Delete(n);
-	return 0;
-}
-
 /* Counts for the summary, by the event's type and reason as the pod named them. */
 struct bt_summary {
 	uint64_t events, other;
@@ -443,7 +419,7 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 
 	if (!k)
 		goto fail;
-	if (check_node(k, a->node, err, sizeof(err)))
+	if (debugpod_check_node(k, a->node, "retina trace", err, sizeof(err)))
 		goto fail;
 	cJSON *p = debugpod_node_pod(&a->spec), *out = NULL;
 	if (write(created_fd, "c", 1) != 1) {	/* from here on the parent deletes the pod */
@@ -460,7 +436,7 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 		goto fail;
 	struct debugpod_wait w = { .container = DEBUGPOD_CONTAINER, .progress = progress, .arg = a };
 	if (debugpod_wait(k, a->spec.ns, a->spec.name, (int)a->startup_ms, &w, err, sizeof(err))) {
-		progress_end();
+		debugpod_progress_end();
 		if (strstr(err, "--timeout"))
 			fprintf(stderr, "%s: (for bpftrace the flag is --startup-timeout)\n", applet_name);
 		warnx("%s", err);
@@ -468,14 +444,14 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 			debugpod_print_events(k, a->spec.ns, a->spec.name);
 		return EXIT_FAIL;
 	}
-	progress_end();
+	debugpod_progress_end();
 	if (!a->json) {
 		printf("%-12s  %-10s  %-24s  %-18s  %s\n", "TIME", "TYPE", "REASON", "PROBE", "SRC -> DST");
 		fflush(stdout);
 	}
 	return follow(k, a);
 fail:
-	progress_end();
+	debugpod_progress_end();
 	warnx("%s", err);
 	return EXIT_FAIL;
 }

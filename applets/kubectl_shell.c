@@ -217,31 +217,6 @@ static void progress(const char *phase, void *arg)
 			a->spec.ns, a->spec.name, phase);
 }
 
-static void progress_end(void)
-{
-	if (isatty(STDERR_FILENO))
-		fputs("\r\033[K", stderr);
-}
-
-/* The node must exist and run Linux. */
-static int check_node(struct kube_client *k, const char *node, char *err, size_t errlen)
-{
-	cJSON *n;
-
-	if (kube_get_node(k, node, &n, err, errlen))
-		return -1;
-	cJSON *labels = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(n, "metadata"), "labels");
-	cJSON *os = cJSON_GetObjectItemCaseSensitive(labels, "kubernetes.io/os");
-	if (cJSON_IsString(os) && strcmp(os->valuestring, "linux")) {
-		snprintf(err, errlen, "node %s runs %.32s (kubernetes.io/os), and retina's shell needs a Linux node",
-			 node, os->valuestring);
-		cJSON_Delete(n);
-		return -1;
-	}
-	cJSON_Delete(n);
-	return 0;
-}
-
 /* The child: everything that talks to the cluster. Returns our exit code. */
 static int run_shell(struct shell_args *a, char **command, const struct kube_config *cfg, int created_fd)
 {
@@ -264,7 +239,7 @@ static int run_shell(struct shell_args *a, char **command, const struct kube_con
 		if (rc)
 			goto fail;
 	} else {
-		if (check_node(k, a->target, err, sizeof(err)))
+		if (debugpod_check_node(k, a->target, "retina's shell", err, sizeof(err)))
 			goto fail;
 		cJSON *p = debugpod_node_pod(&a->spec), *out = NULL;
 		if (write(created_fd, "c", 1) != 1) {	/* from here on the parent deletes the pod */
@@ -283,13 +258,13 @@ static int run_shell(struct shell_args *a, char **command, const struct kube_con
 	}
 	struct debugpod_wait w = { .container = container, .ephemeral = a->pod, .progress = progress, .arg = a };
 	if (debugpod_wait(k, a->spec.ns, pod, (int)a->timeout_ms, &w, err, sizeof(err))) {
-		progress_end();
+		debugpod_progress_end();
 		warnx("%s", err);
 		if (strstr(err, "timed out") || strstr(err, "runtime refused"))
 			debugpod_print_events(k, a->spec.ns, pod);
 		return EXIT_FAIL;
 	}
-	progress_end();
+	debugpod_progress_end();
 	struct kube_exec_opts eo = {
 		.ns = a->spec.ns, .pod = pod, .container = container,
 		.command = (const char *const *)command, .attach = !command,
@@ -302,7 +277,7 @@ static int run_shell(struct shell_args *a, char **command, const struct kube_con
 		goto fail;
 	return code < 0 ? EXIT_FAIL : code;
 fail:
-	progress_end();
+	debugpod_progress_end();
 	warnx("%s", err);
 	return EXIT_FAIL;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kube/client.h"
 #include "kube/debugpod.h"
@@ -279,4 +280,28 @@ int debugpod_list_managed(struct kube_client *k, const char *ns, cJSON **list, c
 	snprintf(path, sizeof(path), "/api/v1/%s%s%spods?labelSelector=app.kubernetes.io%%2Fmanaged-by%%3D%s",
 		 ns ? "namespaces/" : "", ns ? ns : "", ns ? "/" : "", DEBUGPOD_MANAGED_BY);
 	return kube_request(k, "GET", path, NULL, NULL, list, NULL, err, errlen);
+}
+
+int debugpod_check_node(struct kube_client *k, const char *node, const char *tool, char *err, size_t errlen)
+{
+	cJSON *n;
+
+	if (kube_get_node(k, node, &n, err, errlen))
+		return -1;
+	cJSON *labels = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(n, "metadata"), "labels");
+	cJSON *os = cJSON_GetObjectItemCaseSensitive(labels, "kubernetes.io/os");
+	if (cJSON_IsString(os) && strcmp(os->valuestring, "linux")) {
+		snprintf(err, errlen, "node %s runs %.32s (kubernetes.io/os), and %s needs a Linux node", node,
+			 os->valuestring, tool);
+		cJSON_Delete(n);
+		return -1;
+	}
+	cJSON_Delete(n);
+	return 0;
+}
+
+void debugpod_progress_end(void)
+{
+	if (isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
 }

@@ -59,6 +59,11 @@ struct debugpod_wait {
 	void *arg;
 };
 /* Watch until the container runs: 0, or -1 with err (timeouts say so and suggest --timeout). */
+/* The node must exist and run Linux; tool names who needs it in the error ("retina trace"). */
+int debugpod_check_node(struct kube_client *k, const char *node, const char *tool, char *err, size_t errlen);
+/* Clear the one-line progress that waiting drew on a terminal. */
+void debugpod_progress_end(void);
+
 int debugpod_wait(struct kube_client *k, const char *ns, const char *pod, int timeout_ms,
 		  const struct debugpod_wait *w, char *err, size_t errlen);
 

@@ -77,11 +77,6 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
-static bool image_part_ok(const char *s)
-{
-	return s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:/@") == strlen(s);
-}
-
 static void push(struct bt_args *a, const char *s)
 {
 	if (a->argc >= MAX_TRACE_ARGS - 1)
@@ -195,19 +190,9 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	    strlen(a->node) > 253)
 		usage_error("'%s' is not a valid node name (lowercase letters, digits, '-' and '.')", a->node);
 	a->argv[a->argc] = NULL;
-	if (!repo || !repo[0])
-		repo = getenv("RETINA_SHELL_IMAGE_REPO");
-	if (!repo || !repo[0])
-		repo = DEBUGPOD_IMAGE_REPO;
-	if (!version || !version[0])
-		version = getenv("RETINA_SHELL_IMAGE_VERSION");
-	if (!version || !version[0])
-		version = RETINA_VERSION;
-	if (!image_part_ok(repo))
-		usage_error("bad image repository '%s'", repo);
-	if (!image_part_ok(version))
-		usage_error("bad image version '%s'", version);
-	snprintf(a->image, sizeof(a->image), "%s%s%s", repo, strchr(version, ':') ? "@" : ":", version);
+	char err[300];
+	if (debugpod_image(a->image, sizeof(a->image), repo, version, RETINA_VERSION, err, sizeof(err)))
+		usage_error("%s", err);
 	a->spec.image = a->image;
 	a->spec.command = a->argv;
 	/* what retina trace needs on 5.8+ (docs/trace.md): load BPF, attach tracepoints */
@@ -421,18 +406,7 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 		goto fail;
 	if (debugpod_check_node(k, a->node, "retina trace", err, sizeof(err)))
 		goto fail;
-	cJSON *p = debugpod_node_pod(&a->spec), *out = NULL;
-	if (write(created_fd, "c", 1) != 1) {	/* from here on the parent deletes the pod */
-		cJSON_Delete(p);
-		snprintf(err, sizeof(err), "internal: cannot tell the parent: %s", strerror(errno));
-		goto fail;
-	}
-	int rc = kube_create_pod(k, a->spec.ns, p, &out, err, sizeof(err));
-	ssize_t told = write(created_fd, "C", 1);
-	(void)told;
-	cJSON_Delete(p);
-	cJSON_Delete(out);
-	if (rc)
+	if (debugpod_create(k, created_fd, &a->spec, err, sizeof(err)))
 		goto fail;
 	struct debugpod_wait w = { .container = DEBUGPOD_CONTAINER, .progress = progress, .arg = a };
 	if (debugpod_wait(k, a->spec.ns, a->spec.name, (int)a->startup_ms, &w, err, sizeof(err))) {
@@ -456,12 +430,23 @@ fail:
 	return EXIT_FAIL;
 }
 
+struct bt_run {
+	struct bt_args *a;
+	const struct kube_config *cfg;
+};
+
+static int bt_child(void *arg, int created_fd)
+{
+	struct bt_run *r = arg;
+
+	return run_trace(r->a, r->cfg, created_fd);
+}
+
 int kubectl_bpftrace_main(int argc, char **argv)
 {
 	struct bt_args a = { 0 };
 	struct kube_config cfg = { 0 };
-	char err[1024], buf[2];
-	int status, pipefd[2];
+	char err[1024];
 
 	parse_args(argc, argv, &a);
 	if (kube_config_load(&a.load, &cfg, err, sizeof(err)))
@@ -471,54 +456,10 @@ int kubectl_bpftrace_main(int argc, char **argv)
 	a.spec.name = a.name;
 	a.spec.node = a.node;
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	if (pipe(pipefd))
-		die(EXIT_FAIL, "pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		die(EXIT_FAIL, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		/* until the log is followed, a signal simply ends the child */
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		close(pipefd[0]);
-		int code = run_trace(&a, &cfg, pipefd[1]);
-		fflush(NULL);
-		_exit(code);
-	}
-	close(pipefd[1]);
-	bool forwarded = false;
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			die(EXIT_FAIL, "waitpid: %s", strerror(errno));
-		if (got_signal && !forwarded) {
-			kill(pid, SIGTERM);	/* stops the child: summary, then exit */
-			forwarded = true;
-		}
-	}
 	/* a signal while tracing is the normal way to stop: the child's code stands */
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	ssize_t got = read(pipefd[0], buf, sizeof(buf));
-	if (got > 0) {
-		struct kube_client *k = kube_client_new(&cfg, a.verbosity, err, sizeof(err));
-		int rc = k ? kube_delete_pod(k, a.spec.ns, a.name, err, sizeof(err)) : -1;
-		if (!rc && got == 1) {
-			sleep(1);	/* the create was in flight: it may land after this delete */
-			rc = kube_delete_pod(k, a.spec.ns, a.name, err, sizeof(err));
-		}
-		if (rc)
-			warnx("could not delete pod %s/%s: %s; delete it with: kubectl delete pod -n %s %s",
-			      a.spec.ns, a.name, err, a.spec.ns, a.name);
-		else
-			fprintf(stderr, "%s: pod %s/%s deleted\n", applet_name, a.spec.ns, a.name);
-		kube_client_free(k);
-	}
+	struct bt_run r = { &a, &cfg };
+	struct debugpod_super sup = { .cfg = &cfg, .verbosity = a.verbosity, .child = bt_child, .arg = &r };
+	int code = debugpod_supervise(&sup);
 	kube_config_free(&cfg);
 	return code;
 }

@@ -62,6 +62,13 @@ struct debugpod_wait {
 /* Watch until the container runs: 0, or -1 with err (timeouts say so and suggest --timeout). */
 /* The node must exist and run Linux; tool names who needs it in the error ("retina trace"). */
 int debugpod_check_node(struct kube_client *k, const char *node, const char *tool, char *err, size_t errlen);
+/*
+ * The Linux nodes matching a label selector (passed to the server as is):
+ * their names, malloc'd, in *names (*n of them); nodes of another OS are
+ * skipped and counted in *skipped. 0, or -1 with err.
+ */
+int debugpod_select_nodes(struct kube_client *k, const char *selector, char ***names, size_t *n, size_t *skipped,
+			  char *err, size_t errlen);
 /* Clear the one-line progress that waiting drew on a terminal. */
 void debugpod_progress_end(void);
 

@@ -331,6 +331,11 @@ def test_more_than_20_nodes_need_max_nodes_before_any_pod(tmp_path, pki, bindir)
         p = run(c.argv("-l", "pool=big", "--max-nodes", "20"), env=c.env, timeout=30)
         assert p.returncode == 2 and "more than --max-nodes 20" in p.stderr, p.stderr
         assert not [r for r in c.requests() if not r.startswith("GET ")]	# no POST, no DELETE
+        # -l finds only Windows nodes: skipped and said, and no pod
+        p = run(c.argv("-l", "kubernetes.io/os=windows"), env=c.env, timeout=30)
+        assert p.returncode == 1 and "1 nodes skipped, not Linux" in p.stderr, p.stderr
+        assert "no Linux node matches -l 'kubernetes.io/os=windows'" in p.stderr
+        assert not [r for r in c.requests() if not r.startswith("GET ")]
         # allowed: 21 pods (stuck: never start), all deleted again
         p = run(c.argv("-l", "pool=big", "--max-nodes", "21", "--startup-timeout", "2s"), env=c.env, timeout=120)
         assert p.returncode == 1, p.stderr
@@ -436,4 +441,36 @@ def test_lost_events_reach_the_summary(tmp_path, pki, retina):
                                               "->", "192.0.2.2:9"]]
         assert c.managed_pods() == []
     finally:
+        c.api.close()
+
+
+def test_progress_on_a_terminal_is_one_rewritten_line(tmp_path, pki, bindir):
+    """stderr a TTY: "[k/N running] pod ... on NODE: phase" redrawn in place, cleared before messages."""
+    import pty
+    c = Cluster(tmp_path, pki, bindir, "--node", "node-2", "--inject", "stuck")
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen(c.argv("node-1", "node-2", "--startup-timeout", "2s"), stdout=subprocess.PIPE,
+                             stderr=slave, env=c.env)
+        os.close(slave)
+        buf = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:	# EIO: the plugin closed the terminal
+                break
+            if not chunk:
+                break
+            buf += chunk
+        p.wait(timeout=60)
+        p.stdout.close()
+        text = buf.decode(errors="replace")
+        assert p.returncode == 1
+        assert "\r\x1b[K[0/2 running] pod default/retina-bpftrace-" in text and " on node-1: " in text, text
+        assert " on node-2: " in text
+        # each failure starts on a cleared line, not after the progress text
+        assert "\r\x1b[Kkubectl-retina bpftrace: node node-1: pod default/" in text, text
+        assert c.managed_pods() == []
+    finally:
+        os.close(master)
         c.api.close()

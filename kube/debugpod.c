@@ -352,6 +352,12 @@ int debugpod_select_nodes(struct kube_client *k, const char *selector, char ***n
 		const char *name = str(cJSON_GetObjectItemCaseSensitive(node, "metadata"), "name");
 		if (!name)
 			continue;
+		/* a node's name is a DNS subdomain; anything else would reach a terminal and JSON */
+		if (!name[0] || strlen(name) > 253 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(name)) {
+			snprintf(err, errlen, "the server listed a node whose name is not a DNS name; not tracing");
+			cJSON_Delete(list);
+			return -1;
+		}
 		if (!is_linux(node)) {
 			(*skipped)++;
 			continue;

@@ -51,6 +51,9 @@ const char trace_help[] =
 	"Output:\n"
 	"  -o, --output FORMAT  table (default) or json (one object per line on stdout)\n"
 	"  -d, --duration D     stop after D (30s, 5m); 0 (default): until Ctrl-C or SIGTERM\n"
+	"  --stats-interval D   with -o json: every D, and once at exit, a line\n"
+	"                       {\"type\":\"STATS\",\"events\":N,\"lost\":N,...} (for\n"
+	"                       kubectl retina bpftrace, whose summary needs the lost count)\n"
 	"  --list-reasons       print this kernel's drop reasons (code=name) and exit\n"
 	"  -v, --verbose        show libbpf's messages\n"
 	"Forensics:\n"
@@ -221,12 +224,13 @@ struct opts {
 	const char *write_path;		/* -w */
 	uint32_t snaplen;
 	bool nft, allow_changes;
+	uint64_t stats_ms;		/* --stats-interval: STATS lines in JSON */
 };
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_REASON,
-	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN, O_NFT, O_ALLOW_CHANGES };
+	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN, O_NFT, O_ALLOW_CHANGES, O_STATS };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -244,6 +248,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "snaplen", required_argument, NULL, O_SNAPLEN },
 		{ "nft", no_argument, NULL, O_NFT },
 		{ "allow-system-changes", no_argument, NULL, O_ALLOW_CHANGES },
+		{ "stats-interval", required_argument, NULL, O_STATS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -307,6 +312,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_NFT: o->nft = true; break;
 		case O_ALLOW_CHANGES: o->allow_changes = true; break;
+		case O_STATS:
+			if (parse_duration_ms(optarg, &o->stats_ms) || !o->stats_ms)
+				usage_error("bad --stats-interval '%s': a duration like 1s or 500ms", optarg);
+			break;
 		case 'v': verbose = true; break;
 		case 'h': show_help(trace_help);
 		}
@@ -327,6 +336,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		o->snaplen = 256;
 	if (o->nft && !(o->types & (1u << TT_DROP)))
 		usage_error("--nft names the rule of netfilter drops: use it with --drops (or no event flag)");
+	if (o->stats_ms && !o->json)
+		usage_error("--stats-interval writes JSON lines: use it with -o json");
 	if (o->nft && !o->allow_changes)
 		usage_error("--nft changes this system: it adds the nftables table inet %s (nftrace on every packet "
 			    "of this network namespace) while it runs; allow that with --allow-system-changes",
@@ -435,6 +446,27 @@ static uint64_t now_ns(clockid_t clk)
 	struct timespec ts;
 	clock_gettime(clk, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+/*
+ * --stats-interval: what was delivered and lost so far, as a JSON line in
+ * the event stream. A reader of our log (kubectl retina bpftrace) has our
+ * counts even when the pod is deleted before our exit summary reaches it.
+ */
+static void print_stats(const struct run *r, const struct trace_bpf *skel, uint64_t wall_ns, bool final)
+{
+	uint64_t lost = 0;
+	char ts[40];
+
+	for (int t = 0; t < TT_COUNT; t++)
+		lost += skel->bss->lost[t];
+	fprintf(r->out, "{\"type\":\"STATS\",\"ts\":\"%s\",\"events\":%llu,\"lost\":%llu,\"lost_by_type\":{",
+		format_rfc3339(wall_ns, ts, sizeof(ts)), (unsigned long long)r->delivered, (unsigned long long)lost);
+	for (int t = 0, n = 0; t < TT_COUNT; t++)
+		if (skel->bss->lost[t])
+			fprintf(r->out, "%s\"%s\":%llu", n++ ? "," : "", trace_type_names[t],
+				(unsigned long long)skel->bss->lost[t]);
+	fprintf(r->out, "},\"final\":%s}\n", final ? "true" : "false");
 }
 
 static void print_summary(const struct run *r, const struct trace_bpf *skel, double secs)
@@ -673,8 +705,14 @@ int trace_main(int argc, char **argv)
 	 * timeout drains the rest (ring_buffer__poll consumes only rings that
 	 * woke it, so consume explicitly): events show within POLL_MS.
 	 */
+	uint64_t next_stats = start + o.stats_ms * 1000000u;
 	while (!stop_signal) {
 		int timeout = POLL_MS;
+		if (o.stats_ms && now_ns(CLOCK_MONOTONIC) >= next_stats) {
+			ring_buffer__consume(rb);	/* the count covers every event before the line */
+			print_stats(&r, skel, now_ns(CLOCK_REALTIME), false);
+			next_stats += o.stats_ms * 1000000u;
+		}
 		if (o.duration_ms) {
 			uint64_t elapsed = (now_ns(CLOCK_MONOTONIC) - start) / 1000000u;
 			if (elapsed >= o.duration_ms)
@@ -697,6 +735,8 @@ int trace_main(int argc, char **argv)
 			nft_drain(r.nft);	/* keep the socket buffer from filling */
 	}
 	ring_buffer__consume(rb);
+	if (o.stats_ms)
+		print_stats(&r, skel, now_ns(CLOCK_REALTIME), true);
 	fflush(r.out);
 	print_summary(&r, skel, (now_ns(CLOCK_MONOTONIC) - start) / 1e9);
 	if (r.pcap.f)

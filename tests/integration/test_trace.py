@@ -282,6 +282,33 @@ def test_duration_ends_on_time_with_summary(retina):
     assert re.search(r"events, 0 lost", p.stderr)
 
 
+def test_stats_interval_adds_counts_to_the_json_stream(retina, netpair):
+    """--stats-interval (for kubectl retina bpftrace): STATS lines while it runs and a final one at exit."""
+    p = subprocess.Popen([retina, "trace", "-o", "json", "--stats-interval", "300ms", "--duration", "2s",
+                          "--port", "9", "--ip", netpair.B4], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        time.sleep(0.8)
+        assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    stats = [x for x in lines if x["type"] == "STATS"]
+    events = [x for x in lines if x["type"] != "STATS"]
+    assert len(stats) >= 4 and stats[-1]["final"] is True and not any(x["final"] for x in stats[:-1])
+    assert lines[-1] is stats[-1]	# nothing after the final count
+    assert stats[-1]["events"] == len(events) and stats[-1]["lost"] == 0 and stats[-1]["lost_by_type"] == {}
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$", stats[-1]["ts"])
+    # each count covers every event before it
+    for i, x in enumerate(lines):
+        if x["type"] == "STATS":
+            assert x["events"] == sum(1 for y in lines[:i] if y["type"] != "STATS")
+
+
 def test_sigterm_stops_cleanly(retina):
     p = subprocess.Popen([retina, "trace", "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1)
@@ -347,6 +374,8 @@ def test_missing_tracepoint_disables_only_its_event(retina, netpair):
     (["--reason", "NO_SUCH_REASON"], "unknown drop reason 'NO_SUCH_REASON'"),
     (["--rst", "--reason", "NO_SOCKET"], "--reason selects drop reasons"),
     (["stray"], "unexpected argument 'stray'"),
+    (["--stats-interval", "1s"], "--stats-interval writes JSON lines: use it with -o json"),
+    (["-o", "json", "--stats-interval", "0"], "bad --stats-interval '0'"),
 ])
 def test_bad_flags_exit_2_with_one_line(retina, args, msg):
     p = run([retina, "trace", *args])

@@ -9,11 +9,32 @@
 #   make bench    benchmarks (tests/bench)
 #   make fuzz     run each fuzz target (tests/fuzz) for FUZZ_SECONDS (default 60)
 #   make clean    remove build/ except the dependency sysroot; distclean: all
+#   make dist     release tarballs for amd64 and arm64, SHA256SUMS and the krew manifest (dist/)
+#
+# ARCH=arm64 (make, test, size, clean): cross-build for aarch64 into build/arm64/
+# (a musl cross-built from Debian's source, the same deps), tested under
+# qemu-aarch64-static; see docs/arm64.md. The default, ARCH=amd64, uses build/.
 
+ARCH    ?= amd64
+ifeq ($(ARCH),amd64)
 B       := build
-SYSROOT := $(B)/sysroot
-DEPSRC  := $(B)/deps/src
 CC      := musl-gcc
+BPF_ARCH := x86
+EMU     :=
+DEPS_VERSIONS := deps/versions
+else ifeq ($(ARCH),arm64)
+B       := build/arm64
+TRIPLET := aarch64-linux-gnu
+MUSL    := $(B)/musl
+CC      := $(MUSL)/bin/musl-gcc
+BPF_ARCH := arm64
+EMU     := qemu-aarch64-static
+DEPS_VERSIONS := deps/versions-arm64 deps/versions
+else
+$(error ARCH=$(ARCH): retina builds for amd64 (the default) or arm64)
+endif
+SYSROOT := $(B)/sysroot
+DEPSRC  := build/deps/src
 CLANG   ?= clang
 BPFTOOL ?= bpftool
 PYTEST  := /usr/bin/python3 -m pytest
@@ -45,6 +66,7 @@ PREREQ_STAMP := $(B)/.prereqs
 .PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration image image-check
 all: $(B)/retina
 
+ifeq ($(ARCH),amd64)
 $(PREREQ_STAMP): deps/prereqs.sh
 	@mkdir -p $(B)
 	@deps/prereqs.sh build
@@ -54,7 +76,24 @@ $(PREREQ_STAMP): deps/prereqs.sh
 $(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh | $(PREREQ_STAMP)
 	@deps/fetch.sh $(DEPSRC)
 	@deps/build.sh $(DEPSRC) $(SYSROOT)
-	@grep -v '^#' deps/versions | awk 'NF {print $$1, $$2}' > $@
+else
+# Cross toolchain and qemu only when asked for (deps/prereqs.sh cross-arm64).
+$(PREREQ_STAMP): deps/prereqs.sh
+	@mkdir -p $(B)
+	@deps/prereqs.sh cross-arm64
+	@touch $@
+
+$(MUSL)/.versions: deps/versions-arm64 deps/fetch.sh deps/build-musl.sh | $(PREREQ_STAMP)
+	@DEPS_VERSIONS=deps/versions-arm64 deps/fetch.sh $(DEPSRC)
+	@deps/build-musl.sh $(DEPSRC) $(MUSL) $(TRIPLET)
+	@grep -v '^#' deps/versions-arm64 | awk 'NF {print $$1, $$2}' > $@
+
+$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh $(MUSL)/.versions | $(PREREQ_STAMP)
+	@deps/fetch.sh $(DEPSRC)
+	@CC=$(CURDIR)/$(CC) AR=$(TRIPLET)-ar HOST=$(TRIPLET) KERNEL_HEADERS=/usr/$(TRIPLET)/include \
+		deps/build.sh $(DEPSRC) $(SYSROOT)
+endif
+	@cat $(DEPS_VERSIONS) | grep -v '^#' | awk 'NF {print $$1, $$2}' > $@
 	@echo "retina deps: versions used:"; sed 's/^/  /' $@
 deps: $(DEPS_STAMP)
 
@@ -72,7 +111,7 @@ FORCE:
 # the build host's kernel does not matter.
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CLANG) -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_x86 \
+	$(CLANG) -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_$(BPF_ARCH) \
 		-isystem $(SYSROOT)/include -I. -c $< -o $@.full
 	$(BPFTOOL) gen object $@ $@.full
 	@rm -f $@.full
@@ -86,7 +125,7 @@ $(B)/applets/main.o $(B)/applets/kubectl_shell.o $(B)/applets/kubectl_bpftrace.o
 
 $(B)/retina: $(OBJ) | $(DEPS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(OBJ) $(LIBS) -o $@
-	@cd $(B) && ./retina --install -s . >/dev/null
+	@cd $(B) && $(EMU) ./retina --install -s . >/dev/null
 	@echo "built $@ $(VERSION): $$(stat -c %s $@) bytes"
 
 -include $(OBJ:.o=.d)
@@ -184,7 +223,8 @@ bench: size $(B)/retina | $(B)/.prereqs-test
 	@/usr/bin/python3 tests/bench/probes_bench.py $(B)/retina
 	@/usr/bin/python3 tests/bench/traceloop_overhead.py $(B)/retina
 
+# (ARCH=amd64 leaves build/arm64/ alone; ARCH=arm64 keeps its musl and sysroot)
 clean:
-	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name .prereqs ! -name .prereqs-test ! -name .prereqs-image -exec rm -rf {} +
+	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name musl ! -name arm64 ! -name .prereqs ! -name .prereqs-test ! -name .prereqs-image -exec rm -rf {} +
 distclean:
 	rm -rf $(B)

@@ -63,7 +63,7 @@ PREREQ_STAMP := $(B)/.prereqs
 
 # Skeletons are intermediates, but objects include them: keep them.
 .SECONDARY: $(SKELS) $(SKELS:.skel.h=.bpf.o)
-.PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration image image-check
+.PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration image image-check dist
 all: $(B)/retina
 
 ifeq ($(ARCH),amd64)
@@ -154,6 +154,27 @@ image: $(IMAGE)
 image-check: image
 	@image/check-dockerfile.sh
 
+# ---- release --------------------------------------------------------------
+# make dist: both binaries, then dist/retina-V-linux-{amd64,arm64}.tar.gz,
+# dist/SHA256SUMS and dist/plugins/retina.yaml (the krew manifest, checked
+# against krew's rules). Reproducible: a second run gives the same checksums.
+# DIST_VERSION is semantic (krew needs it): a tag vX.Y.Z on HEAD gives X.Y.Z,
+# otherwise 0.0.0-gHASH[.dirty]. Platform URIs are DIST_URL_BASE/TARBALL: set
+# it (and DIST_HOMEPAGE) to where the release is published; the defaults are
+# example.com placeholders (docs/release.md).
+DIST_VERSION  ?= $(shell t=$$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null) && echo $${t\#v} || \
+	echo 0.0.0-g$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo .dirty))
+DIST_HOMEPAGE ?= https://example.com/retina
+DIST_URL_BASE ?= https://example.com/retina/releases/download/v$(DIST_VERSION)
+DIST_ARCHES   ?= amd64 arm64
+dist:
+	@for a in $(DIST_ARCHES); do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
+	@rm -rf dist
+	@/usr/bin/python3 release/dist.py --version $(DIST_VERSION) --url-base $(DIST_URL_BASE) \
+		--homepage $(DIST_HOMEPAGE) --out dist \
+		$(foreach a,$(DIST_ARCHES),$(a)=$(if $(filter amd64,$(a)),build,build/$(a))/retina)
+	@case "$(DIST_URL_BASE)" in https://example.com/*) echo "dist: note: the manifest's URIs are the example.com placeholder; make dist DIST_URL_BASE=https://... for a real release";; esac
+
 # ---- tests ----------------------------------------------------------------
 # Unit tests and fuzz targets build the shared code (and the pure rule code of
 # applets, *_rules.c) with the host compiler against host builds of the
@@ -227,4 +248,4 @@ bench: size $(B)/retina | $(B)/.prereqs-test
 clean:
 	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name musl ! -name arm64 ! -name .prereqs ! -name .prereqs-test ! -name .prereqs-image -exec rm -rf {} +
 distclean:
-	rm -rf $(B)
+	rm -rf $(B) dist

@@ -201,12 +201,36 @@ $(HOST_STAMP): $(DEPS_STAMP) deps/build-host.sh deps/common.sh
 	@deps/build-host.sh $(DEPSRC) $(HOSTROOT)
 	@cp $(DEPS_STAMP) $@
 
-$(B)/unit/lib.a: $(HOST_SRC) $(wildcard lib/*.h net/*.h kube/*.h applets/*.h) | $(HOST_STAMP) $(B)/.prereqs-test
+ifeq ($(ARCH),amd64)
+UNIT_CC     := gcc
+UNIT_AR     := ar
+UNIT_LIBS   := $(HOST_LIBS) -lcmocka
+UNIT_DEPS   := $(HOST_STAMP)
+else
+# ARCH=arm64: the same unit tests, cross-built static against the target's
+# sysroot and a cross-built cmocka, run under qemu-user. No sanitizers: ASan
+# and UBSan's runtimes are glibc builds, and this libc is musl. cmocka.h
+# would redefine musl's uintptr_t without _UINTPTR_T_DEFINED.
+CMOCKA      := $(B)/cmocka
+UNIT_CC     := $(CC)
+UNIT_AR     := $(TRIPLET)-ar
+UNIT_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_UINTPTR_T_DEFINED -I. -isystem $(SYSROOT)/include -isystem $(CMOCKA)/include \
+	       -idirafter $(SYSROOT)/kernel-include
+UNIT_LIBS   := -static -L$(SYSROOT)/lib -L$(CMOCKA)/lib -lcmocka -lbearssl -lyaml -lcjson -lz
+UNIT_DEPS   := $(CMOCKA)/.versions
+
+$(CMOCKA)/.versions: deps/versions-arm64-test deps/fetch.sh deps/build-cmocka.sh | $(DEPS_STAMP)
+	@DEPS_VERSIONS=deps/versions-arm64-test deps/fetch.sh $(DEPSRC)
+	@CC=$(CURDIR)/$(CC) AR=$(TRIPLET)-ar deps/build-cmocka.sh $(DEPSRC) $(CMOCKA)
+	@grep -v '^#' deps/versions-arm64-test | awk 'NF {print $$1, $$2}' > $@
+endif
+
+$(B)/unit/lib.a: $(HOST_SRC) $(wildcard lib/*.h net/*.h kube/*.h applets/*.h) | $(UNIT_DEPS) $(B)/.prereqs-test
 	@mkdir -p $(B)/unit/obj && rm -f $@
 	@for f in $(HOST_SRC); do o=$(B)/unit/obj/$$(echo $$f | tr / _).o; \
-		gcc $(UNIT_CFLAGS) -c $$f -o $$o || exit 1; ar rcs $@ $$o; done
+		$(UNIT_CC) $(UNIT_CFLAGS) -c $$f -o $$o || exit 1; $(UNIT_AR) rcs $@ $$o; done
 $(B)/unit/%: tests/unit/%.c $(B)/unit/lib.a
-	gcc $(UNIT_CFLAGS) $< $(B)/unit/lib.a $(HOST_LIBS) -lcmocka -o $@
+	$(UNIT_CC) $(UNIT_CFLAGS) $< $(B)/unit/lib.a $(UNIT_LIBS) -o $@
 
 $(B)/fuzz/lib.a: $(HOST_SRC) $(wildcard lib/*.h net/*.h kube/*.h applets/*.h) | $(HOST_STAMP) $(B)/.prereqs-test
 	@mkdir -p $(B)/fuzz/obj && rm -f $@
@@ -216,11 +240,19 @@ $(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/lib.a
 	$(CLANG) $(FUZZ_CFLAGS) $< $(B)/fuzz/lib.a $(HOST_LIBS) -o $@
 
 # make test: everything, fuzz targets briefly (FUZZ_SECONDS=5 each).
+ifeq ($(ARCH),amd64)
 test: $(B)/retina $(UNIT_BIN) $(FUZZ_BIN) | $(B)/.prereqs-test
 	@FUZZ_SECONDS=5 tests/run $(B) $(UNIT_BIN) -- $(FUZZ_BIN)
+else
+# Emulated: the unit tests and tests/arm64 (applets that need no kernel
+# features, the arm64 release tarball) under qemu-aarch64-static. No fuzzing:
+# libFuzzer targets test the same C on the build machine. See docs/arm64.md.
+test: $(B)/retina $(UNIT_BIN) | $(B)/.prereqs-test
+	@TEST_EMULATOR=$(EMU) PYTEST_DIR=tests/arm64 tests/run $(B) $(UNIT_BIN)
+endif
 
 unit: $(UNIT_BIN)
-	@for t in $(UNIT_BIN); do $$t || exit 1; done
+	@for t in $(UNIT_BIN); do $(EMU) $$t || exit 1; done
 integration: $(B)/retina | $(B)/.prereqs-test
 	@RETINA_BIN=$(CURDIR)/$(B)/retina $(PYTEST) -q tests/integration
 

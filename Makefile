@@ -11,27 +11,36 @@
 #   make clean    remove build/ except the dependency sysroot; distclean: all
 #   make dist     release tarballs for amd64 and arm64, SHA256SUMS and the krew manifest (dist/)
 #
-# ARCH=arm64 (make, test, size, clean): cross-build for aarch64 into build/arm64/
-# (a musl cross-built from Debian's source, the same deps), tested under
-# qemu-aarch64-static; see docs/arm64.md. The default, ARCH=amd64, uses build/.
+# ARCH is the target, by default this machine's (amd64 or arm64): a native
+# build goes to build/ with Debian's musl-gcc. ARCH=arm64 on an amd64 machine
+# (make, test, size, clean) cross-builds into build/arm64/ (musl cross-built
+# from Debian's source, the same deps), tested under qemu-aarch64-static; see
+# docs/arm64.md.
 
-ARCH    ?= amd64
-ifeq ($(ARCH),amd64)
+HOST_ARCH := $(patsubst x86_64,amd64,$(patsubst aarch64,arm64,$(shell uname -m)))
+ARCH    ?= $(HOST_ARCH)
+# (also in the kernel's and uname's spelling, as an exported ARCH may be)
+override ARCH := $(patsubst x86_64,amd64,$(patsubst x86,amd64,$(patsubst aarch64,arm64,$(ARCH))))
+BPF_ARCH := $(patsubst amd64,x86,$(ARCH))
+ifeq ($(filter $(ARCH),amd64 arm64),)
+$(error ARCH=$(ARCH): retina builds for amd64 or arm64)
+endif
+ifeq ($(ARCH),$(HOST_ARCH))
+CROSS   :=
 B       := build
 CC      := musl-gcc
-BPF_ARCH := x86
 EMU     :=
 DEPS_VERSIONS := deps/versions
-else ifeq ($(ARCH),arm64)
+else ifeq ($(ARCH)-$(HOST_ARCH),arm64-amd64)
+CROSS   := 1
 B       := build/arm64
 TRIPLET := aarch64-linux-gnu
 MUSL    := $(B)/musl
 CC      := $(MUSL)/bin/musl-gcc
-BPF_ARCH := arm64
 EMU     := qemu-aarch64-static
 DEPS_VERSIONS := deps/versions-arm64 deps/versions
 else
-$(error ARCH=$(ARCH): retina builds for amd64 (the default) or arm64)
+$(error ARCH=$(ARCH) on this $(HOST_ARCH) machine: only arm64 is cross-built (from amd64))
 endif
 SYSROOT := $(B)/sysroot
 DEPSRC  := build/deps/src
@@ -66,7 +75,7 @@ PREREQ_STAMP := $(B)/.prereqs
 .PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration image image-check dist
 all: $(B)/retina
 
-ifeq ($(ARCH),amd64)
+ifeq ($(CROSS),)
 $(PREREQ_STAMP): deps/prereqs.sh
 	@mkdir -p $(B)
 	@deps/prereqs.sh build
@@ -172,7 +181,7 @@ dist:
 	@rm -rf dist
 	@/usr/bin/python3 release/dist.py --version $(DIST_VERSION) --url-base $(DIST_URL_BASE) \
 		--homepage $(DIST_HOMEPAGE) --out dist \
-		$(foreach a,$(DIST_ARCHES),$(a)=$(if $(filter amd64,$(a)),build,build/$(a))/retina)
+		$(foreach a,$(DIST_ARCHES),$(a)=$(if $(filter $(HOST_ARCH),$(a)),build,build/$(a))/retina)
 	@case "$(DIST_URL_BASE)" in https://example.com/*) echo "dist: note: the manifest's URIs are the example.com placeholder; make dist DIST_URL_BASE=https://... for a real release";; esac
 
 # ---- tests ----------------------------------------------------------------
@@ -201,13 +210,13 @@ $(HOST_STAMP): $(DEPS_STAMP) deps/build-host.sh deps/common.sh
 	@deps/build-host.sh $(DEPSRC) $(HOSTROOT)
 	@cp $(DEPS_STAMP) $@
 
-ifeq ($(ARCH),amd64)
+ifeq ($(CROSS),)
 UNIT_CC     := gcc
 UNIT_AR     := ar
 UNIT_LIBS   := $(HOST_LIBS) -lcmocka
 UNIT_DEPS   := $(HOST_STAMP)
 else
-# ARCH=arm64: the same unit tests, cross-built static against the target's
+# Cross (ARCH=arm64): the same unit tests, cross-built static against the target's
 # sysroot and a cross-built cmocka, run under qemu-user. No sanitizers: ASan
 # and UBSan's runtimes are glibc builds, and this libc is musl. cmocka.h
 # would redefine musl's uintptr_t without _UINTPTR_T_DEFINED.
@@ -240,7 +249,7 @@ $(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/lib.a
 	$(CLANG) $(FUZZ_CFLAGS) $< $(B)/fuzz/lib.a $(HOST_LIBS) -o $@
 
 # make test: everything, fuzz targets briefly (FUZZ_SECONDS=5 each).
-ifeq ($(ARCH),amd64)
+ifeq ($(CROSS),)
 test: $(B)/retina $(UNIT_BIN) $(FUZZ_BIN) | $(B)/.prereqs-test
 	@FUZZ_SECONDS=5 tests/run $(B) $(UNIT_BIN) -- $(FUZZ_BIN)
 else

@@ -56,7 +56,10 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno
 CFLAGS  := -std=gnu11 -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables $(WARN) \
 	   -isystem $(SYSROOT)/include -idirafter $(SYSROOT)/kernel-include \
 	   -I. -I$(B)
-LDFLAGS := -static -s -Wl,--gc-sections -Wl,-Map=$(B)/retina.map -L$(SYSROOT)/lib
+# -z norelro: ld pads the file so RELRO ends on a page (64 KiB on aarch64:
+# 37 KB there), and only musl's dynamic linker applies PT_GNU_RELRO; a static
+# binary never mprotects it (docs/arm64.md).
+LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,norelro -Wl,-Map=$(B)/retina.map -L$(SYSROOT)/lib
 LIBS    := -lbpf -lelf -lz -lbearssl -lyaml -lcjson
 
 # One object per applet (applets/applets.def), plus the shared code of

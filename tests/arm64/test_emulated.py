@@ -113,11 +113,17 @@ def test_ping_without_net_raw_uses_the_icmp_datagram_socket(emu):
     # qemu-user passes socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP) through; the kernel then
     # allows it by net.ipv4.ping_group_range, which this test sets in a namespace of its own.
     require("unshare", "setpriv")
-    script = ("ip link set lo up && sysctl -qw net.ipv4.ping_group_range='0 2147483647' && "
-              'exec setpriv --bounding-set=-net_raw --inh-caps=-net_raw "$@"')
-    p = run(["unshare", "--net", "sh", "-c", script, "sh", *emu, "ping", "-c", "1", "127.0.0.1"])
+
+    def ping(group_range):
+        script = (f"ip link set lo up && sysctl -qw net.ipv4.ping_group_range='{group_range}' && "
+                  'exec setpriv --bounding-set=-net_raw --inh-caps=-net_raw "$@"')
+        return run(["unshare", "--net", "sh", "-c", script, "sh", *emu, "ping", "-c", "1", "127.0.0.1"])
+    p = ping("0 2147483647")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "1 packets transmitted, 1 received" in p.stdout
+    # and it was that socket: with the range closed there is none to be had
+    p = ping("1 0")
+    assert p.returncode == 2 and "ping_group_range" in p.stderr, p.stdout + p.stderr
 
 
 def test_nc_connects_to_a_loopback_listener(emu):

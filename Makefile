@@ -266,7 +266,7 @@ endif
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $(EMU) $$t || exit 1; done
 integration: $(B)/retina | $(B)/.prereqs-test
-	@RETINA_BIN=$(CURDIR)/$(B)/retina $(PYTEST) -q tests/integration
+	@RETINA_BIN=$(CURDIR)/$(B)/retina $(PYTEST) -q $(if $(CROSS),tests/arm64,tests/integration)
 
 # Longer fuzzing: FUZZ_SECONDS per target (default 60), new inputs kept in build/.
 fuzz: $(FUZZ_BIN)

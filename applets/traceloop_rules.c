@@ -2,10 +2,23 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 #include "applets/traceloop.h"
-#include "applets/traceloop_syscalls.h"
 #include "lib/retina.h"
+
+/* Records carry the traced CPU's syscall numbers: this build's (the tracer
+ * and the traced run on one kernel). SYS_* come from the libc of the target. */
+#if defined(__aarch64__)
+#include "applets/traceloop_syscalls_arm64.h"
+#elif defined(__x86_64__)
+#include "applets/traceloop_syscalls.h"
+#else
+#error "traceloop decodes x86_64 and arm64 syscalls only"
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437	/* the same number on every architecture */
+#endif
 
 const char *tl_syscall_name(unsigned int nr, char buf[24])
 {
@@ -75,11 +88,18 @@ void tl_sockaddr(const unsigned char *d, size_t n, char *out, size_t len)
 static int nargs(unsigned int nr)
 {
 	static const struct { unsigned short nr; unsigned char n; } t[] = {
-		{ 3, 1 },   { 5, 2 },	{ 8, 3 },   { 9, 6 },	{ 10, 3 },  { 11, 2 },	{ 12, 1 },  { 13, 4 },
-		{ 14, 4 },  { 16, 3 },	{ 21, 2 },  { 22, 1 },	{ 32, 1 },  { 33, 2 },	{ 35, 2 },  { 39, 0 },
-		{ 41, 3 },  { 43, 3 },	{ 57, 0 },  { 58, 0 },	{ 60, 1 },  { 61, 4 },	{ 62, 2 },  { 72, 3 },
-		{ 102, 0 }, { 104, 0 }, { 107, 0 }, { 108, 0 }, { 110, 0 }, { 158, 2 }, { 186, 0 }, { 217, 3 },
-		{ 218, 1 }, { 231, 1 }, { 262, 4 }, { 273, 2 }, { 293, 2 }, { 302, 4 }, { 318, 3 }, { 334, 4 },
+		{ SYS_close, 1 }, { SYS_fstat, 2 }, { SYS_lseek, 3 }, { SYS_mmap, 6 }, { SYS_mprotect, 3 },
+		{ SYS_munmap, 2 }, { SYS_brk, 1 }, { SYS_rt_sigaction, 4 }, { SYS_rt_sigprocmask, 4 },
+		{ SYS_ioctl, 3 }, { SYS_dup, 1 }, { SYS_nanosleep, 2 }, { SYS_getpid, 0 }, { SYS_socket, 3 },
+		{ SYS_accept, 3 }, { SYS_exit, 1 }, { SYS_wait4, 4 }, { SYS_kill, 2 }, { SYS_fcntl, 3 },
+		{ SYS_getuid, 0 }, { SYS_getgid, 0 }, { SYS_geteuid, 0 }, { SYS_getegid, 0 }, { SYS_getppid, 0 },
+		{ SYS_gettid, 0 }, { SYS_getdents64, 3 }, { SYS_set_tid_address, 1 }, { SYS_exit_group, 1 },
+		{ SYS_newfstatat, 4 }, { SYS_set_robust_list, 2 }, { SYS_pipe2, 2 }, { SYS_prlimit64, 4 },
+		{ SYS_getrandom, 3 }, { SYS_rseq, 4 },
+#ifdef SYS_open	/* x86_64 only: arm64 has just the *at() forms */
+		{ SYS_access, 2 }, { SYS_pipe, 1 }, { SYS_dup2, 2 }, { SYS_fork, 0 }, { SYS_vfork, 0 },
+		{ SYS_arch_prctl, 2 },
+#endif
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
@@ -122,31 +142,33 @@ void tl_format_args(const struct tl_record *e, char *out, size_t len)
 	const __u64 *a = e->args;
 
 	switch (e->nr) {
-	case 0: case 17: case 45:	/* read, pread64, recvfrom: the data comes with the exit */
+	case SYS_read: case SYS_pread64: case SYS_recvfrom:	/* the data comes with the exit */
 		snprintf(out, len, "fd=%d, count=%llu", (int)a[0], (unsigned long long)a[2]);
 		return;
-	case 1: case 18: case 44:	/* write, pwrite64, sendto */
+	case SYS_write: case SYS_pwrite64: case SYS_sendto:
 		tl_quote(e->data, preview_len(e), q, sizeof(q));
 		snprintf(out, len, "fd=%d, buf=%s%s, count=%llu", (int)a[0], q, a[2] > preview_len(e) ? "..." : "",
 			 (unsigned long long)a[2]);
 		return;
-	case 2:				/* open */
+#ifdef SYS_open
+	case SYS_open:
 		quote_str(e, q, sizeof(q));
 		snprintf(out, len, "filename=%s, flags=%d, mode=%d", q, (int)a[1], (int)a[2]);
 		return;
-	case 257:			/* openat */
+#endif
+	case SYS_openat:
 		quote_str(e, q, sizeof(q));
 		snprintf(out, len, "dfd=%d, filename=%s, flags=%d, mode=%d", (int)a[0], q, (int)a[2], (int)a[3]);
 		return;
-	case 437:			/* openat2 */
+	case SYS_openat2:
 		quote_str(e, q, sizeof(q));
 		snprintf(out, len, "dfd=%d, filename=%s", (int)a[0], q);
 		return;
-	case 42: case 49:		/* connect, bind */
+	case SYS_connect: case SYS_bind:
 		tl_sockaddr((const unsigned char *)e->data, data_len(e), q, sizeof(q));
 		snprintf(out, len, "fd=%d, addr=%s, addrlen=%d", (int)a[0], q, (int)a[2]);
 		return;
-	case 59: case 322: {		/* execve, execveat: argv as NUL-separated strings */
+	case SYS_execve: case SYS_execveat: {	/* argv as NUL-separated strings */
 		size_t used = (size_t)snprintf(out, len, "argv=[");
 		for (size_t off = 0, n = data_len(e); off < n && used < len;) {
 			size_t l = strnlen(e->data + off, n - off);
@@ -159,13 +181,13 @@ void tl_format_args(const struct tl_record *e, char *out, size_t len)
 			snprintf(out + used, len - used, "]");
 		return;
 	}
-	case 56:			/* clone */
+	case SYS_clone:
 		snprintf(out, len, "flags=0x%llx", (unsigned long long)a[0]);
 		return;
-	case 231: case 60:		/* exit_group, exit */
+	case SYS_exit_group: case SYS_exit:
 		snprintf(out, len, "status=%d", (int)a[0]);
 		return;
-	case 3:				/* close */
+	case SYS_close:
 		snprintf(out, len, "fd=%d", (int)a[0]);
 		return;
 	}
@@ -184,7 +206,7 @@ void tl_format_ret(const struct tl_record *x, char *out, size_t len)
 		snprintf(out, len, "-1 %s", errno_name((int)-ret, ebuf));
 	else if (ret > 0xffffffffLL)
 		snprintf(out, len, "0x%llx", (unsigned long long)ret);
-	else if ((x->nr == 0 || x->nr == 17 || x->nr == 45) && ret > 0) {
+	else if ((x->nr == SYS_read || x->nr == SYS_pread64 || x->nr == SYS_recvfrom) && ret > 0) {
 		tl_quote(x->data, preview_len(x), q, sizeof(q));
 		snprintf(out, len, "%lld %s%s", ret, q, (unsigned long long)ret > preview_len(x) ? "..." : "");
 	} else

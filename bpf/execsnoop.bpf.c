@@ -11,9 +11,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "bpf/execsnoop.h"
-
-#define NR_execve 59		/* x86_64 */
-#define NR_execveat 322
+#include "bpf/syscall_arch.h"
 
 /* Set before load. */
 const volatile bool filter_cgroup = false;	/* only the cgroup in cgroup_filter[0] and its descendants */
@@ -93,7 +91,7 @@ int execsnoop_enter(struct bpf_raw_tracepoint_args *ctx)
 	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return 0;
-	argv = (const char *const *)(nr == NR_execve ? BPF_CORE_READ(regs, si) : BPF_CORE_READ(regs, dx));
+	argv = (const char *const *)(nr == NR_execve ? SYSCALL_ARG1(regs) : SYSCALL_ARG2(regs));
 	e->args_count = 0;
 	e->args_size = 0;
 	e->args_truncated = 0;

@@ -10,13 +10,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "bpf/traceloop.h"
-
-/* x86_64 syscall numbers decoded here. */
-enum {
-	NR_read = 0, NR_write = 1, NR_open = 2, NR_pread64 = 17, NR_pwrite64 = 18, NR_connect = 42,
-	NR_sendto = 44, NR_recvfrom = 45, NR_bind = 49, NR_execve = 59, NR_openat = 257, NR_execveat = 322,
-	NR_openat2 = 437,
-};
+#include "bpf/syscall_arch.h"
 
 const volatile bool filter_cgroup = false;	/* only below the cgroup in cgroup_filter[0] */
 const volatile __u32 nr_records = 2048;		/* per slot; a power of two */
@@ -175,16 +169,18 @@ int traceloop_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (!traced() || !(r = reserve(&seq)))
 		return 0;
 	fill(r, TL_ENTER, (__u16)nr);
-	r->args[0] = BPF_CORE_READ(regs, di);
-	r->args[1] = BPF_CORE_READ(regs, si);
-	r->args[2] = BPF_CORE_READ(regs, dx);
-	r->args[3] = BPF_CORE_READ(regs, r10);
-	r->args[4] = BPF_CORE_READ(regs, r8);
-	r->args[5] = BPF_CORE_READ(regs, r9);
+	r->args[0] = SYSCALL_ARG0(regs);
+	r->args[1] = SYSCALL_ARG1(regs);
+	r->args[2] = SYSCALL_ARG2(regs);
+	r->args[3] = SYSCALL_ARG3(regs);
+	r->args[4] = SYSCALL_ARG4(regs);
+	r->args[5] = SYSCALL_ARG5(regs);
 	switch (nr) {
+#ifdef HAVE_NR_open
 	case NR_open:
 		copy_str(r, r->args[0]);
 		break;
+#endif
 	case NR_openat:
 	case NR_openat2:
 		copy_str(r, r->args[1]);
@@ -219,12 +215,12 @@ int traceloop_exit(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!traced() || !(r = reserve(&seq)))
 		return 0;
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = SYSCALL_NR(regs);
 	fill(r, TL_EXIT, (__u16)nr);
 	r->args[0] = ret;
 	/* What was read is only there now: the buffer pointer is still in the saved registers. */
 	if ((nr == NR_read || nr == NR_pread64 || nr == NR_recvfrom) && ret > 0)
-		copy_bytes(r, BPF_CORE_READ(regs, si), ret);
+		copy_bytes(r, SYSCALL_ARG1(regs), ret);
 	r->seq = seq;
 	return 0;
 }

@@ -48,10 +48,19 @@ struct bpf_raw_tracepoint_args {
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
-/* x86_64 registers as sys_enter sees them (args: di, si, dx, r10, r8, r9) */
+/* The saved user registers as sys_enter/sys_exit see them (see bpf/syscall_arch.h) */
+#if defined(__TARGET_ARCH_arm64)
+struct pt_regs {	/* regs[] sits in an anonymous union in the kernel's; CO-RE finds it */
+	__u64 regs[31];
+	__u64 sp, pc, pstate;
+	__u64 orig_x0;
+	__s32 syscallno;
+};
+#else
 struct pt_regs {
 	unsigned long di, si, dx, r10, r8, r9, orig_ax;
 };
+#endif
 
 struct ns_common {
 	unsigned int inum;

@@ -50,8 +50,8 @@ $(PREREQ_STAMP): deps/prereqs.sh
 	@deps/prereqs.sh build
 	@touch $@
 
-# The sysroot is rebuilt only when the pinned versions or the recipes change.
-$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh | $(PREREQ_STAMP)
+# The sysroot is rebuilt only when the pinned versions, the recipes or our patches change.
+$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh $(wildcard deps/patches/*.patch) | $(PREREQ_STAMP)
 	@deps/fetch.sh $(DEPSRC)
 	@deps/build.sh $(DEPSRC) $(SYSROOT)
 	@grep -v '^#' deps/versions | awk 'NF {print $$1, $$2}' > $@

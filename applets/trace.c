@@ -23,6 +23,7 @@
 #include "applets/trace_io.h"
 #include "bpf/trace.skel.h"
 #include "lib/caps.h"
+#include "lib/proc.h"
 #include "lib/retina.h"
 
 const char trace_help[] =
@@ -196,18 +197,14 @@ static int cmp_reason(const void *a, const void *b)
 /* What the bpf() refusal most likely means here, and the flag that fixes it. */
 static void explain_eperm(const char *what)
 {
-	uint64_t eff = 0, need;
-	char line[256], miss[256];
+	struct proc_status st;
+	uint64_t eff, need;
+	char miss[256];
 	struct utsname u;
 	int major = 0, minor = 0;
-	FILE *f = fopen("/proc/self/status", "r");
 
-	if (f) {
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "CapEff:", 7))
-				eff = strtoull(line + 7, NULL, 16);
-		fclose(f);
-	}
+	proc_self_status(&st);
+	eff = st.cap_eff;
 	if (!uname(&u))
 		sscanf(u.release, "%d.%d", &major, &minor);
 	/* BPF and PERFMON exist since 5.8; before, only SYS_ADMIN would do. */

@@ -26,7 +26,9 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno
 CFLAGS  := -std=gnu11 -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables $(WARN) \
 	   -isystem $(SYSROOT)/include -idirafter $(SYSROOT)/kernel-include \
 	   -I. -I$(B)
-LDFLAGS := -static -s -Wl,--gc-sections -Wl,-Map=$(B)/retina.map -L$(SYSROOT)/lib
+# --wrap: trace hands its parse of the kernel's BTF to libbpf (applets/trace.c)
+LDFLAGS := -static -s -Wl,--gc-sections -Wl,-Map=$(B)/retina.map -L$(SYSROOT)/lib \
+	   -Wl,--wrap=btf__load_vmlinux_btf
 LIBS    := -lbpf -lelf -lz -lbearssl -lyaml -lcjson
 
 # One object per applet (applets/applets.def), plus the shared code of

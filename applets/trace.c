@@ -99,6 +99,24 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+/*
+ * libbpf parses the kernel's BTF again to load the programs (1.1 cannot be
+ * given one). The link wraps its btf__load_vmlinux_btf (-Wl,--wrap in the
+ * Makefile): a parse handed over here is taken instead, once, and libbpf
+ * frees it after loading. Anything else gets a parse of its own.
+ */
+static struct btf *vmlinux_handoff;
+struct btf *__real_btf__load_vmlinux_btf(void);
+struct btf *__wrap_btf__load_vmlinux_btf(void);
+
+struct btf *__wrap_btf__load_vmlinux_btf(void)
+{
+	struct btf *btf = vmlinux_handoff;
+
+	vmlinux_handoff = NULL;
+	return btf ? btf : __real_btf__load_vmlinux_btf();
+}
+
 /* What one pass over the kernel's BTF tells. */
 struct btf_facts {
 	bool drop_enum, rst_enum;	/* the reason arguments exist with their enums */
@@ -549,11 +567,11 @@ int trace_main(int argc, char **argv)
 	struct btf_facts facts = { 0 };
 	if (read_btf(btf, &drop, &rst, &facts))
 		die(EXIT_FAIL, "out of memory");
-	btf__free(btf);
 	if (o.list_reasons) {
 		qsort(drop.v, drop.n, sizeof(*drop.v), cmp_reason);
 		for (size_t i = 0; i < drop.n; i++)
 			printf("%u=%s\n", drop.v[i].code, drop.v[i].name);
+		btf__free(btf);
 		return EXIT_OK;
 	}
 
@@ -597,7 +615,10 @@ int trace_main(int argc, char **argv)
 	if (!active)
 		die(EXIT_FAIL, "none of the requested tracepoints exists on this kernel: nothing to trace");
 
+	vmlinux_handoff = btf;	/* libbpf's now: it frees it after loading */
 	err = trace_bpf__load(skel);
+	btf__free(vmlinux_handoff);	/* not taken (a libbpf that does not call it) */
+	vmlinux_handoff = NULL;
 	if (err == -EPERM || err == -EACCES)
 		explain_eperm("loading the BPF programs");
 	if (err)

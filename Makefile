@@ -59,7 +59,9 @@ CFLAGS  := -std=gnu11 -Os -ffunction-sections -fdata-sections -fno-asynchronous-
 # -z norelro: ld pads the file so RELRO ends on a page (64 KiB on aarch64:
 # 37 KB there), and only musl's dynamic linker applies PT_GNU_RELRO; a static
 # binary never mprotects it (docs/arm64.md).
-LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,norelro -Wl,-Map=$(B)/retina.map -L$(SYSROOT)/lib
+# --wrap: trace hands its parse of the kernel's BTF to libbpf (applets/trace.c)
+LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,norelro -Wl,-Map=$(B)/retina.map -L$(SYSROOT)/lib \
+	   -Wl,--wrap=btf__load_vmlinux_btf
 LIBS    := -lbpf -lelf -lz -lbearssl -lyaml -lcjson
 
 # One object per applet (applets/applets.def), plus the shared code of
@@ -84,8 +86,8 @@ $(PREREQ_STAMP): deps/prereqs.sh
 	@deps/prereqs.sh build
 	@touch $@
 
-# The sysroot is rebuilt only when the pinned versions or the recipes change.
-$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh | $(PREREQ_STAMP)
+# The sysroot is rebuilt only when the pinned versions, the recipes or our patches change.
+$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh $(wildcard deps/patches/*.patch) | $(PREREQ_STAMP)
 	@deps/fetch.sh $(DEPSRC)
 	@deps/build.sh $(DEPSRC) $(SYSROOT)
 else
@@ -100,7 +102,7 @@ $(MUSL)/.versions: deps/versions-arm64 deps/fetch.sh deps/build-musl.sh | $(PRER
 	@deps/build-musl.sh $(DEPSRC) $(MUSL) $(TRIPLET)
 	@grep -v '^#' deps/versions-arm64 | awk 'NF {print $$1, $$2}' > $@
 
-$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh $(MUSL)/.versions | $(PREREQ_STAMP)
+$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh $(wildcard deps/patches/*.patch) $(MUSL)/.versions | $(PREREQ_STAMP)
 	@deps/fetch.sh $(DEPSRC)
 	@CC=$(CURDIR)/$(CC) AR=$(TRIPLET)-ar HOST=$(TRIPLET) KERNEL_HEADERS=/usr/$(TRIPLET)/include \
 		deps/build.sh $(DEPSRC) $(SYSROOT)

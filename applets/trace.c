@@ -23,6 +23,7 @@
 #include "applets/trace_io.h"
 #include "bpf/trace.skel.h"
 #include "lib/caps.h"
+#include "lib/proc.h"
 #include "lib/retina.h"
 
 const char trace_help[] =
@@ -101,21 +102,59 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Feed every enum of btf that names drop or RST reasons (ids from first). */
-static int scan_reasons(const struct btf *btf, __u32 first, struct reason_table *drop, struct reason_table *rst)
+/*
+ * libbpf parses the kernel's BTF again to load the programs (1.1 cannot be
+ * given one). The link wraps its btf__load_vmlinux_btf (-Wl,--wrap in the
+ * Makefile): a parse handed over here is taken instead, once, and libbpf
+ * frees it after loading. Anything else gets a parse of its own.
+ */
+static struct btf *vmlinux_handoff;
+struct btf *__real_btf__load_vmlinux_btf(void);
+struct btf *__wrap_btf__load_vmlinux_btf(void);
+
+struct btf *__wrap_btf__load_vmlinux_btf(void)
+{
+	struct btf *btf = vmlinux_handoff;
+
+	vmlinux_handoff = NULL;
+	return btf ? btf : __real_btf__load_vmlinux_btf();
+}
+
+/* What one pass over the kernel's BTF tells. */
+struct btf_facts {
+	bool drop_enum, rst_enum;	/* the reason arguments exist with their enums */
+	unsigned tracepoints;		/* bit per enum trace_type: btf_trace_NAME exists */
+};
+
+/*
+ * Feed every enum of btf that names drop or RST reasons (ids from first),
+ * and note the tracepoints it has: one pass over the types, not one per name.
+ */
+static int scan_btf(const struct btf *btf, __u32 first, struct reason_table *drop, struct reason_table *rst,
+		    struct btf_facts *facts)
 {
 	__u32 n = btf__type_cnt(btf);
 
 	for (__u32 id = first; id < n; id++) {
 		const struct btf_type *t = btf__type_by_id(btf, id);
-		if (!btf_is_any_enum(t))
+		bool is_enum = btf_is_any_enum(t);
+		if (!is_enum && !btf_is_typedef(t))
 			continue;
 		const char *ename = btf__name_by_offset(btf, t->name_off);
 		if (!ename || !*ename)
 			continue;
+		if (!is_enum) {
+			if (!strncmp(ename, "btf_trace_", 10))
+				for (int tt = 0; tt < TT_COUNT; tt++)
+					if (!strcmp(ename + 10, trace_tp_names[tt]))
+						facts->tracepoints |= 1u << tt;
+			continue;
+		}
 		bool is_rst = !strcmp(ename, "sk_rst_reason");
 		if (!is_rst && !strstr(ename, "drop_reason"))
 			continue;
+		facts->rst_enum |= is_rst;
+		facts->drop_enum |= !strcmp(ename, "skb_drop_reason");
 		struct reason_table *tab = is_rst ? rst : drop;
 		for (int i = 0; i < btf_vlen(t); i++) {
 			const char *name;
@@ -141,9 +180,10 @@ static int scan_reasons(const struct btf *btf, __u32 first, struct reason_table 
  * The kernel's reasons, and (6.4+) those of drop-reason subsystems whose
  * module is loaded: their enums live in the module's BTF, not in vmlinux's.
  */
-static int read_reasons(const struct btf *btf, struct reason_table *drop, struct reason_table *rst)
+static int read_btf(const struct btf *btf, struct reason_table *drop, struct reason_table *rst,
+		    struct btf_facts *facts)
 {
-	if (scan_reasons(btf, 1, drop, rst))
+	if (scan_btf(btf, 1, drop, rst, facts))
 		return -1;
 	for (size_t i = 0; i < drop->nsubsys; i++) {
 		char mod[64], path[96];
@@ -160,7 +200,8 @@ static int read_reasons(const struct btf *btf, struct reason_table *drop, struct
 		struct btf *mb = btf__parse_split(path, (struct btf *)btf);
 		if (!mb)
 			continue;
-		int err = scan_reasons(mb, btf__type_cnt(btf), drop, rst);
+		struct btf_facts ignored = { 0 };
+		int err = scan_btf(mb, btf__type_cnt(btf), drop, rst, &ignored);
 		btf__free(mb);
 		if (err)
 			return -1;
@@ -177,18 +218,14 @@ static int cmp_reason(const void *a, const void *b)
 /* What the bpf() refusal most likely means here, and the flag that fixes it. */
 static void explain_eperm(const char *what)
 {
-	uint64_t eff = 0, need;
-	char line[256], miss[256];
+	struct proc_status st;
+	uint64_t eff, need;
+	char miss[256];
 	struct utsname u;
 	int major = 0, minor = 0;
-	FILE *f = fopen("/proc/self/status", "r");
 
-	if (f) {
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "CapEff:", 7))
-				eff = strtoull(line + 7, NULL, 16);
-		fclose(f);
-	}
+	proc_self_status(&st);
+	eff = st.cap_eff;
 	if (!uname(&u))
 		sscanf(u.release, "%d.%d", &major, &minor);
 	/* BPF and PERFMON exist since 5.8; before, only SYS_ADMIN would do. */
@@ -523,10 +560,9 @@ static struct bpf_program *prog_of(struct trace_bpf *skel, int type)
 }
 
 /* A tracepoint this kernel lacks (or a test pretending so): RETINA_TRACE_MISSING=a,b. */
-static bool tracepoint_exists(const struct btf *btf, const char *tp)
+static bool tracepoint_exists(const struct btf_facts *facts, int type)
 {
-	char name[64];
-	const char *pretend = getenv("RETINA_TRACE_MISSING");
+	const char *pretend = getenv("RETINA_TRACE_MISSING"), *tp = trace_tp_names[type];
 
 	if (pretend) {
 		size_t n = strlen(tp);
@@ -534,8 +570,7 @@ static bool tracepoint_exists(const struct btf *btf, const char *tp)
 			if ((p == pretend || p[-1] == ',') && (p[n] == ',' || !p[n]))
 				return false;
 	}
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0;
+	return facts->tracepoints & (1u << type);
 }
 
 int trace_main(int argc, char **argv)
@@ -561,12 +596,14 @@ int trace_main(int argc, char **argv)
 				       "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)");
 		die(EXIT_FAIL, "cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): %s", strerror(why));
 	}
-	if (read_reasons(btf, &drop, &rst))
+	struct btf_facts facts = { 0 };
+	if (read_btf(btf, &drop, &rst, &facts))
 		die(EXIT_FAIL, "out of memory");
 	if (o.list_reasons) {
 		qsort(drop.v, drop.n, sizeof(*drop.v), cmp_reason);
 		for (size_t i = 0; i < drop.n; i++)
 			printf("%u=%s\n", drop.v[i].code, drop.v[i].name);
+		btf__free(btf);
 		return EXIT_OK;
 	}
 
@@ -579,6 +616,8 @@ int trace_main(int argc, char **argv)
 	memcpy((void *)skel->rodata->ports, o.ports, sizeof(o.ports));
 	skel->rodata->n_ports = o.nports;
 	skel->rodata->all_reasons = o.all_reasons;
+	skel->rodata->has_drop_reason = facts.drop_enum;
+	skel->rodata->has_rst_reason = facts.rst_enum;
 	skel->rodata->stack_types = o.stack_types & o.types;
 	if (o.write_path)
 		skel->rodata->snaplen = o.snaplen;
@@ -597,7 +636,7 @@ int trace_main(int argc, char **argv)
 	unsigned active = 0;
 	for (int t = 0; t < TT_COUNT; t++) {
 		bool want = o.types & (1u << t);
-		if (want && !tracepoint_exists(btf, trace_tp_names[t])) {
+		if (want && !tracepoint_exists(&facts, t)) {
 			warnx("this kernel has no tracepoint %s: %s events are disabled", trace_tp_names[t],
 			      trace_type_names[t]);
 			want = false;
@@ -605,11 +644,13 @@ int trace_main(int argc, char **argv)
 		bpf_program__set_autoload(prog_of(skel, t), want);
 		active |= want ? 1u << t : 0;
 	}
-	btf__free(btf);
 	if (!active)
 		die(EXIT_FAIL, "none of the requested tracepoints exists on this kernel: nothing to trace");
 
+	vmlinux_handoff = btf;	/* libbpf's now: it frees it after loading */
 	err = trace_bpf__load(skel);
+	btf__free(vmlinux_handoff);	/* not taken (a libbpf that does not call it) */
+	vmlinux_handoff = NULL;
 	if (err == -EPERM || err == -EACCES)
 		explain_eperm("loading the BPF programs");
 	if (err)

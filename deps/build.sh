@@ -11,6 +11,7 @@ set -euo pipefail
 # kernel-style Makefiles read it with another meaning): they get a clean slate.
 unset ARCH MAKEFLAGS MAKEOVERRIDES MFLAGS
 src=$(cd "$1" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$2"
 root=$(cd "$2" && pwd)
 . "$(dirname "$0")/common.sh"
@@ -50,6 +51,11 @@ cp "$d/libelf/libelf.h" "$d/libelf/gelf.h" "$d/libelf/nlist.h" "$root/include/"
 
 step libbpf
 d=$(workcopy libbpf)
+# Our fixes on top of Debian's (deps/patches/libbpf-*.patch, each says why).
+for p in "$here"/patches/libbpf-*.patch; do
+	[ -e "$p" ] || continue
+	run patch -d "$d" -p1 --no-backup-if-mismatch -i "$p"
+done
 mkdir -p "$work/libbpf-obj"
 run make -C "$d/src" -j"$JOBS" BUILD_STATIC_ONLY=1 NO_PKG_CONFIG=1 CC=$CC AR=$AR \
 	CFLAGS="$CFLAGS" OBJDIR="$work/libbpf-obj" DESTDIR="$root" PREFIX= LIBDIR=/lib INCLUDEDIR=/include \

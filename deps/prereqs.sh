@@ -3,7 +3,7 @@
 # usage: deps/prereqs.sh build|test|image|cross-arm64
 set -euo pipefail
 
-build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file binutils ca-certificates)
+build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file patch binutils ca-certificates)
 # nodejs: its package here ships npm too (Debian's separate npm package conflicts with it)
 test_pkgs=(libcmocka-dev python3-pytest iproute2 libcap2-bin util-linux procps libclang-rt-14-dev
 	unbound bind9-dnsutils iputils-ping iptables busybox-static bc strace bpftool

@@ -450,3 +450,28 @@ def test_signals_while_stdout_is_blocked_never_cut_a_line(retina, netpair):
     assert len(lines) > 100, err
     for line in lines[:-1]:	# the last may be cut by the kill itself
         json.loads(line)	# raises on a line cut short and glued to the next
+
+
+
+def peak_rss_kb(helpers, argv):
+    """Run argv to its end: exit code, stderr and peak RSS in kB."""
+    p = run([helpers["maxrss"], *argv], timeout=30)
+    m = re.search(r"^maxrss_kb=(\d+)$", p.stderr, re.M)
+    return p.returncode, p.stderr, int(m.group(1))
+
+
+@pytest.mark.parametrize("mapped", [True, False], ids=["btf-mapped", "btf-read"])
+def test_kernel_btf_is_never_held_twice(retina, helpers, mapped):
+    # libbpf 1.1 read the kernel's BTF into a buffer and parsed a copy of it: 2x its
+    # size at the peak (12 MB here). deps/patches/libbpf-btf-no-copy.patch maps it
+    # (6.16+) or keeps the buffer it read (older kernels: the helper makes the
+    # mapping fail as there).
+    btf_kb = os.path.getsize("/sys/kernel/btf/vmlinux") // 1024
+    wrap = [] if mapped else [helpers["deny_file_mmap"]]
+    code, err, rss = peak_rss_kb(helpers, wrap + [retina, "trace", "-d", "200ms"])
+    assert code == 0 and " attached " in err, err
+    assert rss < btf_kb * 5 // 4 + 1536, (rss, btf_kb)
+    code, err, rss = peak_rss_kb(helpers, wrap + [retina, "trace", "--list-reasons"])
+    assert code == 0, err
+    # a mapping of the kernel's BTF is the kernel's own memory: it counts nothing
+    assert rss < (1536 if mapped else btf_kb * 5 // 4 + 1536), (rss, btf_kb)

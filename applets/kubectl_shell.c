@@ -21,6 +21,9 @@
 #include "lib/retina.h"
 #include "version.h"
 
+/* after the attach ends: how long the kubelet may take to report the shell's exit */
+#define ATTACH_EXIT_WAIT_MS 10000
+
 const char kubectl_shell_help[] =
 	"usage: kubectl retina shell [OPTIONS] NODE | node/NODE | pods/POD [-- COMMAND [ARGS...]]\n"
 	"\n"
@@ -275,6 +278,14 @@ static int run_shell(struct shell_args *a, char **command, const struct kube_con
 		fputs("If you don't see a command prompt, try pressing enter.\r\n", stderr);
 	if (kube_exec(k, &eo, &code, err, sizeof(err)))
 		goto fail;
+	if (!command && code == 0) {
+		/* attach ends with Success whatever the shell did: its exit code is in the pod's status */
+		if (debugpod_exit_code(k, a->spec.ns, pod, container, a->pod, ATTACH_EXIT_WAIT_MS, &code,
+				       err, sizeof(err))) {
+			warnx("the shell's connection ended but its exit code is unknown: %s", err);
+			return EXIT_FAIL;
+		}
+	}
 	return code < 0 ? EXIT_FAIL : code;
 fail:
 	debugpod_progress_end();

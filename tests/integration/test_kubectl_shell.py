@@ -146,7 +146,8 @@ def test_exit_code_and_output_of_a_command(cluster, plugin):
 
 
 def test_piped_stdin_reaches_the_attached_shell(cluster, plugin):
-    # attach in the fake runs `cat`: what we pipe in comes back, then stdin's end ends it
+    # attach joins the container (the fake image with no command: cat): what we pipe in comes back,
+    # the end of stdin ends it (stdinOnce) and its exit code comes from the pod's status
     r = cluster.shell(plugin, "node-1", input="ip addr\nexit\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout == "ip addr\nexit\n"

@@ -89,3 +89,23 @@ def test_interactive_attach_under_a_terminal(retina, shell_image, netpair, tmp_p
         assert not [n for n in left if n.startswith("fake-default-retina-shell-")]
     finally:
         api.close()
+
+
+def test_real_kubectl_attaches_to_the_container(shell_image, netpair, tmp_path):
+    """The fake's attach in podman mode carries real bytes to the container's own process
+    (podman run -i, its stdin held by the fake), proven with the real kubectl: `kubectl run -i
+    --rm` types into the shell that is PID 1 of the container, and gets its exit code."""
+    from conftest import run as run_argv
+    from fakeapi import KUBECTL
+    api = start(tmp_path, netpair)
+    try:
+        kc = api.kubeconfig()
+        r = run_argv([KUBECTL, "run", "attached", f"--image={shell_image.name}", "--restart=Never", "-i", "--rm",
+                      "--command", "--", "sh"], input="echo pid=$$ host=$(cat /etc/hostname); exit 5\n",
+                     timeout=120, env=api.kubectl_env(kc))
+        assert r.returncode == 5, r.stdout + r.stderr
+        assert "pid=1 " in r.stdout, r.stdout
+        left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert "fake-default-attached" not in left
+    finally:
+        api.close()

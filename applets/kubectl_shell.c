@@ -48,6 +48,7 @@ const char kubectl_shell_help[] =
 	"                                    default this binary's version, " RETINA_VERSION ")\n"
 	"      --kubeconfig FILE             kubeconfig file (else KUBECONFIG, ~/.kube/config)\n"
 	"      --context NAME                kubeconfig context\n"
+	"      --request-timeout D           give up on an API request after D (30s; 0: never)\n"
 	"  -n, --namespace NS                namespace of the pod (node shells: where the pod runs)\n"
 	"  -v, --verbose N                   log API requests (1: method, URL, status, latency)\n"
 	"\n"
@@ -108,7 +109,7 @@ static bool image_part_ok(const char *s)
 static void parse_args(int argc, char **argv, struct shell_args *a, char ***command)
 {
 	enum { O_HOSTPID = 256, O_APPARMOR, O_SECCOMP, O_TIMEOUT, O_REPO, O_VERSION, O_TARGET, O_KUBECONFIG,
-	       O_CONTEXT };
+	       O_CONTEXT, O_REQTIMEOUT };
 	static const struct option longopts[] = {
 		{ "mount-host-filesystem", no_argument, NULL, 'm' },
 		{ "allow-host-filesystem-write", no_argument, NULL, 'w' },
@@ -122,6 +123,7 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 		{ "target-container", required_argument, NULL, O_TARGET },
 		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
 		{ "context", required_argument, NULL, O_CONTEXT },
+		{ "request-timeout", required_argument, NULL, O_REQTIMEOUT },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "verbose", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -167,6 +169,10 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 		case O_TARGET: a->spec.target_container = optarg; break;
 		case O_KUBECONFIG: a->load.kubeconfig = optarg; break;
 		case O_CONTEXT: a->load.context = optarg; break;
+		case O_REQTIMEOUT:
+			if (kube_parse_request_timeout(optarg, &a->load.request_timeout_ms))
+				usage_error("bad --request-timeout '%s': a duration like 10s or 1m, or 0 for none", optarg);
+			break;
 		case 'n': a->load.namespace = optarg; break;
 		case 'v':
 			if (parse_u64(optarg, 0, 9, &v))

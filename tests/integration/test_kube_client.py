@@ -1,0 +1,146 @@
+"""kube/ through the built plugin against the fake API server, beside the real kubectl where
+kubectl has a say: kubeconfig paths and lists as kubectl reads them, --request-timeout on a
+slow server, a terminal resize mid-session when the identity comes from an exec plugin."""
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import run
+from fakeapi import KUBECTL, FakeAPI
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return tmp_path_factory.mktemp("pki")
+
+
+@pytest.fixture
+def plugin(retina, tmp_path):
+    link = tmp_path / "bin" / "kubectl-retina"
+    link.parent.mkdir()
+    link.symlink_to(retina)
+    return str(link)
+
+
+@pytest.fixture
+def api(tmp_path, pki):
+    a = FakeAPI(tmp_path, pki=pki)
+    try:
+        yield a
+    finally:
+        a.close()
+
+
+def env_for(api, **extra):
+    e = dict(os.environ, HOME=str(api.tmp / "home"))
+    for k in ("KUBECONFIG", "HTTPS_PROXY", "https_proxy"):
+        e.pop(k, None)
+    e.update(extra)
+    return e
+
+
+def test_tilde_in_a_kubeconfig_path_is_relative_as_in_kubectl(api, plugin, tmp_path):
+    """client-go's ResolvePaths expands no '~': '~/ca.crt' is relative, joined to the file's folder."""
+    d = tmp_path / "cfg"
+    (d / "~").mkdir(parents=True)
+    (tmp_path / "home").mkdir()
+    ca = (api.pki / "ca.crt").read_bytes()
+    cfg = json.loads(Path(api.kubeconfig()).read_text())
+    del cfg["clusters"][0]["cluster"]["certificate-authority-data"]
+    cfg["clusters"][0]["cluster"]["certificate-authority"] = "~/ca.crt"
+    kc = d / "kc"
+    kc.write_text(json.dumps(cfg))
+    (d / "~" / "ca.crt").write_bytes(ca)
+    e = env_for(api)
+    assert run([plugin, "cleanup", "--kubeconfig", str(kc)], env=e).returncode == 0
+    assert run([KUBECTL, "--kubeconfig", str(kc), "get", "--raw", "/version"], env=e).returncode == 0
+    # the CA only in $HOME: neither looks there
+    (d / "~" / "ca.crt").unlink()
+    (tmp_path / "home" / "ca.crt").write_bytes(ca)
+    r = run([plugin, "cleanup", "--kubeconfig", str(kc)], env=e, check=1)
+    assert str(d / "~" / "ca.crt") in r.stderr, r.stderr
+    r = run([KUBECTL, "--kubeconfig", str(kc), "get", "--raw", "/version"], env=e, check=1)
+    assert "~/ca.crt" in r.stderr
+
+
+def test_a_file_listed_twice_in_kubeconfig_is_read_once(api, plugin, tmp_path):
+    """KUBECONFIG=f:f reads f once, as kubectl's deduplicate() does: a FIFO (KUBECONFIG=<(...))
+    can be read only once, so a second read would wait forever."""
+    text = Path(api.kubeconfig()).read_bytes()
+    fifo = tmp_path / "kc.fifo"
+    for argv in ([plugin, "cleanup"], [KUBECTL, "get", "--raw", "/version"]):
+        os.mkfifo(fifo)
+
+        def feed():
+            with open(fifo, "wb") as f:
+                f.write(text)
+        t = threading.Thread(target=feed, daemon=True)
+        t.start()
+        try:
+            r = run(argv, env=env_for(api, KUBECONFIG=f"{fifo}:{fifo}"), timeout=20)
+            assert r.returncode == 0, r.stderr
+        finally:
+            if t.is_alive():	# the reader never came: let the writer go
+                os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+            t.join(5)
+            fifo.unlink()
+
+
+def test_request_timeout_on_a_slow_server(tmp_path, pki, plugin):
+    """--slow-ms: every answer comes late. A timeout shorter than that ends the command with a
+    clear line (what timed out, which request, the flag to change) instead of waiting; one
+    longer than that gets the answer; bad values are usage errors."""
+    a = FakeAPI(tmp_path, "--slow-ms", "6000", pki=pki)
+    try:
+        kc = a.kubeconfig()
+        start = time.monotonic()
+        r = run([plugin, "cleanup", "--kubeconfig", kc, "--request-timeout", "1s"], env=env_for(a), check=1,
+                timeout=60)
+        took = time.monotonic() - start
+        assert "timed out after 1000 ms waiting for GET /api/v1/namespaces/default/pods" in r.stderr, r.stderr
+        assert "--request-timeout" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        assert took < 5.5, f"gave up after {took:.1f} s, the server answers after 6 s"
+        r = run([plugin, "cleanup", "--kubeconfig", kc, "--request-timeout", "0"], env=env_for(a), timeout=60)
+        assert r.returncode == 0, r.stderr
+    finally:
+        a.close()
+    for bad in ("soon", "-1s", "2d"):
+        r = run([plugin, "cleanup", "--request-timeout", bad], check=2)
+        assert "bad --request-timeout" in r.stderr
+
+
+PLUGIN = """#!/usr/bin/python3
+import json, sys
+open(sys.argv[1], "a").write("ran\\n")
+print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                  "status": {"clientCertificateData": open(sys.argv[2]).read(),
+                             "clientKeyData": open(sys.argv[3]).read()}}))
+"""
+
+
+def test_resize_mid_session_with_an_exec_plugin_certificate(api, plugin, tmp_path):
+    """The identity is a client certificate an exec plugin hands out: the exec over WebSocket
+    uses it, and a SIGWINCH mid-session still sends the new size on channel 4."""
+    cred = tmp_path / "cred-plugin"
+    cred.write_text(PLUGIN)
+    cred.chmod(0o755)
+    runs = tmp_path / "plugin-runs"
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(cred),
+                     "args": [str(runs), str(api.pki / "client-rsa.crt"), str(api.pki / "client-rsa.key")],
+                     "interactiveMode": "Never"}}
+    kc = api.kubeconfig("exec-kc", user=user)
+    cmd = (f"stty cols 100 rows 30; {plugin} shell --kubeconfig {kc} node-1 -- "
+           "sh -c 'sleep 2; echo done-$((6*7)); exit 0' </dev/tty & sleep 1; stty cols 90 rows 20; wait $!")
+    r = run(["script", "-qec", cmd, "/dev/null"], timeout=60, stdin=subprocess.DEVNULL, env=env_for(api))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "done-42" in r.stdout
+    log = (api.tmp / "apiserver.log").read_text()
+    assert 'resize {"Width":100,"Height":30}' in log and 'resize {"Width":90,"Height":20}' in log, log
+    assert runs.read_text().count("ran") >= 1
+    assert "deleted" in r.stdout
+    assert "client-certificate" not in Path(kc).read_text()

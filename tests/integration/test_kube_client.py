@@ -144,3 +144,20 @@ def test_resize_mid_session_with_an_exec_plugin_certificate(api, plugin, tmp_pat
     assert runs.read_text().count("ran") >= 1
     assert "deleted" in r.stdout
     assert "client-certificate" not in Path(kc).read_text()
+
+
+def test_server_verification_and_skip_verify_warning(api, plugin, tmp_path):
+    """No CA for the server's certificate: refused in words, as kubectl refuses it; with
+    insecure-skip-tls-verify the request goes through, after one warning line."""
+    noca = api.kubeconfig("noca", ca=False)
+    r = run([plugin, "cleanup", "--kubeconfig", noca], env=env_for(api), check=1)
+    assert "unknown authority" in r.stderr, r.stderr
+    cfg = json.loads(Path(noca).read_text())
+    cfg["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
+    skip = tmp_path / "skip"
+    skip.write_text(json.dumps(cfg))
+    r = run([plugin, "cleanup", "--kubeconfig", str(skip)], env=env_for(api))
+    assert r.returncode == 0, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if "insecure-skip-tls-verify" in line]
+    assert len(warnings) == 1, r.stderr
+    assert run([KUBECTL, "--kubeconfig", str(skip), "get", "--raw", "/version"], env=env_for(api)).returncode == 0

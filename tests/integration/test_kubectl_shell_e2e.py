@@ -51,9 +51,9 @@ def test_node_shell_in_a_real_container(retina, shell_image, netpair, tmp_path):
 
 
 def test_interactive_attach_under_a_terminal(retina, shell_image, netpair, tmp_path):
-    """A terminal on stdin: the container gets tty: true, the local terminal is raw while attached,
-    what is typed (once attached: raw mode flushes type-ahead) reaches the shell in the container
-    and its exit code comes back."""
+    """A terminal on stdin: the container gets tty: true and a terminal of its own, sized as ours,
+    the local terminal is raw while attached, what is typed (once attached: raw mode flushes
+    type-ahead) reaches the shell in the container and its exit code comes back."""
     import subprocess
     import threading
     import time
@@ -73,7 +73,7 @@ def test_interactive_attach_under_a_terminal(retina, shell_image, netpair, tmp_p
             while b"try pressing enter" not in out and time.time() < deadline and p.poll() is None:
                 time.sleep(0.05)
             time.sleep(0.5)
-            p.stdin.write(b"echo tty-$((6*7)); exit 4\n")
+            p.stdin.write(b"stty size; tty; echo tty-$((6*7)); exit 4\n")
             p.stdin.flush()
             assert p.wait(timeout=60) == 4, out.decode(errors="replace")
         finally:
@@ -84,6 +84,8 @@ def test_interactive_attach_under_a_terminal(retina, shell_image, netpair, tmp_p
             p.stdin.close()
         text = out.decode(errors="replace")
         assert "tty-42" in text and "deleted" in text, text
+        # the container has a terminal of its own (podman run -t on the fake's pty), sized by channel 4
+        assert "40 120" in text and "/dev/pts/" in text, text
         assert 'resize {"Width":120,"Height":40}' in (tmp_path / "apiserver.log").read_text()
         left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
         assert not [n for n in left if n.startswith("fake-default-retina-shell-")]
@@ -108,4 +110,73 @@ def test_real_kubectl_attaches_to_the_container(shell_image, netpair, tmp_path):
         left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
         assert "fake-default-attached" not in left
     finally:
+        api.close()
+
+
+def test_window_resize_reaches_the_containers_terminal(retina, shell_image, netpair, tmp_path):
+    """The window changes mid-session: SIGWINCH -> channel 4 -> the fake -> the container's own
+    terminal, where `stty size` sees the new size (the plugin runs on a pty this test holds)."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import termios
+    import threading
+    import time
+
+    def set_size(fd, rows, cols):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    api = start(tmp_path, netpair)
+    master, slave = pty.openpty()
+    try:
+        kc = api.kubeconfig()
+        repo, _, tag = shell_image.name.rpartition(":")
+        set_size(master, 40, 120)
+        p = subprocess.Popen([retina, "kubectl-retina", "shell", "--kubeconfig", kc, "node-1",
+                              "--retina-shell-image-repo", repo, "--retina-shell-image-version", tag],
+                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                             preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+                             env=dict(os.environ, HOME=str(tmp_path)))
+        os.close(slave)
+        slave = None
+        out = bytearray()
+
+        def reader():
+            while True:
+                try:
+                    b = os.read(master, 4096)
+                except OSError:
+                    return
+                if not b:
+                    return
+                out.extend(b)
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+
+        def wait_for(what, timeout=60):
+            deadline = time.time() + timeout
+            while what not in out and time.time() < deadline and p.poll() is None:
+                time.sleep(0.05)
+            assert what in out, out.decode(errors="replace")
+        try:
+            wait_for(b"try pressing enter")
+            time.sleep(0.5)
+            os.write(master, b"stty size\n")
+            wait_for(b"40 120")
+            set_size(master, 30, 100)	# the kernel sends the plugin SIGWINCH
+            time.sleep(1)
+            os.write(master, b"stty size; exit 6\n")
+            assert p.wait(timeout=60) == 6, out.decode(errors="replace")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        t.join(5)
+        assert b"30 100" in out, out.decode(errors="replace")
+        assert 'resize {"Width":100,"Height":30}' in (tmp_path / "apiserver.log").read_text()
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
         api.close()

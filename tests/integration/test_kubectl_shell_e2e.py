@@ -180,3 +180,35 @@ def test_window_resize_reaches_the_containers_terminal(retina, shell_image, netp
         if slave is not None:
             os.close(slave)
         api.close()
+
+
+def test_pod_shell_is_an_ephemeral_container_beside_the_pod(retina, shell_image, netpair, tmp_path):
+    """shell pods/POD in podman mode: the ephemeral container is a container of its own in the
+    pod's network namespace; with --target-container it also sees the target's processes."""
+    from conftest import run as run_argv
+    from fakeapi import KUBECTL
+    api = start(tmp_path, netpair)
+    try:
+        kc = api.kubeconfig()
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "target"},
+               "spec": {"containers": [{"name": "main", "image": shell_image.name, "command": ["sleep", "600"]}]}}
+        f = tmp_path / "target.json"
+        f.write_text(json.dumps(pod))
+        env = api.kubectl_env(kc)
+        run_argv([KUBECTL, "create", "--validate=false", "-f", str(f)], env=env, check=0)
+        run_argv([KUBECTL, "wait", "--for=condition=Ready", "pod/target", "--timeout=60s"], env=env, check=0)
+        main_net = run_argv([KUBECTL, "exec", "target", "--", "readlink", "/proc/self/ns/net"], env=env,
+                            check=0).stdout.strip()
+        probe = ["--", "sh", "-c", "readlink /proc/self/ns/net; cat /proc/1/comm"]
+        r = shell(retina, api, kc, shell_image.name, "pods/target", *probe)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.split() == [main_net, "sh"], r.stdout
+        r = shell(retina, api, kc, shell_image.name, "pods/target", "--target-container", "main", *probe)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.split() == [main_net, "sleep"], r.stdout
+        containers = podman("ps", "--format", "{{.Names}}").stdout.split()
+        assert len([n for n in containers if n.startswith("fake-default-target.retina-shell-")]) == 2, containers
+    finally:
+        api.close()
+    left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert not [n for n in left if n.startswith("fake-default-target")], left

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run
-from fakeapi import KUBECTL, FakeAPI
+from fakeapi import KUBECTL, TOKEN, FakeAPI
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +161,48 @@ def test_server_verification_and_skip_verify_warning(api, plugin, tmp_path):
     warnings = [line for line in r.stderr.splitlines() if "insecure-skip-tls-verify" in line]
     assert len(warnings) == 1, r.stderr
     assert run([KUBECTL, "--kubeconfig", str(skip), "get", "--raw", "/version"], env=env_for(api)).returncode == 0
+
+
+def in_pod_mounts(run_dir):
+    """preexec_fn: a mount namespace of the child's own where run_dir is /run, as a pod's
+    service account is mounted at /var/run/secrets/kubernetes.io/serviceaccount."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def setup():
+        CLONE_NEWNS, MS_REC, MS_PRIVATE, MS_BIND = 0x20000, 0x4000, 0x40000, 0x1000
+        if libc.unshare(CLONE_NEWNS) or libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) or \
+                libc.mount(str(run_dir).encode(), b"/run", None, MS_BIND, None):
+            os._exit(99)
+    return setup
+
+
+def test_in_cluster_config_beside_kubectl(plugin, tmp_path, pki):
+    """No kubeconfig anywhere, KUBERNETES_SERVICE_HOST/PORT set and a service account mounted:
+    both retina and kubectl reach the server with the account's token (no client certificate)
+    and CA, in its namespace."""
+    reqs = tmp_path / "requests.jsonl"
+    api = FakeAPI(tmp_path, "--request-log", str(reqs), pki=pki)
+    try:
+        sa = tmp_path / "run" / "secrets" / "kubernetes.io" / "serviceaccount"
+        sa.mkdir(parents=True)
+        (sa / "token").write_text(TOKEN)
+        (sa / "ca.crt").write_bytes((api.pki / "ca.crt").read_bytes())
+        (sa / "namespace").write_text("tools")
+        (tmp_path / "home").mkdir()
+        e = env_for(api, KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(api.port))
+        for argv in ([plugin, "cleanup"], [KUBECTL, "get", "pods", "-o", "name"]):
+            reqs.write_text("")
+            p = subprocess.run(argv, env=e, capture_output=True, text=True, timeout=60,
+                               preexec_fn=in_pod_mounts(tmp_path / "run"))
+            assert p.returncode == 0, (argv[0], p.returncode, p.stderr)
+            paths = [json.loads(line)["path"] for line in reqs.read_text().splitlines()]
+            assert any(x.startswith("/api/v1/namespaces/tools/pods") for x in paths), paths
+            assert TOKEN not in p.stdout + p.stderr
+        # without the account's token: a message that says what is missing
+        (sa / "token").unlink()
+        p = subprocess.run([plugin, "cleanup"], env=e, capture_output=True, text=True, timeout=60,
+                           preexec_fn=in_pod_mounts(tmp_path / "run"))
+        assert p.returncode == 1 and "token" in p.stderr, p.stderr
+    finally:
+        api.close()

@@ -206,3 +206,43 @@ def test_in_cluster_config_beside_kubectl(plugin, tmp_path, pki):
         assert p.returncode == 1 and "token" in p.stderr, p.stderr
     finally:
         api.close()
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_proxy_url_through_a_real_proxy_beside_kubectl(api, plugin, tmp_path):
+    """proxy-url in the kubeconfig: HTTP CONNECT through Debian's tinyproxy on loopback (TLS to
+    the server inside the tunnel, still verified), for retina as for kubectl; a proxy that is
+    not there is named in the error."""
+    from procs import stop
+    port = free_port()
+    conf = tmp_path / "tinyproxy.conf"
+    log = tmp_path / "tinyproxy.log"
+    conf.write_text(f'Port {port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nLogFile "{log}"\n')
+    tp = subprocess.Popen(["tinyproxy", "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not (log.exists() and "listening" in log.read_text().lower()):
+            time.sleep(0.05)
+        cfg = json.loads(Path(api.kubeconfig()).read_text())
+        cfg["clusters"][0]["cluster"]["proxy-url"] = f"http://127.0.0.1:{port}"
+        kc = tmp_path / "proxied"
+        kc.write_text(json.dumps(cfg))
+        e = env_for(api)
+        r = run([plugin, "cleanup", "--kubeconfig", str(kc)], env=e)
+        assert r.returncode == 0, r.stderr
+        connects = log.read_text().count(f"CONNECT 127.0.0.1:{api.port}")
+        assert connects >= 1, log.read_text()
+        assert run([KUBECTL, "--kubeconfig", str(kc), "get", "--raw", "/version"], env=e).returncode == 0
+        assert log.read_text().count(f"CONNECT 127.0.0.1:{api.port}") > connects
+    finally:
+        stop(tp)
+    # the proxy gone: the error names it
+    r = run([plugin, "cleanup", "--kubeconfig", str(kc)], env=env_for(api), check=1)
+    assert f"127.0.0.1:{port}" in r.stderr and "refused" in r.stderr.lower(), r.stderr

@@ -284,11 +284,13 @@ run: $(B)/retina
 # Benchmarks print numbers, never pass/fail on timing: the size budget;
 # retina trace against the equivalent bpftrace script; cold start + one probe
 # of dig/ping/nc beside bind9 dig and iputils ping; traceloop's syscall
-# overhead beside strace.
+# overhead beside strace; kubectl-retina startup and shell-to-attach beside
+# the real kubectl on the fake API server.
 bench: size $(B)/retina | $(B)/.prereqs-test
 	@/usr/bin/python3 tests/bench/trace_bench.py $(B)/retina
 	@/usr/bin/python3 tests/bench/probes_bench.py $(B)/retina
 	@/usr/bin/python3 tests/bench/traceloop_overhead.py $(B)/retina
+	@/usr/bin/python3 tests/bench/kube_bench.py $(B)/retina
 
 # (ARCH=amd64 leaves build/arm64/ alone; ARCH=arm64 keeps its musl and sysroot)
 clean:

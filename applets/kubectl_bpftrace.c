@@ -68,6 +68,7 @@ const char kubectl_bpftrace_help[] =
 	"                                    default this binary's version, " RETINA_VERSION ")\n"
 	"      --kubeconfig FILE             kubeconfig file (else KUBECONFIG, ~/.kube/config)\n"
 	"      --context NAME                kubeconfig context\n"
+	"      --request-timeout D           give up on an API request after D (30s; 0: never)\n"
 	"  -n, --namespace NS                where the trace pods run\n"
 	"  -v, --verbose N                   log API requests (1: method, URL, status, latency)\n"
 	"\n"
@@ -155,7 +156,7 @@ static void check_count(const struct bt_args *a, size_t n, const char *what)
 static void parse_args(int argc, char **argv, struct bt_args *a)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_STARTUP, O_REPO,
-	       O_VERSION, O_KUBECONFIG, O_CONTEXT, O_MAX_NODES };
+	       O_VERSION, O_KUBECONFIG, O_CONTEXT, O_MAX_NODES, O_REQTIMEOUT };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -174,6 +175,7 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 		{ "retina-shell-image-version", required_argument, NULL, O_VERSION },
 		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
 		{ "context", required_argument, NULL, O_CONTEXT },
+		{ "request-timeout", required_argument, NULL, O_REQTIMEOUT },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "verbose", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -253,6 +255,10 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 		case O_VERSION: version = optarg; break;
 		case O_KUBECONFIG: a->load.kubeconfig = optarg; break;
 		case O_CONTEXT: a->load.context = optarg; break;
+		case O_REQTIMEOUT:
+			if (kube_parse_request_timeout(optarg, &a->load.request_timeout_ms))
+				usage_error("bad --request-timeout '%s': a duration like 10s or 1m, or 0 for none", optarg);
+			break;
 		case 'n': a->load.namespace = optarg; break;
 		case 'v':
 			if (parse_u64(optarg, 0, 9, &v))

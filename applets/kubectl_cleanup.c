@@ -12,7 +12,7 @@
 #include "lib/retina.h"
 
 const char kubectl_cleanup_help[] =
-	"usage: kubectl retina cleanup [-A] [-n NS] [--kubeconfig FILE] [--context NAME]\n"
+	"usage: kubectl retina cleanup [-A] [-n NS] [--kubeconfig FILE] [--context NAME] [--request-timeout D]\n"
 	"\n"
 	"Delete the pods retina started (label app.kubernetes.io/managed-by=kubectl-retina)\n"
 	"in the namespace, or in every namespace with -A.\n"
@@ -22,6 +22,7 @@ const char kubectl_cleanup_help[] =
 	"  -n, --namespace NS     this namespace (default: the context's)\n"
 	"      --kubeconfig FILE  kubeconfig file\n"
 	"      --context NAME     kubeconfig context\n"
+	"      --request-timeout D  give up on an API request after D (30s; 0: never)\n"
 	"\n"
 	"Examples:\n"
 	"  kubectl retina cleanup\n"
@@ -29,12 +30,13 @@ const char kubectl_cleanup_help[] =
 
 int kubectl_cleanup_main(int argc, char **argv)
 {
-	enum { O_KUBECONFIG = 256, O_CONTEXT };
+	enum { O_KUBECONFIG = 256, O_CONTEXT, O_REQTIMEOUT };
 	static const struct option longopts[] = {
 		{ "all-namespaces", no_argument, NULL, 'A' },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
 		{ "context", required_argument, NULL, O_CONTEXT },
+		{ "request-timeout", required_argument, NULL, O_REQTIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -51,6 +53,10 @@ int kubectl_cleanup_main(int argc, char **argv)
 		case 'n': lo.namespace = optarg; break;
 		case O_KUBECONFIG: lo.kubeconfig = optarg; break;
 		case O_CONTEXT: lo.context = optarg; break;
+		case O_REQTIMEOUT:
+			if (kube_parse_request_timeout(optarg, &lo.request_timeout_ms))
+				usage_error("bad --request-timeout '%s': a duration like 10s or 1m, or 0 for none", optarg);
+			break;
 		case 'h': show_help(kubectl_cleanup_help);
 		}
 	}

@@ -18,6 +18,9 @@
 #include "lib/retina.h"
 #include "version.h"
 
+/* after the attach ends: how long the kubelet may take to report the shell's exit */
+#define ATTACH_EXIT_WAIT_MS 10000
+
 const char kubectl_shell_help[] =
 	"usage: kubectl retina shell [OPTIONS] NODE | node/NODE | pods/POD [-- COMMAND [ARGS...]]\n"
 	"\n"
@@ -42,6 +45,7 @@ const char kubectl_shell_help[] =
 	"                                    default this binary's version, " RETINA_VERSION ")\n"
 	"      --kubeconfig FILE             kubeconfig file (else KUBECONFIG, ~/.kube/config)\n"
 	"      --context NAME                kubeconfig context\n"
+	"      --request-timeout D           give up on an API request after D (30s; 0: never)\n"
 	"  -n, --namespace NS                namespace of the pod (node shells: where the pod runs)\n"
 	"  -v, --verbose N                   log API requests (1: method, URL, status, latency)\n"
 	"\n"
@@ -90,7 +94,7 @@ static void parse_target(struct shell_args *a, const char *t)
 static void parse_args(int argc, char **argv, struct shell_args *a, char ***command)
 {
 	enum { O_HOSTPID = 256, O_APPARMOR, O_SECCOMP, O_TIMEOUT, O_REPO, O_VERSION, O_TARGET, O_KUBECONFIG,
-	       O_CONTEXT };
+	       O_CONTEXT, O_REQTIMEOUT };
 	static const struct option longopts[] = {
 		{ "mount-host-filesystem", no_argument, NULL, 'm' },
 		{ "allow-host-filesystem-write", no_argument, NULL, 'w' },
@@ -104,6 +108,7 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 		{ "target-container", required_argument, NULL, O_TARGET },
 		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
 		{ "context", required_argument, NULL, O_CONTEXT },
+		{ "request-timeout", required_argument, NULL, O_REQTIMEOUT },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "verbose", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -149,6 +154,10 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 		case O_TARGET: a->spec.target_container = optarg; break;
 		case O_KUBECONFIG: a->load.kubeconfig = optarg; break;
 		case O_CONTEXT: a->load.context = optarg; break;
+		case O_REQTIMEOUT:
+			if (kube_parse_request_timeout(optarg, &a->load.request_timeout_ms))
+				usage_error("bad --request-timeout '%s': a duration like 10s or 1m, or 0 for none", optarg);
+			break;
 		case 'n': a->load.namespace = optarg; break;
 		case 'v':
 			if (parse_u64(optarg, 0, 9, &v))
@@ -238,6 +247,14 @@ static int run_shell(struct shell_args *a, char **command, const struct kube_con
 		fputs("If you don't see a command prompt, try pressing enter.\r\n", stderr);
 	if (kube_exec(k, &eo, &code, err, sizeof(err)))
 		goto fail;
+	if (!command && code == 0) {
+		/* attach ends with Success whatever the shell did: its exit code is in the pod's status */
+		if (debugpod_exit_code(k, a->spec.ns, pod, container, a->pod, ATTACH_EXIT_WAIT_MS, &code,
+				       err, sizeof(err))) {
+			warnx("the shell's connection ended but its exit code is unknown: %s", err);
+			return EXIT_FAIL;
+		}
+	}
 	return code < 0 ? EXIT_FAIL : code;
 fail:
 	debugpod_progress_end();

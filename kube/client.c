@@ -14,6 +14,7 @@
 #include "net/ws.h"
 
 #define CONNECT_TIMEOUT_MS 15000
+#define REQUEST_TIMEOUT_MS 30000	/* kubectl has none by default; a hung server must not hang us */
 #define MAX_BODY (64u << 20)
 
 struct kube_client {
@@ -129,14 +130,20 @@ static int ensure_tls(struct kube_client *k, const struct kube_creds *c, char *e
 	return 0;
 }
 
+/* --request-timeout: the longest wait for one answer; -1 none */
+static int request_timeout(const struct kube_client *k)
+{
+	return k->cfg->request_timeout_ms ? k->cfg->request_timeout_ms : REQUEST_TIMEOUT_MS;
+}
+
 static struct http_conn *dial(struct kube_client *k, char *err, size_t errlen)
 {
 	struct tls_ctx *t = k->url.https ? k->tls : NULL;
+	int rt = request_timeout(k), ct = rt > 0 && rt < CONNECT_TIMEOUT_MS ? rt : CONNECT_TIMEOUT_MS;
 
 	if (k->proxy_host[0])
-		return http_connect_proxy(k->proxy_host, k->proxy_port, k->url.host, k->url.port, t,
-					  CONNECT_TIMEOUT_MS, err, errlen);
-	return http_connect(k->url.host, k->url.port, t, CONNECT_TIMEOUT_MS, err, errlen);
+		return http_connect_proxy(k->proxy_host, k->proxy_port, k->url.host, k->url.port, t, ct, err, errlen);
+	return http_connect(k->url.host, k->url.port, t, ct, err, errlen);
 }
 
 static void log_request(struct kube_client *k, const char *method, const char *path, int status,
@@ -185,6 +192,8 @@ static int send_request(struct kube_client *k, struct http_conn **conn, struct h
 		}
 		if (!*conn && !(*conn = dial(k, err, errlen)))
 			return -1;
+		if (!stream)
+			http_set_read_timeout(*conn, request_timeout(k));
 		h[nh++] = (struct http_header){ "Accept", "application/json" };
 		h[nh++] = (struct http_header){ "User-Agent", "retina" };
 		if (c.token) {
@@ -196,13 +205,16 @@ static int send_request(struct kube_client *k, struct http_conn **conn, struct h
 		struct http_request q = { .method = method, .host = k->url.host, .path = full, .headers = h,
 					  .nheaders = nh, .body = body, .body_len = body ? strlen(body) : 0,
 					  .gzip = !stream };
-		int rc = http_request(*conn, &q, r, err, errlen);
+		int rc = http_request(*conn, &q, r, err, errlen), e = errno;
 		explicit_bzero(auth, sizeof(auth));
 		if (rc) {
 			http_close(*conn);
 			*conn = NULL;
-			if (reused)
+			if (reused && e != ETIMEDOUT)
 				continue;	/* the server closed an idle connection: once more on a new one */
+			if (e == ETIMEDOUT)
+				snprintf(err + strlen(err), errlen - strlen(err), " waiting for %s %s; a slow API "
+					 "server may need a longer --request-timeout", method, full);
 			return -1;
 		}
 		*status = r->status;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "kube/kubeconfig.h"
 #include "lib/base64.h"
+#include "lib/retina.h"
 
 #define MAX_FILE (4u << 20)
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -277,18 +279,35 @@ int kube_config_load(const struct kube_load_opts *o, struct kube_config *cfg, ch
 
 	memset(cfg, 0, sizeof(*cfg));
 	err[0] = '\0';
+	cfg->request_timeout_ms = o->request_timeout_ms;
 	if (o->kubeconfig && o->kubeconfig[0]) {
 		if (merge_file(&kc, o->kubeconfig, false, &loaded, err, errlen))
 			goto out;
 		snprintf(origin, sizeof(origin), "%s", o->kubeconfig);
 	} else if (env && env[0]) {
 		char *list = strdup(env), *save = NULL;
+		const char **seen = calloc(strlen(env) / 2 + 2, sizeof(*seen));
+		size_t nseen = 0;
+		if (!list || !seen) {
+			free(list);
+			free(seen);
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
 		for (char *f = strtok_r(list, ":", &save); f; f = strtok_r(NULL, ":", &save)) {
+			bool again = false;	/* kubectl reads a file listed twice once (a FIFO could not be read twice) */
+			for (size_t i = 0; i < nseen && !again; i++)
+				again = !strcmp(seen[i], f);
+			if (again)
+				continue;
+			seen[nseen++] = f;
 			if (merge_file(&kc, f, true, &loaded, err, errlen)) {
 				free(list);
+				free(seen);
 				goto out;
 			}
 		}
+		free(seen);
 		free(list);
 		snprintf(origin, sizeof(origin), "KUBECONFIG=%s", env);
 	} else if (getenv("HOME")) {
@@ -316,4 +335,14 @@ out:
 	if (rc)
 		kube_config_free(cfg);
 	return rc;
+}
+
+int kube_parse_request_timeout(const char *s, int *ms)
+{
+	uint64_t v;
+
+	if (parse_duration_ms(s, &v) || v > 86400000)
+		return -1;
+	*ms = v ? (int)v : -1;
+	return 0;
 }

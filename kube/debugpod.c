@@ -236,6 +236,41 @@ int debugpod_wait(struct kube_client *k, const char *ns, const char *pod, int ti
 	return -1;
 }
 
+struct exitctx {
+	const char *container;
+	bool ephemeral;
+	int code;
+};
+
+static int exit_done(const cJSON *pod, void *arg, char *err, size_t errlen)
+{
+	struct exitctx *x = arg;
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(pod, "status");
+	const cJSON *cs = named(cJSON_GetObjectItemCaseSensitive(st, x->ephemeral ? "ephemeralContainerStatuses"
+										    : "containerStatuses"), x->container);
+	const cJSON *term = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cs, "state"),
+							     "terminated");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(term, "exitCode");
+
+	(void)err;
+	(void)errlen;
+	if (!cJSON_IsNumber(code))
+		return 0;
+	x->code = code->valueint;
+	return 1;
+}
+
+int debugpod_exit_code(struct kube_client *k, const char *ns, const char *pod, const char *container,
+		       bool ephemeral, int timeout_ms, int *code, char *err, size_t errlen)
+{
+	struct exitctx x = { .container = container, .ephemeral = ephemeral, .code = -1 };
+
+	if (kube_watch_pod(k, ns, pod, timeout_ms, exit_done, &x, err, errlen))
+		return -1;
+	*code = x.code;
+	return 0;
+}
+
 void debugpod_print_events(struct kube_client *k, const char *ns, const char *pod)
 {
 	cJSON *list = NULL, *e;

@@ -75,6 +75,15 @@ void debugpod_progress_end(void);
 int debugpod_wait(struct kube_client *k, const char *ns, const char *pod, int timeout_ms,
 		  const struct debugpod_wait *w, char *err, size_t errlen);
 
+/*
+ * After an attach: the container's exit code from the pod's status (the
+ * kubelet's attach always ends with Success; kubectl run reads it there too).
+ * Waits up to timeout_ms for the container to be terminated: 0 with *code,
+ * or -1 with err (still running, pod gone, no answer).
+ */
+int debugpod_exit_code(struct kube_client *k, const char *ns, const char *pod, const char *container,
+		       bool ephemeral, int timeout_ms, int *code, char *err, size_t errlen);
+
 /* The pod's recent events, as `kubectl describe` prints them, to stderr. */
 void debugpod_print_events(struct kube_client *k, const char *ns, const char *pod);
 

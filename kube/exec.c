@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "kube/client.h"
+#include "lib/retina.h"
 #include "lib/tty.h"
 #include "net/ws.h"
 
@@ -137,6 +138,10 @@ int kube_exec(struct kube_client *k, const struct kube_exec_opts *o, int *exit_c
 					in_open = false;
 					if (v5)	/* v5: tell the server stdin ended */
 						ws_send(w, WS_BINARY, "\xff\x00", 2);
+					else if (o->attach)	/* else the wait below looks like a hang */
+						warnx("stdin ended, but this API server speaks v4.channel.k8s.io "
+						      "(Kubernetes < 1.30), which cannot pass that on: the shell "
+						      "goes on until it exits (end the input with 'exit') or Ctrl-C");
 				}
 			}
 			if (!p[0].revents)

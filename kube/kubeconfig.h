@@ -63,6 +63,7 @@ struct kube_load_opts {
 	const char *context;	/* --context */
 	const char *namespace;	/* -n/--namespace */
 	const char *sa_dir;	/* in-cluster secrets; NULL: /var/run/secrets/kubernetes.io/serviceaccount */
+	int request_timeout_ms;	/* --request-timeout: 0 the default (30 s), -1 none */
 };
 
 struct kube_config {
@@ -79,6 +80,7 @@ struct kube_config {
 	struct kc_exec *exec;		/* owned copy */
 	char *origin;			/* where it came from: file list or "in-cluster" */
 	bool in_cluster;
+	int request_timeout_ms;		/* each request's (not a stream's): 0 30 s, -1 none */
 };
 
 /*
@@ -89,6 +91,9 @@ struct kube_config {
  */
 int kube_config_load(const struct kube_load_opts *o, struct kube_config *cfg, char *err, size_t errlen);
 void kube_config_free(struct kube_config *cfg);
+
+/* --request-timeout as kubectl takes it: a duration (a bare number is seconds), 0 for none. 0 or -1. */
+int kube_parse_request_timeout(const char *s, int *ms);
 
 /* Read a whole (small) file: malloc'd, NUL-terminated; NULL with errno. */
 char *kube_read_file(const char *path, size_t max, size_t *len);

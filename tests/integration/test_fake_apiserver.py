@@ -165,3 +165,29 @@ def test_schemas_catch_bad_values():
     err = schema_errors(bad)
     assert "restartPolicy must be equal to one of the allowed values" in err
     assert "containerPort must be integer" in err
+
+
+def test_kubectl_attach_joins_the_containers_own_process(api, tmp_path):
+    """attach reaches the container's main process, as the kubelet's does: what kubectl attach -i
+    sends is its stdin (stdinOnce: the end of it ends the process) and its exit code lands in the
+    pod's status, where kubectl run -i reads it."""
+    kc = api.kubeconfig()
+    pod = json.loads(json.dumps(POD))
+    c = pod["spec"]["containers"][0]
+    c.update(command=["sh", "-c", "read line; echo got:$line; exit 3"], stdin=True, stdinOnce=True)
+    f = tmp_path / "reader.json"
+    f.write_text(json.dumps(pod))
+    name = kubectl(api, kc, "create", "--validate=false", "-f", str(f), "-o", "name").stdout.strip()
+    kubectl(api, kc, "wait", "--for=condition=Ready", name, "--timeout=20s")
+    r = run([KUBECTL, "attach", "-i", name.split("/")[1]], input="hello\n", timeout=30, env=api.kubectl_env(kc))
+    assert r.returncode == 0, r.stderr
+    assert "got:hello" in r.stdout
+    kubectl(api, kc, "wait", "--for=jsonpath={.status.phase}=Failed", name, "--timeout=20s")
+    code = kubectl(api, kc, "get", name, "-o", "jsonpath={.status.containerStatuses[0].state.terminated.exitCode}")
+    assert code.stdout == "3"
+    # kubectl run -i --rm: create, wait, attach, the exit code from the pod's status, delete
+    r = run([KUBECTL, "run", "runner", "--image=retina:test", "--restart=Never", "-i", "--rm", "--command", "--",
+             "sh", "-c", "read line; echo ran:$line; exit 4"], input="x\n", timeout=60, env=api.kubectl_env(kc))
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "ran:x" in r.stdout
+    assert kubectl(api, kc, "get", "pod", "runner", check=1).returncode == 1

@@ -146,7 +146,8 @@ def test_exit_code_and_output_of_a_command(cluster, plugin):
 
 
 def test_piped_stdin_reaches_the_attached_shell(cluster, plugin):
-    # attach in the fake runs `cat`: what we pipe in comes back, then stdin's end ends it
+    # attach joins the container (the fake image with no command: cat): what we pipe in comes back,
+    # the end of stdin ends it (stdinOnce) and its exit code comes from the pod's status
     r = cluster.shell(plugin, "node-1", input="ip addr\nexit\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout == "ip addr\nexit\n"
@@ -397,4 +398,37 @@ def test_signal_while_the_create_is_in_flight(tmp_path, pki, plugin):
         assert c.managed_pods() == []
         assert err.decode().splitlines()[-1].endswith("deleted")
     finally:
+        c.api.close()
+
+
+def test_v4_server_says_why_the_shell_goes_on_after_stdin_ends(tmp_path, pki, plugin):
+    """An API server before 1.30 speaks only v4.channel.k8s.io, which has no way to pass on the
+    end of stdin: the shell keeps running, so the plugin says so (no silent hang), and Ctrl-C /
+    SIGTERM still ends it and deletes the pod."""
+    c = start_cluster(tmp_path, pki, "--ws-protocols", "v4.channel.k8s.io")
+    try:
+        p = subprocess.Popen([plugin, "shell", "--kubeconfig", c.kc, "node-1"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, HOME=str(tmp_path)))
+        p.stdin.write(b"typed\n")
+        p.stdin.close()
+        err = b""
+        deadline = time.time() + 30
+        while b"v4.channel.k8s.io" not in err and time.time() < deadline and p.poll() is None:
+            err += p.stderr.read1(4096)
+        assert b"cannot pass that on" in err and b"'exit'" in err, err
+        os.set_blocking(p.stdout.fileno(), False)
+        out = b""
+        while b"typed" not in out and time.time() < deadline:
+            out += p.stdout.read() or b""
+            time.sleep(0.05)
+        assert out == b"typed\n"	# what was typed got there
+        assert p.poll() is None	# still attached: the shell (cat here) never saw the end
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 128 + signal.SIGTERM
+        assert b"deleted" in p.stderr.read()
+        assert c.managed_pods() == []
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
         c.api.close()

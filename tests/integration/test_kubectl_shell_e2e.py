@@ -51,9 +51,9 @@ def test_node_shell_in_a_real_container(retina, shell_image, netpair, tmp_path):
 
 
 def test_interactive_attach_under_a_terminal(retina, shell_image, netpair, tmp_path):
-    """A terminal on stdin: the container gets tty: true, the local terminal is raw while attached,
-    what is typed (once attached: raw mode flushes type-ahead) reaches the shell in the container
-    and its exit code comes back."""
+    """A terminal on stdin: the container gets tty: true and a terminal of its own, sized as ours,
+    the local terminal is raw while attached, what is typed (once attached: raw mode flushes
+    type-ahead) reaches the shell in the container and its exit code comes back."""
     import subprocess
     import threading
     import time
@@ -73,7 +73,7 @@ def test_interactive_attach_under_a_terminal(retina, shell_image, netpair, tmp_p
             while b"try pressing enter" not in out and time.time() < deadline and p.poll() is None:
                 time.sleep(0.05)
             time.sleep(0.5)
-            p.stdin.write(b"echo tty-$((6*7)); exit 4\n")
+            p.stdin.write(b"stty size; tty; echo tty-$((6*7)); exit 4\n")
             p.stdin.flush()
             assert p.wait(timeout=60) == 4, out.decode(errors="replace")
         finally:
@@ -84,8 +84,131 @@ def test_interactive_attach_under_a_terminal(retina, shell_image, netpair, tmp_p
             p.stdin.close()
         text = out.decode(errors="replace")
         assert "tty-42" in text and "deleted" in text, text
+        # the container has a terminal of its own (podman run -t on the fake's pty), sized by channel 4
+        assert "40 120" in text and "/dev/pts/" in text, text
         assert 'resize {"Width":120,"Height":40}' in (tmp_path / "apiserver.log").read_text()
         left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
         assert not [n for n in left if n.startswith("fake-default-retina-shell-")]
     finally:
         api.close()
+
+
+def test_real_kubectl_attaches_to_the_container(shell_image, netpair, tmp_path):
+    """The fake's attach in podman mode carries real bytes to the container's own process
+    (podman run -i, its stdin held by the fake), proven with the real kubectl: `kubectl run -i
+    --rm` types into the shell that is PID 1 of the container, and gets its exit code."""
+    from conftest import run as run_argv
+    from fakeapi import KUBECTL
+    api = start(tmp_path, netpair)
+    try:
+        kc = api.kubeconfig()
+        r = run_argv([KUBECTL, "run", "attached", f"--image={shell_image.name}", "--restart=Never", "-i", "--rm",
+                      "--command", "--", "sh"], input="echo pid=$$ host=$(cat /etc/hostname); exit 5\n",
+                     timeout=120, env=api.kubectl_env(kc))
+        assert r.returncode == 5, r.stdout + r.stderr
+        assert "pid=1 " in r.stdout, r.stdout
+        left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert "fake-default-attached" not in left
+    finally:
+        api.close()
+
+
+def test_window_resize_reaches_the_containers_terminal(retina, shell_image, netpair, tmp_path):
+    """The window changes mid-session: SIGWINCH -> channel 4 -> the fake -> the container's own
+    terminal, where `stty size` sees the new size (the plugin runs on a pty this test holds)."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import termios
+    import threading
+    import time
+
+    def set_size(fd, rows, cols):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    api = start(tmp_path, netpair)
+    master, slave = pty.openpty()
+    try:
+        kc = api.kubeconfig()
+        repo, _, tag = shell_image.name.rpartition(":")
+        set_size(master, 40, 120)
+        p = subprocess.Popen([retina, "kubectl-retina", "shell", "--kubeconfig", kc, "node-1",
+                              "--retina-shell-image-repo", repo, "--retina-shell-image-version", tag],
+                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                             preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+                             env=dict(os.environ, HOME=str(tmp_path)))
+        os.close(slave)
+        slave = None
+        out = bytearray()
+
+        def reader():
+            while True:
+                try:
+                    b = os.read(master, 4096)
+                except OSError:
+                    return
+                if not b:
+                    return
+                out.extend(b)
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+
+        def wait_for(what, timeout=60):
+            deadline = time.time() + timeout
+            while what not in out and time.time() < deadline and p.poll() is None:
+                time.sleep(0.05)
+            assert what in out, out.decode(errors="replace")
+        try:
+            wait_for(b"try pressing enter")
+            time.sleep(0.5)
+            os.write(master, b"stty size\n")
+            wait_for(b"40 120")
+            set_size(master, 30, 100)	# the kernel sends the plugin SIGWINCH
+            time.sleep(1)
+            os.write(master, b"stty size; exit 6\n")
+            assert p.wait(timeout=60) == 6, out.decode(errors="replace")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        t.join(5)
+        assert b"30 100" in out, out.decode(errors="replace")
+        assert 'resize {"Width":100,"Height":30}' in (tmp_path / "apiserver.log").read_text()
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
+        api.close()
+
+
+def test_pod_shell_is_an_ephemeral_container_beside_the_pod(retina, shell_image, netpair, tmp_path):
+    """shell pods/POD in podman mode: the ephemeral container is a container of its own in the
+    pod's network namespace; with --target-container it also sees the target's processes."""
+    from conftest import run as run_argv
+    from fakeapi import KUBECTL
+    api = start(tmp_path, netpair)
+    try:
+        kc = api.kubeconfig()
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "target"},
+               "spec": {"containers": [{"name": "main", "image": shell_image.name, "command": ["sleep", "600"]}]}}
+        f = tmp_path / "target.json"
+        f.write_text(json.dumps(pod))
+        env = api.kubectl_env(kc)
+        run_argv([KUBECTL, "create", "--validate=false", "-f", str(f)], env=env, check=0)
+        run_argv([KUBECTL, "wait", "--for=condition=Ready", "pod/target", "--timeout=60s"], env=env, check=0)
+        main_net = run_argv([KUBECTL, "exec", "target", "--", "readlink", "/proc/self/ns/net"], env=env,
+                            check=0).stdout.strip()
+        probe = ["--", "sh", "-c", "readlink /proc/self/ns/net; cat /proc/1/comm"]
+        r = shell(retina, api, kc, shell_image.name, "pods/target", *probe)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.split() == [main_net, "sh"], r.stdout
+        r = shell(retina, api, kc, shell_image.name, "pods/target", "--target-container", "main", *probe)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.split() == [main_net, "sleep"], r.stdout
+        containers = podman("ps", "--format", "{{.Names}}").stdout.split()
+        assert len([n for n in containers if n.startswith("fake-default-target.retina-shell-")]) == 2, containers
+    finally:
+        api.close()
+    left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert not [n for n in left if n.startswith("fake-default-target")], left

@@ -192,6 +192,38 @@ static void plugin_certificate_and_errors(void **state)
 	kube_auth_free(a);
 }
 
+/* v1beta1 as configured is what the plugin is told and must answer; no cluster info unless asked */
+static void plugin_v1beta1(void **state)
+{
+	struct fixture f;
+	struct kube_creds c;
+	char err[256], path[128];
+	(void)state;
+
+	make(&f, "oldver", "");
+	f.exec.api_version = "client.authentication.k8s.io/v1beta1";
+	f.exec.provide_cluster_info = false;
+	struct kube_auth *a = kube_auth_new(&f.cfg);
+	if (kube_auth_get(a, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.token, "x");
+	snprintf(path, sizeof(path), "%s/info", dir);
+	char *info = kube_read_file(path, 4000, NULL);
+	assert_non_null(strstr(info, "\"apiVersion\":\"client.authentication.k8s.io/v1beta1\""));
+	assert_null(strstr(info, "\"cluster\""));
+	free(info);
+	kube_auth_free(a);
+
+	/* configured v1beta1, answered v1: refused as kubectl refuses it */
+	make(&f, "token", "");
+	f.exec.api_version = "client.authentication.k8s.io/v1beta1";
+	a = kube_auth_new(&f.cfg);
+	assert_int_equal(kube_auth_get(a, &c, err, sizeof(err)), -1);
+	if (!strstr(err, "answered apiVersion \"client.authentication.k8s.io/v1\""))
+		fail_msg("'%s'", err);
+	kube_auth_free(a);
+}
+
 static void token_file_reread_when_changed(void **state)
 {
 	struct kube_config cfg = { 0 };
@@ -240,6 +272,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(plugin_token_cached_until_expiry),
 		cmocka_unit_test(plugin_certificate_and_errors),
+		cmocka_unit_test(plugin_v1beta1),
 		cmocka_unit_test(token_file_reread_when_changed),
 		cmocka_unit_test(times),
 	};

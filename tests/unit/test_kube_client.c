@@ -572,12 +572,13 @@ static void attach_echoes_stdin(void **state)
 	int code;
 	(void)state;
 
-	/* the fake's attach runs cat: what we type comes back, the end of stdin ends it (v5) */
+	/* attach joins the container's process (cat): what we type comes back, the end of our
+	 * stdin closes its stdin (stdinOnce, v5), it ends, and the attach ends with Success */
 	struct kube_config cfg;
 	cJSON *o;
 	struct kube_client *k = client_for(kubeconfig("attach.yaml", &plain, "    token: " TOKEN "\n"), &cfg);
 	cJSON *pod = cJSON_Parse("{\"metadata\":{\"name\":\"att\"},\"spec\":{\"containers\":[{\"name\":\"main\","
-				 "\"image\":\"x\",\"command\":[\"sleep\",\"60\"]}]}}");
+				 "\"image\":\"x\",\"command\":[\"cat\"],\"stdin\":true,\"stdinOnce\":true}]}}");
 	assert_int_equal(kube_create_pod(k, "default", pod, &o, err, sizeof(err)), 0);
 	cJSON_Delete(pod);
 	cJSON_Delete(o);

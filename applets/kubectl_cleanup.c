@@ -29,15 +29,7 @@ const char kubectl_cleanup_help[] =
 
 int kubectl_cleanup_main(int argc, char **argv)
 {
-	enum { O_KUBECONFIG = 256, O_CONTEXT };
-	static const struct option longopts[] = {
-		{ "all-namespaces", no_argument, NULL, 'A' },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
-		{ "context", required_argument, NULL, O_CONTEXT },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	const struct kubectl_cmd *cmd = kubectl_cmd_find("cleanup");
 	struct kube_load_opts lo = { 0 };
 	struct kube_config cfg = { 0 };
 	bool all = false;
@@ -45,12 +37,12 @@ int kubectl_cleanup_main(int argc, char **argv)
 	int c, failed = 0, n = 0;
 
 	optind = 1;
-	while ((c = next_opt(argc, argv, "An:h", longopts)) != -1) {
+	while ((c = next_opt(argc, argv, cmd->shortopts, cmd->longopts)) != -1) {
 		switch (c) {
 		case 'A': all = true; break;
 		case 'n': lo.namespace = optarg; break;
-		case O_KUBECONFIG: lo.kubeconfig = optarg; break;
-		case O_CONTEXT: lo.context = optarg; break;
+		case KO_KUBECONFIG: lo.kubeconfig = optarg; break;
+		case KO_CONTEXT: lo.context = optarg; break;
 		case 'h': show_help(kubectl_cleanup_help);
 		}
 	}

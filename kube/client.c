@@ -25,6 +25,7 @@ struct kube_client {
 	unsigned tls_gen;
 	struct http_conn *conn;		/* kept alive between requests */
 	int verbosity;
+	int timeout_ms;			/* 0: CONNECT_TIMEOUT_MS, and http's read default */
 	char proxy_host[256], proxy_port[8];
 	struct http_response resp;
 };
@@ -129,14 +130,24 @@ static int ensure_tls(struct kube_client *k, const struct kube_creds *c, char *e
 	return 0;
 }
 
+void kube_client_set_timeout(struct kube_client *k, int timeout_ms)
+{
+	k->timeout_ms = timeout_ms;
+}
+
 static struct http_conn *dial(struct kube_client *k, char *err, size_t errlen)
 {
 	struct tls_ctx *t = k->url.https ? k->tls : NULL;
+	int tmo = k->timeout_ms > 0 ? k->timeout_ms : CONNECT_TIMEOUT_MS;
+	struct http_conn *c;
 
 	if (k->proxy_host[0])
-		return http_connect_proxy(k->proxy_host, k->proxy_port, k->url.host, k->url.port, t,
-					  CONNECT_TIMEOUT_MS, err, errlen);
-	return http_connect(k->url.host, k->url.port, t, CONNECT_TIMEOUT_MS, err, errlen);
+		c = http_connect_proxy(k->proxy_host, k->proxy_port, k->url.host, k->url.port, t, tmo, err, errlen);
+	else
+		c = http_connect(k->url.host, k->url.port, t, tmo, err, errlen);
+	if (c && k->timeout_ms > 0)
+		http_set_read_timeout(c, k->timeout_ms);
+	return c;
 }
 
 static void log_request(struct kube_client *k, const char *method, const char *path, int status,

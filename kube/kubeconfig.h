@@ -89,6 +89,8 @@ struct kube_config {
  */
 int kube_config_load(const struct kube_load_opts *o, struct kube_config *cfg, char *err, size_t errlen);
 void kube_config_free(struct kube_config *cfg);
+/* The context names of the kubeconfig files kube_config_load would read (malloc'd each). */
+int kube_config_contexts(const struct kube_load_opts *o, char ***names, size_t *n, char *err, size_t errlen);
 
 /* Read a whole (small) file: malloc'd, NUL-terminated; NULL with errno. */
 char *kube_read_file(const char *path, size_t max, size_t *len);

@@ -64,8 +64,9 @@ static const char bash_script[] =
 	"\t\t\twords+=(\"${COMP_WORDS[i]}\")\n"
 	"\t\tfi\n"
 	"\tdone\n"
+	"\t# readline replaces the text after the last '=' or ':'; candidates lose what is before it\n"
 	"\tcut=${words[${#words[@]}-1]}\n"
-	"\tcut=${cut%\"$cur\"}\n"
+	"\t[[ $cur == [=:] ]] || cut=${cut%\"$cur\"}\n"
 	"\t[[ ${words[0]##*/} == kubectl ]] && start=2\n"
 	"\tCOMPREPLY=()\n"
 	"\tout=$(kubectl-retina __complete \"${words[@]:start}\" 2>/dev/null) || return 0\n"
@@ -104,7 +105,7 @@ static const char zsh_script[] =
 	"# install: source <(kubectl retina completion zsh), after compinit and kubectl's completion\n"
 	"_kubectl_retina() {\n"
 	"\tlocal -a args lines comps\n"
-	"\tlocal out line directive=0\n"
+	"\tlocal out line directive=0 pfx=\n"
 	"\tif [[ ${words[1]:t} == kubectl ]]; then\n"
 	"\t\targs=(\"${(@)words[3,CURRENT]}\")\n"
 	"\telse\n"
@@ -117,14 +118,16 @@ static const char zsh_script[] =
 	"\t\tlines[-1]=()\n"
 	"\tfi\n"
 	"\t(( directive & 1 )) && return 1\n"
+	"\t# --flag=VALUE: the candidates are values; the flag goes before them\n"
+	"\t[[ ${words[CURRENT]} == -*=* ]] && pfx=\"${words[CURRENT]%%=*}=\"\n"
 	"\tfor line in \"${(@)lines}\"; do\n"
 	"\t\t[[ -n $line ]] && comps+=(\"${line%%$'\\t'*}\")\n"
 	"\tdone\n"
 	"\tif (( ${#comps} )); then\n"
 	"\t\tif (( directive & 2 )); then\n"
-	"\t\t\tcompadd -Q -S '' -- \"${(@)comps}\"\n"
+	"\t\t\tcompadd -Q -P \"$pfx\" -S '' -- \"${(@)comps}\"\n"
 	"\t\telse\n"
-	"\t\t\tcompadd -Q -- \"${(@)comps}\"\n"
+	"\t\t\tcompadd -Q -P \"$pfx\" -- \"${(@)comps}\"\n"
 	"\t\tfi\n"
 	"\telif (( !(directive & 4) )); then\n"
 	"\t\t_files\n"
@@ -255,12 +258,13 @@ int kubectl_complete_words(int argc, char **argv)
 
 	/* kubectl hands the terminal's stderr on: warnings (insecure TLS, an exec
 	 * plugin's chatter) would land in the middle of the command line */
-	if (!getenv("RETINA_COMPLETION_DEBUG")) {
-		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		if (!getenv("RETINA_COMPLETION_DEBUG"))
 			dup2(fd, STDERR_FILENO);
-			close(fd);
-		}
+		/* and stdin is the terminal: no credential plugin may prompt on it */
+		dup2(fd, STDIN_FILENO);
+		close(fd);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, on_alarm);

@@ -79,12 +79,21 @@ static const struct option *opt_by_val(const struct kubectl_cmd *cmd, int val)
 	return NULL;
 }
 
+/* As getopt_long finds it: the exact name, else a prefix of exactly one. */
 static const struct option *opt_by_name(const struct kubectl_cmd *cmd, const char *name, size_t len)
 {
-	for (const struct option *o = cmd->longopts; o->name; o++)
-		if (strlen(o->name) == len && !strncmp(o->name, name, len))
+	const struct option *found = NULL;
+	int n = 0;
+
+	for (const struct option *o = cmd->longopts; o->name; o++) {
+		if (strncmp(o->name, name, len))
+			continue;
+		if (strlen(o->name) == len)
 			return o;
-	return NULL;
+		found = o;
+		n++;
+	}
+	return len && n == 1 ? found : NULL;
 }
 
 static void set_emit(struct kcomp *c, const char *s, size_t len)
@@ -244,10 +253,9 @@ void kcomp_run(struct kcomp *c, int nwords, char *const words[])
 	if (cur[0] == '-' && cur[1] == '-' && strchr(cur, '=')) {
 		const char *eq = strchr(cur, '=');
 		const struct option *o = opt_by_name(cmd, cur + 2, eq - cur - 2);
-		if (o && o->has_arg == required_argument) {
-			set_emit(c, cur, eq + 1 - cur);
+		/* the value alone, as cobra answers: its shells complete the text after '=' */
+		if (o && o->has_arg == required_argument)
 			complete_value(c, o, eq + 1);
-		}
 		return;
 	}
 	if (cur[0] == '-') {

@@ -79,7 +79,7 @@ struct kcomp {
 	const char *kubeconfig, *context, *namespace;
 	enum kcomp_fetch fetch;
 	const char *match;	/* candidates (without emit) must start with this */
-	char emit[128];		/* printed before each candidate: "pods/", "--output=", "NET_RAW," */
+	char emit[128];		/* printed before each candidate: "pods/", "NET_RAW," */
 	int directive;
 	char **cands;
 	size_t n, cap;
@@ -89,6 +89,7 @@ struct kcomp {
  * Decide what to complete. words: what follows `kubectl retina`, the last
  * one being the word under the cursor ("" for a new word); nwords 0 means [""].
  * Static candidates (subcommands, flags, finite values) are added here;
+ * for "--flag=VAL" the candidates are values alone, as cobra gives them;
  * c->fetch says what else the caller should look up and kcomp_add.
  */
 void kcomp_run(struct kcomp *c, int nwords, char *const words[]);

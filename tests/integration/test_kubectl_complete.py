@@ -111,7 +111,8 @@ def test_bpftrace_flags_after_node(bindir, env):
 def test_flag_values(bindir, env):
     assert complete(bindir, env, "bpftrace", "-o", "")[:2] == (["table", "json"], 4)
     assert complete(bindir, env, "bpftrace", "--output", "j")[:2] == (["json"], 4)
-    assert complete(bindir, env, "bpftrace", "--output=")[:2] == (["--output=table", "--output=json"], 4)
+    # --flag=VALUE: the values alone, as cobra answers (its shell scripts complete after the "=")
+    assert complete(bindir, env, "bpftrace", "--output=")[:2] == (["table", "json"], 4)
     cands, directive, _ = complete(bindir, env, "shell", "node-1", "-c", "NET_ADMIN,SYS_AD")
     assert (cands, directive) == (["NET_ADMIN,SYS_ADMIN"], 4)
     assert "NET_RAW" in complete(bindir, env, "shell", "--capabilities", "")[0]
@@ -159,6 +160,13 @@ def test_pod_names_in_the_namespace(bindir, env, cluster, tmp_path):
     assert sorted(complete(bindir, env, "shell", "--kubeconfig", kc_web, "pod/")[0]) == ["pod/api-2", "pod/web-1"]
     # "p" may be the start of pods/: offered with no space after it
     assert complete(bindir, env, "shell", "--kubeconfig", kc, "pod")[:2] == (["pods/"], 4 | 2)
+    # -n: namespace names from the API server
+    cands, directive, _ = complete(bindir, env, "cleanup", "--kubeconfig", kc, "-n", "")
+    assert directive == 4 and {"default", "kube-system", "web", "other"} <= set(cands)
+    assert complete(bindir, env, "shell", "--kubeconfig", kc, "--namespace=w")[:2] == (["web"], 4)
+    # the fake's namespace list is one the real kubectl reads
+    names = run([KUBECTL, "get", "namespaces", "-o", "name"], check=0, env=cluster.kubectl_env(kc)).stdout.split()
+    assert {"namespace/web", "namespace/default"} <= set(names)
     # bpftrace targets are nodes only
     assert complete(bindir, env, "bpftrace", "--kubeconfig", kc, "-n", "web", "pods/")[:2] == ([], 4)
 
@@ -228,22 +236,33 @@ def test_completion_command_usage(bindir, env):
     assert run([plugin, "completion", "bash"], check=0, env=env).stdout.startswith("# bash completion")
 
 
-BASH_DRIVER = r'''
-source <(kubectl-retina completion bash) || exit 9
-read -r -a COMP_WORDS <<<"$WORDS"
+# COMP_WORDS as bash makes them from the line: split at blanks, then at the
+# COMP_WORDBREAKS characters '=' and ':', which become words of their own.
+BASH_SPLIT = r'''
+set -f
+COMP_WORDS=()
+for tok in $WORDS; do
+	while [[ $tok =~ ^([^=:]*)([=:]+)(.*)$ ]]; do
+		[[ -n ${BASH_REMATCH[1]} ]] && COMP_WORDS+=("${BASH_REMATCH[1]}")
+		COMP_WORDS+=("${BASH_REMATCH[2]}")
+		tok=${BASH_REMATCH[3]}
+	done
+	[[ -n $tok ]] && COMP_WORDS+=("$tok")
+done
+set +f
 [[ $WORDS == *" " ]] && COMP_WORDS+=("")
 COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
 COMP_LINE=$WORDS COMP_POINT=${#WORDS}
 spec=$(complete -p "${COMP_WORDS[0]}")
 fn=${spec##*-F }; fn=${fn%% *}
-"$fn" "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+"$fn" "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}" 2>/dev/null
 printf '%s\n' "${COMPREPLY[@]}"
 '''
 
 
-def bash_complete(env, words, pre=""):
-    """COMPREPLY from the generated script, words split as bash does (incl. at '=')."""
-    p = run(["bash", "--norc", "--noprofile", "-c", pre + BASH_DRIVER], env=dict(env, WORDS=words))
+def bash_complete(env, line, pre="source <(kubectl-retina completion bash) || exit 9\n"):
+    """COMPREPLY for this command line (cursor at its end), from the completion function bash would call."""
+    p = run(["bash", "--norc", "--noprofile", "-c", pre + BASH_SPLIT], env=dict(env, WORDS=line))
     assert p.returncode == 0, p.stderr
     return [l for l in p.stdout.splitlines() if l]
 
@@ -254,13 +273,40 @@ def test_bash_script_completes(bindir, env, cluster):
     assert bash_complete(env, "kubectl-retina ") == SUBCOMMANDS
     assert bash_complete(env, f"kubectl retina shell --kubeconfig {kc} ") == ["node-1", "win-1"]
     assert bash_complete(env, f"kubectl-retina bpftrace --kubeconfig {kc} node/w") == ["node/win-1"]
-    # bash splits "--output=j" into "--output" "=" "j": the script answers for "j"
-    assert bash_complete(env, "kubectl retina bpftrace --output = j") == ["json"]
-    assert bash_complete(env, "kubectl retina bpftrace --output = ") == ["table", "json"]
+    assert bash_complete(env, "kubectl retina shell -c NET_ADMIN,SYS_PT") == ["NET_ADMIN,SYS_PTRACE"]
+    # bash splits "--output=j" into "--output" "=" "j" and replaces the "j"
+    assert bash_complete(env, "kubectl retina bpftrace --output=j") == ["json"]
+    assert bash_complete(env, "kubectl retina bpftrace --output=") == ["table", "json"]
+    # EKS-style context names are split at ':' too
+    kc2 = cluster.tmp / "kc-arn"
+    kc2.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "contexts": [
+        {"name": "arn:aws:eks:us-east-1:1:cluster/prod", "context": {"cluster": "c", "user": "u"}},
+        {"name": "arn:aws:eks:eu-west-1:1:cluster/dev", "context": {"cluster": "c", "user": "u"}}]}))
+    assert bash_complete(env, f"kubectl retina shell --kubeconfig {kc2} --context arn:aws:eks:us") == \
+        ["us-east-1:1:cluster/prod"]
+    assert bash_complete(env, f"kubectl retina shell --kubeconfig {kc2} --context arn:aws:eks:") == \
+        ["us-east-1:1:cluster/prod", "eu-west-1:1:cluster/dev"]
+
+
+def test_kubectl_bash_completion_completes_the_plugin(bindir, env, cluster):
+    """kubectl's own bash completion (cobra's script, with bash-completion) through the link."""
+    require("bash")
+    assert Path("/usr/share/bash-completion/bash_completion").exists(), "deps/prereqs.sh test installs bash-completion"
+    kbin = bindir / "kubectl"
+    kbin.symlink_to(KUBECTL)
+    pre = ("source /usr/share/bash-completion/bash_completion || exit 9\n"
+           "source <(kubectl completion bash) || exit 9\n")
+    kc = cluster.kubeconfig()
+    assert bash_complete(env, "kubectl retina sh", pre) == ["shell"]
+    assert bash_complete(env, f"kubectl retina shell --kubeconfig {kc} n", pre) == ["node-1"]
+    assert bash_complete(env, "kubectl retina bpftrace --output=", pre) == ["table", "json"]
+    assert bash_complete(env, "kubectl retina bpftrace --output=j", pre) == ["json"]
+    assert bash_complete(env, "kubectl retina shell -c NET_ADMIN,SYS_PT", pre) == ["NET_ADMIN,SYS_PTRACE"]
 
 
 def test_bash_script_leaves_other_kubectl_words_to_kubectl(bindir, env):
-    pre = '_fake_kubectl() { COMPREPLY=(from-kubectl); }; complete -o default -F _fake_kubectl kubectl\n'
+    pre = ('_fake_kubectl() { COMPREPLY=(from-kubectl); }; complete -o default -F _fake_kubectl kubectl\n'
+           'source <(kubectl-retina completion bash) || exit 9\n')
     assert bash_complete(env, "kubectl get po", pre) == ["from-kubectl"]
     assert bash_complete(env, "kubectl retina bpft", pre) == ["bpftrace"]
     assert bash_complete(env, "kubectl ret", pre) == ["from-kubectl"]
@@ -270,7 +316,12 @@ ZSH_DRIVER = r'''
 autoload -U compinit && compinit -u -D
 source <(kubectl-retina completion zsh) || exit 9
 print -r -- "comps: $_comps[kubectl-retina] $_comps[kubectl]"
-compadd() { local -a a; a=("$@"); print -rl -- "${(@)a[${a[(i)--]}+1,-1]}"; }
+compadd() {	# prints what would be inserted: -P prefix + each match
+	local p= m
+	while (( $# )) && [[ $1 != -- ]]; do [[ $1 == -P ]] && { p=$2; shift; }; shift; done
+	shift
+	for m in "$@"; do print -r -- "$p$m"; done
+}
 _files() { print -r -- "(files)"; }
 words=(${(z)WORDS})
 [[ $WORDS == *" " ]] && words+=("")

@@ -91,10 +91,12 @@ static void values_of_finite_flags(void **state)
 	(void)state;
 	CHECK(NULL, "table\njson\n:4\n", "bpftrace", "-o", "");
 	CHECK(NULL, "json\n:4\n", "bpftrace", "node-1", "--output", "j");
-	CHECK(NULL, "--output=table\n--output=json\n:4\n", "bpftrace", "--output=");
+	CHECK(NULL, "table\njson\n:4\n", "bpftrace", "--output=");
+	CHECK(NULL, "json\n:4\n", "bpftrace", "--out=js");
 	CHECK(NULL, "NET_ADMIN\n:4\n", "shell", "-c", "NET_AD");
 	CHECK(NULL, "net_raw,SYS_PTRACE\n:4\n", "shell", "--capabilities", "net_raw,SYS_PT");
-	CHECK(NULL, "--capabilities=BPF\n:4\n", "shell", "--capabilities=BP");
+	CHECK(NULL, "BPF\n:4\n", "shell", "--capabilities=BP");
+	CHECK(NULL, "NET_RAW,BPF\n:4\n", "shell", "--capabilities=NET_RAW,BP");
 	/* a file: directive 0, the shell's file completion */
 	CHECK(NULL, ":0\n", "shell", "--kubeconfig", "");
 	/* a flag without a value, then the value of the next */
@@ -153,6 +155,16 @@ static void connection_flags_are_remembered(void **state)
 	assert_int_equal(c.fetch, KCF_PODS);
 	assert_string_equal(c.namespace, "web");
 	assert_string_equal(c.kubeconfig, "/x");
+	kcomp_free(&c);
+	/* long options abbreviated as getopt_long allows */
+	free(answer(&c, NULL, "shell", "--kubec", "/k", "--names", "ns1", "--cont", "", NULL));
+	assert_int_equal(c.fetch, KCF_CONTEXTS);
+	assert_string_equal(c.kubeconfig, "/k");
+	assert_string_equal(c.namespace, "ns1");
+	kcomp_free(&c);
+	/* ambiguous (--retina-shell-image-*): not an option that takes the next word */
+	free(answer(&c, NULL, "shell", "--retina", "x", "", NULL));
+	assert_int_equal(c.fetch, KCF_NONE);
 	kcomp_free(&c);
 	free(answer(&c, NULL, "bpftrace", "--context", "", NULL));
 	assert_int_equal(c.fetch, KCF_CONTEXTS);

@@ -104,6 +104,33 @@ static void set_emit(struct kcomp *c, const char *s, size_t len)
 	c->emit[len] = '\0';
 }
 
+/* The capabilities named in the first len bytes of a comma list (unknown names ignored). */
+static uint64_t caps_listed(const char *list, size_t len)
+{
+	uint64_t mask = 0;
+	char name[64];
+
+	while (len) {
+		size_t n = strcspn(list, ",");
+		if (n > len)
+			n = len;
+		if (n < sizeof(name)) {
+			memcpy(name, list, n);
+			name[n] = '\0';
+			int cap = cap_from_name(name);
+			if (cap >= 0)
+				mask |= CAPBIT(cap);
+		}
+		list += n;
+		len -= n;
+		if (len) {
+			list++;
+			len--;
+		}
+	}
+	return mask;
+}
+
 /* The value of option o; cur is what is typed of it so far. */
 static void complete_value(struct kcomp *c, const struct option *o, const char *cur)
 {
@@ -114,12 +141,15 @@ static void complete_value(struct kcomp *c, const struct option *o, const char *
 	} else if (!strcmp(o->name, "capabilities")) {
 		/* a comma list: complete its last element */
 		const char *comma = strrchr(cur, ',');
+		uint64_t given = 0;
 		if (comma) {
 			set_emit(c, cur, comma + 1 - cur);
 			c->match = comma + 1;
+			given = caps_listed(cur, comma - cur);
 		}
 		for (int i = 0; cap_name(i); i++)
-			kcomp_add(c, cap_name(i));
+			if (!(given & CAPBIT(i)))
+				kcomp_add(c, cap_name(i));
 	} else if (!strcmp(o->name, "kubeconfig")) {
 		c->directive = 0;	/* a file: the shell's own file completion */
 	} else if (!strcmp(o->name, "context")) {

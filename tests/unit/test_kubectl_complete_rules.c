@@ -97,6 +97,12 @@ static void values_of_finite_flags(void **state)
 	CHECK(NULL, "net_raw,SYS_PTRACE\n:4\n", "shell", "--capabilities", "net_raw,SYS_PT");
 	CHECK(NULL, "BPF\n:4\n", "shell", "--capabilities=BP");
 	CHECK(NULL, "NET_RAW,BPF\n:4\n", "shell", "--capabilities=NET_RAW,BP");
+	/* names already in the list are not offered again, in any spelling */
+	CHECK(NULL, "cap_net_admin,NET_RAW,NET_BIND_SERVICE\ncap_net_admin,NET_RAW,NET_BROADCAST\n:4\n", "shell", "-c",
+	      "cap_net_admin,NET_RAW,NET_");
+	CHECK(NULL, "NET_ADMIN,NET_BIND_SERVICE\nNET_ADMIN,NET_BROADCAST\n:4\n", "shell", "-c", "NET_ADMIN,NET_B");
+	CHECK(NULL, "NET_ADMIN,NET_BIND_SERVICE\nNET_ADMIN,NET_BROADCAST\nNET_ADMIN,NET_RAW\n:4\n", "shell", "-c",
+	      "NET_ADMIN,NET_");
 	/* a file: directive 0, the shell's file completion */
 	CHECK(NULL, ":0\n", "shell", "--kubeconfig", "");
 	/* a flag without a value, then the value of the next */

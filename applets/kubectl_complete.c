@@ -227,6 +227,8 @@ static int fetch(struct kcomp *c, char *err, size_t errlen)
 	if (!(k = kube_client_new(&cfg, 0, err, errlen)))
 		goto out;
 	kube_client_set_timeout(k, COMPLETE_TIMEOUT_MS);
+	/* names only: a big cluster's full NodeList is tens of MB, its metadata a tenth */
+	kube_client_set_accept(k, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json");
 	switch (c->fetch) {
 	case KCF_NODES:
 		rc = add_names(c, k, "/api/v1/nodes", err, errlen);

@@ -26,6 +26,7 @@ struct kube_client {
 	struct http_conn *conn;		/* kept alive between requests */
 	int verbosity;
 	int timeout_ms;			/* 0: CONNECT_TIMEOUT_MS, and http's read default */
+	const char *accept;		/* NULL: application/json */
 	char proxy_host[256], proxy_port[8];
 	struct http_response resp;
 };
@@ -135,6 +136,11 @@ void kube_client_set_timeout(struct kube_client *k, int timeout_ms)
 	k->timeout_ms = timeout_ms;
 }
 
+void kube_client_set_accept(struct kube_client *k, const char *accept)
+{
+	k->accept = accept;
+}
+
 static struct http_conn *dial(struct kube_client *k, char *err, size_t errlen)
 {
 	struct tls_ctx *t = k->url.https ? k->tls : NULL;
@@ -196,7 +202,7 @@ static int send_request(struct kube_client *k, struct http_conn **conn, struct h
 		}
 		if (!*conn && !(*conn = dial(k, err, errlen)))
 			return -1;
-		h[nh++] = (struct http_header){ "Accept", "application/json" };
+		h[nh++] = (struct http_header){ "Accept", k->accept ? k->accept : "application/json" };
 		h[nh++] = (struct http_header){ "User-Agent", "retina" };
 		if (c.token) {
 			snprintf(auth, sizeof(auth), "Bearer %s", c.token);

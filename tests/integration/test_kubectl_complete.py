@@ -60,11 +60,18 @@ def complete(bindir, env, *words, via="link", timeout=30):
 
 @pytest.fixture
 def cluster(tmp_path, pki):
-    api = FakeAPI(tmp_path, pki=pki)
+    api = FakeAPI(tmp_path, "--record", str(tmp_path / "record.jsonl"), pki=pki)
     try:
         yield api
     finally:
         api.close()
+
+
+def list_requests(api):
+    """(kind, Accept header) of each list request the fake answered."""
+    rec = api.tmp / "record.jsonl"
+    rows = map(json.loads, rec.read_text().splitlines()) if rec.exists() else []
+    return [(r["list"], r["accept"]) for r in rows if "list" in r]
 
 
 @pytest.mark.parametrize("via", ["link", "link__complete", "plugin"])
@@ -127,6 +134,9 @@ def test_node_names_from_the_api_server(bindir, env, cluster):
     kc = cluster.kubeconfig()
     cands, directive, p = complete(bindir, env, "shell", "--kubeconfig", kc, "")
     assert (cands, directive) == (["node-1", "win-1"], 4), p.stderr
+    # names only: the metadata list, plain JSON as the fallback
+    assert list_requests(cluster) == [
+        ("NodeList", "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json")]
     assert complete(bindir, env, "bpftrace", "--kubeconfig", kc, "n")[:2] == (["node-1"], 4)
     assert complete(bindir, env, "bpftrace", f"--kubeconfig={kc}", "node/")[:2] == (["node/node-1", "node/win-1"], 4)
     # KUBECONFIG as kubectl reads it, and the flags after the node too
@@ -217,6 +227,25 @@ def test_unreachable_server_gives_no_names_and_exits_0(bindir, env, tmp_path, ki
     finally:
         if hole:
             hole.close()
+
+
+def test_slow_server_is_given_up_on(bindir, env, tmp_path, pki):
+    """TLS is quick, the answer is not (5 s per request): the read timeout ends it."""
+    api = FakeAPI(tmp_path, "--slow-ms", "5000", pki=pki)
+    try:
+        start = time.monotonic()
+        cands, directive, p = complete(bindir, env, "shell", "--kubeconfig", api.kubeconfig(), "")
+        assert (cands, directive, p.stderr) == ([], 4, "")
+        assert time.monotonic() - start < 15
+        # a fast one, for contrast, answers with the names
+        (tmp_path / "fast").mkdir()
+        api2 = FakeAPI(tmp_path / "fast", pki=pki)
+        try:
+            assert complete(bindir, env, "shell", "--kubeconfig", api2.kubeconfig(), "")[0] == ["node-1", "win-1"]
+        finally:
+            api2.close()
+    finally:
+        api.close()
 
 
 def test_no_kubeconfig_gives_no_names_quietly(bindir, env):

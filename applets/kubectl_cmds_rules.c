@@ -63,10 +63,11 @@ static const struct option completion_opts[] = {
 };
 
 const struct kubectl_cmd kubectl_cmds[] = {
-	{ "shell", shell_opts, "mwc:n:v:h", KA_TARGET },
-	{ "bpftrace", bpftrace_opts, "o:d:n:v:h", KA_NODE },
-	{ "cleanup", cleanup_opts, "An:h", KA_NONE },
-	{ "completion", completion_opts, "h", KA_SHELL_NAME },
+	{ "shell", "start a debug shell on a node (host network) or in a pod", shell_opts, "mwc:n:v:h", KA_TARGET },
+	{ "bpftrace", "trace packet drops, RSTs, socket errors and retransmits on a node", bpftrace_opts,
+	  "o:d:n:v:h", KA_NODE },
+	{ "cleanup", "delete debug pods left behind (-A: in every namespace)", cleanup_opts, "An:h", KA_NONE },
+	{ "completion", "print a bash or zsh completion script", completion_opts, "h", KA_SHELL_NAME },
 };
 const size_t kubectl_ncmds = sizeof(kubectl_cmds) / sizeof(kubectl_cmds[0]);
 

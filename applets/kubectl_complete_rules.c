@@ -12,15 +12,17 @@
 #include "applets/kubectl_retina.h"
 #include "lib/caps.h"
 
-int kcomp_add(struct kcomp *c, const char *name)
+/* name (after c->emit), and "\tdesc" when given: cobra's candidate with a description. */
+static int add(struct kcomp *c, const char *name, const char *desc)
 {
 	const char *m = c->match ? c->match : "";
-	size_t el = strlen(c->emit), nl = strlen(name);
+	size_t el = strlen(c->emit), nl = strlen(name), dl = desc ? strlen(desc) + 1 : 0;
 
-	if (strncmp(name, m, strlen(m)) || !nl || strpbrk(name, "\n\r"))
+	if (strncmp(name, m, strlen(m)) || !nl || strpbrk(name, "\n\r\t"))
 		return 0;
 	for (size_t i = 0; i < c->n; i++)
-		if (!strncmp(c->cands[i], c->emit, el) && !strcmp(c->cands[i] + el, name))
+		if (!strncmp(c->cands[i], c->emit, el) && !strncmp(c->cands[i] + el, name, nl) &&
+		    (!c->cands[i][el + nl] || c->cands[i][el + nl] == '\t'))
 			return 0;	/* once is enough */
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 16;
@@ -30,13 +32,22 @@ int kcomp_add(struct kcomp *c, const char *name)
 		c->cands = v;
 		c->cap = cap;
 	}
-	char *s = malloc(el + nl + 1);
+	char *s = malloc(el + nl + dl + 1);
 	if (!s)
 		return -1;
 	memcpy(s, c->emit, el);
 	memcpy(s + el, name, nl + 1);
+	if (desc) {
+		s[el + nl] = '\t';
+		memcpy(s + el + nl + 1, desc, dl);
+	}
 	c->cands[c->n++] = s;
 	return 0;
+}
+
+int kcomp_add(struct kcomp *c, const char *name)
+{
+	return add(c, name, NULL);
 }
 
 void kcomp_free(struct kcomp *c)
@@ -55,8 +66,8 @@ char *kcomp_format(const struct kcomp *c)
 	bool all_dirs = c->n > 0;
 
 	for (size_t i = 0; i < c->n; i++) {
-		size_t l = strlen(c->cands[i]);
-		len += l + 1;
+		size_t l = strcspn(c->cands[i], "\t");
+		len += strlen(c->cands[i]) + 1;
 		all_dirs = all_dirs && c->cands[i][l - 1] == '/';
 	}
 	/* "pods/" alone: the user goes on typing the name, no space after it */
@@ -221,7 +232,7 @@ void kcomp_run(struct kcomp *c, int nwords, char *const words[])
 			return;
 		}
 		for (size_t i = 0; i < kubectl_ncmds; i++)
-			kcomp_add(c, kubectl_cmds[i].name);
+			add(c, kubectl_cmds[i].name, kubectl_cmds[i].summary);
 		return;
 	}
 	if (!(cmd = kubectl_cmd_find(words[0])))

@@ -44,6 +44,7 @@ enum kubectl_args {
 
 struct kubectl_cmd {
 	const char *name;
+	const char *summary;		/* as `kubectl retina --help` lists it; completion shows it too */
 	const struct option *longopts;	/* the getopt table the subcommand parses with */
 	const char *shortopts;
 	enum kubectl_args args;
@@ -93,7 +94,8 @@ struct kcomp {
  * c->fetch says what else the caller should look up and kcomp_add.
  */
 void kcomp_run(struct kcomp *c, int nwords, char *const words[]);
-/* Add name when it starts with c->match (stored with c->emit before it). 0, or -1 out of memory. */
+/* Add name when it starts with c->match (stored with c->emit before it). 0, or -1 out of memory.
+ * Subcommands carry a description: "shell\tstart a debug shell..." (cobra's format). */
 int kcomp_add(struct kcomp *c, const char *name);
 /* The answer kubectl reads: one candidate a line, then ":DIRECTIVE". malloc'd. */
 char *kcomp_format(const struct kcomp *c);

@@ -55,7 +55,7 @@ def complete(bindir, env, *words, via="link", timeout=30):
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     assert lines and re.fullmatch(r":\d+", lines[-1]), p.stdout
-    return lines[:-1], int(lines[-1][1:]), p
+    return [l.split("\t")[0] for l in lines[:-1]], int(lines[-1][1:]), p
 
 
 @pytest.fixture
@@ -82,6 +82,17 @@ def test_subcommands_with_no_file_directive(bindir, env, via):
     assert p.stderr == ""
     assert complete(bindir, env, "b", via=via)[:2] == (["bpftrace"], 4)
     assert complete(bindir, env, "nope", via=via)[:2] == ([], 4)
+
+
+def test_subcommands_are_described_as_help_lists_them(bindir, env):
+    """cobra's "NAME<TAB>DESCRIPTION" lines (zsh and fish show them), from the table help agrees with."""
+    p = run([str(bindir / "kubectl_complete-retina"), ""], env=env, check=0)
+    lines = p.stdout.splitlines()[:-1]
+    assert len(lines) == len(SUBCOMMANDS)
+    out = run([str(bindir / "kubectl-retina"), "--help"], check=0).stdout
+    for line in lines:
+        name, desc = line.split("\t")
+        assert re.search(rf"^  {name} +{re.escape(desc)}", out, re.M), (name, desc)
 
 
 def help_flags(bindir, sub):
@@ -381,7 +392,9 @@ def test_real_kubectl_asks_the_completion_link(bindir, env, cluster):
     kc = cluster.kubeconfig()
     p = run([KUBECTL, "__complete", "retina", ""], env=env)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.splitlines() == SUBCOMMANDS + [":4"]
+    lines = p.stdout.splitlines()
+    assert [l.split("\t")[0] for l in lines] == SUBCOMMANDS + [":4"]
+    assert lines[0] == "shell\tstart a debug shell on a node (host network) or in a pod"	# descriptions relayed
     assert "kubectl_complete-retina" in p.stderr	# kubectl's own debug lines name what it ran
     p = run([KUBECTL, "__complete", "retina", "shell", "--kubeconfig", kc, "n"], env=env)
     assert p.stdout.splitlines() == ["node-1", ":4"], p.stderr

@@ -11,7 +11,22 @@
 
 #include "applets/kubectl_retina.h"
 
-/* The answer for these words (NULL-terminated), as kubectl would read it. */
+/* Drop the "\tdescription" of each line (tested on its own in subcommands_are_described). */
+static void strip_descriptions(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r;) {
+		if (*r == '\t') {
+			r += strcspn(r, "\n");
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+}
+
+/* The answer for these words (NULL-terminated), as kubectl would read it, without descriptions. */
 static char *answer(struct kcomp *c, const char **names_from_api, const char *first, ...)
 {
 	char *words[32];
@@ -29,6 +44,7 @@ static char *answer(struct kcomp *c, const char **names_from_api, const char *fi
 		assert_int_equal(kcomp_add(c, *p), 0);
 	char *out = kcomp_format(c);
 	assert_non_null(out);
+	strip_descriptions(out);
 	return out;
 }
 
@@ -54,8 +70,28 @@ static void subcommands_first(void **state)
 	struct kcomp c = { 0 };
 	kcomp_run(&c, 0, NULL);
 	char *out = kcomp_format(&c);
+	strip_descriptions(out);
 	assert_string_equal(out, "shell\nbpftrace\ncleanup\ncompletion\n:4\n");
 	free(out);
+	kcomp_free(&c);
+}
+
+static void subcommands_are_described(void **state)
+{
+	struct kcomp c = { 0 };
+	char *words[] = { "sh" };
+	(void)state;
+
+	kcomp_run(&c, 1, words);
+	char *out = kcomp_format(&c);
+	assert_string_equal(out, "shell\tstart a debug shell on a node (host network) or in a pod\n:4\n");
+	free(out);
+	kcomp_free(&c);
+	/* and the description does not hide a duplicate */
+	c.match = "";
+	assert_int_equal(kcomp_add(&c, "x"), 0);
+	assert_int_equal(kcomp_add(&c, "x"), 0);
+	assert_int_equal(c.n, 1);
 	kcomp_free(&c);
 }
 
@@ -222,6 +258,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(subcommands_first),
+		cmocka_unit_test(subcommands_are_described),
 		cmocka_unit_test(unknown_subcommand_offers_nothing),
 		cmocka_unit_test(flags_from_the_option_table),
 		cmocka_unit_test(flags_already_given_are_not_offered_again),

@@ -20,7 +20,8 @@ static int add(struct kcomp *c, const char *name, const char *desc)
 
 	if (strncmp(name, m, strlen(m)) || !nl || strpbrk(name, "\n\r\t"))
 		return 0;
-	for (size_t i = 0; i < c->n; i++)
+	/* names of one API list are unique: only the static candidates need a look */
+	for (size_t i = 0; i < (c->ran && c->nstatic < c->n ? c->nstatic : c->n); i++)
 		if (!strncmp(c->cands[i], c->emit, el) && !strncmp(c->cands[i] + el, name, nl) &&
 		    (!c->cands[i][el + nl] || c->cands[i][el + nl] == '\t'))
 			return 0;	/* once is enough */
@@ -56,7 +57,8 @@ void kcomp_free(struct kcomp *c)
 		free(c->cands[i]);
 	free(c->cands);
 	c->cands = NULL;
-	c->n = c->cap = 0;
+	c->n = c->cap = c->nstatic = 0;
+	c->ran = false;
 }
 
 char *kcomp_format(const struct kcomp *c)
@@ -208,7 +210,16 @@ static void remember(struct kcomp *c, const struct option *o, const char *value)
 		c->namespace = value;
 }
 
+static void run(struct kcomp *c, int nwords, char *const words[]);
+
 void kcomp_run(struct kcomp *c, int nwords, char *const words[])
+{
+	run(c, nwords, words);
+	c->ran = true;
+	c->nstatic = c->n;
+}
+
+static void run(struct kcomp *c, int nwords, char *const words[])
 {
 	static char *const empty[] = { "" };
 	const struct kubectl_cmd *cmd;

@@ -84,6 +84,8 @@ struct kcomp {
 	int directive;
 	char **cands;
 	size_t n, cap;
+	bool ran;		/* kcomp_run is done: what is added now comes from the API */
+	size_t nstatic;		/* candidates kcomp_run added */
 };
 
 /*
@@ -94,7 +96,8 @@ struct kcomp {
  * c->fetch says what else the caller should look up and kcomp_add.
  */
 void kcomp_run(struct kcomp *c, int nwords, char *const words[]);
-/* Add name when it starts with c->match (stored with c->emit before it). 0, or -1 out of memory.
+/* Add name when it starts with c->match (stored with c->emit before it) and is not a candidate
+ * kcomp_run added (names of one API list are unique). 0, or -1 out of memory.
  * Subcommands carry a description: "shell\tstart a debug shell..." (cobra's format). */
 int kcomp_add(struct kcomp *c, const char *name);
 /* The answer kubectl reads: one candidate a line, then ":DIRECTIVE". malloc'd. */

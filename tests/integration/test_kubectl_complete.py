@@ -411,7 +411,7 @@ def test_a_hanging_credential_plugin_is_cut_off(bindir, env, cluster, tmp_path):
     """The whole answer has a deadline, whatever hangs (here an exec credential plugin)."""
     pidfile = tmp_path / "plugin.pid"
     plugin = tmp_path / "hang-credential"
-    plugin.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 60\n")
+    plugin.write_text(f"#!/bin/sh\necho $$ >> {pidfile}\nexec sleep 60\n")
     plugin.chmod(0o755)
     kc = cluster.kubeconfig("kc-exec", user={"exec": {"apiVersion": "client.authentication.k8s.io/v1",
                                                        "command": str(plugin), "interactiveMode": "Never"}})
@@ -421,9 +421,17 @@ def test_a_hanging_credential_plugin_is_cut_off(bindir, env, cluster, tmp_path):
         assert (cands, directive, p.stderr) == ([], 4, "")
         assert time.monotonic() - start < 15
         assert pidfile.exists()		# it did run, and hung
+        # asked why: stderr stays the caller's, so the plugin (still sleeping) holds it: use a file
+        errfile = tmp_path / "stderr"
+        with open(errfile, "w") as f:
+            p = subprocess.run([str(bindir / "kubectl_complete-retina"), "shell", "--kubeconfig", kc, ""],
+                               env=dict(env, RETINA_COMPLETION_DEBUG="1"), stdout=subprocess.PIPE, stderr=f,
+                               text=True, timeout=30)
+        assert (p.returncode, p.stdout) == (0, ":4\n")
+        assert "no names within the deadline" in errfile.read_text()
     finally:
-        if pidfile.exists():
+        for pid in (pidfile.read_text().split() if pidfile.exists() else []):
             try:
-                os.kill(int(pidfile.read_text()), 9)
+                os.kill(int(pid), 9)	# the plugins we started, by their PIDs
             except ProcessLookupError:
                 pass

@@ -155,32 +155,7 @@ static void check_count(const struct bt_args *a, size_t n, const char *what)
 /* Everything checked here, before the cluster is touched: bad input exits 2. */
 static void parse_args(int argc, char **argv, struct bt_args *a)
 {
-	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_STARTUP, O_REPO,
-	       O_VERSION, O_KUBECONFIG, O_CONTEXT, O_MAX_NODES, O_REQTIMEOUT };
-	static const struct option longopts[] = {
-		{ "drops", no_argument, NULL, O_DROPS },
-		{ "rst", no_argument, NULL, O_RST },
-		{ "errors", no_argument, NULL, O_ERRORS },
-		{ "retransmits", no_argument, NULL, O_RETRANS },
-		{ "all", no_argument, NULL, O_ALL },
-		{ "ip", required_argument, NULL, O_IP },
-		{ "cidr", required_argument, NULL, O_CIDR },
-		{ "port", required_argument, NULL, O_PORT },
-		{ "selector", required_argument, NULL, 'l' },
-		{ "max-nodes", required_argument, NULL, O_MAX_NODES },
-		{ "output", required_argument, NULL, 'o' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "startup-timeout", required_argument, NULL, O_STARTUP },
-		{ "retina-shell-image-repo", required_argument, NULL, O_REPO },
-		{ "retina-shell-image-version", required_argument, NULL, O_VERSION },
-		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
-		{ "context", required_argument, NULL, O_CONTEXT },
-		{ "request-timeout", required_argument, NULL, O_REQTIMEOUT },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "verbose", required_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	const struct kubectl_cmd *cmd = kubectl_cmd_find("bpftrace");
 	const char *repo = NULL, *version = NULL;
 	unsigned nnets = 0, nports = 0;
 	struct trace_net net;
@@ -196,25 +171,25 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	push(a, "--stats-interval");
 	push(a, STATS_INTERVAL);
 	optind = 1;
-	while ((c = next_opt(argc, argv, "l:o:d:n:v:h", longopts)) != -1) {
+	while ((c = next_opt(argc, argv, cmd->shortopts, cmd->longopts)) != -1) {
 		switch (c) {
-		case O_DROPS: push(a, "--drops"); break;
-		case O_RST: push(a, "--rst"); break;
-		case O_ERRORS: push(a, "--errors"); break;
-		case O_RETRANS: push(a, "--retransmits"); break;
-		case O_ALL: push(a, "--all"); break;
-		case O_IP:
-		case O_CIDR:
+		case KO_DROPS: push(a, "--drops"); break;
+		case KO_RST: push(a, "--rst"); break;
+		case KO_ERRORS: push(a, "--errors"); break;
+		case KO_RETRANS: push(a, "--retransmits"); break;
+		case KO_ALL: push(a, "--all"); break;
+		case KO_IP:
+		case KO_CIDR:
 			if (++nnets > TRACE_MAX_NETS)
 				usage_error("too many --ip/--cidr filters (at most %d)", TRACE_MAX_NETS);
-			if (trace_net_parse(optarg, c == O_CIDR, &net))
-				usage_error(c == O_IP ? "bad --ip '%s': give an IPv4 or IPv6 address (for a network use --cidr)"
+			if (trace_net_parse(optarg, c == KO_CIDR, &net))
+				usage_error(c == KO_IP ? "bad --ip '%s': give an IPv4 or IPv6 address (for a network use --cidr)"
 						      : "bad --cidr '%s': give a network like 10.0.0.0/8 or fd00::/8",
 					    optarg);
-			push(a, c == O_IP ? "--ip" : "--cidr");
+			push(a, c == KO_IP ? "--ip" : "--cidr");
 			push(a, optarg);
 			break;
-		case O_PORT:
+		case KO_PORT:
 			if (++nports > TRACE_MAX_PORTS)
 				usage_error("too many --port filters (at most %d)", TRACE_MAX_PORTS);
 			if (parse_u64(optarg, 1, 65535, &v))
@@ -231,7 +206,7 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 					    optarg);
 			a->selector = optarg;
 			break;
-		case O_MAX_NODES:
+		case KO_MAX_NODES:
 			if (parse_u64(optarg, 1, 100000, &a->max_nodes))
 				usage_error("bad --max-nodes '%s': a number of nodes from 1 to 100000", optarg);
 			break;
@@ -247,15 +222,15 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 			if (parse_duration_ms(optarg, &a->duration_ms))
 				usage_error("bad --duration '%s': use e.g. 30s, 5m, 1h, or 0 for until Ctrl-C", optarg);
 			break;
-		case O_STARTUP:
+		case KO_STARTUP:
 			if (parse_duration_ms(optarg, &a->startup_ms) || !a->startup_ms || a->startup_ms > 86400000)
 				usage_error("bad --startup-timeout '%s': a duration like 30s, 2m or 1m30s", optarg);
 			break;
-		case O_REPO: repo = optarg; break;
-		case O_VERSION: version = optarg; break;
-		case O_KUBECONFIG: a->load.kubeconfig = optarg; break;
-		case O_CONTEXT: a->load.context = optarg; break;
-		case O_REQTIMEOUT:
+		case KO_REPO: repo = optarg; break;
+		case KO_VERSION: version = optarg; break;
+		case KO_KUBECONFIG: a->load.kubeconfig = optarg; break;
+		case KO_CONTEXT: a->load.context = optarg; break;
+		case KO_REQTIMEOUT:
 			if (kube_parse_request_timeout(optarg, &a->load.request_timeout_ms))
 				usage_error("bad --request-timeout '%s': a duration like 10s or 1m, or 0 for none", optarg);
 			break;

@@ -30,16 +30,7 @@ const char kubectl_cleanup_help[] =
 
 int kubectl_cleanup_main(int argc, char **argv)
 {
-	enum { O_KUBECONFIG = 256, O_CONTEXT, O_REQTIMEOUT };
-	static const struct option longopts[] = {
-		{ "all-namespaces", no_argument, NULL, 'A' },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
-		{ "context", required_argument, NULL, O_CONTEXT },
-		{ "request-timeout", required_argument, NULL, O_REQTIMEOUT },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	const struct kubectl_cmd *cmd = kubectl_cmd_find("cleanup");
 	struct kube_load_opts lo = { 0 };
 	struct kube_config cfg = { 0 };
 	bool all = false;
@@ -47,13 +38,13 @@ int kubectl_cleanup_main(int argc, char **argv)
 	int c, failed = 0, n = 0;
 
 	optind = 1;
-	while ((c = next_opt(argc, argv, "An:h", longopts)) != -1) {
+	while ((c = next_opt(argc, argv, cmd->shortopts, cmd->longopts)) != -1) {
 		switch (c) {
 		case 'A': all = true; break;
 		case 'n': lo.namespace = optarg; break;
-		case O_KUBECONFIG: lo.kubeconfig = optarg; break;
-		case O_CONTEXT: lo.context = optarg; break;
-		case O_REQTIMEOUT:
+		case KO_KUBECONFIG: lo.kubeconfig = optarg; break;
+		case KO_CONTEXT: lo.context = optarg; break;
+		case KO_REQTIMEOUT:
 			if (kube_parse_request_timeout(optarg, &lo.request_timeout_ms))
 				usage_error("bad --request-timeout '%s': a duration like 10s or 1m, or 0 for none", optarg);
 			break;

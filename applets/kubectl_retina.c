@@ -18,14 +18,18 @@ const char kubectl_retina_help[] =
 	"  shell      start a debug shell on a node (host network) or in a pod\n"
 	"  bpftrace   trace packet drops, RSTs, socket errors and retransmits on a node\n"
 	"  cleanup    delete debug pods left behind (-A: in every namespace)\n"
+	"  completion print a bash or zsh completion script (kubectl 1.26+ completes\n"
+	"             plugins itself through the kubectl_complete-retina link)\n"
 	"\n"
 	"Examples:\n"
 	"  kubectl retina shell node-1\n"
 	"  kubectl retina shell -n web pods/frontend-7d4b9\n"
 	"  kubectl retina bpftrace node-1 --drops --ip 10.0.0.4\n"
 	"  kubectl retina cleanup --all-namespaces\n"
+	"  source <(kubectl retina completion bash)\n"
 	"\n"
-	"Install: put kubectl-retina (a link to retina) on PATH; `retina --install -s DIR` makes it.\n";
+	"Install: put kubectl-retina and kubectl_complete-retina (links to retina) on PATH;\n"
+	"`retina --install -s DIR` makes them.\n";
 
 int kubectl_retina_main(int argc, char **argv)
 {
@@ -48,7 +52,13 @@ int kubectl_retina_main(int argc, char **argv)
 		applet_name = "kubectl-retina bpftrace";
 		return kubectl_bpftrace_main(argc - 1, argv + 1);
 	}
+	if (!strcmp(cmd, "completion")) {
+		applet_name = "kubectl-retina completion";
+		return kubectl_completion_main(argc - 1, argv + 1);
+	}
+	if (!strcmp(cmd, "__complete"))
+		return kubectl_complete_words(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		usage_error("unknown option '%s' (options come after the command)", cmd);
-	usage_error("unknown command '%s'; commands are: shell, bpftrace, cleanup", cmd);
+	usage_error("unknown command '%s'; commands are: shell, bpftrace, cleanup, completion", cmd);
 }

@@ -93,27 +93,7 @@ static void parse_target(struct shell_args *a, const char *t)
 
 static void parse_args(int argc, char **argv, struct shell_args *a, char ***command)
 {
-	enum { O_HOSTPID = 256, O_APPARMOR, O_SECCOMP, O_TIMEOUT, O_REPO, O_VERSION, O_TARGET, O_KUBECONFIG,
-	       O_CONTEXT, O_REQTIMEOUT };
-	static const struct option longopts[] = {
-		{ "mount-host-filesystem", no_argument, NULL, 'm' },
-		{ "allow-host-filesystem-write", no_argument, NULL, 'w' },
-		{ "capabilities", required_argument, NULL, 'c' },
-		{ "host-pid", no_argument, NULL, O_HOSTPID },
-		{ "apparmor-unconfined", no_argument, NULL, O_APPARMOR },
-		{ "seccomp-unconfined", no_argument, NULL, O_SECCOMP },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "retina-shell-image-repo", required_argument, NULL, O_REPO },
-		{ "retina-shell-image-version", required_argument, NULL, O_VERSION },
-		{ "target-container", required_argument, NULL, O_TARGET },
-		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
-		{ "context", required_argument, NULL, O_CONTEXT },
-		{ "request-timeout", required_argument, NULL, O_REQTIMEOUT },
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "verbose", required_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	const struct kubectl_cmd *cmd = kubectl_cmd_find("shell");
 	const char *repo = NULL, *version = NULL, *bad;
 	uint64_t v;
 	int c, dash = argc;
@@ -129,7 +109,7 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 		usage_error("nothing after '--': give a command, or leave '--' out for a shell");
 	a->timeout_ms = 30000;
 	optind = 1;
-	while ((c = next_opt(dash, argv, "mwc:n:v:h", longopts)) != -1) {
+	while ((c = next_opt(dash, argv, cmd->shortopts, cmd->longopts)) != -1) {
 		switch (c) {
 		case 'm': a->spec.mount_host = true; break;
 		case 'w': a->spec.mount_host = a->spec.host_write = true; break;
@@ -142,19 +122,19 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 				usage_error("unknown capability '%s' in --capabilities; valid names: %s", bad, all);
 			}
 			break;
-		case O_HOSTPID: a->spec.host_pid = true; break;
-		case O_APPARMOR: a->spec.apparmor_unconfined = true; break;
-		case O_SECCOMP: a->spec.seccomp_unconfined = true; break;
-		case O_TIMEOUT:
+		case KO_HOSTPID: a->spec.host_pid = true; break;
+		case KO_APPARMOR: a->spec.apparmor_unconfined = true; break;
+		case KO_SECCOMP: a->spec.seccomp_unconfined = true; break;
+		case KO_TIMEOUT:
 			if (parse_duration_ms(optarg, &a->timeout_ms) || !a->timeout_ms || a->timeout_ms > 86400000)
 				usage_error("bad --timeout '%s': a duration like 30s, 2m or 1m30s", optarg);
 			break;
-		case O_REPO: repo = optarg; break;
-		case O_VERSION: version = optarg; break;
-		case O_TARGET: a->spec.target_container = optarg; break;
-		case O_KUBECONFIG: a->load.kubeconfig = optarg; break;
-		case O_CONTEXT: a->load.context = optarg; break;
-		case O_REQTIMEOUT:
+		case KO_REPO: repo = optarg; break;
+		case KO_VERSION: version = optarg; break;
+		case KO_TARGET: a->spec.target_container = optarg; break;
+		case KO_KUBECONFIG: a->load.kubeconfig = optarg; break;
+		case KO_CONTEXT: a->load.context = optarg; break;
+		case KO_REQTIMEOUT:
 			if (kube_parse_request_timeout(optarg, &a->load.request_timeout_ms))
 				usage_error("bad --request-timeout '%s': a duration like 10s or 1m, or 0 for none", optarg);
 			break;

@@ -117,14 +117,16 @@ static int install_links(int argc, char **argv)
 	return failed ? EXIT_FAIL : EXIT_OK;
 }
 
-static int run_applet(const struct applet *a, int argc, char **argv)
+static int run_applet(const struct applet *a, int argc, char **argv, bool by_link)
 {
 	static char name[64];
 
-	snprintf(name, sizeof(name), "%s%s", strcmp(a->name, "kubectl-retina") ? "retina " : "", a->name);
+	snprintf(name, sizeof(name), "%s%s", strncmp(a->name, "kubectl", 7) ? "retina " : "", a->name);
 	applet_name = name;
-	/* -h/--help as the only argument is handled here, uniformly. */
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+	/* -h/--help as the only argument is handled here, uniformly (for
+	 * kubectl's completer, run by its link name, it is a word to complete). */
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) &&
+	    !(by_link && a->main == kubectl_complete_retina_main))
 		show_help(a->help);
 	return a->main(argc, argv);
 }
@@ -137,7 +139,7 @@ int main(int argc, char **argv)
 	base = base ? base + 1 : argv[0];
 	a = find_applet(base);
 	if (a)
-		return run_applet(a, argc, argv);
+		return run_applet(a, argc, argv, true);
 
 	/* Not a link name: this is `retina ...` (whatever the file is called). */
 	if (argc < 2) {
@@ -165,5 +167,5 @@ int main(int argc, char **argv)
 	a = find_applet(arg);
 	if (!a)
 		die(EXIT_USAGE, "unknown applet '%s'; applets are: %s", arg, applet_list());
-	return run_applet(a, argc - 1, argv + 1);
+	return run_applet(a, argc - 1, argv + 1, false);
 }

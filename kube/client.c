@@ -26,6 +26,8 @@ struct kube_client {
 	unsigned tls_gen;
 	struct http_conn *conn;		/* kept alive between requests */
 	int verbosity;
+	int timeout_ms;			/* 0: CONNECT_TIMEOUT_MS, and http's read default */
+	const char *accept;		/* NULL: application/json */
 	char proxy_host[256], proxy_port[8];
 	struct http_response resp;
 };
@@ -130,10 +132,23 @@ static int ensure_tls(struct kube_client *k, const struct kube_creds *c, char *e
 	return 0;
 }
 
-/* --request-timeout: the longest wait for one answer; -1 none */
+/* The longest wait for one answer; -1 none: the client's own bound
+ * (kube_client_set_timeout, for completion), else --request-timeout. */
 static int request_timeout(const struct kube_client *k)
 {
+	if (k->timeout_ms > 0)
+		return k->timeout_ms;
 	return k->cfg->request_timeout_ms ? k->cfg->request_timeout_ms : REQUEST_TIMEOUT_MS;
+}
+
+void kube_client_set_timeout(struct kube_client *k, int timeout_ms)
+{
+	k->timeout_ms = timeout_ms;
+}
+
+void kube_client_set_accept(struct kube_client *k, const char *accept)
+{
+	k->accept = accept;
 }
 
 static struct http_conn *dial(struct kube_client *k, char *err, size_t errlen)
@@ -194,7 +209,7 @@ static int send_request(struct kube_client *k, struct http_conn **conn, struct h
 			return -1;
 		if (!stream)
 			http_set_read_timeout(*conn, request_timeout(k));
-		h[nh++] = (struct http_header){ "Accept", "application/json" };
+		h[nh++] = (struct http_header){ "Accept", k->accept ? k->accept : "application/json" };
 		h[nh++] = (struct http_header){ "User-Agent", "retina" };
 		if (c.token) {
 			snprintf(auth, sizeof(auth), "Bearer %s", c.token);

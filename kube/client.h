@@ -18,6 +18,10 @@ struct kube_client;
 /* NULL with err when the server URL or the TLS material cannot be used. verbosity: -v N. */
 struct kube_client *kube_client_new(const struct kube_config *cfg, int verbosity, char *err, size_t errlen);
 void kube_client_free(struct kube_client *k);
+/* Bound connecting (TCP and TLS) and each read to timeout_ms (default 15 s and 30 s). */
+void kube_client_set_timeout(struct kube_client *k, int timeout_ms);
+/* The Accept header of kube_request from now on (NULL: application/json); accept must outlive k. */
+void kube_client_set_accept(struct kube_client *k, const char *accept);
 
 /*
  * One request; path starts with "/". body may be NULL. On 2xx: 0 and the

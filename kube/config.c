@@ -270,20 +270,17 @@ static int pick(const struct kube_load_opts *o, struct kubeconfig *kc, struct ku
 	return 0;
 }
 
-int kube_config_load(const struct kube_load_opts *o, struct kube_config *cfg, char *err, size_t errlen)
+/* The files as kubectl picks them: --kubeconfig, else KUBECONFIG, else ~/.kube/config. */
+static int merge_files(const struct kube_load_opts *o, struct kubeconfig *kc, char *origin, size_t olen,
+		       int *loaded, char *err, size_t errlen)
 {
-	struct kubeconfig kc = { 0 };
 	const char *env = getenv("KUBECONFIG");
-	char origin[1024] = "", home[4096];
-	int loaded = 0, rc = -1;
+	char home[4096];
 
-	memset(cfg, 0, sizeof(*cfg));
-	err[0] = '\0';
-	cfg->request_timeout_ms = o->request_timeout_ms;
 	if (o->kubeconfig && o->kubeconfig[0]) {
-		if (merge_file(&kc, o->kubeconfig, false, &loaded, err, errlen))
-			goto out;
-		snprintf(origin, sizeof(origin), "%s", o->kubeconfig);
+		if (merge_file(kc, o->kubeconfig, false, loaded, err, errlen))
+			return -1;
+		snprintf(origin, olen, "%s", o->kubeconfig);
 	} else if (env && env[0]) {
 		char *list = strdup(env), *save = NULL;
 		const char **seen = calloc(strlen(env) / 2 + 2, sizeof(*seen));
@@ -292,7 +289,7 @@ int kube_config_load(const struct kube_load_opts *o, struct kube_config *cfg, ch
 			free(list);
 			free(seen);
 			snprintf(err, errlen, "out of memory");
-			goto out;
+			return -1;
 		}
 		for (char *f = strtok_r(list, ":", &save); f; f = strtok_r(NULL, ":", &save)) {
 			bool again = false;	/* kubectl reads a file listed twice once (a FIFO could not be read twice) */
@@ -301,21 +298,60 @@ int kube_config_load(const struct kube_load_opts *o, struct kube_config *cfg, ch
 			if (again)
 				continue;
 			seen[nseen++] = f;
-			if (merge_file(&kc, f, true, &loaded, err, errlen)) {
+			if (merge_file(kc, f, true, loaded, err, errlen)) {
 				free(list);
 				free(seen);
-				goto out;
+				return -1;
 			}
 		}
 		free(seen);
 		free(list);
-		snprintf(origin, sizeof(origin), "KUBECONFIG=%s", env);
+		snprintf(origin, olen, "KUBECONFIG=%s", env);
 	} else if (getenv("HOME")) {
 		snprintf(home, sizeof(home), "%s/.kube/config", getenv("HOME"));
-		if (merge_file(&kc, home, true, &loaded, err, errlen))
-			goto out;
-		snprintf(origin, sizeof(origin), "%s", home);
+		if (merge_file(kc, home, true, loaded, err, errlen))
+			return -1;
+		snprintf(origin, olen, "%s", home);
 	}
+	return 0;
+}
+
+int kube_config_contexts(const struct kube_load_opts *o, char ***names, size_t *n, char *err, size_t errlen)
+{
+	struct kubeconfig kc = { 0 };
+	char origin[1024];
+	int loaded = 0;
+
+	*names = NULL;
+	*n = 0;
+	err[0] = '\0';
+	if (merge_files(o, &kc, origin, sizeof(origin), &loaded, err, errlen)) {
+		kubeconfig_free(&kc);
+		return -1;
+	}
+	if (kc.ncontexts && !(*names = calloc(kc.ncontexts, sizeof(char *)))) {
+		kubeconfig_free(&kc);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < kc.ncontexts; i++)
+		if (kc.contexts[i].name && ((*names)[*n] = strdup(kc.contexts[i].name)))
+			(*n)++;
+	kubeconfig_free(&kc);
+	return 0;
+}
+
+int kube_config_load(const struct kube_load_opts *o, struct kube_config *cfg, char *err, size_t errlen)
+{
+	struct kubeconfig kc = { 0 };
+	char origin[1024] = "";
+	int loaded = 0, rc = -1;
+
+	memset(cfg, 0, sizeof(*cfg));
+	err[0] = '\0';
+	cfg->request_timeout_ms = o->request_timeout_ms;
+	if (merge_files(o, &kc, origin, sizeof(origin), &loaded, err, errlen))
+		goto out;
 
 	if (!loaded) {
 		if (getenv("KUBERNETES_SERVICE_HOST") && getenv("KUBERNETES_SERVICE_PORT")) {

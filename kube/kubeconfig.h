@@ -91,6 +91,8 @@ struct kube_config {
  */
 int kube_config_load(const struct kube_load_opts *o, struct kube_config *cfg, char *err, size_t errlen);
 void kube_config_free(struct kube_config *cfg);
+/* The context names of the kubeconfig files kube_config_load would read (malloc'd each). */
+int kube_config_contexts(const struct kube_load_opts *o, char ***names, size_t *n, char *err, size_t errlen);
 
 /* --request-timeout as kubectl takes it: a duration (a bare number is seconds), 0 for none. 0 or -1. */
 int kube_parse_request_timeout(const char *s, int *ms);

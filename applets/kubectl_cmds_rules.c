@@ -1,0 +1,90 @@
+/*
+ * The option tables of `kubectl retina` subcommands: each subcommand parses
+ * its arguments with its table here, and completion lists flags from the same
+ * table, so what completes is what parses.
+ */
+#include <string.h>
+
+#include "applets/kubectl_retina.h"
+
+static const struct option shell_opts[] = {
+	{ "mount-host-filesystem", no_argument, NULL, 'm' },
+	{ "allow-host-filesystem-write", no_argument, NULL, 'w' },
+	{ "capabilities", required_argument, NULL, 'c' },
+	{ "host-pid", no_argument, NULL, KO_HOSTPID },
+	{ "apparmor-unconfined", no_argument, NULL, KO_APPARMOR },
+	{ "seccomp-unconfined", no_argument, NULL, KO_SECCOMP },
+	{ "timeout", required_argument, NULL, KO_TIMEOUT },
+	{ "retina-shell-image-repo", required_argument, NULL, KO_REPO },
+	{ "retina-shell-image-version", required_argument, NULL, KO_VERSION },
+	{ "target-container", required_argument, NULL, KO_TARGET },
+	{ "kubeconfig", required_argument, NULL, KO_KUBECONFIG },
+	{ "context", required_argument, NULL, KO_CONTEXT },
+	{ "request-timeout", required_argument, NULL, KO_REQTIMEOUT },
+	{ "namespace", required_argument, NULL, 'n' },
+	{ "verbose", required_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option bpftrace_opts[] = {
+	{ "drops", no_argument, NULL, KO_DROPS },
+	{ "rst", no_argument, NULL, KO_RST },
+	{ "errors", no_argument, NULL, KO_ERRORS },
+	{ "retransmits", no_argument, NULL, KO_RETRANS },
+	{ "all", no_argument, NULL, KO_ALL },
+	{ "ip", required_argument, NULL, KO_IP },
+	{ "cidr", required_argument, NULL, KO_CIDR },
+	{ "port", required_argument, NULL, KO_PORT },
+	{ "selector", required_argument, NULL, 'l' },
+	{ "max-nodes", required_argument, NULL, KO_MAX_NODES },
+	{ "output", required_argument, NULL, 'o' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "startup-timeout", required_argument, NULL, KO_STARTUP },
+	{ "retina-shell-image-repo", required_argument, NULL, KO_REPO },
+	{ "retina-shell-image-version", required_argument, NULL, KO_VERSION },
+	{ "kubeconfig", required_argument, NULL, KO_KUBECONFIG },
+	{ "context", required_argument, NULL, KO_CONTEXT },
+	{ "request-timeout", required_argument, NULL, KO_REQTIMEOUT },
+	{ "namespace", required_argument, NULL, 'n' },
+	{ "verbose", required_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option cleanup_opts[] = {
+	{ "all-namespaces", no_argument, NULL, 'A' },
+	{ "namespace", required_argument, NULL, 'n' },
+	{ "kubeconfig", required_argument, NULL, KO_KUBECONFIG },
+	{ "context", required_argument, NULL, KO_CONTEXT },
+	{ "request-timeout", required_argument, NULL, KO_REQTIMEOUT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option completion_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+const struct kubectl_cmd kubectl_cmds[] = {
+	{ "shell", "start a debug shell on a node (host network) or in a pod", shell_opts, "mwc:n:v:h", KA_TARGET },
+	{ "bpftrace", "trace packet drops, RSTs, socket errors and retransmits on a node", bpftrace_opts,
+	  "l:o:d:n:v:h", KA_NODE },
+	{ "cleanup", "delete debug pods left behind (-A: in every namespace)", cleanup_opts, "An:h", KA_NONE },
+	{ "completion", "print a bash or zsh completion script", completion_opts, "h", KA_SHELL_NAME },
+};
+const size_t kubectl_ncmds = sizeof(kubectl_cmds) / sizeof(kubectl_cmds[0]);
+
+const struct kubectl_cmd *kubectl_cmd_find(const char *name)
+{
+	for (size_t i = 0; i < kubectl_ncmds; i++)
+		if (!strcmp(kubectl_cmds[i].name, name))
+			return &kubectl_cmds[i];
+	return NULL;
+}
+
+bool kubectl_opt_repeatable(const struct option *o)
+{
+	return o->val == KO_IP || o->val == KO_CIDR || o->val == KO_PORT;
+}

@@ -3,10 +3,20 @@ podman in a namespace-isolated "node" (a netns of the netpair fixture), so the s
 real container with the capabilities, mounts and network the pod spec asked for."""
 import json
 import os
+import re
 
 from conftest import run
 from fakeapi import FakeAPI
 from shellimage import podman
+
+
+def leftover_containers(*texts):
+    """Containers of the pods these outputs name that podman still has. Only this test's pods:
+    other jobs on the machine may run their own fake-default-retina-shell-* containers."""
+    pods = set(re.findall(r"pod default/(retina-shell-[a-z0-9]+)", "".join(texts)))
+    assert pods, "no pod named in the plugin's output"
+    left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    return [n for n in left if any(n == "fake-default-" + p or n.startswith("fake-default-%s." % p) for p in pods)]
 
 
 def start(tmp_path, netpair):
@@ -43,8 +53,7 @@ def test_node_shell_in_a_real_container(retina, shell_image, netpair, tmp_path):
         assert "rc=" in r.stdout
         # nothing left: pods deleted, containers removed
         assert "pod default/retina-shell-" in r.stderr and "deleted" in r.stderr
-        left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
-        assert not [n for n in left if n.startswith("fake-default-retina-shell-")]
+        assert not leftover_containers(r.stderr)
     finally:
         api.close()
 
@@ -87,8 +96,7 @@ def test_interactive_attach_under_a_terminal(retina, shell_image, netpair, tmp_p
         # the container has a terminal of its own (podman run -t on the fake's pty), sized by channel 4
         assert "40 120" in text and "/dev/pts/" in text, text
         assert 'resize {"Width":120,"Height":40}' in (tmp_path / "apiserver.log").read_text()
-        left = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
-        assert not [n for n in left if n.startswith("fake-default-retina-shell-")]
+        assert not leftover_containers(text)
     finally:
         api.close()
 

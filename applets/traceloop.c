@@ -412,6 +412,8 @@ static void serve(struct recorder *r, int lfd)
 		return;
 	struct timeval tv = { .tv_sec = 2 };
 	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	tv.tv_sec = 10;	/* a client that stops reading cannot stall the recorder for good */
+	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	n = read(cfd, req, sizeof(req) - 1);
 	FILE *out = fdopen(cfd, "w");
 	if (!out) {
@@ -551,7 +553,12 @@ static int record(int argc, char **argv)
 			_exit(EXIT_FAIL);
 	}
 
-	struct sigaction sig = { .sa_handler = on_signal };
+	/*
+	 * SA_RESTART: a reply being written to a slow client is not cut by the
+	 * stop signal (the loop's poll() still returns EINTR, so the flag is seen
+	 * within one turn); SA_RESETHAND: a second signal ends it at once.
+	 */
+	struct sigaction sig = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
 	sigemptyset(&sig.sa_mask);
 	sigaction(SIGINT, &sig, NULL);
 	sigaction(SIGTERM, &sig, NULL);

@@ -260,7 +260,7 @@ int execsnoop_main(int argc, char **argv)
 		die(EXIT_FAIL, "cannot set up the ring buffer: %s", strerror(errno));
 	err = execsnoop_bpf__attach(skel);
 	if (err)
-		die(EXIT_FAIL, "cannot attach to raw_tp/sys_enter and sys_exit: %s", errno_name(-err, ebuf));
+		die(EXIT_FAIL, "cannot attach to raw_tp/sys_enter, sys_exit and sched_process_exec: %s", errno_name(-err, ebuf));
 
 	if (dir[0])
 		warnx("tracing execs in cgroup %s%s", dir, comm ? " (with --comm)" : "; Ctrl-C to stop");

@@ -48,10 +48,28 @@ struct bpf_raw_tracepoint_args {
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
-/* x86_64 registers as sys_enter sees them (args: di, si, dx, r10, r8, r9) */
+#if defined(__TARGET_ARCH_arm64)
+/* arm64: syscall arguments in regs[0..5] (x0 is the return value at exit: orig_x0 keeps it) */
+struct pt_regs {
+	unsigned long regs[31];
+	unsigned long orig_x0;
+	int syscallno;
+};
+#else
+/*
+ * x86_64 registers as sys_enter sees them: native arguments in di, si, dx,
+ * r10, r8, r9; i386 (int 0x80, sysenter) ones in bx, cx, dx, si, di, bp.
+ */
 struct pt_regs {
 	unsigned long di, si, dx, r10, r8, r9, orig_ax;
+	unsigned long bx, cx, bp;
 };
+
+/* x86: status & TS_COMPAT while an i386 syscall runs (in_ia32_syscall()) */
+struct thread_info {
+	unsigned int status;
+};
+#endif
 
 struct ns_common {
 	unsigned int inum;
@@ -66,6 +84,9 @@ struct nsproxy {
 };
 
 struct task_struct {
+#if !defined(__TARGET_ARCH_arm64)
+	struct thread_info thread_info;
+#endif
 	int pid;
 	int tgid;
 	struct task_struct *real_parent;

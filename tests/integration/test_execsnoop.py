@@ -3,9 +3,12 @@ cgroup, or a fake container's mount namespace) are seen exactly, with their argu
 results; execs elsewhere are filtered out in the kernel."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
+
+import pytest
 
 from conftest import require, run
 from containers import CGROUP_V1_PIDS, cid, new_uid, v2_root
@@ -177,3 +180,79 @@ def test_signal_while_stdout_is_blocked_loses_no_event(retina, containers):
     evs = events(out)	# raises on a line cut short and glued to the next
     assert all(e["args"][:6] == ["/bin/true"] + [long_arg] * 5 for e in evs)
     assert [e["args"][6] for e in evs] == [str(i) for i in range(n)], err
+
+
+def test_exec_from_a_second_thread_reports_the_process(retina, containers, helpers):
+    """execve from a thread that is not the leader: at its return the thread has taken
+    the leader's PID (de_thread), so an exec tracked by thread ID would vanish."""
+    cg = containers.mkdir(v2_root(), f"retina-execsnoop-th{os.getpid()}")
+    s = Snoop(retina, "-o", "json", "--cgroup", str(cg))
+    try:
+        sh = subprocess.Popen(in_cgroup_sh(cg, f'{helpers["exec_from_thread"]} /bin/echo from-a-thread & '
+                                               'echo $! > /dev/stderr; wait'), stderr=subprocess.PIPE, text=True)
+        child = int(sh.stderr.readline())
+        sh.wait(timeout=20)
+        out, _ = s.stop()
+    finally:
+        s.kill()
+    evs = [e for e in events(out) if e["args"][:1] == ["/bin/echo"]]
+    assert [(e["comm"], e["args"], e["ret"], e["pid"], e["ppid"]) for e in evs] == \
+        [("echo", ["/bin/echo", "from-a-thread"], 0, child, sh.pid)]
+
+
+IA32_EXEC = r"""
+	.data
+bad:	.asciz "/nonexistent-ia32"
+path:	.asciz "/bin/echo"
+a1:	.asciz "ia32-marker"
+argv:	.long path, a1, 0
+	.text
+	.globl _start
+_start:	movl argv, %eax		# fault the data page in: a tracer cannot, at syscall entry
+	movl $11, %eax		# execve, i386 number: fails (ENOENT)...
+	movl $bad, %ebx
+	movl $argv, %ecx
+	xorl %edx, %edx
+	int $0x80
+	movl $11, %eax		# ...then runs /bin/echo
+	movl $path, %ebx
+	int $0x80
+	movl $1, %eax		# exit(1) if it returned
+	movl $1, %ebx
+	int $0x80
+"""
+
+
+def ia32_exec(tmp_path):
+    """A static i386 program (no libc) that calls execve through int 0x80; skip when it cannot run here."""
+    for tool in ("as", "ld"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} (binutils) is not installed: cannot build the i386 test program")
+    src, obj, exe = tmp_path / "ia32.S", tmp_path / "ia32.o", tmp_path / "ia32-exec"
+    src.write_text(IA32_EXEC)
+    run(["as", "--32", "-o", str(obj), str(src)], check=0)
+    run(["ld", "-m", "elf_i386", "-o", str(exe), str(obj)], check=0)
+    p = subprocess.run([str(exe)], capture_output=True, text=True)
+    if p.returncode != 0 or p.stdout != "ia32-marker\n":
+        pytest.skip(f"this kernel cannot run i386 programs (CONFIG_IA32_EMULATION off, or ia32_emulation=0): "
+                    f"exit {p.returncode}, {p.stderr.strip()}")
+    return str(exe)
+
+
+def test_32_bit_compat_execve_is_seen(retina, containers, tmp_path):
+    """int 0x80 execve is syscall 11 of the i386 table, not 59: it must be seen, with its
+    32-bit argv, and i386 syscalls that share 59 or 322 with x86_64 execs must not be."""
+    exe = ia32_exec(tmp_path)
+    cg = containers.mkdir(v2_root(), f"retina-execsnoop-32-{os.getpid()}")
+    s = Snoop(retina, "-o", "json", "--cgroup", str(cg))
+    try:
+        sh = subprocess.Popen(in_cgroup_sh(cg, f"{exe} >/dev/null"))
+        sh.wait(timeout=20)
+        out, _ = s.stop()
+    finally:
+        s.kill()
+    got = [(e["comm"], e["args"], e["ret"]) for e in events(out)]
+    assert got == [("ia32-exec", [exe], 0),	# the shell starts the i386 program (a native execve)
+                   ("ia32-exec", ["/bin/echo", "ia32-marker"], -2),
+                   ("echo", ["/bin/echo", "ia32-marker"], 0)]
+    assert len({e["pid"] for e in events(out)}) == 1

@@ -290,7 +290,7 @@ static void json_record(cJSON *arr, const struct tl_record *e, const struct tl_r
 {
 	const struct tl_record *r = e ? e : x;
 	cJSON *o = cJSON_CreateObject();
-	char name[24], buf[1024], comm[17];
+	char name[32], buf[1024], comm[17];
 
 	snprintf(comm, sizeof(comm), "%.16s", r->comm);
 	cJSON_AddNumberToObject(o, "time_ns", (double)(r->ts_ns - t0));
@@ -298,7 +298,7 @@ static void json_record(cJSON *arr, const struct tl_record *e, const struct tl_r
 	cJSON_AddNumberToObject(o, "pid", r->pid);
 	cJSON_AddNumberToObject(o, "tid", r->tid);
 	cJSON_AddStringToObject(o, "comm", comm);
-	cJSON_AddStringToObject(o, "syscall", tl_syscall_name(r->nr, name));
+	cJSON_AddStringToObject(o, "syscall", tl_record_name(r, name));
 	if (e) {
 		tl_format_args(e, buf, sizeof(buf));
 		cJSON_AddStringToObject(o, "args", buf);

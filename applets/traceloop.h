@@ -13,8 +13,11 @@
 
 #define TL_RECORD_SIZE sizeof(struct tl_record)
 
-/* "openat" for 257; "syscall_999" for numbers it does not know (into buf). */
+/* "openat" for 257 (x86_64; per-architecture tables); "syscall_999" for numbers it does not know (into buf). */
 const char *tl_syscall_name(unsigned int nr, char buf[24]);
+
+/* A record's call: tl_syscall_name, or "i386:execve" for an i386 (compat) one. */
+const char *tl_record_name(const struct tl_record *r, char buf[32]);
 
 /* The decoded arguments: filename="/tmp/x", flags=577, mode=438 */
 void tl_format_args(const struct tl_record *enter, char *out, size_t len);

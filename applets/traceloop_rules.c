@@ -15,6 +15,17 @@ const char *tl_syscall_name(unsigned int nr, char buf[24])
 	return buf;
 }
 
+const char *tl_record_name(const struct tl_record *r, char buf[32])
+{
+	if (!(r->flags & TL_COMPAT))
+		return tl_syscall_name(r->nr, buf);
+	if (r->nr < ARRAY_SIZE(compat_syscall_names) && compat_syscall_names[r->nr])
+		snprintf(buf, 32, "i386:%s", compat_syscall_names[r->nr]);
+	else
+		snprintf(buf, 32, "i386:syscall_%u", r->nr);
+	return buf;
+}
+
 void tl_quote(const char *data, size_t n, char *out, size_t len)
 {
 	size_t used = 0;
@@ -71,19 +82,28 @@ void tl_sockaddr(const unsigned char *d, size_t n, char *out, size_t len)
 		snprintf(out, len, "family=%u", family);
 }
 
-/* Arguments shown for syscalls not decoded by name (0: none; the default is 3). */
-static int nargs(unsigned int nr)
+/* Arguments shown for syscalls not decoded (0: none; the default is 3), by name: the same on every architecture. */
+static int nargs(const struct tl_record *r)
 {
-	static const struct { unsigned short nr; unsigned char n; } t[] = {
-		{ 3, 1 },   { 5, 2 },	{ 8, 3 },   { 9, 6 },	{ 10, 3 },  { 11, 2 },	{ 12, 1 },  { 13, 4 },
-		{ 14, 4 },  { 16, 3 },	{ 21, 2 },  { 22, 1 },	{ 32, 1 },  { 33, 2 },	{ 35, 2 },  { 39, 0 },
-		{ 41, 3 },  { 43, 3 },	{ 57, 0 },  { 58, 0 },	{ 60, 1 },  { 61, 4 },	{ 62, 2 },  { 72, 3 },
-		{ 102, 0 }, { 104, 0 }, { 107, 0 }, { 108, 0 }, { 110, 0 }, { 158, 2 }, { 186, 0 }, { 217, 3 },
-		{ 218, 1 }, { 231, 1 }, { 262, 4 }, { 273, 2 }, { 293, 2 }, { 302, 4 }, { 318, 3 }, { 334, 4 },
+	static const struct { const char *name; unsigned char n; } t[] = {
+		{ "close", 1 },	     { "fstat", 2 },	     { "lseek", 3 },	    { "mmap", 6 },
+		{ "mprotect", 3 },   { "munmap", 2 },	     { "brk", 1 },	    { "rt_sigaction", 4 },
+		{ "rt_sigprocmask", 4 }, { "ioctl", 3 },     { "access", 2 },	    { "pipe", 1 },
+		{ "dup", 1 },	     { "dup2", 2 },	     { "nanosleep", 2 },    { "getpid", 0 },
+		{ "socket", 3 },     { "accept", 3 },	     { "fork", 0 },	    { "vfork", 0 },
+		{ "exit", 1 },	     { "wait4", 4 },	     { "kill", 2 },	    { "fcntl", 3 },
+		{ "getuid", 0 },     { "getgid", 0 },	     { "geteuid", 0 },	    { "getegid", 0 },
+		{ "getppid", 0 },    { "arch_prctl", 2 },    { "gettid", 0 },	    { "getdents64", 3 },
+		{ "set_tid_address", 1 }, { "exit_group", 1 }, { "newfstatat", 4 }, { "set_robust_list", 2 },
+		{ "pipe2", 2 },	     { "prlimit64", 4 },     { "getrandom", 3 },    { "rseq", 4 },
 	};
+	char buf[32];
+	const char *name = tl_record_name(r, buf);
 
+	if (r->flags & TL_COMPAT)
+		name += 5;	/* "i386:" */
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
-		if (t[i].nr == nr)
+		if (!strcmp(t[i].name, name))
 			return t[i].n;
 	return 3;
 }
@@ -121,32 +141,36 @@ void tl_format_args(const struct tl_record *e, char *out, size_t len)
 	char q[TL_DATA * 4 + 8];
 	const __u64 *a = e->args;
 
+	if (e->flags & TL_COMPAT)	/* i386: raw arguments (32-bit values), nothing copied */
+		goto raw;
 	switch (e->nr) {
-	case 0: case 17: case 45:	/* read, pread64, recvfrom: the data comes with the exit */
+	case SC_read: case SC_pread64: case SC_recvfrom:	/* the data comes with the exit */
 		snprintf(out, len, "fd=%d, count=%llu", (int)a[0], (unsigned long long)a[2]);
 		return;
-	case 1: case 18: case 44:	/* write, pwrite64, sendto */
+	case SC_write: case SC_pwrite64: case SC_sendto:
 		tl_quote(e->data, preview_len(e), q, sizeof(q));
 		snprintf(out, len, "fd=%d, buf=%s%s, count=%llu", (int)a[0], q, a[2] > preview_len(e) ? "..." : "",
 			 (unsigned long long)a[2]);
 		return;
-	case 2:				/* open */
+#if SC_HAS_OPEN
+	case SC_open:
 		quote_str(e, q, sizeof(q));
 		snprintf(out, len, "filename=%s, flags=%d, mode=%d", q, (int)a[1], (int)a[2]);
 		return;
-	case 257:			/* openat */
+#endif
+	case SC_openat:
 		quote_str(e, q, sizeof(q));
 		snprintf(out, len, "dfd=%d, filename=%s, flags=%d, mode=%d", (int)a[0], q, (int)a[2], (int)a[3]);
 		return;
-	case 437:			/* openat2 */
+	case SC_openat2:
 		quote_str(e, q, sizeof(q));
 		snprintf(out, len, "dfd=%d, filename=%s", (int)a[0], q);
 		return;
-	case 42: case 49:		/* connect, bind */
+	case SC_connect: case SC_bind:
 		tl_sockaddr((const unsigned char *)e->data, data_len(e), q, sizeof(q));
 		snprintf(out, len, "fd=%d, addr=%s, addrlen=%d", (int)a[0], q, (int)a[2]);
 		return;
-	case 59: case 322: {		/* execve, execveat: argv as NUL-separated strings */
+	case SC_execve: case SC_execveat: {	/* argv as NUL-separated strings */
 		size_t used = (size_t)snprintf(out, len, "argv=[");
 		for (size_t off = 0, n = data_len(e); off < n && used < len;) {
 			size_t l = strnlen(e->data + off, n - off);
@@ -159,19 +183,20 @@ void tl_format_args(const struct tl_record *e, char *out, size_t len)
 			snprintf(out + used, len - used, "]");
 		return;
 	}
-	case 56:			/* clone */
+	case SC_clone:
 		snprintf(out, len, "flags=0x%llx", (unsigned long long)a[0]);
 		return;
-	case 231: case 60:		/* exit_group, exit */
+	case SC_exit_group: case SC_exit:
 		snprintf(out, len, "status=%d", (int)a[0]);
 		return;
-	case 3:				/* close */
+	case SC_close:
 		snprintf(out, len, "fd=%d", (int)a[0]);
 		return;
 	}
+raw:;
 	size_t used = 0;
 	out[0] = '\0';
-	for (int i = 0; i < nargs(e->nr) && used < len; i++)
+	for (int i = 0; i < nargs(e) && used < len; i++)
 		used += (size_t)snprintf(out + used, len - used, "%s0x%llx", i ? ", " : "", (unsigned long long)a[i]);
 }
 
@@ -184,7 +209,8 @@ void tl_format_ret(const struct tl_record *x, char *out, size_t len)
 		snprintf(out, len, "-1 %s", errno_name((int)-ret, ebuf));
 	else if (ret > 0xffffffffLL)
 		snprintf(out, len, "0x%llx", (unsigned long long)ret);
-	else if ((x->nr == 0 || x->nr == 17 || x->nr == 45) && ret > 0) {
+	else if (!(x->flags & TL_COMPAT) && (x->nr == SC_read || x->nr == SC_pread64 || x->nr == SC_recvfrom) &&
+		 ret > 0) {
 		tl_quote(x->data, preview_len(x), q, sizeof(q));
 		snprintf(out, len, "%lld %s%s", ret, q, (unsigned long long)ret > preview_len(x) ? "..." : "");
 	} else
@@ -194,7 +220,7 @@ void tl_format_ret(const struct tl_record *x, char *out, size_t len)
 void tl_format_line(const struct tl_record *e, const struct tl_record *x, uint64_t t0_ns, char *out, size_t len)
 {
 	const struct tl_record *r = e ? e : x;
-	char name[24], args[768], ret[384];
+	char name[32], args[768], ret[384];
 
 	if (!r) {
 		snprintf(out, len, "?");
@@ -212,5 +238,5 @@ void tl_format_line(const struct tl_record *e, const struct tl_record *x, uint64
 	snprintf(out, len, "%02llu:%02llu.%09llu cpu#%u pid %u [%.16s] %s(%s) = %s",
 		 (unsigned long long)(t / 60000000000ULL), (unsigned long long)(t / 1000000000ULL % 60),
 		 (unsigned long long)(t % 1000000000ULL), r->cpu, r->pid, r->comm,
-		 tl_syscall_name(r->nr, name), args, ret);
+		 tl_record_name(r, name), args, ret);
 }

@@ -4,19 +4,15 @@
  * traced cgroups is written into an overwritable ring per cgroup (a slice of
  * one preallocated, mmap-able array), so the last nr_records syscalls of each
  * container are there to read even after it exited. raw_tp/sys_enter and
- * sys_exit: no kprobes, fentry or tracefs needed.
+ * sys_exit: no kprobes, fentry or tracefs needed. An i386 syscall on x86_64
+ * (int 0x80) is recorded with its own number and TL_COMPAT, its arguments
+ * raw: its numbers mean other calls in the native table.
  */
 #include "bpf/vmlinux_min.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "bpf/traceloop.h"
-
-/* x86_64 syscall numbers decoded here. */
-enum {
-	NR_read = 0, NR_write = 1, NR_open = 2, NR_pread64 = 17, NR_pwrite64 = 18, NR_connect = 42,
-	NR_sendto = 44, NR_recvfrom = 45, NR_bind = 49, NR_execve = 59, NR_openat = 257, NR_execveat = 322,
-	NR_openat2 = 437,
-};
+#include "bpf/syscall_arch.h"	/* the numbers decoded here, and where the arguments are, per architecture */
 
 const volatile bool filter_cgroup = false;	/* only below the cgroup in cgroup_filter[0] */
 const volatile __u32 nr_records = 2048;		/* per slot; a power of two */
@@ -127,6 +123,7 @@ static __always_inline void fill(struct tl_record *r, __u8 kind, __u16 nr)
 	r->kind = kind;
 	r->cpu = (__u8)bpf_get_smp_processor_id();
 	r->data_len = 0;
+	r->flags = 0;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 }
 
@@ -175,12 +172,15 @@ int traceloop_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (!traced() || !(r = reserve(&seq)))
 		return 0;
 	fill(r, TL_ENTER, (__u16)nr);
-	r->args[0] = BPF_CORE_READ(regs, di);
-	r->args[1] = BPF_CORE_READ(regs, si);
-	r->args[2] = BPF_CORE_READ(regs, dx);
-	r->args[3] = BPF_CORE_READ(regs, r10);
-	r->args[4] = BPF_CORE_READ(regs, r8);
-	r->args[5] = BPF_CORE_READ(regs, r9);
+	if (sc_in_compat()) {
+		r->flags = TL_COMPAT;
+		for (int i = 0; i < 6; i++)
+			r->args[i] = sc_compat_arg(regs, i);
+		r->seq = seq;
+		return 0;
+	}
+	for (int i = 0; i < 6; i++)
+		r->args[i] = sc_arg(regs, i);
 	switch (nr) {
 	case NR_open:
 		copy_str(r, r->args[0]);
@@ -219,12 +219,14 @@ int traceloop_exit(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!traced() || !(r = reserve(&seq)))
 		return 0;
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = sc_exit_nr(regs);
 	fill(r, TL_EXIT, (__u16)nr);
 	r->args[0] = ret;
+	if (sc_in_compat())
+		r->flags = TL_COMPAT;
 	/* What was read is only there now: the buffer pointer is still in the saved registers. */
-	if ((nr == NR_read || nr == NR_pread64 || nr == NR_recvfrom) && ret > 0)
-		copy_bytes(r, BPF_CORE_READ(regs, si), ret);
+	else if ((nr == NR_read || nr == NR_pread64 || nr == NR_recvfrom) && ret > 0)
+		copy_bytes(r, sc_arg(regs, 1), ret);
 	r->seq = seq;
 	return 0;
 }

@@ -624,11 +624,13 @@ static int record(int argc, char **argv)
 		die(EXIT_FAIL, "cannot attach to raw_tp/sys_enter and sys_exit: %s", errno_name(-err, ebuf));
 
 	char msg[1024];
+	double bytes = (double)r.nslots * r.nrecords * TL_RECORD_SIZE;
+	bool mib = bytes >= 1024.0 * 1024.0;
 	snprintf(msg, sizeof(msg),
-		 "recording syscalls of %s%s: up to %u containers x %u records x %zu B = %.1f MiB; pid %d, socket %s\n",
+		 "recording syscalls of %s%s: up to %u containers x %u records x %zu B = %.1f %s; pid %d, socket %s\n",
 		 all ? "every cgroup" : r.key_mntns ? "the mount namespaces of " : "the cgroups below ",
 		 all ? "" : r.key_mntns ? (pod ? pod : "--mntns") : r.scope, r.nslots, r.nrecords, TL_RECORD_SIZE,
-		 (double)r.nslots * r.nrecords * TL_RECORD_SIZE / (1024.0 * 1024.0), (int)getpid(), sock);
+		 bytes / (mib ? 1024.0 * 1024.0 : 1024.0), mib ? "MiB" : "KiB", (int)getpid(), sock);
 	if (ready[1] >= 0) {
 		if (write(ready[1], msg, strlen(msg)) < 0)
 			_exit(EXIT_FAIL);

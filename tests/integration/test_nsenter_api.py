@@ -164,3 +164,22 @@ def test_without_any_config_the_node_alone_answers(retina, pods, tmp_path):
     assert p.returncode == 1 and "--kubeconfig" in p.stderr
     for bad in (["--kubeconfig", "x", "-t", "1"], ["--context", "c", "--pod", new_uid()]):
         assert run([retina, "nsenter", *bad, "--", "true"]).returncode == 2, bad
+
+
+def test_in_cluster_config_is_used_in_a_pod(retina, pods, tmp_path):
+    """In a debug pod: no kubeconfig, but KUBERNETES_SERVICE_HOST/PORT and the service
+    account's token and CA (mounted here on a private tmpfs over /run, in our own mount namespace)."""
+    from fakeapi import TOKEN
+    api = FakeAPI(tmp_path, *pods.files)
+    try:
+        sa = "/run/secrets/kubernetes.io/serviceaccount"
+        script = (f'mount -t tmpfs none /run && mkdir -p {sa} && cp "$1" {sa}/ca.crt && '
+                  f'printf %s "$2" > {sa}/token && echo shop > {sa}/namespace && shift 2 && exec "$@"')
+        env = env_for(tmp_path, "/side", KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(api.port))
+        p = run(["unshare", "-m", "sh", "-c", script, "sh", str(api.pki / "ca.crt"), TOKEN,
+                 retina, "nsenter", "-v", "--pod", "shop/web", "--container", "sidecar", "--", "capcheck", "-o",
+                 "json"], env=env)
+        assert entered(p) is True
+        assert f"from the API server {api.server}" in p.stderr
+    finally:
+        api.close()

@@ -264,6 +264,10 @@ static void reply_list(struct recorder *r, FILE *out, bool json)
 			fprintf(out, "%s\n", txt);
 		free(txt);
 		cJSON_Delete(arr);
+	} else if (r->skel->bss->no_slot) {
+		fprintf(out, "(%llu syscalls of %s beyond the %u slots were not recorded: restart with more --slots)\n",
+			(unsigned long long)r->skel->bss->no_slot, r->key_mntns ? "mount namespaces" : "cgroups",
+			r->nslots);
 	}
 }
 

@@ -112,6 +112,9 @@ def test_syscall_storm_keeps_only_the_last_records(retina, containers, recorder)
     assert len(listing) == 1
     assert listing[0]["records"] == 64 and listing[0]["written"] > 40000
     assert listing[0]["path"] == str(a)
+    footer = recorder.cmd("list").stdout.splitlines()[-1]
+    assert re.fullmatch(r"\(\d+ syscalls of cgroups beyond the 1 slots were not recorded: restart with more "
+                        r"--slots\)", footer), footer
     lines = recorder.cmd("show", "0").stdout.splitlines()
     assert 32 <= len(lines) <= 64
     assert any("getppid() = " in l for l in lines)

@@ -351,8 +351,19 @@ static void reply_show(struct recorder *r, FILE *out, const char *id, bool json)
 			continue;
 		if (copy[i].kind == TL_ENTER) {
 			e = &copy[i];
-			/* Its exit: the next record of the same thread (exit_group and a successful execve have none). */
+			/*
+			 * Its exit: the next record of the same thread (exit_group and a
+			 * successful execve have none), or for an exec from a non-leader
+			 * thread, the exec's exit in the thread that took the leader's ID.
+			 */
+			bool thread_exec = tl_is_exec(e) && e->tid != e->pid;
 			for (size_t j = i + 1; j < n; j++) {
+				if (thread_exec && copy[j].tid == e->pid && copy[j].kind == TL_EXIT && copy[j].nr == e->nr &&
+				    !used[j]) {
+					x = &copy[j];
+					used[j] = true;
+					break;
+				}
 				if (copy[j].tid != e->tid)
 					continue;
 				if (copy[j].kind == TL_EXIT && copy[j].nr == e->nr) {

@@ -26,6 +26,11 @@ const char *tl_record_name(const struct tl_record *r, char buf[32])
 	return buf;
 }
 
+bool tl_is_exec(const struct tl_record *r)
+{
+	return !(r->flags & TL_COMPAT) && (r->nr == SC_execve || r->nr == SC_execveat);
+}
+
 void tl_quote(const char *data, size_t n, char *out, size_t len)
 {
 	size_t used = 0;

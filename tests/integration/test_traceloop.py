@@ -285,3 +285,18 @@ def test_recorder_restarts_after_stop_and_after_a_kill(retina, containers, recor
     run_in(scope, ["/bin/echo", "after"], check=0)
     out = recorder.cmd("show", "0").stdout
     assert 'buf="after\\n"' in out and "before-" not in out
+
+
+def test_exec_from_a_second_thread_is_one_line(retina, containers, recorder, helpers):
+    """execve entered by a non-leader thread returns in the thread that took the leader's ID:
+    show pairs the two halves anyway."""
+    scope = containers.mkdir(v2_root(), f"retina-traceloop-th{os.getpid()}")
+    recorder.start("--cgroup", str(scope))
+    run_in(scope, [helpers["exec_from_thread"], "/bin/echo", "from-a-thread"], check=0)
+    out = recorder.cmd("show", "0").stdout
+    lines = [l for l in out.splitlines() if "from-a-thread" in l and "execve" in l]
+    assert len(lines) == 1 and lines[0].endswith(') = 0'), out
+    leader = int(re.search(r" pid (\d+) ", lines[0]).group(1))
+    js = json.loads(recorder.cmd("show", "0", "-o", "json").stdout)
+    ex = [e for e in js if e["syscall"] == "execve" and "from-a-thread" in e.get("args", "")]
+    assert len(ex) == 1 and ex[0]["ret"] == 0 and ex[0]["pid"] == leader and ex[0]["tid"] != leader

@@ -183,3 +183,25 @@ def test_in_cluster_config_is_used_in_a_pod(retina, pods, tmp_path):
         assert f"from the API server {api.server}" in p.stderr
     finally:
         api.close()
+
+
+def test_static_pod_is_found_by_its_config_hash(retina, containers, tmp_path):
+    """A static pod's cgroup carries the kubelet's config hash; the API shows its mirror pod,
+    whose own UID is another: the kubernetes.io/config.mirror annotation is the one to look for."""
+    import uuid
+    config_hash = uuid.uuid4().hex	# 32 hex digits, as the kubelet names a static pod
+    c = cid()
+    pid = containers.start("--tmpfs", "/etcd")
+    containers.place(pid, v2_root(), f"kubepods.slice/kubepods-pod{config_hash}.slice/cri-containerd-{c}.scope")
+    pod = pod_json("etcd-node-1", new_uid(), [("etcd", c, "")])
+    pod["metadata"].update(namespace="kube-system",
+                           annotations={"kubernetes.io/config.mirror": config_hash,
+                                        "kubernetes.io/config.source": "file"})
+    (tmp_path / "etcd.json").write_text(json.dumps(pod))
+    api = FakeAPI(tmp_path, "--pod-file", str(tmp_path / "etcd.json"))
+    try:
+        p = run([retina, "nsenter", "--kubeconfig", api.kubeconfig(), "--pod", "kube-system/etcd-node-1", "--",
+                 "capcheck", "-o", "json"], env=env_for(tmp_path, "/etcd"))
+    finally:
+        api.close()
+    assert entered(p) is True

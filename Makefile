@@ -9,11 +9,41 @@
 #   make bench    benchmarks (tests/bench)
 #   make fuzz     run each fuzz target (tests/fuzz) for FUZZ_SECONDS (default 60)
 #   make clean    remove build/ except the dependency sysroot; distclean: all
+#   make dist     release tarballs for amd64 and arm64, SHA256SUMS and the krew manifest (dist/)
+#
+# ARCH is the target, by default this machine's (amd64 or arm64): a native
+# build goes to build/ with Debian's musl-gcc. ARCH=arm64 on an amd64 machine
+# (make, test, size, clean) cross-builds into build/arm64/ (musl cross-built
+# from Debian's source, the same deps), tested under qemu-aarch64-static; see
+# docs/arm64.md.
 
+HOST_ARCH := $(patsubst x86_64,amd64,$(patsubst aarch64,arm64,$(shell uname -m)))
+ARCH    ?= $(HOST_ARCH)
+# (also in the kernel's and uname's spelling, as an exported ARCH may be)
+override ARCH := $(patsubst x86_64,amd64,$(patsubst x86,amd64,$(patsubst aarch64,arm64,$(ARCH))))
+BPF_ARCH := $(patsubst amd64,x86,$(ARCH))
+ifeq ($(filter $(ARCH),amd64 arm64),)
+$(error ARCH=$(ARCH): retina builds for amd64 or arm64)
+endif
+ifeq ($(ARCH),$(HOST_ARCH))
+CROSS   :=
 B       := build
-SYSROOT := $(B)/sysroot
-DEPSRC  := $(B)/deps/src
 CC      := musl-gcc
+EMU     :=
+DEPS_VERSIONS := deps/versions
+else ifeq ($(ARCH)-$(HOST_ARCH),arm64-amd64)
+CROSS   := 1
+B       := build/arm64
+TRIPLET := aarch64-linux-gnu
+MUSL    := $(B)/musl
+CC      := $(MUSL)/bin/musl-gcc
+EMU     := qemu-aarch64-static
+DEPS_VERSIONS := deps/versions-arm64 deps/versions
+else
+$(error ARCH=$(ARCH) on this $(HOST_ARCH) machine: only arm64 is cross-built (from amd64))
+endif
+SYSROOT := $(B)/sysroot
+DEPSRC  := build/deps/src
 CLANG   ?= clang
 BPFTOOL ?= bpftool
 PYTEST  := /usr/bin/python3 -m pytest
@@ -26,7 +56,12 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno
 CFLAGS  := -std=gnu11 -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables $(WARN) \
 	   -isystem $(SYSROOT)/include -idirafter $(SYSROOT)/kernel-include \
 	   -I. -I$(B)
-LDFLAGS := -static -s -Wl,--gc-sections -Wl,-Map=$(B)/retina.map -L$(SYSROOT)/lib
+# -z norelro: ld pads the file so RELRO ends on a page (64 KiB on aarch64:
+# 37 KB there), and only musl's dynamic linker applies PT_GNU_RELRO; a static
+# binary never mprotects it (docs/arm64.md).
+# --wrap: trace hands its parse of the kernel's BTF to libbpf (applets/trace.c)
+LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,norelro -Wl,-Map=$(B)/retina.map -L$(SYSROOT)/lib \
+	   -Wl,--wrap=btf__load_vmlinux_btf
 LIBS    := -lbpf -lelf -lz -lbearssl -lyaml -lcjson
 
 # One object per applet (applets/applets.def), plus the shared code of
@@ -42,19 +77,37 @@ PREREQ_STAMP := $(B)/.prereqs
 
 # Skeletons are intermediates, but objects include them: keep them.
 .SECONDARY: $(SKELS) $(SKELS:.skel.h=.bpf.o)
-.PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration image image-check
+.PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration image image-check dist
 all: $(B)/retina
 
+ifeq ($(CROSS),)
 $(PREREQ_STAMP): deps/prereqs.sh
 	@mkdir -p $(B)
 	@deps/prereqs.sh build
 	@touch $@
 
-# The sysroot is rebuilt only when the pinned versions or the recipes change.
-$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh | $(PREREQ_STAMP)
+# The sysroot is rebuilt only when the pinned versions, the recipes or our patches change.
+$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh $(wildcard deps/patches/*.patch) | $(PREREQ_STAMP)
 	@deps/fetch.sh $(DEPSRC)
 	@deps/build.sh $(DEPSRC) $(SYSROOT)
-	@grep -v '^#' deps/versions | awk 'NF {print $$1, $$2}' > $@
+else
+# Cross toolchain and qemu only when asked for (deps/prereqs.sh cross-arm64).
+$(PREREQ_STAMP): deps/prereqs.sh
+	@mkdir -p $(B)
+	@deps/prereqs.sh cross-arm64
+	@touch $@
+
+$(MUSL)/.versions: deps/versions-arm64 deps/fetch.sh deps/build-musl.sh | $(PREREQ_STAMP)
+	@DEPS_VERSIONS=deps/versions-arm64 deps/fetch.sh $(DEPSRC)
+	@deps/build-musl.sh $(DEPSRC) $(MUSL) $(TRIPLET)
+	@grep -v '^#' deps/versions-arm64 | awk 'NF {print $$1, $$2}' > $@
+
+$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh $(wildcard deps/patches/*.patch) $(MUSL)/.versions | $(PREREQ_STAMP)
+	@deps/fetch.sh $(DEPSRC)
+	@CC=$(CURDIR)/$(CC) AR=$(TRIPLET)-ar HOST=$(TRIPLET) KERNEL_HEADERS=/usr/$(TRIPLET)/include \
+		deps/build.sh $(DEPSRC) $(SYSROOT)
+endif
+	@cat $(DEPS_VERSIONS) | grep -v '^#' | awk 'NF {print $$1, $$2}' > $@
 	@echo "retina deps: versions used:"; sed 's/^/  /' $@
 deps: $(DEPS_STAMP)
 
@@ -72,7 +125,7 @@ FORCE:
 # the build host's kernel does not matter.
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CLANG) -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_x86 \
+	$(CLANG) -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_$(BPF_ARCH) \
 		-isystem $(SYSROOT)/include -I. -c $< -o $@.full
 	$(BPFTOOL) gen object $@ $@.full
 	@rm -f $@.full
@@ -86,7 +139,7 @@ $(B)/applets/main.o $(B)/applets/kubectl_shell.o $(B)/applets/kubectl_bpftrace.o
 
 $(B)/retina: $(OBJ) | $(DEPS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(OBJ) $(LIBS) -o $@
-	@cd $(B) && ./retina --install -s . >/dev/null
+	@cd $(B) && $(EMU) ./retina --install -s . >/dev/null
 	@echo "built $@ $(VERSION): $$(stat -c %s $@) bytes"
 
 -include $(OBJ:.o=.d)
@@ -115,6 +168,27 @@ image: $(IMAGE)
 image-check: image
 	@image/check-dockerfile.sh
 
+# ---- release --------------------------------------------------------------
+# make dist: both binaries, then dist/retina-V-linux-{amd64,arm64}.tar.gz,
+# dist/SHA256SUMS and dist/plugins/retina.yaml (the krew manifest, checked
+# against krew's rules). Reproducible: a second run gives the same checksums.
+# DIST_VERSION is semantic (krew needs it): a tag vX.Y.Z on HEAD gives X.Y.Z,
+# otherwise 0.0.0-gHASH[.dirty]. Platform URIs are DIST_URL_BASE/TARBALL: set
+# it (and DIST_HOMEPAGE) to where the release is published; the defaults are
+# example.com placeholders (docs/release.md).
+DIST_VERSION  ?= $(shell t=$$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null) && echo $${t\#v} || \
+	echo 0.0.0-g$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo .dirty))
+DIST_HOMEPAGE ?= https://example.com/retina
+DIST_URL_BASE ?= https://example.com/retina/releases/download/v$(DIST_VERSION)
+DIST_ARCHES   ?= amd64 arm64
+dist:
+	@for a in $(DIST_ARCHES); do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
+	@rm -rf dist
+	@/usr/bin/python3 release/dist.py --version $(DIST_VERSION) --url-base $(DIST_URL_BASE) \
+		--homepage $(DIST_HOMEPAGE) --out dist \
+		$(foreach a,$(DIST_ARCHES),$(a)=$(if $(filter $(HOST_ARCH),$(a)),build,build/$(a))/retina)
+	@case "$(DIST_URL_BASE)" in https://example.com/*) echo "dist: note: the manifest's URIs are the example.com placeholder; make dist DIST_URL_BASE=https://... for a real release";; esac
+
 # ---- tests ----------------------------------------------------------------
 # Unit tests and fuzz targets build the shared code (and the pure rule code of
 # applets, *_rules.c) with the host compiler against host builds of the
@@ -141,12 +215,36 @@ $(HOST_STAMP): $(DEPS_STAMP) deps/build-host.sh deps/common.sh
 	@deps/build-host.sh $(DEPSRC) $(HOSTROOT)
 	@cp $(DEPS_STAMP) $@
 
-$(B)/unit/lib.a: $(HOST_SRC) $(wildcard lib/*.h net/*.h kube/*.h applets/*.h) | $(HOST_STAMP) $(B)/.prereqs-test
+ifeq ($(CROSS),)
+UNIT_CC     := gcc
+UNIT_AR     := ar
+UNIT_LIBS   := $(HOST_LIBS) -lcmocka
+UNIT_DEPS   := $(HOST_STAMP)
+else
+# Cross (ARCH=arm64): the same unit tests, cross-built static against the target's
+# sysroot and a cross-built cmocka, run under qemu-user. No sanitizers: ASan
+# and UBSan's runtimes are glibc builds, and this libc is musl. cmocka.h
+# would redefine musl's uintptr_t without _UINTPTR_T_DEFINED.
+CMOCKA      := $(B)/cmocka
+UNIT_CC     := $(CC)
+UNIT_AR     := $(TRIPLET)-ar
+UNIT_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_UINTPTR_T_DEFINED -I. -isystem $(SYSROOT)/include -isystem $(CMOCKA)/include \
+	       -idirafter $(SYSROOT)/kernel-include
+UNIT_LIBS   := -static -L$(SYSROOT)/lib -L$(CMOCKA)/lib -lcmocka -lbearssl -lyaml -lcjson -lz
+UNIT_DEPS   := $(CMOCKA)/.versions
+
+$(CMOCKA)/.versions: deps/versions-arm64-test deps/fetch.sh deps/build-cmocka.sh | $(DEPS_STAMP)
+	@DEPS_VERSIONS=deps/versions-arm64-test deps/fetch.sh $(DEPSRC)
+	@CC=$(CURDIR)/$(CC) AR=$(TRIPLET)-ar deps/build-cmocka.sh $(DEPSRC) $(CMOCKA)
+	@grep -v '^#' deps/versions-arm64-test | awk 'NF {print $$1, $$2}' > $@
+endif
+
+$(B)/unit/lib.a: $(HOST_SRC) $(wildcard lib/*.h net/*.h kube/*.h applets/*.h) | $(UNIT_DEPS) $(B)/.prereqs-test
 	@mkdir -p $(B)/unit/obj && rm -f $@
 	@for f in $(HOST_SRC); do o=$(B)/unit/obj/$$(echo $$f | tr / _).o; \
-		gcc $(UNIT_CFLAGS) -c $$f -o $$o || exit 1; ar rcs $@ $$o; done
+		$(UNIT_CC) $(UNIT_CFLAGS) -c $$f -o $$o || exit 1; $(UNIT_AR) rcs $@ $$o; done
 $(B)/unit/%: tests/unit/%.c $(B)/unit/lib.a
-	gcc $(UNIT_CFLAGS) $< $(B)/unit/lib.a $(HOST_LIBS) -lcmocka -o $@
+	$(UNIT_CC) $(UNIT_CFLAGS) $< $(B)/unit/lib.a $(UNIT_LIBS) -o $@
 
 $(B)/fuzz/lib.a: $(HOST_SRC) $(wildcard lib/*.h net/*.h kube/*.h applets/*.h) | $(HOST_STAMP) $(B)/.prereqs-test
 	@mkdir -p $(B)/fuzz/obj && rm -f $@
@@ -156,13 +254,21 @@ $(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/lib.a
 	$(CLANG) $(FUZZ_CFLAGS) $< $(B)/fuzz/lib.a $(HOST_LIBS) -o $@
 
 # make test: everything, fuzz targets briefly (FUZZ_SECONDS=5 each).
+ifeq ($(CROSS),)
 test: $(B)/retina $(UNIT_BIN) $(FUZZ_BIN) | $(B)/.prereqs-test
 	@FUZZ_SECONDS=5 tests/run $(B) $(UNIT_BIN) -- $(FUZZ_BIN)
+else
+# Emulated: the unit tests and tests/arm64 (applets that need no kernel
+# features, the arm64 release tarball) under qemu-aarch64-static. No fuzzing:
+# libFuzzer targets test the same C on the build machine. See docs/arm64.md.
+test: $(B)/retina $(UNIT_BIN) | $(B)/.prereqs-test
+	@TEST_EMULATOR=$(EMU) PYTEST_DIR=tests/arm64 tests/run $(B) $(UNIT_BIN)
+endif
 
 unit: $(UNIT_BIN)
-	@for t in $(UNIT_BIN); do $$t || exit 1; done
+	@for t in $(UNIT_BIN); do $(EMU) $$t || exit 1; done
 integration: $(B)/retina | $(B)/.prereqs-test
-	@RETINA_BIN=$(CURDIR)/$(B)/retina $(PYTEST) -q tests/integration
+	@RETINA_BIN=$(CURDIR)/$(B)/retina $(PYTEST) -q $(if $(CROSS),tests/arm64,tests/integration)
 
 # Longer fuzzing: FUZZ_SECONDS per target (default 60), new inputs kept in build/.
 fuzz: $(FUZZ_BIN)
@@ -184,7 +290,8 @@ bench: size $(B)/retina | $(B)/.prereqs-test
 	@/usr/bin/python3 tests/bench/probes_bench.py $(B)/retina
 	@/usr/bin/python3 tests/bench/traceloop_overhead.py $(B)/retina
 
+# (ARCH=amd64 leaves build/arm64/ alone; ARCH=arm64 keeps its musl and sysroot)
 clean:
-	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name .prereqs ! -name .prereqs-test ! -name .prereqs-image -exec rm -rf {} +
+	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name musl ! -name arm64 ! -name .prereqs ! -name .prereqs-test ! -name .prereqs-image -exec rm -rf {} +
 distclean:
-	rm -rf $(B)
+	rm -rf $(B) dist

@@ -40,8 +40,9 @@ const char capcheck_help[] =
 	"  -v, --verbose        show libbpf's messages from the BPF load test\n"
 	"  -r, --requirements   print what each tool needs, as a table, and exit\n"
 	"\n"
-	"Tools: trace bpftool pwru ig iptables nft chroot systemctl sysctl ping\n"
-	"       execsnoop traceloop nsenter\n"
+	"Tools: trace trace-stack trace-nft bpftool pwru ig iptables nft chroot\n"
+	"       systemctl sysctl ping execsnoop traceloop nsenter\n"
+	"(trace-stack: trace --stack; trace-nft: trace --nft --allow-system-changes)\n"
 	"\n"
 	"Exit status: with TOOLs, 0 when all of them are usable, 1 when any is not;\n"
 	"without, 0 after the report. 2 on bad usage.\n"
@@ -49,6 +50,7 @@ const char capcheck_help[] =
 	"Examples:\n"
 	"  retina capcheck                 full report\n"
 	"  retina capcheck trace ping      can I trace and ping from here?\n"
+	"  retina capcheck trace-stack     can trace --stack name the kernel's functions?\n"
 	"  retina capcheck -q trace && retina trace --drops\n"
 	"  retina capcheck -o json | jq .tools\n";
 
@@ -273,6 +275,45 @@ static void read_ping_group(struct facts *f)
 		f->ping_group_ok = (long)groups[i] >= lo && (long)groups[i] <= hi;
 }
 
+/* An int sysctl; -1 when unreadable. */
+static int read_sysctl_int(const char *path)
+{
+	char buf[32];
+
+	return read_first_line(path, buf, sizeof(buf)) ? -1 : atoi(buf);
+}
+
+/*
+ * Does /proc/kallsyms show us real addresses? The kernel prints 0 for every
+ * symbol to a reader it does not trust (kptr_restrict, CAP_SYSLOG): a few
+ * lines tell.
+ */
+static void read_kallsyms(struct facts *f)
+{
+	char line[256];
+	int n = 0;
+	FILE *fp = fopen("/proc/kallsyms", "re");
+
+	f->kptr_restrict = read_sysctl_int("/proc/sys/kernel/kptr_restrict");
+	f->perf_event_paranoid = read_sysctl_int("/proc/sys/kernel/perf_event_paranoid");
+	f->kallsyms_addrs = -1;
+	if (!fp)
+		return;
+	while (n < 64 && fgets(line, sizeof(line), fp)) {
+		unsigned long long addr;
+		if (sscanf(line, "%llx", &addr) != 1)
+			continue;
+		n++;
+		if (addr) {
+			f->kallsyms_addrs = 1;
+			break;
+		}
+	}
+	if (n && f->kallsyms_addrs != 1)
+		f->kallsyms_addrs = 0;
+	fclose(fp);
+}
+
 static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	(void)level, (void)fmt, (void)ap;
@@ -375,6 +416,7 @@ void capcheck_gather(struct facts *f, bool verbose)
 	f->kprobes = !access("/sys/bus/event_source/devices/kprobe", F_OK);
 	f->proc_sys_rw = !access("/proc/sys/net/ipv4/ip_forward", W_OK);
 	read_ping_group(f);
+	read_kallsyms(f);
 	try_bpf(f, verbose);
 }
 
@@ -428,6 +470,16 @@ static void print_table(const struct facts *f, const struct tool_req *tools[], c
 	printf("  %-14s %s\n", "tracefs", f->tracefs ? f->tracefs_at : "not mounted (retina trace does not need it)");
 	printf("  %-14s %s\n", "debugfs", f->debugfs ? f->debugfs_at : "not mounted");
 	printf("  %-14s %s\n", "kprobes", f->kprobes ? "available" : "not available (tracepoint-based tools only)");
+	if (f->kallsyms_addrs == 1)
+		printf("  %-14s addresses shown (trace --stack names functions)\n", "kallsyms");
+	else if (f->kallsyms_addrs == 0 && f->kptr_restrict >= 2)
+		printf("  %-14s addresses hidden from everyone (kernel.kptr_restrict=%d)\n", "kallsyms",
+		       f->kptr_restrict);
+	else if (f->kallsyms_addrs == 0)
+		printf("  %-14s addresses hidden (kernel.kptr_restrict=%d: CAP_SYSLOG shows them)\n", "kallsyms",
+		       f->kptr_restrict);
+	else
+		printf("  %-14s cannot be read\n", "kallsyms");
 	printf("  %-14s %s: %s\n", "bpf load", f->bpf_ok ? "ok" : "FAILED", f->bpf_detail);
 
 	printf("\n");
@@ -517,6 +569,11 @@ static void print_json(const struct facts *f, const struct tool_req *tools[], co
 	cJSON_AddItemToObject(k, "tracefs", f->tracefs ? cJSON_CreateString(f->tracefs_at) : cJSON_CreateNull());
 	cJSON_AddItemToObject(k, "debugfs", f->debugfs ? cJSON_CreateString(f->debugfs_at) : cJSON_CreateNull());
 	cJSON_AddBoolToObject(k, "kprobes", f->kprobes);
+	json_tri(k, "kallsyms_addresses", f->kallsyms_addrs);
+	if (f->kptr_restrict >= 0)
+		cJSON_AddNumberToObject(k, "kptr_restrict", f->kptr_restrict);
+	else
+		cJSON_AddNullToObject(k, "kptr_restrict");
 	cJSON_AddBoolToObject(k, "bpf_load", f->bpf_ok);
 	cJSON_AddStringToObject(k, "bpf_load_detail", f->bpf_detail);
 
@@ -557,7 +614,8 @@ static void print_requirements(void)
 
 			capcheck_needs_text(r->ways[w].needs, needs, sizeof(needs));
 			caps_format(r->ways[w].caps, caps, sizeof(caps));
-			const char *row[] = { w ? "" : r->tool, w ? r->ways[w].how : r->exe ? r->exe : "(built in)",
+			const char *runs = w ? r->ways[w].how : r->runs ? r->runs : r->exe ? r->exe : "(built in)";
+			const char *row[] = { w ? "" : r->tool, runs,
 					      caps[0] ? caps : "-", needs[0] ? needs : "-" };
 			if (table_add(&t, row))
 				die(EXIT_FAIL, "out of memory");

@@ -33,6 +33,8 @@ struct facts {
 	bool bpffs, tracefs, debugfs, kprobes;
 	char bpffs_at[256], tracefs_at[256], debugfs_at[256];
 	bool proc_sys_rw;
+	int kallsyms_addrs;	/* /proc/kallsyms shows real addresses to us */
+	int kptr_restrict, perf_event_paranoid;	/* -1 unknown */
 	bool ping_group_ok;
 	int bpf_ok;
 	int bpf_err;		/* errno of the failed step */
@@ -50,9 +52,11 @@ enum need {
 	NEED_HOST_PID = 1 << 7,
 	NEED_PROC_SYS_RW = 1 << 8,
 	NEED_PING_GROUP = 1 << 9,
+	/* kernel addresses in /proc/kallsyms: CAP_SYSLOG (in the caps) unless shown to all, kptr_restrict < 2 */
+	NEED_KALLSYMS = 1 << 10,
 	/* only in verdicts: why a requirement above is unmet */
-	NEED_SECCOMP_OFF = 1 << 10,
-	NEED_APPARMOR_OFF = 1 << 11,
+	NEED_SECCOMP_OFF = 1 << 11,
+	NEED_APPARMOR_OFF = 1 << 12,
 };
 
 /* One way to run a tool: these capabilities and these needs, all of them. */
@@ -66,6 +70,7 @@ struct tool_req {
 	const char *tool;	/* the name given to `capcheck TOOL` */
 	const char *exe;	/* looked up on PATH; NULL: built into retina */
 	struct way ways[2];	/* usable when either way's needs all hold */
+	const char *runs;	/* a built-in feature: the command line that uses it */
 };
 
 struct verdict {

@@ -22,33 +22,42 @@
  */
 #define WAY(c, n) { .caps = (c), .needs = (n) }
 #define ALT(c, n, h) { .caps = (c), .needs = (n), .how = (h) }
+#define TOOL(name, exe_, ...) { .tool = (name), .exe = (exe_), .ways = { __VA_ARGS__ } }
+/* a feature of a built-in tool, named NAME for `capcheck NAME` */
+#define FEATURE(name, runs_, ...) { .tool = (name), .runs = (runs_), .ways = { __VA_ARGS__ } }
 const struct tool_req capcheck_tools[] = {
 	/* retina's tracer: tp_btf/raw_tp programs, no tracefs or kprobes needed */
-	{ "trace", NULL, { WAY(C(BPF) | C(PERFMON), NEED_BTF | NEED_BPF_LOAD) } },
+	TOOL("trace", NULL, WAY(C(BPF) | C(PERFMON), NEED_BTF | NEED_BPF_LOAD)),
+	/* its stacks are named from /proc/kallsyms, whose addresses the kernel shows only to SYSLOG */
+	FEATURE("trace-stack", "trace --stack",
+		WAY(C(BPF) | C(PERFMON) | C(SYSLOG), NEED_BTF | NEED_BPF_LOAD | NEED_KALLSYMS)),
+	/* it adds (and removes) an nftables table that turns tracing on */
+	FEATURE("trace-nft", "trace --nft --allow-system-changes",
+		WAY(C(BPF) | C(PERFMON) | C(NET_ADMIN), NEED_BTF | NEED_BPF_LOAD)),
 	/* listing every program and map needs SYS_ADMIN (BPF_*_GET_NEXT_ID) */
-	{ "bpftool", "bpftool", { WAY(C(SYS_ADMIN), NEED_BTF) } },
+	TOOL("bpftool", "bpftool", WAY(C(SYS_ADMIN), NEED_BTF)),
 	/* pwru attaches kprobes to every skb function */
-	{ "pwru", "pwru", { WAY(C(SYS_ADMIN), NEED_BTF | NEED_KPROBES) } },
+	TOOL("pwru", "pwru", WAY(C(SYS_ADMIN), NEED_BTF | NEED_KPROBES)),
 	/* Inspektor Gadget: reads other processes' namespaces and the runtime via /host */
-	{ "ig", "ig", { WAY(C(SYS_ADMIN) | C(NET_ADMIN) | C(SYS_PTRACE),
-			    NEED_BTF | NEED_TRACEFS | NEED_HOST_PID | NEED_HOST_FS) } },
+	TOOL("ig", "ig", WAY(C(SYS_ADMIN) | C(NET_ADMIN) | C(SYS_PTRACE),
+			     NEED_BTF | NEED_TRACEFS | NEED_HOST_PID | NEED_HOST_FS)),
 	/* iptables-legacy opens a raw socket; both read rules over NET_ADMIN */
-	{ "iptables", "iptables", { WAY(C(NET_ADMIN) | C(NET_RAW), 0) } },
-	{ "nft", "nft", { WAY(C(NET_ADMIN), 0) } },
+	TOOL("iptables", "iptables", WAY(C(NET_ADMIN) | C(NET_RAW), 0)),
+	TOOL("nft", "nft", WAY(C(NET_ADMIN), 0)),
 	/* chroot /host: a shell with the node's own tools */
-	{ "chroot", "chroot", { WAY(C(SYS_CHROOT), NEED_HOST_FS) } },
+	TOOL("chroot", "chroot", WAY(C(SYS_CHROOT), NEED_HOST_FS)),
 	/* chroot /host systemctl: talks to the host's systemd, which must be visible */
-	{ "systemctl", "chroot", { WAY(C(SYS_CHROOT), NEED_HOST_FS | NEED_HOST_PID) } },
+	TOOL("systemctl", "chroot", WAY(C(SYS_CHROOT), NEED_HOST_FS | NEED_HOST_PID)),
 	/* sysctl -w: containers get /proc/sys read-only; the host's /proc via /host is not */
-	{ "sysctl", "sysctl", { WAY(0, NEED_ROOT | NEED_PROC_SYS_RW),
-				ALT(C(SYS_CHROOT), NEED_ROOT | NEED_HOST_FS_RW, "chroot /host sysctl -w KEY=VALUE") } },
+	TOOL("sysctl", "sysctl", WAY(0, NEED_ROOT | NEED_PROC_SYS_RW),
+	     ALT(C(SYS_CHROOT), NEED_ROOT | NEED_HOST_FS_RW, "chroot /host sysctl -w KEY=VALUE")),
 	/* retina's ping: a raw ICMP socket, or else an unprivileged ICMP datagram socket */
-	{ "ping", NULL, { WAY(C(NET_RAW), 0), ALT(0, NEED_PING_GROUP, "ping (ICMP datagram socket)") } },
+	TOOL("ping", NULL, WAY(C(NET_RAW), 0), ALT(0, NEED_PING_GROUP, "ping (ICMP datagram socket)")),
 	/* retina's exec and syscall tracers: raw_tp programs too */
-	{ "execsnoop", NULL, { WAY(C(BPF) | C(PERFMON), NEED_BTF | NEED_BPF_LOAD) } },
-	{ "traceloop", NULL, { WAY(C(BPF) | C(PERFMON), NEED_BTF | NEED_BPF_LOAD) } },
+	TOOL("execsnoop", NULL, WAY(C(BPF) | C(PERFMON), NEED_BTF | NEED_BPF_LOAD)),
+	TOOL("traceloop", NULL, WAY(C(BPF) | C(PERFMON), NEED_BTF | NEED_BPF_LOAD)),
 	/* retina nsenter --pod: setns, other users' /proc/PID/ns, the node's PIDs (SYS_CHROOT only for --root) */
-	{ "nsenter", NULL, { WAY(C(SYS_ADMIN) | C(SYS_PTRACE), NEED_HOST_PID) } },
+	TOOL("nsenter", NULL, WAY(C(SYS_ADMIN) | C(SYS_PTRACE), NEED_HOST_PID)),
 };
 const size_t capcheck_ntools = ARRAY_SIZE(capcheck_tools);
 
@@ -121,6 +130,18 @@ static void judge_way(const struct facts *f, const struct way *w, struct verdict
 	if ((needs & NEED_PING_GROUP) && !f->ping_group_ok)
 		v->missing |= NEED_PING_GROUP;
 	/*
+	 * kallsyms: addresses already shown (SYSLOG, or kptr_restrict=0 with
+	 * perf_event_paranoid <= 1) need nothing more; kptr_restrict=2 hides
+	 * them from everyone, and SYSLOG held yet refused means a user
+	 * namespace (the kernel asks for it in the initial one): no flag helps.
+	 */
+	if (needs & NEED_KALLSYMS) {
+		if (f->kallsyms_addrs == 1)
+			v->missing_caps &= ~C(SYSLOG);
+		else if (f->kptr_restrict >= 2 || !(v->missing_caps & C(SYSLOG)))
+			v->missing |= NEED_KALLSYMS;
+	}
+	/*
 	 * A failed load with the capabilities present is the runtime's doing:
 	 * a seccomp filter refusing bpf(), most likely.
 	 */
@@ -135,7 +156,7 @@ static void judge_way(const struct facts *f, const struct way *w, struct verdict
 }
 
 /* What no shell flag can grant: the kernel's or the image's doing. */
-#define NEED_UNGRANTABLE (NEED_BTF | NEED_KPROBES | NEED_PROC_SYS_RW | NEED_PING_GROUP | NEED_ROOT)
+#define NEED_UNGRANTABLE (NEED_BTF | NEED_KPROBES | NEED_PROC_SYS_RW | NEED_PING_GROUP | NEED_ROOT | NEED_KALLSYMS)
 
 void capcheck_judge(const struct facts *f, const struct tool_req *t, struct verdict *v)
 {
@@ -197,6 +218,8 @@ static const struct { unsigned need; const char *text; } need_text[] = {
 	{ NEED_HOST_PID, "the host PID namespace" },
 	{ NEED_PROC_SYS_RW, "/proc/sys writable" },
 	{ NEED_PING_GROUP, "this gid in net.ipv4.ping_group_range" },
+	{ NEED_KALLSYMS,
+	  "kernel addresses in /proc/kallsyms (kernel.kptr_restrict below 2; not in a user namespace)" },
 	{ NEED_SECCOMP_OFF, "bpf() allowed by seccomp" },
 	{ NEED_APPARMOR_OFF, "mount allowed by AppArmor" },
 };

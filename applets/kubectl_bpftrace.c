@@ -1,73 +1,114 @@
 /*
- * kubectl retina bpftrace: retina trace on one node, from the workstation.
- * A trace pod (kube/debugpod) runs `retina trace -o json` with the filters
- * as an argument vector; we follow its log and render each JSON line here.
- * Like shell, the work runs in a child and the parent deletes the pod
- * whatever ends the child. The child's log reader is a process of its own
- * (the HTTP client retries EINTR), so a signal or --duration stops us at once.
+ * kubectl retina bpftrace: retina trace on one node or many, from the
+ * workstation. One trace pod per node (kube/debugpod) runs `retina trace -o
+ * json --stats-interval 1s` with the filters as an argument vector; we
+ * follow every pod's log at once and render the lines here
+ * (applets/kubectl_bpftrace_rules.c).
+ *
+ * Processes: the supervisor (debugpod_supervise) deletes every pod whatever
+ * ends the child; the child creates, waits, then polls one pipe per node,
+ * each fed by a log reader process of its own (the HTTP client retries
+ * EINTR and blocks, so a reader per stream keeps the child's poll loop
+ * single-threaded and a signal or --duration effective at once).
+ *
+ * Why the summary is reliable: the tracer writes its counts (events, lost)
+ * as a STATS line every second. On a stop we keep reading until each node's
+ * next STATS line arrived (at most STATS_DRAIN_MS), so its lost count is the
+ * one of the moment we stopped, before the pod is deleted. Killing the
+ * tracer instead would need exec into the pod, and a deleted pod's final
+ * words do not reliably reach a log stream.
  */
+#define _GNU_SOURCE	/* pipe2 */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "applets/kubectl_bpftrace.h"
 #include "applets/kubectl_retina.h"
+#include "applets/trace.h"
 #include "kube/client.h"
 #include "kube/debugpod.h"
 #include "kube/kubeconfig.h"
 #include "lib/caps.h"
 #include "lib/retina.h"
-#include "applets/trace.h"
 #include "version.h"
 
 const char kubectl_bpftrace_help[] =
-	"usage: kubectl retina bpftrace [OPTIONS] NODE\n"
+	"usage: kubectl retina bpftrace [OPTIONS] NODE [NODE...]\n"
+	"       kubectl retina bpftrace [OPTIONS] -l SELECTOR\n"
 	"\n"
-	"Trace packet drops, RSTs, socket errors and retransmits on a node: a pod runs\n"
-	"`retina trace -o json` there (capabilities BPF and PERFMON only) and its events\n"
-	"are shown here. The pod is deleted on Ctrl-C, SIGTERM, --duration and errors;\n"
-	"a summary goes to stderr.\n"
+	"Trace packet drops, RSTs, socket errors and retransmits on nodes: a pod per\n"
+	"node runs `retina trace -o json` there (capabilities BPF and PERFMON only) and\n"
+	"the events of all of them are shown here, with a NODE column for several.\n"
+	"Every pod is deleted on Ctrl-C, SIGTERM, --duration and errors; a summary per\n"
+	"node (counts by type and reason, events lost) goes to stderr. A node whose pod\n"
+	"fails is reported and the others keep tracing (exit code 1 in the end).\n"
 	"\n"
 	"Options:\n"
 	"      --drops, --rst, --errors, --retransmits, --all   event types (default: all)\n"
 	"      --ip ADDR                     only packets from or to ADDR (repeatable; IPv4/IPv6)\n"
 	"      --cidr NET                    only packets from or to NET (repeatable)\n"
 	"      --port N                      only packets with source or destination port N (repeatable)\n"
+	"  -l, --selector SEL                every Linux node matching the label selector\n"
+	"      --max-nodes N                 allow up to N trace pods (needed above 20)\n"
 	"  -o, --output table|json           table (default), or JSON lines with a \"node\" field\n"
 	"  -d, --duration D                  stop after D (30s, 5m; 0: until Ctrl-C, the default)\n"
-	"      --startup-timeout D           how long to wait for the trace pod to start (30s)\n"
+	"      --startup-timeout D           how long to wait for the trace pods to start (30s)\n"
 	"      --retina-shell-image-repo R   image repository (env RETINA_SHELL_IMAGE_REPO;\n"
 	"                                    default " DEBUGPOD_IMAGE_REPO ")\n"
 	"      --retina-shell-image-version V  image tag (env RETINA_SHELL_IMAGE_VERSION;\n"
 	"                                    default this binary's version, " RETINA_VERSION ")\n"
 	"      --kubeconfig FILE             kubeconfig file (else KUBECONFIG, ~/.kube/config)\n"
 	"      --context NAME                kubeconfig context\n"
-	"  -n, --namespace NS                where the trace pod runs\n"
+	"  -n, --namespace NS                where the trace pods run\n"
 	"  -v, --verbose N                   log API requests (1: method, URL, status, latency)\n"
 	"\n"
 	"Examples:\n"
 	"  kubectl retina bpftrace node-1\n"
 	"  kubectl retina bpftrace node-1 --drops --ip 10.0.0.4 --duration 60s\n"
-	"  kubectl retina bpftrace node-1 --rst --port 443 -o json | jq .\n";
+	"  kubectl retina bpftrace node-1 node-2 --rst --port 443 -o json | jq .\n"
+	"  kubectl retina bpftrace -l agentpool=blue --drops\n";
 
 #define MAX_TRACE_ARGS 96
+#define NODES_WITHOUT_FLAG 20	/* more needs --max-nodes: no accidental fleet-wide BPF pods */
+#define STATS_INTERVAL "1s"
+#define STATS_DRAIN_MS 2500	/* one interval, and the log's way here */
+#define LINE_MAX_BYTES 65536
+
+struct bt_node {
+	const char *name;
+	char pod[64];
+	enum { BN_NEW, BN_WAITING, BN_RUNNING, BN_STOPPED, BN_FAILED } state;
+	char why[512];		/* BN_FAILED: what happened */
+	pid_t reader;
+	int fd;
+	char *line;
+	size_t used;
+	uint64_t stats_at_stop;
+	struct bt_stream s;
+};
 
 struct bt_args {
-	const char *node;
+	const char **names;	/* the nodes given, or found by -l */
+	size_t nnodes;
+	const char *selector;
+	uint64_t max_nodes;
 	const char *argv[MAX_TRACE_ARGS];	/* retina trace -o json ... */
 	int argc;
-	bool json;
+	struct bt_render render;
 	uint64_t duration_ms, startup_ms;
-	struct debugpod_spec spec;
+	struct debugpod_spec spec;	/* shared by the pods: name and node set per pod */
 	struct kube_load_opts load;
 	int verbosity;
 	char image[512];
-	char name[64];
 };
 
 static volatile sig_atomic_t got_signal;
@@ -77,11 +118,6 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
-static bool image_part_ok(const char *s)
-{
-	return s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:/@") == strlen(s);
-}
-
 static void push(struct bt_args *a, const char *s)
 {
 	if (a->argc >= MAX_TRACE_ARGS - 1)
@@ -89,11 +125,37 @@ static void push(struct bt_args *a, const char *s)
 	a->argv[a->argc++] = s;
 }
 
+static const char *node_name(const char *arg)
+{
+	const char *n = arg;
+
+	if (!strncmp(n, "node/", 5))
+		n += 5;
+	else if (!strncmp(n, "nodes/", 6))
+		n += 6;
+	else if (!strncmp(n, "no/", 3))
+		n += 3;
+	if (!n[0] || strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(n) || strlen(n) > 253)
+		usage_error("'%s' is not a valid node name (lowercase letters, digits, '-' and '.')", arg);
+	return n;
+}
+
+/* More than 20 pods only when asked for, and never more than asked for: exit 2 before any pod. */
+static void check_count(const struct bt_args *a, size_t n, const char *what)
+{
+	if (a->max_nodes && n > a->max_nodes)
+		usage_error("%zu nodes %s, more than --max-nodes %llu: raise it to %zu or trace fewer nodes", n, what,
+			    (unsigned long long)a->max_nodes, n);
+	if (!a->max_nodes && n > NODES_WITHOUT_FLAG)
+		usage_error("%zu nodes %s: a trace pod on more than %d nodes needs --max-nodes %zu", n, what,
+			    NODES_WITHOUT_FLAG, n);
+}
+
 /* Everything checked here, before the cluster is touched: bad input exits 2. */
 static void parse_args(int argc, char **argv, struct bt_args *a)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_STARTUP, O_REPO,
-	       O_VERSION, O_KUBECONFIG, O_CONTEXT };
+	       O_VERSION, O_KUBECONFIG, O_CONTEXT, O_MAX_NODES };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -103,6 +165,8 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 		{ "ip", required_argument, NULL, O_IP },
 		{ "cidr", required_argument, NULL, O_CIDR },
 		{ "port", required_argument, NULL, O_PORT },
+		{ "selector", required_argument, NULL, 'l' },
+		{ "max-nodes", required_argument, NULL, O_MAX_NODES },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "startup-timeout", required_argument, NULL, O_STARTUP },
@@ -118,6 +182,7 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	const char *repo = NULL, *version = NULL;
 	unsigned nnets = 0, nports = 0;
 	struct trace_net net;
+	char err[300];
 	uint64_t v;
 	int c;
 
@@ -126,8 +191,10 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	push(a, "trace");
 	push(a, "-o");
 	push(a, "json");
+	push(a, "--stats-interval");
+	push(a, STATS_INTERVAL);
 	optind = 1;
-	while ((c = next_opt(argc, argv, "o:d:n:v:h", longopts)) != -1) {
+	while ((c = next_opt(argc, argv, "l:o:d:n:v:h", longopts)) != -1) {
 		switch (c) {
 		case O_DROPS: push(a, "--drops"); break;
 		case O_RST: push(a, "--rst"); break;
@@ -153,11 +220,24 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 			push(a, "--port");
 			push(a, optarg);
 			break;
+		case 'l':
+			/* the server parses it; we only keep out what no selector holds */
+			if (!optarg[0] || strlen(optarg) > 256 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=!,() ") !=
+				    strlen(optarg))
+				usage_error("bad -l '%s': a label selector like agentpool=blue or 'zone in (a,b)'",
+					    optarg);
+			a->selector = optarg;
+			break;
+		case O_MAX_NODES:
+			if (parse_u64(optarg, 1, 100000, &a->max_nodes))
+				usage_error("bad --max-nodes '%s': a number of nodes from 1 to 100000", optarg);
+			break;
 		case 'o':
 			if (!strcmp(optarg, "json"))
-				a->json = true;
+				a->render.json = true;
 			else if (!strcmp(optarg, "table"))
-				a->json = false;
+				a->render.json = false;
 			else
 				usage_error("bad output format '%s': use table or json", optarg);
 			break;
@@ -182,138 +262,30 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 		case 'h': show_help(kubectl_bpftrace_help);
 		}
 	}
-	if (optind >= argc)
-		usage_error("which node? give NODE (several nodes and -l come later)");
-	if (optind + 1 < argc)
-		usage_error("one node only in this version, got '%s' and '%s'", argv[optind], argv[optind + 1]);
-	a->node = argv[optind];
-	if (!strncmp(a->node, "node/", 5))
-		a->node += 5;
-	else if (!strncmp(a->node, "nodes/", 6))
-		a->node += 6;
-	if (!a->node[0] || strspn(a->node, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(a->node) ||
-	    strlen(a->node) > 253)
-		usage_error("'%s' is not a valid node name (lowercase letters, digits, '-' and '.')", a->node);
+	if (optind >= argc && !a->selector)
+		usage_error("which nodes? give NODE [NODE...], or -l SELECTOR");
+	if (optind < argc && a->selector)
+		usage_error("give nodes or -l SELECTOR, not both (got '%s' and -l '%s')", argv[optind], a->selector);
+	a->names = calloc(argc - optind + 1, sizeof(*a->names));
+	if (!a->names)
+		die(EXIT_FAIL, "out of memory");
+	for (int i = optind; i < argc; i++) {
+		const char *n = node_name(argv[i]);
+		bool dup = false;
+		for (size_t j = 0; j < a->nnodes && !dup; j++)
+			dup = !strcmp(a->names[j], n);
+		if (!dup)
+			a->names[a->nnodes++] = n;
+	}
+	if (a->nnodes)
+		check_count(a, a->nnodes, "given");
 	a->argv[a->argc] = NULL;
-	if (!repo || !repo[0])
-		repo = getenv("RETINA_SHELL_IMAGE_REPO");
-	if (!repo || !repo[0])
-		repo = DEBUGPOD_IMAGE_REPO;
-	if (!version || !version[0])
-		version = getenv("RETINA_SHELL_IMAGE_VERSION");
-	if (!version || !version[0])
-		version = RETINA_VERSION;
-	if (!image_part_ok(repo))
-		usage_error("bad image repository '%s'", repo);
-	if (!image_part_ok(version))
-		usage_error("bad image version '%s'", version);
-	snprintf(a->image, sizeof(a->image), "%s%s%s", repo, strchr(version, ':') ? "@" : ":", version);
+	if (debugpod_image(a->image, sizeof(a->image), repo, version, RETINA_VERSION, err, sizeof(err)))
+		usage_error("%s", err);
 	a->spec.image = a->image;
 	a->spec.command = a->argv;
 	/* what retina trace needs on 5.8+ (docs/trace.md): load BPF, attach tracepoints */
 	a->spec.caps = CAPBIT(CAPN_BPF) | CAPBIT(CAPN_PERFMON);
-}
-
-static void progress(const char *phase, void *arg)
-{
-	const struct bt_args *a = arg;
-
-	if (isatty(STDERR_FILENO))
-		fprintf(stderr, "\r\033[Kpod %s/%s: %s", a->spec.ns, a->spec.name, phase);
-	else
-		fprintf(stderr, "%s: pod %s/%s: %s\n", applet_name, a->spec.ns, a->spec.name, phase);
-}
-
-/* Counts for the summary, by the event's type and reason as the pod named them. */
-struct bt_summary {
-	uint64_t events, other;
-	struct {
-		char type[16], reason[48];
-		uint64_t n;
-	} v[128];
-	size_t n;
-};
-
-static void summary_add(struct bt_summary *s, const char *type, const char *reason)
-{
-	s->events++;
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->v[i].type, type) && !strcmp(s->v[i].reason, reason)) {
-			s->v[i].n++;
-			return;
-		}
-	if (s->n == sizeof(s->v) / sizeof(s->v[0])) {
-		s->other++;
-		return;
-	}
-	snprintf(s->v[s->n].type, sizeof(s->v[0].type), "%s", type);
-	snprintf(s->v[s->n].reason, sizeof(s->v[0].reason), "%s", reason);
-	s->v[s->n++].n = 1;
-}
-
-static const char *jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : "-";
-}
-
-static void endpoint(const cJSON *o, const char *ipkey, const char *portkey, char *buf, size_t len)
-{
-	const cJSON *ip = cJSON_GetObjectItemCaseSensitive(o, ipkey);
-	const cJSON *port = cJSON_GetObjectItemCaseSensitive(o, portkey);
-
-	if (!cJSON_IsString(ip)) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	bool v6 = strchr(ip->valuestring, ':');
-	if (cJSON_IsNumber(port) && port->valueint > 0)
-		snprintf(buf, len, "%s%s%s:%d", v6 ? "[" : "", ip->valuestring, v6 ? "]" : "", port->valueint);
-	else
-		snprintf(buf, len, "%s", ip->valuestring);
-}
-
-/* One line of the pod's log: an event (rendered) or the tracer's own message (to stderr). */
-static void handle_line(const struct bt_args *a, struct bt_summary *s, const char *line)
-{
-	cJSON *o = line[0] == '{' ? cJSON_Parse(line) : NULL;
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
-
-	if (!cJSON_IsString(type)) {
-		cJSON_Delete(o);
-		if (line[0])
-			fprintf(stderr, "%s: %s\n", a->node, line);
-		return;
-	}
-	summary_add(s, type->valuestring, jstr(o, "reason"));
-	if (a->json) {
-		cJSON_AddStringToObject(o, "node", a->node);
-		char *out = cJSON_PrintUnformatted(o);
-		if (out)
-			printf("%s\n", out);
-		free(out);
-	} else {
-		const char *ts = jstr(o, "ts");
-		char tbuf[16], src[64], dst[64];
-		/* "2026-11-22T01:30:04.123456789Z" -> "01:30:04.123" */
-		snprintf(tbuf, sizeof(tbuf), "%.12s", strlen(ts) >= 23 ? ts + 11 : ts);
-		endpoint(o, "src_ip", "src_port", src, sizeof(src));
-		endpoint(o, "dst_ip", "dst_port", dst, sizeof(dst));
-		printf("%-12s  %-10s  %-24s  %-18s  %s -> %s\n", tbuf, type->valuestring, jstr(o, "reason"),
-		       jstr(o, "probe"), src, dst);
-	}
-	fflush(stdout);
-	cJSON_Delete(o);
-}
-
-static void print_summary(const struct bt_args *a, const struct bt_summary *s, double secs)
-{
-	fprintf(stderr, "%s: node %s: %.1fs, %llu events\n", applet_name, a->node, secs,
-		(unsigned long long)s->events);
-	for (size_t i = 0; i < s->n; i++)
-		fprintf(stderr, "  %-10s %-28s %llu\n", s->v[i].type, s->v[i].reason, (unsigned long long)s->v[i].n);
-	if (s->other)
-		fprintf(stderr, "  (%llu events of further reasons not itemized)\n", (unsigned long long)s->other);
 }
 
 static long long mono_ms(void)
@@ -323,92 +295,180 @@ static long long mono_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* Follow the pod's log through a reader process; render until it ends, a signal, or --duration. */
-static int follow(struct kube_client *k, struct bt_args *a)
-{
-	char err[1024], buf[8192], line[65536];
-	size_t used = 0;
-	int fds[2], code = 0;
-	struct bt_summary *s = calloc(1, sizeof(*s));
-	long long start = mono_ms(), deadline = a->duration_ms ? start + (long long)a->duration_ms : -1;
+struct progress_ctx {
+	const struct bt_args *a;
+	const struct bt_node *node;
+	size_t running;
+};
 
-	if (!s || pipe(fds)) {
-		warnx("out of memory or file descriptors");
-		free(s);
-		return EXIT_FAIL;
-	}
-	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART: poll() returns EINTR */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+static void progress(const char *phase, void *arg)
+{
+	const struct progress_ctx *p = arg;
+
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "\r\033[K[%zu/%zu running] pod %s/%s on %s: %s", p->running, p->a->nnodes,
+			p->a->spec.ns, p->node->pod, p->node->name, phase);
+	else
+		fprintf(stderr, "%s: pod %s/%s on %s: %s\n", applet_name, p->a->spec.ns, p->node->pod, p->node->name,
+			phase);
+}
+
+static void fail_node(struct bt_node *n, const char *why)
+{
+	n->state = BN_FAILED;
+	snprintf(n->why, sizeof(n->why), "%s", why);
+	for (char *p = n->why; *p; p++)	/* the server's words never drive the terminal */
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	debugpod_progress_end();
+	fprintf(stderr, "%s: node %s: %s\n", applet_name, n->name, n->why);
+}
+
+/* Why a running pod's log ended: deleted, or its container's end. */
+static void explain_end(struct kube_client *k, const struct bt_args *a, struct bt_node *n)
+{
+	char err[512], why[768];
+	cJSON *pod = NULL;
+	const char *phase;
+
+	if (kube_get_pod(k, a->spec.ns, n->pod, &pod, err, sizeof(err)))
+		snprintf(why, sizeof(why), "the trace pod %s/%s went away (%s)", a->spec.ns, n->pod, err);
+	else if (debugpod_check(pod, DEBUGPOD_CONTAINER, false, &phase, err, sizeof(err)) < 0)
+		snprintf(why, sizeof(why), "the tracer stopped: %s; its last words are above", err);
+	else
+		snprintf(why, sizeof(why), "the trace pod's log ended (pod %s/%s %s)", a->spec.ns, n->pod, phase);
+	cJSON_Delete(pod);
+	fail_node(n, why);
+}
+
+/* A log reader: the pod's log into a pipe until it ends or we kill it. */
+static int start_reader(struct kube_client *k, const struct bt_args *a, struct bt_node *n, int created_fd)
+{
+	int fds[2];
+	char err[1024];
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -1;
 	fflush(NULL);
-	pid_t reader = fork();
-	if (reader < 0) {
-		warnx("fork: %s", strerror(errno));
-		free(s);
-		return EXIT_FAIL;
-	}
-	if (reader == 0) {
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
+	pid_t pid = fork();
+	if (pid < 0) {
 		close(fds[0]);
-		if (kube_stream_logs(k, a->spec.ns, a->spec.name, DEBUGPOD_CONTAINER, 1, fds[1], err, sizeof(err))) {
-			fprintf(stderr, "%s: reading the trace pod's log: %s\n", applet_name, err);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* never outlive the child that reads us */
+		/* Ctrl-C reaches the whole process group: we stop when the child says so */
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGTERM, SIG_DFL);
+		close(created_fd);	/* the supervisor waits for the pipe's end */
+		close(fds[0]);
+		if (kube_stream_logs(k, a->spec.ns, n->pod, DEBUGPOD_CONTAINER, 1, fds[1], err, sizeof(err))) {
+			dprintf(fds[1], "reading the trace pod's log: %s\n", err);
 			_exit(EXIT_FAIL);
 		}
 		_exit(0);
 	}
 	close(fds[1]);
-	for (;;) {
-		if (got_signal)
-			break;
-		int wait_ms = -1;
-		if (deadline >= 0) {
-			long long left = deadline - mono_ms();
-			if (left <= 0)
-				break;
-			wait_ms = left > 1000000 ? 1000000 : (int)left;
-		}
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		int r = poll(&p, 1, wait_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			continue;
-		ssize_t n = read(fds[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (got_signal)	/* Ctrl-C reached the reader too: our stop, not the pod's end */
-				break;
-			if (used) {
-				line[used] = '\0';
-				handle_line(a, s, line);
-			}
-			warnx("the trace pod %s/%s on node %s ended; see its log above", a->spec.ns, a->spec.name,
-			      a->node);
-			code = EXIT_FAIL;
-			break;
-		}
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n') {
-				line[used] = '\0';
-				handle_line(a, s, line);
-				used = 0;
-			} else if (used < sizeof(line) - 1) {
-				line[used++] = buf[i];
-			}
+	n->reader = pid;
+	n->fd = fds[0];
+	return 0;
+}
+
+static void stop_reader(struct bt_node *n)
+{
+	if (n->reader > 0) {
+		kill(n->reader, SIGKILL);
+		while (waitpid(n->reader, NULL, 0) < 0 && errno == EINTR)
+			;
+		n->reader = 0;
+	}
+	if (n->fd >= 0)
+		close(n->fd);
+	n->fd = -1;
+}
+
+/* The bytes a reader sent: whole lines to the renderer, a partial one kept. */
+static void feed(const struct bt_args *a, struct bt_node *n, const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n') {
+			n->line[n->used] = '\0';
+			bt_handle_line(&n->s, &a->render, n->line, stdout, stderr);
+			n->used = 0;
+		} else if (n->used < LINE_MAX_BYTES - 1) {
+			n->line[n->used++] = buf[i];
 		}
 	}
-	kill(reader, SIGTERM);
-	while (waitpid(reader, NULL, 0) < 0 && errno == EINTR)
-		;
-	close(fds[0]);
-	print_summary(a, s, (mono_ms() - start) / 1000.0);
-	free(s);
-	return code;
+}
+
+/*
+ * Follow every running node until a signal, --duration, or no node left;
+ * then wait (bounded) for each node's next STATS line.
+ */
+static void follow(struct kube_client *k, const struct bt_args *a, struct bt_node *nodes)
+{
+	struct pollfd *p = calloc(a->nnodes, sizeof(*p));
+	size_t *idx = calloc(a->nnodes, sizeof(*idx));
+	long long start = mono_ms(), deadline = a->duration_ms ? start + (long long)a->duration_ms : -1;
+	long long drain_until = -1;
+	char buf[16384];
+
+	if (!p || !idx) {
+		warnx("out of memory");
+		goto out;
+	}
+	for (;;) {
+		long long now = mono_ms();
+		if (drain_until < 0 && (got_signal || (deadline >= 0 && now >= deadline))) {
+			drain_until = now + STATS_DRAIN_MS;
+			for (size_t i = 0; i < a->nnodes; i++)
+				nodes[i].stats_at_stop = nodes[i].s.stats_lines;
+		}
+		size_t np = 0;
+		bool waiting_stats = false;
+		for (size_t i = 0; i < a->nnodes; i++) {
+			if (nodes[i].state != BN_RUNNING)
+				continue;
+			if (drain_until >= 0 && nodes[i].s.stats_lines > nodes[i].stats_at_stop)
+				continue;	/* counted to the stop: done */
+			waiting_stats = true;
+			p[np] = (struct pollfd){ .fd = nodes[i].fd, .events = POLLIN };
+			idx[np++] = i;
+		}
+		if (!np || (drain_until >= 0 && (!waiting_stats || now >= drain_until)))
+			break;
+		long long until = drain_until >= 0 ? drain_until : deadline;
+		int wait_ms = until < 0 ? 1000 : until - now > 1000 ? 1000 : (int)(until - now);
+		int r = poll(p, np, wait_ms);
+		if (r <= 0)
+			continue;	/* EINTR: got_signal is looked at above */
+		for (size_t j = 0; j < np; j++) {
+			if (!p[j].revents)
+				continue;
+			struct bt_node *n = &nodes[idx[j]];
+			ssize_t got = read(n->fd, buf, sizeof(buf));
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got > 0) {
+				feed(a, n, buf, got);
+				continue;
+			}
+			if (n->used)
+				feed(a, n, "\n", 1);
+			stop_reader(n);
+			if (drain_until >= 0 && n->s.final_stats)
+				n->state = BN_STOPPED;	/* the tracer ended on its own stop, all said */
+			else
+				explain_end(k, a, n);
+		}
+		fflush(stdout);
+	}
+out:
+	fflush(stdout);
+	free(p);
+	free(idx);
 }
 
 /* The child: everything that talks to the cluster. Returns our exit code. */
@@ -416,109 +476,160 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 {
 	char err[1024];
 	struct kube_client *k = kube_client_new(cfg, a->verbosity, err, sizeof(err));
+	struct bt_node *nodes = NULL;
+	size_t running = 0, failed = 0;
+	unsigned described = 0;
+	double secs = 0;
+	int code;
 
 	if (!k)
 		goto fail;
-	if (debugpod_check_node(k, a->node, "retina trace", err, sizeof(err)))
-		goto fail;
-	cJSON *p = debugpod_node_pod(&a->spec), *out = NULL;
-	if (write(created_fd, "c", 1) != 1) {	/* from here on the parent deletes the pod */
-		cJSON_Delete(p);
-		snprintf(err, sizeof(err), "internal: cannot tell the parent: %s", strerror(errno));
+	if (a->selector) {
+		char **found;
+		size_t skipped;
+		if (debugpod_select_nodes(k, a->selector, &found, &a->nnodes, &skipped, err, sizeof(err)))
+			goto fail;
+		a->names = (const char **)found;
+		if (skipped)
+			fprintf(stderr, "%s: -l %s: %zu nodes skipped, not Linux (kubernetes.io/os)\n", applet_name,
+				a->selector, skipped);
+		if (!a->nnodes) {
+			snprintf(err, sizeof(err), "no Linux node matches -l '%s' (see: kubectl get nodes -l '%s' "
+				 "--show-labels)", a->selector, a->selector);
+			goto fail;
+		}
+		check_count(a, a->nnodes, "match -l");
+	} else {
+		for (size_t i = 0; i < a->nnodes; i++)	/* all exist and run Linux, or no pod at all */
+			if (debugpod_check_node(k, a->names[i], "retina trace", err, sizeof(err)))
+				goto fail;
+	}
+	nodes = calloc(a->nnodes, sizeof(*nodes));
+	if (!nodes) {
+		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
-	int rc = kube_create_pod(k, a->spec.ns, p, &out, err, sizeof(err));
-	ssize_t told = write(created_fd, "C", 1);
-	(void)told;
-	cJSON_Delete(p);
-	cJSON_Delete(out);
-	if (rc)
-		goto fail;
-	struct debugpod_wait w = { .container = DEBUGPOD_CONTAINER, .progress = progress, .arg = a };
-	if (debugpod_wait(k, a->spec.ns, a->spec.name, (int)a->startup_ms, &w, err, sizeof(err))) {
-		debugpod_progress_end();
-		if (strstr(err, "--timeout"))
-			fprintf(stderr, "%s: (for bpftrace the flag is --startup-timeout)\n", applet_name);
-		warnx("%s", err);
-		if (strstr(err, "timed out") || strstr(err, "runtime refused"))
-			debugpod_print_events(k, a->spec.ns, a->spec.name);
-		return EXIT_FAIL;
+	for (size_t i = 0; i < a->nnodes; i++) {
+		struct bt_node *n = &nodes[i];
+		n->name = n->s.node = a->names[i];
+		n->fd = -1;
+		debugpod_name(n->pod, sizeof(n->pod), "retina-bpftrace-");
+		a->spec.name = n->pod;
+		a->spec.node = n->name;
+		if (debugpod_create(k, created_fd, &a->spec, err, sizeof(err)))
+			fail_node(n, err);
+		else
+			n->state = BN_WAITING;
+	}
+	/* all pods start at once in the cluster; their watches share one deadline */
+	long long deadline = mono_ms() + (long long)a->startup_ms;
+	for (size_t i = 0; i < a->nnodes; i++) {
+		struct bt_node *n = &nodes[i];
+		if (n->state != BN_WAITING)
+			continue;
+		struct progress_ctx pc = { a, n, running };
+		struct debugpod_wait w = { .container = DEBUGPOD_CONTAINER, .progress = progress, .arg = &pc };
+		long long left = deadline - mono_ms();
+		if (debugpod_wait(k, a->spec.ns, n->pod, left > 1 ? (int)left : 1, &w, err, sizeof(err))) {
+			bool timeout = !strncmp(err, "timed out", 9);
+			if (timeout) {	/* the pods share one deadline: name it, not this watch's rest */
+				char why[300];
+				const char *seen = strstr(err, "(last seen: ");
+				snprintf(why, sizeof(why), "pod %s/%s did not run within --startup-timeout %llus %.*s; a slow "
+					 "image pull may need a longer one", a->spec.ns, n->pod,
+					 (unsigned long long)(a->startup_ms + 999) / 1000,
+					 seen ? (int)(strcspn(seen, ")") + 1) : 0, seen ? seen : "");
+				snprintf(err, sizeof(err), "%s", why);
+			}
+			fail_node(n, err);
+			/* the events of the first few say why; the rest are likely the same */
+			if ((timeout || strstr(err, "runtime refused")) && ++described <= 3)
+				debugpod_print_events(k, a->spec.ns, n->pod);
+			continue;
+		}
+		if (!(n->line = malloc(LINE_MAX_BYTES)) || start_reader(k, a, n, created_fd)) {
+			fail_node(n, "cannot start a log reader: out of memory or processes");
+			continue;
+		}
+		n->state = BN_RUNNING;
+		running++;
 	}
 	debugpod_progress_end();
-	if (!a->json) {
-		printf("%-12s  %-10s  %-24s  %-18s  %s\n", "TIME", "TYPE", "REASON", "PROBE", "SRC -> DST");
-		fflush(stdout);
+	if (running) {
+		struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART: poll() returns EINTR */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		if (!a->render.json) {
+			for (size_t i = 0; a->nnodes > 1 && i < a->nnodes; i++)
+				if ((int)strlen(a->names[i]) > a->render.node_width)
+					a->render.node_width = strlen(a->names[i]) > 63 ? 63 : (int)strlen(a->names[i]);
+			bt_print_header(&a->render, stdout);
+			fflush(stdout);
+		}
+		long long t0 = mono_ms();
+		follow(k, a, nodes);
+		secs = (mono_ms() - t0) / 1000.0;
+		for (size_t i = 0; i < a->nnodes; i++) {
+			stop_reader(&nodes[i]);
+			if (nodes[i].state == BN_RUNNING)
+				nodes[i].state = BN_STOPPED;
+		}
 	}
-	return follow(k, a);
+	for (size_t i = 0; i < a->nnodes; i++) {
+		if (nodes[i].line)
+			bt_print_summary(&nodes[i].s, applet_name, secs,
+					 nodes[i].state == BN_FAILED ? nodes[i].why : NULL, stderr);
+		else
+			fprintf(stderr, "%s: node %s: not traced: %s\n", applet_name, nodes[i].name, nodes[i].why);
+	}
+	for (size_t i = 0; i < a->nnodes; i++)
+		failed += nodes[i].state == BN_FAILED;
+	if (failed)
+		fprintf(stderr, "%s: %zu of %zu nodes failed%s\n", applet_name, failed, a->nnodes,
+			failed == a->nnodes ? "" : "; the others traced to the end");
+	code = failed ? EXIT_FAIL : EXIT_OK;
+	for (size_t i = 0; i < a->nnodes; i++)
+		free(nodes[i].line);
+	free(nodes);
+	kube_client_free(k);
+	return code;
 fail:
 	debugpod_progress_end();
 	warnx("%s", err);
+	kube_client_free(k);
 	return EXIT_FAIL;
+}
+
+struct bt_run {
+	struct bt_args *a;
+	const struct kube_config *cfg;
+};
+
+static int bt_child(void *arg, int created_fd)
+{
+	struct bt_run *r = arg;
+
+	return run_trace(r->a, r->cfg, created_fd);
 }
 
 int kubectl_bpftrace_main(int argc, char **argv)
 {
 	struct bt_args a = { 0 };
 	struct kube_config cfg = { 0 };
-	char err[1024], buf[2];
-	int status, pipefd[2];
+	char err[1024];
 
 	parse_args(argc, argv, &a);
 	if (kube_config_load(&a.load, &cfg, err, sizeof(err)))
 		die(EXIT_FAIL, "%s", err);
 	a.spec.ns = cfg.namespace;
-	debugpod_name(a.name, sizeof(a.name), "retina-bpftrace-");
-	a.spec.name = a.name;
-	a.spec.node = a.node;
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	if (pipe(pipefd))
-		die(EXIT_FAIL, "pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		die(EXIT_FAIL, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		/* until the log is followed, a signal simply ends the child */
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		close(pipefd[0]);
-		int code = run_trace(&a, &cfg, pipefd[1]);
-		fflush(NULL);
-		_exit(code);
-	}
-	close(pipefd[1]);
-	bool forwarded = false;
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			die(EXIT_FAIL, "waitpid: %s", strerror(errno));
-		if (got_signal && !forwarded) {
-			kill(pid, SIGTERM);	/* stops the child: summary, then exit */
-			forwarded = true;
-		}
-	}
 	/* a signal while tracing is the normal way to stop: the child's code stands */
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	ssize_t got = read(pipefd[0], buf, sizeof(buf));
-	if (got > 0) {
-		struct kube_client *k = kube_client_new(&cfg, a.verbosity, err, sizeof(err));
-		int rc = k ? kube_delete_pod(k, a.spec.ns, a.name, err, sizeof(err)) : -1;
-		if (!rc && got == 1) {
-			sleep(1);	/* the create was in flight: it may land after this delete */
-			rc = kube_delete_pod(k, a.spec.ns, a.name, err, sizeof(err));
-		}
-		if (rc)
-			warnx("could not delete pod %s/%s: %s; delete it with: kubectl delete pod -n %s %s",
-			      a.spec.ns, a.name, err, a.spec.ns, a.name);
-		else
-			fprintf(stderr, "%s: pod %s/%s deleted\n", applet_name, a.spec.ns, a.name);
-		kube_client_free(k);
-	}
+	struct bt_run r = { &a, &cfg };
+	struct debugpod_super sup = { .cfg = &cfg, .verbosity = a.verbosity, .child = bt_child, .arg = &r };
+	int code = debugpod_supervise(&sup);
 	kube_config_free(&cfg);
+	free(a.names);
 	return code;
 }

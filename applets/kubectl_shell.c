@@ -1,16 +1,13 @@
 /*
  * kubectl retina shell: a debug shell on a node (a host-network pod) or in a
  * pod (an ephemeral container). The work runs in a child process; the parent
- * only waits and deletes the node pod afterwards, so the pod goes away
- * whatever ends the child: the shell's exit, an error, a timeout, Ctrl-C,
- * SIGTERM, SIGHUP or a crash.
+ * (debugpod_supervise) only waits and deletes the node pod afterwards, so the
+ * pod goes away whatever ends the child: the shell's exit, an error, a
+ * timeout, Ctrl-C, SIGTERM, SIGHUP or a crash.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "applets/kubectl_retina.h"
@@ -66,13 +63,6 @@ struct shell_args {
 	char name[64];
 };
 
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
-{
-	got_signal = sig;
-}
-
 static void parse_target(struct shell_args *a, const char *t)
 {
 	const char *slash = strchr(t, '/');
@@ -95,11 +85,6 @@ static void parse_target(struct shell_args *a, const char *t)
 	    strlen(a->target) > 253)
 		usage_error("'%s' is not a valid %s name (lowercase letters, digits, '-' and '.')", a->target,
 			    a->pod ? "pod" : "node");
-}
-
-static bool image_part_ok(const char *s)
-{
-	return s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:/@") == strlen(s);
 }
 
 static void parse_args(int argc, char **argv, struct shell_args *a, char ***command)
@@ -189,19 +174,9 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 	} else if (a->spec.target_container) {
 		usage_error("--target-container is for pods (pods/POD); a node shell sees the node");
 	}
-	if (!repo || !repo[0])
-		repo = getenv("RETINA_SHELL_IMAGE_REPO");
-	if (!repo || !repo[0])
-		repo = DEBUGPOD_IMAGE_REPO;
-	if (!version || !version[0])
-		version = getenv("RETINA_SHELL_IMAGE_VERSION");
-	if (!version || !version[0])
-		version = RETINA_VERSION;
-	if (!image_part_ok(repo))
-		usage_error("bad image repository '%s'", repo);
-	if (!image_part_ok(version))
-		usage_error("bad image version '%s'", version);
-	snprintf(a->image, sizeof(a->image), "%s%s%s", repo, strchr(version, ':') ? "@" : ":", version);
+	char err[300];
+	if (debugpod_image(a->image, sizeof(a->image), repo, version, RETINA_VERSION, err, sizeof(err)))
+		usage_error("%s", err);
 	a->spec.image = a->image;
 }
 
@@ -241,19 +216,7 @@ static int run_shell(struct shell_args *a, char **command, const struct kube_con
 	} else {
 		if (debugpod_check_node(k, a->target, "retina's shell", err, sizeof(err)))
 			goto fail;
-		cJSON *p = debugpod_node_pod(&a->spec), *out = NULL;
-		if (write(created_fd, "c", 1) != 1) {	/* from here on the parent deletes the pod */
-			cJSON_Delete(p);
-			snprintf(err, sizeof(err), "internal: cannot tell the parent: %s", strerror(errno));
-			goto fail;
-		}
-		int rc = kube_create_pod(k, a->spec.ns, p, &out, err, sizeof(err));
-		/* the create's answer came (were the byte lost, the parent would only delete twice) */
-		ssize_t told = write(created_fd, "C", 1);
-		(void)told;
-		cJSON_Delete(p);
-		cJSON_Delete(out);
-		if (rc)
+		if (debugpod_create(k, created_fd, &a->spec, err, sizeof(err)))
 			goto fail;
 	}
 	struct debugpod_wait w = { .container = container, .ephemeral = a->pod, .progress = progress, .arg = a };
@@ -282,12 +245,24 @@ fail:
 	return EXIT_FAIL;
 }
 
+struct shell_run {
+	struct shell_args *a;
+	char **command;
+	const struct kube_config *cfg;
+};
+
+static int shell_child(void *arg, int created_fd)
+{
+	struct shell_run *r = arg;
+
+	return run_shell(r->a, r->command, r->cfg, created_fd);
+}
+
 int kubectl_shell_main(int argc, char **argv)
 {
 	struct shell_args a = { 0 };
 	struct kube_config cfg = { 0 };
-	char **command, err[1024], buf[2];
-	int status, pipefd[2];
+	char **command, err[1024];
 
 	parse_args(argc, argv, &a, &command);
 	if (kube_config_load(&a.load, &cfg, err, sizeof(err)))
@@ -298,59 +273,10 @@ int kubectl_shell_main(int argc, char **argv)
 	a.spec.name = a.name;
 	a.spec.node = a.pod ? NULL : a.target;
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	if (pipe(pipefd))
-		die(EXIT_FAIL, "pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		die(EXIT_FAIL, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		close(pipefd[0]);
-		int code = run_shell(&a, command, &cfg, pipefd[1]);
-		fflush(NULL);
-		_exit(code);
-	}
-	close(pipefd[1]);
-	bool forwarded = false;
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			die(EXIT_FAIL, "waitpid: %s", strerror(errno));
-		if (got_signal && !forwarded) {
-			kill(pid, SIGTERM);	/* restores the terminal (lib/tty), then ends */
-			forwarded = true;
-		}
-	}
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	if (got_signal)
-		code = 128 + got_signal;
-	ssize_t got = a.pod ? 0 : read(pipefd[0], buf, sizeof(buf));
-	if (got > 0) {
-		/* a fresh client: the child's connections died with it */
-		struct kube_client *k = kube_client_new(&cfg, a.verbosity, err, sizeof(err));
-		int rc = k ? kube_delete_pod(k, a.spec.ns, a.name, err, sizeof(err)) : -1;
-		if (!rc && got == 1) {
-			/*
-			 * The child died with the create in flight: the server may
-			 * still make the pod after this delete found nothing.
-			 */
-			sleep(1);
-			rc = kube_delete_pod(k, a.spec.ns, a.name, err, sizeof(err));
-		}
-		if (rc)
-			warnx("could not delete pod %s/%s: %s; delete it with: kubectl delete pod -n %s %s",
-			      a.spec.ns, a.name, err, a.spec.ns, a.name);
-		else
-			fprintf(stderr, "%s: pod %s/%s deleted\n", applet_name, a.spec.ns, a.name);
-		kube_client_free(k);
-	}
+	struct shell_run r = { &a, command, &cfg };
+	struct debugpod_super sup = { .cfg = &cfg, .verbosity = a.verbosity, .signal_sets_code = true,
+				      .child = shell_child, .arg = &r };
+	int code = debugpod_supervise(&sup);
 	kube_config_free(&cfg);
 	return code;
 }

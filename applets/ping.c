@@ -483,7 +483,13 @@ int ping_main(int argc, char **argv)
 	if (src)
 		set_source(&p, src);
 
-	struct sigaction sa = { .sa_handler = on_signal };
+	/*
+	 * SA_RESTART: a reply line blocked on a slow stdout must be written
+	 * whole (musl's stdio drops its buffer on EINTR); poll() still returns
+	 * at once. SA_RESETHAND: a second Ctrl-C quits even if stdout is stuck.
+	 */
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
+	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 

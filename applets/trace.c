@@ -23,6 +23,7 @@
 #include "applets/trace_io.h"
 #include "bpf/trace.skel.h"
 #include "lib/caps.h"
+#include "lib/proc.h"
 #include "lib/retina.h"
 
 const char trace_help[] =
@@ -51,6 +52,9 @@ const char trace_help[] =
 	"Output:\n"
 	"  -o, --output FORMAT  table (default) or json (one object per line on stdout)\n"
 	"  -d, --duration D     stop after D (30s, 5m); 0 (default): until Ctrl-C or SIGTERM\n"
+	"  --stats-interval D   with -o json: every D, and once at exit, a line\n"
+	"                       {\"type\":\"STATS\",\"events\":N,\"lost\":N,...} (for\n"
+	"                       kubectl retina bpftrace, whose summary needs the lost count)\n"
 	"  --list-reasons       print this kernel's drop reasons (code=name) and exit\n"
 	"  -v, --verbose        show libbpf's messages\n"
 	"Forensics:\n"
@@ -98,21 +102,59 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Feed every enum of btf that names drop or RST reasons (ids from first). */
-static int scan_reasons(const struct btf *btf, __u32 first, struct reason_table *drop, struct reason_table *rst)
+/*
+ * libbpf parses the kernel's BTF again to load the programs (1.1 cannot be
+ * given one). The link wraps its btf__load_vmlinux_btf (-Wl,--wrap in the
+ * Makefile): a parse handed over here is taken instead, once, and libbpf
+ * frees it after loading. Anything else gets a parse of its own.
+ */
+static struct btf *vmlinux_handoff;
+struct btf *__real_btf__load_vmlinux_btf(void);
+struct btf *__wrap_btf__load_vmlinux_btf(void);
+
+struct btf *__wrap_btf__load_vmlinux_btf(void)
+{
+	struct btf *btf = vmlinux_handoff;
+
+	vmlinux_handoff = NULL;
+	return btf ? btf : __real_btf__load_vmlinux_btf();
+}
+
+/* What one pass over the kernel's BTF tells. */
+struct btf_facts {
+	bool drop_enum, rst_enum;	/* the reason arguments exist with their enums */
+	unsigned tracepoints;		/* bit per enum trace_type: btf_trace_NAME exists */
+};
+
+/*
+ * Feed every enum of btf that names drop or RST reasons (ids from first),
+ * and note the tracepoints it has: one pass over the types, not one per name.
+ */
+static int scan_btf(const struct btf *btf, __u32 first, struct reason_table *drop, struct reason_table *rst,
+		    struct btf_facts *facts)
 {
 	__u32 n = btf__type_cnt(btf);
 
 	for (__u32 id = first; id < n; id++) {
 		const struct btf_type *t = btf__type_by_id(btf, id);
-		if (!btf_is_any_enum(t))
+		bool is_enum = btf_is_any_enum(t);
+		if (!is_enum && !btf_is_typedef(t))
 			continue;
 		const char *ename = btf__name_by_offset(btf, t->name_off);
 		if (!ename || !*ename)
 			continue;
+		if (!is_enum) {
+			if (!strncmp(ename, "btf_trace_", 10))
+				for (int tt = 0; tt < TT_COUNT; tt++)
+					if (!strcmp(ename + 10, trace_tp_names[tt]))
+						facts->tracepoints |= 1u << tt;
+			continue;
+		}
 		bool is_rst = !strcmp(ename, "sk_rst_reason");
 		if (!is_rst && !strstr(ename, "drop_reason"))
 			continue;
+		facts->rst_enum |= is_rst;
+		facts->drop_enum |= !strcmp(ename, "skb_drop_reason");
 		struct reason_table *tab = is_rst ? rst : drop;
 		for (int i = 0; i < btf_vlen(t); i++) {
 			const char *name;
@@ -138,9 +180,10 @@ static int scan_reasons(const struct btf *btf, __u32 first, struct reason_table 
  * The kernel's reasons, and (6.4+) those of drop-reason subsystems whose
  * module is loaded: their enums live in the module's BTF, not in vmlinux's.
  */
-static int read_reasons(const struct btf *btf, struct reason_table *drop, struct reason_table *rst)
+static int read_btf(const struct btf *btf, struct reason_table *drop, struct reason_table *rst,
+		    struct btf_facts *facts)
 {
-	if (scan_reasons(btf, 1, drop, rst))
+	if (scan_btf(btf, 1, drop, rst, facts))
 		return -1;
 	for (size_t i = 0; i < drop->nsubsys; i++) {
 		char mod[64], path[96];
@@ -157,7 +200,8 @@ static int read_reasons(const struct btf *btf, struct reason_table *drop, struct
 		struct btf *mb = btf__parse_split(path, (struct btf *)btf);
 		if (!mb)
 			continue;
-		int err = scan_reasons(mb, btf__type_cnt(btf), drop, rst);
+		struct btf_facts ignored = { 0 };
+		int err = scan_btf(mb, btf__type_cnt(btf), drop, rst, &ignored);
 		btf__free(mb);
 		if (err)
 			return -1;
@@ -174,18 +218,14 @@ static int cmp_reason(const void *a, const void *b)
 /* What the bpf() refusal most likely means here, and the flag that fixes it. */
 static void explain_eperm(const char *what)
 {
-	uint64_t eff = 0, need;
-	char line[256], miss[256];
+	struct proc_status st;
+	uint64_t eff, need;
+	char miss[256];
 	struct utsname u;
 	int major = 0, minor = 0;
-	FILE *f = fopen("/proc/self/status", "r");
 
-	if (f) {
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "CapEff:", 7))
-				eff = strtoull(line + 7, NULL, 16);
-		fclose(f);
-	}
+	proc_self_status(&st);
+	eff = st.cap_eff;
 	if (!uname(&u))
 		sscanf(u.release, "%d.%d", &major, &minor);
 	/* BPF and PERFMON exist since 5.8; before, only SYS_ADMIN would do. */
@@ -221,12 +261,13 @@ struct opts {
 	const char *write_path;		/* -w */
 	uint32_t snaplen;
 	bool nft, allow_changes;
+	uint64_t stats_ms;		/* --stats-interval: STATS lines in JSON */
 };
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_REASON,
-	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN, O_NFT, O_ALLOW_CHANGES };
+	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN, O_NFT, O_ALLOW_CHANGES, O_STATS };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -244,6 +285,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "snaplen", required_argument, NULL, O_SNAPLEN },
 		{ "nft", no_argument, NULL, O_NFT },
 		{ "allow-system-changes", no_argument, NULL, O_ALLOW_CHANGES },
+		{ "stats-interval", required_argument, NULL, O_STATS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -307,6 +349,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_NFT: o->nft = true; break;
 		case O_ALLOW_CHANGES: o->allow_changes = true; break;
+		case O_STATS:
+			if (parse_duration_ms(optarg, &o->stats_ms) || !o->stats_ms)
+				usage_error("bad --stats-interval '%s': a duration like 1s or 500ms", optarg);
+			break;
 		case 'v': verbose = true; break;
 		case 'h': show_help(trace_help);
 		}
@@ -327,6 +373,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		o->snaplen = 256;
 	if (o->nft && !(o->types & (1u << TT_DROP)))
 		usage_error("--nft names the rule of netfilter drops: use it with --drops (or no event flag)");
+	if (o->stats_ms && !o->json)
+		usage_error("--stats-interval writes JSON lines: use it with -o json");
 	if (o->nft && !o->allow_changes)
 		usage_error("--nft changes this system: it adds the nftables table inet %s (nftrace on every packet "
 			    "of this network namespace) while it runs; allow that with --allow-system-changes",
@@ -437,6 +485,27 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
 }
 
+/*
+ * --stats-interval: what was delivered and lost so far, as a JSON line in
+ * the event stream. A reader of our log (kubectl retina bpftrace) has our
+ * counts even when the pod is deleted before our exit summary reaches it.
+ */
+static void print_stats(const struct run *r, const struct trace_bpf *skel, uint64_t wall_ns, bool final)
+{
+	uint64_t lost = 0;
+	char ts[40];
+
+	for (int t = 0; t < TT_COUNT; t++)
+		lost += skel->bss->lost[t];
+	fprintf(r->out, "{\"type\":\"STATS\",\"ts\":\"%s\",\"events\":%llu,\"lost\":%llu,\"lost_by_type\":{",
+		format_rfc3339(wall_ns, ts, sizeof(ts)), (unsigned long long)r->delivered, (unsigned long long)lost);
+	for (int t = 0, n = 0; t < TT_COUNT; t++)
+		if (skel->bss->lost[t])
+			fprintf(r->out, "%s\"%s\":%llu", n++ ? "," : "", trace_type_names[t],
+				(unsigned long long)skel->bss->lost[t]);
+	fprintf(r->out, "},\"final\":%s}\n", final ? "true" : "false");
+}
+
 static void print_summary(const struct run *r, const struct trace_bpf *skel, double secs)
 {
 	uint64_t lost = 0;
@@ -491,10 +560,9 @@ static struct bpf_program *prog_of(struct trace_bpf *skel, int type)
 }
 
 /* A tracepoint this kernel lacks (or a test pretending so): RETINA_TRACE_MISSING=a,b. */
-static bool tracepoint_exists(const struct btf *btf, const char *tp)
+static bool tracepoint_exists(const struct btf_facts *facts, int type)
 {
-	char name[64];
-	const char *pretend = getenv("RETINA_TRACE_MISSING");
+	const char *pretend = getenv("RETINA_TRACE_MISSING"), *tp = trace_tp_names[type];
 
 	if (pretend) {
 		size_t n = strlen(tp);
@@ -502,8 +570,7 @@ static bool tracepoint_exists(const struct btf *btf, const char *tp)
 			if ((p == pretend || p[-1] == ',') && (p[n] == ',' || !p[n]))
 				return false;
 	}
-	snprintf(name, sizeof(name), "btf_trace_%s", tp);
-	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0;
+	return facts->tracepoints & (1u << type);
 }
 
 int trace_main(int argc, char **argv)
@@ -529,12 +596,14 @@ int trace_main(int argc, char **argv)
 				       "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or later)");
 		die(EXIT_FAIL, "cannot read the kernel's BTF (/sys/kernel/btf/vmlinux): %s", strerror(why));
 	}
-	if (read_reasons(btf, &drop, &rst))
+	struct btf_facts facts = { 0 };
+	if (read_btf(btf, &drop, &rst, &facts))
 		die(EXIT_FAIL, "out of memory");
 	if (o.list_reasons) {
 		qsort(drop.v, drop.n, sizeof(*drop.v), cmp_reason);
 		for (size_t i = 0; i < drop.n; i++)
 			printf("%u=%s\n", drop.v[i].code, drop.v[i].name);
+		btf__free(btf);
 		return EXIT_OK;
 	}
 
@@ -547,6 +616,8 @@ int trace_main(int argc, char **argv)
 	memcpy((void *)skel->rodata->ports, o.ports, sizeof(o.ports));
 	skel->rodata->n_ports = o.nports;
 	skel->rodata->all_reasons = o.all_reasons;
+	skel->rodata->has_drop_reason = facts.drop_enum;
+	skel->rodata->has_rst_reason = facts.rst_enum;
 	skel->rodata->stack_types = o.stack_types & o.types;
 	if (o.write_path)
 		skel->rodata->snaplen = o.snaplen;
@@ -565,7 +636,7 @@ int trace_main(int argc, char **argv)
 	unsigned active = 0;
 	for (int t = 0; t < TT_COUNT; t++) {
 		bool want = o.types & (1u << t);
-		if (want && !tracepoint_exists(btf, trace_tp_names[t])) {
+		if (want && !tracepoint_exists(&facts, t)) {
 			warnx("this kernel has no tracepoint %s: %s events are disabled", trace_tp_names[t],
 			      trace_type_names[t]);
 			want = false;
@@ -573,11 +644,13 @@ int trace_main(int argc, char **argv)
 		bpf_program__set_autoload(prog_of(skel, t), want);
 		active |= want ? 1u << t : 0;
 	}
-	btf__free(btf);
 	if (!active)
 		die(EXIT_FAIL, "none of the requested tracepoints exists on this kernel: nothing to trace");
 
+	vmlinux_handoff = btf;	/* libbpf's now: it frees it after loading */
 	err = trace_bpf__load(skel);
+	btf__free(vmlinux_handoff);	/* not taken (a libbpf that does not call it) */
+	vmlinux_handoff = NULL;
 	if (err == -EPERM || err == -EACCES)
 		explain_eperm("loading the BPF programs");
 	if (err)
@@ -673,8 +746,14 @@ int trace_main(int argc, char **argv)
 	 * timeout drains the rest (ring_buffer__poll consumes only rings that
 	 * woke it, so consume explicitly): events show within POLL_MS.
 	 */
+	uint64_t next_stats = start + o.stats_ms * 1000000u;
 	while (!stop_signal) {
 		int timeout = POLL_MS;
+		if (o.stats_ms && now_ns(CLOCK_MONOTONIC) >= next_stats) {
+			ring_buffer__consume(rb);	/* the count covers every event before the line */
+			print_stats(&r, skel, now_ns(CLOCK_REALTIME), false);
+			next_stats += o.stats_ms * 1000000u;
+		}
 		if (o.duration_ms) {
 			uint64_t elapsed = (now_ns(CLOCK_MONOTONIC) - start) / 1000000u;
 			if (elapsed >= o.duration_ms)
@@ -697,6 +776,8 @@ int trace_main(int argc, char **argv)
 			nft_drain(r.nft);	/* keep the socket buffer from filling */
 	}
 	ring_buffer__consume(rb);
+	if (o.stats_ms)
+		print_stats(&r, skel, now_ns(CLOCK_REALTIME), true);
 	fflush(r.out);
 	print_summary(&r, skel, (now_ns(CLOCK_MONOTONIC) - start) / 1e9);
 	if (r.pcap.f)

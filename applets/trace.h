@@ -71,6 +71,16 @@ void format_header(char *buf, size_t len);
 /* wall_ns: the event's time as ns since the epoch. */
 void format_row(const struct trace_names *nm, const struct trace_event *e, uint64_t wall_ns, char *buf,
 		size_t len);
+/*
+ * The same table from fields already formatted (kubectl retina bpftrace
+ * renders its pods' JSON lines), so both print alike; node_width > 0 adds
+ * a first NODE column that wide (the header's rule spans it too).
+ */
+struct trace_row {
+	const char *node, *time, *type, *reason, *probe, *src, *dst;
+};
+void format_header_node(char *buf, size_t len, int node_width);
+void format_row_text(const struct trace_row *r, int node_width, char *buf, size_t len);
 /* One JSON object, no newline. */
 void format_json(const struct trace_names *nm, const struct trace_event *e, uint64_t wall_ns, char *buf,
 		 size_t len);

@@ -400,8 +400,15 @@ static void put_row(struct out *o, const char *time, const char *type, const cha
 
 void format_header(char *buf, size_t len)
 {
+	format_header_node(buf, len, 0);
+}
+
+void format_header_node(char *buf, size_t len, int node_width)
+{
 	struct out o = { buf, len, 0 };
 
+	if (node_width > 0)
+		put_padded(&o, "NODE", node_width + 2);
 	put_row(&o, "TIME", "TYPE", "REASON", "PROBE");
 	put_str(&o, "SRC -> DST\n");
 	size_t n = o.used - 1;
@@ -433,6 +440,19 @@ void format_row(const struct trace_names *nm, const struct trace_event *e, uint6
 	put_endpoint(&o, e, true);
 	put_str(&o, " -> ");
 	put_endpoint(&o, e, false);
+	put_end(&o);
+}
+
+void format_row_text(const struct trace_row *r, int node_width, char *buf, size_t len)
+{
+	struct out o = { buf, len, 0 };
+
+	if (node_width > 0)
+		put_padded(&o, r->node ? r->node : "-", node_width + 2);
+	put_row(&o, r->time, r->type, r->reason, r->probe);
+	put_str(&o, r->src);
+	put_str(&o, " -> ");
+	put_str(&o, r->dst);
 	put_end(&o);
 }
 

@@ -9,6 +9,8 @@
 
 #include "applets/applets.h"
 #include "applets/trace_io.h"
+#include "lib/caps.h"
+#include "lib/proc.h"
 #include "lib/retina.h"
 
 static int kptr_restrict(void)
@@ -22,6 +24,13 @@ static int kptr_restrict(void)
 		fclose(f);
 	}
 	return v;
+}
+
+static bool has_syslog(void)
+{
+	struct proc_status st;
+
+	return !proc_self_status(&st) && (st.cap_eff & CAPBIT(CAPN_SYSLOG));
 }
 
 bool load_kallsyms(struct ksyms *k)
@@ -46,6 +55,10 @@ bool load_kallsyms(struct ksyms *k)
 			warnx("%s shows every address as 0 (kernel.kptr_restrict=2 hides them from everyone): "
 			      "--stack shows raw addresses; 'sysctl kernel.kptr_restrict=1' and CAP_SYSLOG would "
 			      "name the functions", path);
+		else if (has_syslog())
+			warnx("%s shows every address as 0 although this process has CAP_SYSLOG "
+			      "(kernel.kptr_restrict=%d): the kernel wants it in the initial user namespace, "
+			      "and this is another one; --stack shows raw addresses", path, kr);
 		else
 			warnx("%s shows every address as 0 (kernel.kptr_restrict=%d and this process lacks "
 			      "CAP_SYSLOG): --stack shows raw addresses; add SYSLOG "

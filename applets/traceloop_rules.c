@@ -2,10 +2,19 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 #include "applets/traceloop.h"
-#include "applets/traceloop_syscalls.h"
 #include "lib/retina.h"
+
+/* Records carry the traced CPU's syscall numbers: this build's (the tracer
+ * and the traced run on one kernel). SYS_* come from the libc of the target,
+ * names from the per-architecture table; i386 records (TL_COMPAT) are named
+ * from its own table and not decoded. */
+#include "applets/traceloop_syscalls.h"
+#ifndef SYS_openat2
+#define SYS_openat2 437	/* the same number on every architecture */
+#endif
 
 const char *tl_syscall_name(unsigned int nr, char buf[24])
 {
@@ -28,7 +37,7 @@ const char *tl_record_name(const struct tl_record *r, char buf[32])
 
 bool tl_is_exec(const struct tl_record *r)
 {
-	return !(r->flags & TL_COMPAT) && (r->nr == SC_execve || r->nr == SC_execveat);
+	return !(r->flags & TL_COMPAT) && (r->nr == SYS_execve || r->nr == SYS_execveat);
 }
 
 void tl_quote(const char *data, size_t n, char *out, size_t len)
@@ -149,33 +158,33 @@ void tl_format_args(const struct tl_record *e, char *out, size_t len)
 	if (e->flags & TL_COMPAT)	/* i386: raw arguments (32-bit values), nothing copied */
 		goto raw;
 	switch (e->nr) {
-	case SC_read: case SC_pread64: case SC_recvfrom:	/* the data comes with the exit */
+	case SYS_read: case SYS_pread64: case SYS_recvfrom:	/* the data comes with the exit */
 		snprintf(out, len, "fd=%d, count=%llu", (int)a[0], (unsigned long long)a[2]);
 		return;
-	case SC_write: case SC_pwrite64: case SC_sendto:
+	case SYS_write: case SYS_pwrite64: case SYS_sendto:
 		tl_quote(e->data, preview_len(e), q, sizeof(q));
 		snprintf(out, len, "fd=%d, buf=%s%s, count=%llu", (int)a[0], q, a[2] > preview_len(e) ? "..." : "",
 			 (unsigned long long)a[2]);
 		return;
-#if SC_HAS_OPEN
-	case SC_open:
+#ifdef SYS_open
+	case SYS_open:
 		quote_str(e, q, sizeof(q));
 		snprintf(out, len, "filename=%s, flags=%d, mode=%d", q, (int)a[1], (int)a[2]);
 		return;
 #endif
-	case SC_openat:
+	case SYS_openat:
 		quote_str(e, q, sizeof(q));
 		snprintf(out, len, "dfd=%d, filename=%s, flags=%d, mode=%d", (int)a[0], q, (int)a[2], (int)a[3]);
 		return;
-	case SC_openat2:
+	case SYS_openat2:
 		quote_str(e, q, sizeof(q));
 		snprintf(out, len, "dfd=%d, filename=%s", (int)a[0], q);
 		return;
-	case SC_connect: case SC_bind:
+	case SYS_connect: case SYS_bind:
 		tl_sockaddr((const unsigned char *)e->data, data_len(e), q, sizeof(q));
 		snprintf(out, len, "fd=%d, addr=%s, addrlen=%d", (int)a[0], q, (int)a[2]);
 		return;
-	case SC_execve: case SC_execveat: {	/* argv as NUL-separated strings */
+	case SYS_execve: case SYS_execveat: {	/* argv as NUL-separated strings */
 		size_t used = (size_t)snprintf(out, len, "argv=[");
 		for (size_t off = 0, n = data_len(e); off < n && used < len;) {
 			size_t l = strnlen(e->data + off, n - off);
@@ -188,13 +197,13 @@ void tl_format_args(const struct tl_record *e, char *out, size_t len)
 			snprintf(out + used, len - used, "]");
 		return;
 	}
-	case SC_clone:
+	case SYS_clone:
 		snprintf(out, len, "flags=0x%llx", (unsigned long long)a[0]);
 		return;
-	case SC_exit_group: case SC_exit:
+	case SYS_exit_group: case SYS_exit:
 		snprintf(out, len, "status=%d", (int)a[0]);
 		return;
-	case SC_close:
+	case SYS_close:
 		snprintf(out, len, "fd=%d", (int)a[0]);
 		return;
 	}
@@ -214,7 +223,7 @@ void tl_format_ret(const struct tl_record *x, char *out, size_t len)
 		snprintf(out, len, "-1 %s", errno_name((int)-ret, ebuf));
 	else if (ret > 0xffffffffLL)
 		snprintf(out, len, "0x%llx", (unsigned long long)ret);
-	else if (!(x->flags & TL_COMPAT) && (x->nr == SC_read || x->nr == SC_pread64 || x->nr == SC_recvfrom) &&
+	else if (!(x->flags & TL_COMPAT) && (x->nr == SYS_read || x->nr == SYS_pread64 || x->nr == SYS_recvfrom) &&
 		 ret > 0) {
 		tl_quote(x->data, preview_len(x), q, sizeof(q));
 		snprintf(out, len, "%lld %s%s", ret, q, (unsigned long long)ret > preview_len(x) ? "..." : "");

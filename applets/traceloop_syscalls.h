@@ -1,17 +1,10 @@
 /*
- * Syscall numbers and names, per architecture: the one table user space
- * decodes records with (the BPF side's numbers and argument registers are in
- * bpf/syscall_arch.h). Numbers beyond a table print as "syscall_N".
+ * Syscall names by number, per architecture: the one table user space names
+ * records with (the numbers it decodes are the target libc's SYS_*; the BPF
+ * side's numbers and argument registers are in bpf/syscall_arch.h). Numbers
+ * beyond a table print as "syscall_N".
  */
 #if defined(__x86_64__)
-
-/* The calls tl_format_args decodes, x86_64 numbers. */
-#define SC_HAS_OPEN 1
-enum {
-	SC_read = 0, SC_write = 1, SC_open = 2, SC_close = 3, SC_pread64 = 17, SC_pwrite64 = 18, SC_connect = 42,
-	SC_sendto = 44, SC_recvfrom = 45, SC_bind = 49, SC_clone = 56, SC_execve = 59, SC_exit = 60,
-	SC_exit_group = 231, SC_openat = 257, SC_execveat = 322, SC_openat2 = 437,
-};
 
 /* from asm/unistd_64.h (Linux 6.1 headers) */
 static const char *const syscall_names[] = {
@@ -435,15 +428,12 @@ static const char *const compat_syscall_names[] = {
 
 #elif defined(__aarch64__)
 
-/* The calls tl_format_args decodes, the generic table's numbers (arm64 has no open(2)). */
-#define SC_HAS_OPEN 0
-enum {
-	SC_read = 63, SC_write = 64, SC_close = 57, SC_pread64 = 67, SC_pwrite64 = 68, SC_connect = 203,
-	SC_sendto = 206, SC_recvfrom = 207, SC_bind = 200, SC_clone = 220, SC_execve = 221, SC_exit = 93,
-	SC_exit_group = 94, SC_openat = 56, SC_execveat = 281, SC_openat2 = 437,
-};
-
-/* from asm-generic/unistd.h (Linux 6.1 headers), as arm64 (LP64) builds it */
+/*
+ * arm64: the generic table (no open(2), only openat), from asm/unistd.h
+ * (asm-generic, Linux 6.1 headers of linux-libc-dev-arm64-cross). Generated:
+ * names of `aarch64-linux-gnu-gcc -E -dM` on <asm/unistd.h>, each __NR_
+ * expanded (__NR_syscalls, the count, left out).
+ */
 static const char *const syscall_names[] = {
 	[0] = "io_setup",
 	[1] = "io_destroy",
@@ -529,7 +519,7 @@ static const char *const syscall_names[] = {
 	[81] = "sync",
 	[82] = "fsync",
 	[83] = "fdatasync",
-	[84] = "sync_file_range2",
+	[84] = "sync_file_range",
 	[85] = "timerfd_create",
 	[86] = "timerfd_settime",
 	[87] = "timerfd_gettime",
@@ -725,13 +715,6 @@ static const char *const syscall_names[] = {
 	[292] = "io_pgetevents",
 	[293] = "rseq",
 	[294] = "kexec_file_load",
-	[403] = "clock_gettime64",
-	[404] = "clock_settime64",
-	[405] = "clock_adjtime64",
-	[408] = "timer_gettime64",
-	[409] = "timer_settime64",
-	[410] = "timerfd_gettime64",
-	[411] = "timerfd_settime64",
 	[424] = "pidfd_send_signal",
 	[425] = "io_uring_setup",
 	[426] = "io_uring_enter",

@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The one place BPF programs learn the machine's syscalls: numbers, where
  * sys_enter finds the arguments, and whether a syscall came through the
  * 32-bit compat table (x86's i386 ABI: int 0x80, sysenter), whose numbers
- * and registers differ. Selected by the -D__TARGET_ARCH_xxx the Makefile
- * passes to clang; user space's names for the numbers live in
+ * and registers differ. The arguments are read from struct pt_regs
+ * (bpf/vmlinux_min.h, CO-RE relocated). Selected by the -D__TARGET_ARCH_xxx
+ * the Makefile passes to clang; user space's names for the numbers live in
  * applets/traceloop_syscalls.h, per architecture too.
  */
 #ifndef RETINA_BPF_SYSCALL_ARCH_H
@@ -18,12 +20,13 @@ enum {
 	NR_sendto = 44, NR_recvfrom = 45, NR_bind = 49, NR_execve = 59, NR_openat = 257, NR_execveat = 322,
 	NR_openat2 = 437,
 };
+#define HAVE_NR_open 1
 /* arch/x86/entry/syscalls/syscall_32.tbl */
 enum { COMPAT_NR_execve = 11, COMPAT_NR_execveat = 358 };
 #define SC_HAS_COMPAT 1
 #define TS_COMPAT 0x0002
 
-/* Argument n (0-5) of the syscall being entered, native ABI. */
+/* Argument n (0-5) of the syscall being entered, native ABI; the number survives the call in orig_ax. */
 static __always_inline unsigned long sc_arg(struct pt_regs *regs, int n)
 {
 	switch (n) {
@@ -67,9 +70,9 @@ static __always_inline bool sc_in_compat(void)
 
 #elif defined(__TARGET_ARCH_arm64)
 
-/* include/uapi/asm-generic/unistd.h: arm64 has no open(2), only openat */
+/* include/uapi/asm-generic/unistd.h: arm64 has no open(2), only openat (no HAVE_NR_open) */
 enum {
-	NR_read = 63, NR_write = 64, NR_open = -1, NR_pread64 = 67, NR_pwrite64 = 68, NR_connect = 203,
+	NR_read = 63, NR_write = 64, NR_pread64 = 67, NR_pwrite64 = 68, NR_connect = 203,
 	NR_sendto = 206, NR_recvfrom = 207, NR_bind = 200, NR_execve = 221, NR_openat = 56, NR_execveat = 281,
 	NR_openat2 = 437,
 };
@@ -77,6 +80,7 @@ enum {
 enum { COMPAT_NR_execve = -1, COMPAT_NR_execveat = -1 };
 #define SC_HAS_COMPAT 0
 
+/* x0..x5; x0 becomes the return value, orig_x0 keeps the first argument. */
 static __always_inline unsigned long sc_arg(struct pt_regs *regs, int n)
 {
 	switch (n) {

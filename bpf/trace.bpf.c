@@ -34,6 +34,14 @@ const volatile __u32 reason_not_dropped = ~0U;
 const volatile __u32 reason_consumed = ~0U;
 const volatile __u32 reason_not_specified = ~0U;
 const volatile bool all_reasons = false;
+/*
+ * Whether kfree_skb (5.17+) and tcp_send_reset (6.10+) pass a reason: user
+ * space sets these from the kernel's BTF (the enum exists with the argument).
+ * A CO-RE type check would cost libbpf a scan of every kernel type and, on a
+ * kernel without the enum, a load of every module's BTF.
+ */
+const volatile bool has_drop_reason = false;
+const volatile bool has_rst_reason = false;
 /* Wake the reader only when this much is pending (it also polls on a timer). */
 const volatile __u64 wake_bytes = 65536;
 /* --stack: bit per enum trace_type whose events carry the kernel stack. */
@@ -308,8 +316,7 @@ int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 	struct trace_event ev, *e = &ev;
 	__u32 reason = 0;
 
-	/* The reason argument exists since 5.17, with the enum. */
-	if (bpf_core_type_exists(enum skb_drop_reason))
+	if (has_drop_reason)
 		reason = (__u32)ctx[2];
 	if (!reason_wanted(reason))
 		return 0;
@@ -331,8 +338,7 @@ int BPF_PROG(trace_tcp_send_reset, const struct sock *sk, const struct sk_buff *
 	struct trace_event ev, *e = &ev;
 
 	start(e, TT_RST_SENT);
-	/* The reason argument exists since 6.10, with the enum. */
-	if (bpf_core_type_exists(enum sk_rst_reason))
+	if (has_rst_reason)
 		e->reason = (__u32)ctx[2];
 	/* skb is the segment that provoked the RST: the RST goes back to its source. */
 	if (skb && from_skb(e, skb))

@@ -182,9 +182,11 @@ int traceloop_enter(struct bpf_raw_tracepoint_args *ctx)
 	for (int i = 0; i < 6; i++)
 		r->args[i] = sc_arg(regs, i);
 	switch (nr) {
+#ifdef HAVE_NR_open
 	case NR_open:
 		copy_str(r, r->args[0]);
 		break;
+#endif
 	case NR_openat:
 	case NR_openat2:
 		copy_str(r, r->args[1]);

@@ -16,7 +16,7 @@ struct tl_record {
 	__u64 seq;		/* 1 + the ring position it was written at; 0: never written */
 	__u64 ts_ns;		/* bpf_ktime_get_ns() */
 	__u32 pid, tid;
-	__u16 nr;		/* syscall number (the machine's table; i386's with TL_COMPAT) */
+	__u16 nr;		/* syscall number in the traced CPU's numbering (x86_64, arm64; i386's with TL_COMPAT) */
 	__u8 kind;		/* enum tl_kind */
 	__u8 cpu;
 	__u8 data_len;		/* bytes of data used */

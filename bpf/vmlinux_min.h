@@ -48,17 +48,22 @@ struct bpf_raw_tracepoint_args {
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
+/*
+ * The saved user registers as sys_enter/sys_exit see them (see bpf/syscall_arch.h).
+ * arm64: arguments in regs[0..5]; x0 becomes the return value, orig_x0 keeps
+ * the first argument. regs[] sits in an anonymous union in the kernel's; CO-RE finds it.
+ */
 #if defined(__TARGET_ARCH_arm64)
-/* arm64: syscall arguments in regs[0..5] (x0 is the return value at exit: orig_x0 keeps it) */
 struct pt_regs {
-	unsigned long regs[31];
-	unsigned long orig_x0;
-	int syscallno;
+	__u64 regs[31];
+	__u64 sp, pc, pstate;
+	__u64 orig_x0;
+	__s32 syscallno;
 };
 #else
 /*
- * x86_64 registers as sys_enter sees them: native arguments in di, si, dx,
- * r10, r8, r9; i386 (int 0x80, sysenter) ones in bx, cx, dx, si, di, bp.
+ * x86_64: native arguments in di, si, dx, r10, r8, r9; i386 (int 0x80,
+ * sysenter) ones in bx, cx, dx, si, di, bp.
  */
 struct pt_regs {
 	unsigned long di, si, dx, r10, r8, r9, orig_ax;

@@ -1,6 +1,6 @@
 # Shared by deps/build.sh (musl sysroot) and deps/build-host.sh (host
 # libraries for tests): the recipe of each portable library, parameterised by
-# $CC and $CFLAGS. Source it after setting src (fetched sources) and root
+# $CC, $CFLAGS and $AR (default ar). Source it after setting src (fetched sources) and root
 # (the install prefix); it prepares root/include, root/lib and a work dir.
 # shellcheck shell=bash
 
@@ -26,7 +26,7 @@ build_zlib() {
 		gzclose gzlib gzread gzwrite; do
 		run $CC $CFLAGS -D_LARGEFILE64_SOURCE=1 -DHAVE_HIDDEN -c "$d/$f.c" -o "$d/$f.o"
 	done
-	run ar rcs "$root/lib/libz.a" "$d"/*.o
+	run "${AR:-ar}" rcs "$root/lib/libz.a" "$d"/*.o
 	cp "$d/zlib.h" "$d/zconf.h" "$root/include/"
 }
 
@@ -34,7 +34,7 @@ build_bearssl() {
 	local d
 	step bearssl
 	d=$(workcopy bearssl)
-	run make -C "$d" -j"$JOBS" CONF=Unix CC="$CC" CFLAGS="$CFLAGS" lib
+	run make -C "$d" -j"$JOBS" CONF=Unix CC="$CC" AR="${AR:-ar}" LD="$CC" CFLAGS="$CFLAGS" lib
 	cp "$d/build/libbearssl.a" "$root/lib/" && cp "$d"/inc/*.h "$root/include/"
 }
 
@@ -43,7 +43,7 @@ build_cjson() {
 	step cjson
 	d=$(workcopy cjson)
 	run $CC $CFLAGS -c "$d/cJSON.c" -o "$d/cJSON.o"
-	run ar rcs "$root/lib/libcjson.a" "$d/cJSON.o"
+	run "${AR:-ar}" rcs "$root/lib/libcjson.a" "$d/cJSON.o"
 	mkdir -p "$root/include/cjson" && cp "$d/cJSON.h" "$root/include/cjson/"
 }
 
@@ -57,6 +57,6 @@ build_libyaml() {
 		run $CC $CFLAGS -DYAML_DECLARE_STATIC -DYAML_VERSION_MAJOR="$vmaj" -DYAML_VERSION_MINOR="$vmin" \
 			-DYAML_VERSION_PATCH="$vpatch" -DYAML_VERSION_STRING="\"$v\"" -I"$d/include" -c "$f" -o "${f%.c}.o"
 	done
-	run ar rcs "$root/lib/libyaml.a" "$d"/src/*.o
+	run "${AR:-ar}" rcs "$root/lib/libyaml.a" "$d"/src/*.o
 	cp "$d/include/yaml.h" "$root/include/"
 }

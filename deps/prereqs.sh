@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
 # Install the Debian packages the build (or the tests) need, only when missing.
-# usage: deps/prereqs.sh build|test|image
+# usage: deps/prereqs.sh build|test|image|cross-arm64
 set -euo pipefail
 
-build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file binutils ca-certificates)
+build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file patch binutils ca-certificates)
 # nodejs: its package here ships npm too (Debian's separate npm package conflicts with it)
 test_pkgs=(libcmocka-dev python3-pytest iproute2 libcap2-bin util-linux procps libclang-rt-14-dev
 	unbound bind9-dnsutils iputils-ping iptables busybox-static bc strace bpftool
-	tinyproxy-bin nodejs curl openssl tshark nftables binutils)
+	tinyproxy-bin nodejs curl openssl tshark nftables binutils python3-yaml)
 # make image (buildah, busybox-static, the CA bundle), the tests that run it (podman with runc,
 # skopeo) and make image-check (debootstrap)
+# make ARCH=arm64 only: the aarch64 cross compiler (musl itself is cross-built
+# from source, deps/build-musl.sh), the target's kernel headers, and qemu-user
+# to run the result (make test ARCH=arm64)
+cross_arm64_pkgs=(gcc-aarch64-linux-gnu linux-libc-dev-arm64-cross qemu-user-static)
 image_pkgs=(buildah busybox-static ca-certificates podman runc skopeo debootstrap)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
 test)  want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${image_pkgs[@]}") ;;
 image) want=("${build_pkgs[@]}" "${image_pkgs[@]}") ;;
-*) echo "usage: $0 build|test|image" >&2; exit 2 ;;
+cross-arm64) want=("${build_pkgs[@]}" "${cross_arm64_pkgs[@]}") ;;
+*) echo "usage: $0 build|test|image|cross-arm64" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -305,3 +305,67 @@ void debugpod_progress_end(void)
 	if (isatty(STDERR_FILENO))
 		fputs("\r\033[K", stderr);
 }
+
+static bool is_linux(const cJSON *node)
+{
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "metadata"),
+								"labels");
+	const cJSON *os = cJSON_GetObjectItemCaseSensitive(labels, "kubernetes.io/os");
+
+	return !cJSON_IsString(os) || !strcmp(os->valuestring, "linux");
+}
+
+int debugpod_select_nodes(struct kube_client *k, const char *selector, char ***names, size_t *n, size_t *skipped,
+			  char *err, size_t errlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char path[1200] = "/api/v1/nodes?labelSelector=";
+	size_t used = strlen(path);
+	cJSON *list = NULL, *node;
+
+	*names = NULL;
+	*n = *skipped = 0;
+	for (const unsigned char *c = (const unsigned char *)selector; *c; c++) {
+		if (used + 4 > sizeof(path)) {
+			snprintf(err, errlen, "the label selector is too long");
+			return -1;
+		}
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~", *c) && *c) {
+			path[used++] = *c;
+		} else {
+			path[used++] = '%';
+			path[used++] = hex[*c >> 4];
+			path[used++] = hex[*c & 15];
+		}
+	}
+	path[used] = '\0';
+	if (kube_request(k, "GET", path, NULL, NULL, &list, NULL, err, errlen))
+		return -1;
+	cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
+	*names = calloc(cJSON_GetArraySize(items) + 1, sizeof(**names));
+	if (!*names) {
+		cJSON_Delete(list);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	cJSON_ArrayForEach(node, items) {
+		const char *name = str(cJSON_GetObjectItemCaseSensitive(node, "metadata"), "name");
+		if (!name)
+			continue;
+		/* a node's name is a DNS subdomain; anything else would reach a terminal and JSON */
+		if (!name[0] || strlen(name) > 253 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(name)) {
+			snprintf(err, errlen, "the server listed a node whose name is not a DNS name; not tracing");
+			cJSON_Delete(list);
+			return -1;
+		}
+		if (!is_linux(node)) {
+			(*skipped)++;
+			continue;
+		}
+		if (!((*names)[*n] = strdup(name)))
+			break;
+		(*n)++;
+	}
+	cJSON_Delete(list);
+	return 0;
+}

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 struct kube_client;
+struct kube_config;
 
 #define DEBUGPOD_IMAGE_REPO "ghcr.io/retina-debug/retina-shell"
 #define DEBUGPOD_MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
@@ -61,6 +62,13 @@ struct debugpod_wait {
 /* Watch until the container runs: 0, or -1 with err (timeouts say so and suggest --timeout). */
 /* The node must exist and run Linux; tool names who needs it in the error ("retina trace"). */
 int debugpod_check_node(struct kube_client *k, const char *node, const char *tool, char *err, size_t errlen);
+/*
+ * The Linux nodes matching a label selector (passed to the server as is):
+ * their names, malloc'd, in *names (*n of them); nodes of another OS are
+ * skipped and counted in *skipped. 0, or -1 with err.
+ */
+int debugpod_select_nodes(struct kube_client *k, const char *selector, char ***names, size_t *n, size_t *skipped,
+			  char *err, size_t errlen);
 /* Clear the one-line progress that waiting drew on a terminal. */
 void debugpod_progress_end(void);
 
@@ -69,6 +77,37 @@ int debugpod_wait(struct kube_client *k, const char *ns, const char *pod, int ti
 
 /* The pod's recent events, as `kubectl describe` prints them, to stderr. */
 void debugpod_print_events(struct kube_client *k, const char *ns, const char *pod);
+
+/*
+ * The image: "REPO:VERSION" (or REPO@sha256:... when VERSION is a digest).
+ * repo/version: the flags (NULL or "": env RETINA_SHELL_IMAGE_REPO /
+ * RETINA_SHELL_IMAGE_VERSION, then DEBUGPOD_IMAGE_REPO / default_version).
+ * -1 with err naming the bad part.
+ */
+int debugpod_image(char *buf, size_t len, const char *repo, const char *version, const char *default_version,
+		   char *err, size_t errlen);
+
+/*
+ * The supervisor (kube/debugpod_run.c): child(arg, created_fd) runs in a
+ * child process and makes its pods with debugpod_create(); the parent
+ * only waits, forwarding SIGINT/SIGTERM/SIGHUP as SIGTERM, and then deletes
+ * every pod the child announced, whatever ended it (its return, an error,
+ * a signal, a crash). A create still in flight when the child died is
+ * deleted twice, a second apart, as it may land after the first delete.
+ * Returns the child's exit code (128+N when killed by signal N); with
+ * signal_sets_code, 128+N when we were stopped by signal N.
+ */
+struct debugpod_super {
+	const struct kube_config *cfg;
+	int verbosity;
+	bool signal_sets_code;
+	int (*child)(void *arg, int created_fd);
+	void *arg;
+};
+int debugpod_supervise(const struct debugpod_super *s);
+/* Tell the supervisor, create the pod (debugpod_node_pod(spec)), tell it the answer came. */
+int debugpod_create(struct kube_client *k, int created_fd, const struct debugpod_spec *spec, char *err,
+		    size_t errlen);
 
 /* Pods carrying the managed-by label, in ns (NULL: every namespace): a PodList in *list. */
 int debugpod_list_managed(struct kube_client *k, const char *ns, cJSON **list, char *err, size_t errlen);

@@ -2,6 +2,7 @@
 """Busybox-style size accounting for the retina multicall binary.
 
 usage: size_report.py build/retina.map build/retina
+       (make size ARCH=arm64: build/arm64/retina.map build/arm64/retina)
 
 Prints the binary's size against the 1 MiB (stripped) budget, then what each
 library and each applet adds to it, from the GNU ld map (-Wl,-Map=..., linked
@@ -53,7 +54,8 @@ def parse_map(path):
     sections, loaded, out, pending = [], [], None, None
     for line in lines[start + 1:]:
         if line.startswith("LOAD "):
-            loaded.append(line[5:])
+            if line != "LOAD linker stubs":  # not a file: ld's own veneers (aarch64)
+                loaded.append(line[5:])
             continue
         m = OUT_SEC.match(line)
         if m:
@@ -65,7 +67,9 @@ def parse_map(path):
         if m:
             name, addr, size, obj = m.groups()
             pending = None
-            if name == "*fill*" or obj:
+            if name == "*fill*":  # aarch64 maps show the fill pattern (a nop) after it
+                sections.append((out, int(addr, 16), int(size, 16), None))
+            elif obj:
                 sections.append((out, int(addr, 16), int(size, 16), obj))
             continue
         m = IN_WRAPPED.match(line)

@@ -1,5 +1,6 @@
 """The build's promises: one static, stripped musl executable within budget, and no
 dependency work on a rebuild."""
+import re
 import subprocess
 
 from conftest import ROOT, run
@@ -58,3 +59,21 @@ def test_size_report_accounts_for_libraries_and_applets():
         assert name in p.stdout, name
     m = __import__("re").search(r"accounted: (\d+) of (\d+) bytes", p.stdout)
     assert m and 0.9 * int(m.group(2)) <= int(m.group(1)) <= int(m.group(2))
+
+
+def test_arm64_cross_build_writes_only_under_build_arm64():
+    # make -n -B: what a cold `make ARCH=arm64` would run, without running it
+    # (no cross toolchain needed here); the amd64 build/ layout stays as it is.
+    def plan(*args):
+        p = subprocess.run(["make", "-n", "-B", *args], cwd=ROOT, capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+    cross = plan("ARCH=arm64", "build/arm64/retina")
+    assert "-D__TARGET_ARCH_arm64" in cross and "-D__TARGET_ARCH_x86" not in cross
+    assert "deps/prereqs.sh cross-arm64" in cross and "deps/build-musl.sh" in cross
+    outputs = re.findall(r" -o (\S+)", cross) + re.findall(r"> (\S+)", cross)
+    assert outputs and all(o.startswith("build/arm64/") for o in outputs), outputs
+    native = plan("build/retina")
+    assert "-D__TARGET_ARCH_x86" in native and "build/arm64" not in native and "qemu" not in native
+    p = subprocess.run(["make", "-n", "ARCH=riscv64"], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 2 and "retina builds for amd64 or arm64" in p.stderr

@@ -226,7 +226,7 @@ def test_bad_input_is_one_line_and_exit_2(retina):
     p = run([retina, "capcheck", "tcpdump"])
     assert p.returncode == 2
     assert len(p.stderr.splitlines()) == 1
-    assert "unknown tool 'tcpdump'" in p.stderr and "trace, bpftool" in p.stderr
+    assert "unknown tool 'tcpdump'" in p.stderr and "trace, trace-stack, trace-nft, bpftool" in p.stderr
     p = run([retina, "capcheck", "-o", "yaml"])
     assert p.returncode == 2
     assert "bad output format 'yaml': use table or json" in p.stderr
@@ -248,3 +248,60 @@ def test_bpf_load_works_in_a_pid_namespace(retina, fake_tools):
     assert r["process"]["host_pid"] is False
     assert r["kernel"]["bpf_load"] is True, r["kernel"]["bpf_load_detail"]
     assert r["by_tool"]["trace"]["ok"] is True
+
+
+def kallsyms_shown_to_all():
+    """kptr_restrict=0 with perf_event_paranoid<=1: every reader sees kernel addresses."""
+    read = lambda name: int(open(f"/proc/sys/kernel/{name}").read())  # noqa: E731
+    return read("kptr_restrict") == 0 and read("perf_event_paranoid") <= 1
+
+
+def test_trace_stack_without_syslog_names_it_as_trace_itself_does(retina, fake_tools, netpair):
+    require("setpriv")
+    r = capcheck_json(retina, "trace-stack", env=env_with(fake_tools), expect=0)
+    assert r["kernel"]["kallsyms_addresses"] is True
+    assert r["by_tool"]["trace-stack"]["ok"] is True
+    if kallsyms_shown_to_all():
+        pytest.skip("kptr_restrict=0 with perf_event_paranoid<=1 shows addresses to everyone")
+    drop = ["setpriv", "--bounding-set=-syslog", "--inh-caps=-all", "--"]
+    r = capcheck_json(retina, "trace", "trace-stack", prefix=drop, env=env_with(fake_tools), expect=1)
+    assert r["kernel"]["kallsyms_addresses"] is False
+    assert r["by_tool"]["trace"]["ok"] is True
+    stack = r["by_tool"]["trace-stack"]
+    assert stack["ok"] is False and stack["missing_capabilities"] == ["SYSLOG"], stack
+    assert stack["flags"] == "--capabilities SYSLOG"
+    p = run(drop + [retina, "capcheck", "trace-stack"], env=env_with(fake_tools))
+    assert re.search(r"^trace-stack +missing +cap SYSLOG +--capabilities SYSLOG$", p.stdout, re.M), p.stdout
+    assert re.search(r"^  kallsyms +addresses hidden \(kernel.kptr_restrict=\d: CAP_SYSLOG shows them\)$",
+                     p.stdout, re.M), p.stdout
+    # what trace --stack itself says under the same privileges
+    p = run(drop + [retina, "trace", "--drops", "--stack", "-d", "300ms"])
+    assert p.returncode == 0, p.stderr
+    assert "lacks CAP_SYSLOG" in p.stderr and "--capabilities SYSLOG" in p.stderr, p.stderr
+
+
+def test_trace_stack_in_a_user_namespace_is_not_fixable_by_flags(retina, fake_tools):
+    """SYSLOG held in a user namespace: the kernel wants it in the initial one."""
+    require("unshare")
+    r = capcheck_json(retina, "trace-stack", prefix=["unshare", "-Ur", "--"], env=env_with(fake_tools), expect=1)
+    assert r["process"]["user_ns_init"] is False and "SYSLOG" in r["process"]["effective"]
+    assert r["kernel"]["kallsyms_addresses"] is False
+    stack = r["by_tool"]["trace-stack"]
+    assert "kernel addresses in /proc/kallsyms" in stack["missing"] and "SYSLOG" not in stack["missing"], stack
+    assert "SYSLOG" not in stack["flags"], stack
+
+
+def test_trace_nft_without_net_admin_names_it_as_trace_itself_does(retina, fake_tools, netpair):
+    require("setpriv")
+    r = capcheck_json(retina, "trace-nft", env=env_with(fake_tools), expect=0)
+    assert r["by_tool"]["trace-nft"]["ok"] is True
+    drop = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-all", "--"]
+    r = capcheck_json(retina, "trace", "trace-nft", prefix=drop, env=env_with(fake_tools), expect=1)
+    assert r["by_tool"]["trace"]["ok"] is True
+    nft = r["by_tool"]["trace-nft"]
+    assert nft["ok"] is False and nft["missing_capabilities"] == ["NET_ADMIN"], nft
+    assert nft["flags"] == "--capabilities NET_ADMIN"
+    # what trace --nft itself says, in a namespace of the test's (it would add a table there)
+    p = netpair.run(netpair.a, drop + [retina, "trace", "--drops", "--nft", "--allow-system-changes", "-d", "1s"])
+    assert p.returncode == 1
+    assert "needs the NET_ADMIN capability" in p.stderr and "--capabilities NET_ADMIN" in p.stderr, p.stderr

@@ -34,7 +34,7 @@ def bindir(retina, tmp_path):
 
 
 class Cluster:
-    def __init__(self, tmp, pki, bindir):
+    def __init__(self, tmp, pki, bindir, *fake_args):
         self.tmp = Path(tmp)
         self.rec = self.tmp / "record.jsonl"
         self.env = dict(os.environ, HOME=str(self.tmp), PATH=f"{bindir}:{os.environ['PATH']}")
@@ -43,7 +43,7 @@ class Cluster:
         saved = os.environ["PATH"]
         os.environ["PATH"] = self.env["PATH"]	# FakeAPI's server (and its pods) inherit it
         try:
-            self.api = FakeAPI(tmp, "--record", str(self.rec), pki=pki)
+            self.api = FakeAPI(tmp, "--record", str(self.rec), *fake_args, pki=pki)
         finally:
             os.environ["PATH"] = saved
         self.kc = self.api.kubeconfig()
@@ -56,6 +56,9 @@ class Cluster:
         if not self.rec.exists():
             return []
         return [r[key] for r in map(json.loads, self.rec.read_text().splitlines()) if key in r]
+
+    def requests(self):
+        return self.records("request")
 
     def managed_pods(self):
         return run([KUBECTL, "get", "pods", "-A", "-l", MANAGED, "-o", "name"],
@@ -124,7 +127,8 @@ def test_refused_connect_arrives_as_json_with_node_and_filter(cluster, netpair, 
     assert spec["tolerations"] == [{"operator": "Exists"}]
     assert pod["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kubectl-retina"
     [ctr] = spec["containers"]
-    assert ctr["command"] == ["retina", "trace", "-o", "json", "--rst", "--port", "9", "--ip", netpair.B4]
+    assert ctr["command"] == ["retina", "trace", "-o", "json", "--stats-interval", "1s",
+                              "--rst", "--port", "9", "--ip", netpair.B4]
     caps = ctr["securityContext"]["capabilities"]
     assert caps["drop"] == ["ALL"] and sorted(caps["add"]) == ["BPF", "PERFMON"]
     assert "privileged" not in ctr["securityContext"]
@@ -135,9 +139,12 @@ def test_refused_connect_arrives_as_table(cluster, netpair, tmp_path):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].split() == ["TIME", "TYPE", "REASON", "PROBE", "SRC", "->", "DST"]
-    rows = [line.split() for line in lines[1:] if f"{netpair.A4}:" in line and f"{netpair.B4}:9" in line]
+    assert set(lines[1]) == {"-"} and len(lines[1]) == len(lines[0])	# the ruled header of the docs
+    rows = [line.split() for line in lines[2:] if f"{netpair.A4}:" in line and f"{netpair.B4}:9" in line]
     assert any(r[1:4] == ["DROP", "NO_SOCKET", "kfree_skb"] for r in rows), out
-    assert all(r[1] == "DROP" for r in (line.split() for line in lines[1:]))	# --drops
+    assert all(r[1] == "DROP" for r in (line.split() for line in lines[2:]))	# --drops
+    # the tracer's counts arrived before the pod went: a lost count, not "unknown"
+    assert "node node-1:" in err and " 0 lost (ring buffer full)" in err, err
     assert cluster.managed_pods() == []
 
 
@@ -182,8 +189,13 @@ def test_unknown_node_fails_without_a_pod(cluster):
     (["node-1", "--startup-timeout", "0"], "bad --startup-timeout"),
     (["node-1", "--frobnicate"], "--frobnicate"),
     (["Node_1"], "not a valid node name"),
-    ([], "which node"),
-    (["node-1", "node-2"], "one node only"),
+    (["node-1", "Node_2"], "'Node_2' is not a valid node name"),
+    ([], "which nodes"),
+    (["node-1", "-l", "pool=blue"], "not both"),
+    (["-l", "pool=blue;rm"], "bad -l"),
+    (["-l", "pool=blue", "--max-nodes", "0"], "bad --max-nodes '0'"),
+    ([f"node-{i}" for i in range(21)], "21 nodes given: a trace pod on more than 20 nodes needs --max-nodes 21"),
+    ([f"node-{i}" for i in range(5)] + ["--max-nodes", "4"], "5 nodes given, more than --max-nodes 4"),
 ])
 def test_bad_flags_exit_2_before_any_request(retina, tmp_path, args, msg):
     # an unreachable kubeconfig: any request would fail differently (exit 1)
@@ -208,4 +220,257 @@ def test_tracer_failing_in_the_pod_is_reported_and_the_pod_deleted(tmp_path, pki
         assert "deleted" in p.stderr.splitlines()[-1]
         assert c.managed_pods() == []
     finally:
+        c.api.close()
+
+
+# ---- several nodes ----
+
+def start(c, tmp_path, *args):
+    errf = tmp_path / "stderr"
+    ef = open(errf, "w")
+    p = subprocess.Popen(c.argv(*args), stdout=subprocess.PIPE, stderr=ef, text=True, env=c.env)
+    ef.close()
+    p.errf = errf
+    return p
+
+
+def finish(p, sig=signal.SIGINT):
+    try:
+        if sig:
+            p.send_signal(sig)
+        out, _ = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    return p.returncode, out, p.errf.read_text()
+
+
+def attached(p, n):
+    return wait_for(lambda: p.errf.read_text().count(" attached ") >= n)
+
+
+@pytest.fixture
+def two_nodes(tmp_path, pki, bindir):
+    c = Cluster(tmp_path, pki, bindir, "--node", "node-2:pool=blue")
+    try:
+        yield c
+    finally:
+        c.api.close()
+
+
+def test_two_nodes_merge_into_one_table_with_a_node_column(two_nodes, netpair, tmp_path):
+    c = two_nodes
+    p = start(c, tmp_path, "node-1", "node-2", "--drops", "--port", "9")
+    assert attached(p, 2), p.errf.read_text()
+    assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+    time.sleep(1.0)
+    code, out, err = finish(p, signal.SIGTERM)	# SIGTERM mid-trace: summary, no pod left
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["NODE", "TIME", "TYPE", "REASON", "PROBE", "SRC", "->", "DST"]
+    assert set(lines[1]) == {"-"} and len(lines[1]) == len(lines[0])
+    mine = [ln.split() for ln in lines[2:] if f"{netpair.A4}:" in ln and f"{netpair.B4}:9" in ln]
+    # both "nodes" run a real tracer on this kernel: the refused SYN's drop shows on each
+    for node in ("node-1", "node-2"):
+        assert any(r[0] == node and r[2:5] == ["DROP", "NO_SOCKET", "kfree_skb"] for r in mine), out
+    # columns aligned: TYPE starts at the same offset in every row
+    col = lines[0].index("TYPE")
+    assert all(ln[col:].startswith("DROP") for ln in lines[2:]), out
+    assert "node node-1:" in err and "node node-2:" in err and err.count(" 0 lost (ring buffer full)") == 2, err
+    assert "NO_SOCKET" in err	# counts by reason
+    pods = c.records("create")
+    assert sorted(pod["spec"]["nodeName"] for pod in pods) == ["node-1", "node-2"]
+    assert err.count("deleted") == 2
+    assert c.managed_pods() == []
+
+
+def test_two_nodes_json_lines_carry_the_node(two_nodes, netpair, tmp_path):
+    c = two_nodes
+    p = start(c, tmp_path, "node-1", "node/node-2", "-o", "json", "--rst", "--port", "9")
+    assert attached(p, 2), p.errf.read_text()
+    assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+    time.sleep(1.0)
+    code, out, err = finish(p)
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]	# nothing but JSON on stdout
+    assert all(e["type"] in ("RST_SENT", "RST_RECV") for e in events)	# no STATS, no banner
+    mine = {netpair.inode(netpair.a), netpair.inode(netpair.b)}
+    sent = [e for e in events if e.get("netns") in mine and e["type"] == "RST_SENT" and e["src_port"] == 9]
+    assert {e["node"] for e in sent} == {"node-1", "node-2"}, events
+    assert "node node-1:" in err and "node node-2:" in err
+    assert c.managed_pods() == []
+
+
+def test_label_selector_traces_the_matching_nodes(tmp_path, pki, bindir):
+    c = Cluster(tmp_path, pki, bindir, "--node", "node-2:pool=blue", "--node", "node-3:pool=blue",
+                "--node", "node-4:pool=green")
+    try:
+        p = run(c.argv("-l", "pool=blue", "--duration", "3s", "--port", "9"), env=c.env, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert sorted(pod["spec"]["nodeName"] for pod in c.records("create")) == ["node-2", "node-3"]
+        assert "GET /api/v1/nodes?labelSelector=pool%3Dblue" in c.requests()
+        assert "node node-2:" in p.stderr and "node node-3:" in p.stderr and "node node-4" not in p.stderr
+        assert c.managed_pods() == []
+        # nothing matches: said, and no pod
+        p = run(c.argv("-l", "pool=red"), env=c.env, timeout=30)
+        assert p.returncode == 1 and "no Linux node matches -l 'pool=red'" in p.stderr, p.stderr
+        assert len(c.records("create")) == 2
+    finally:
+        c.api.close()
+
+
+def test_more_than_20_nodes_need_max_nodes_before_any_pod(tmp_path, pki, bindir):
+    nodes = [arg for i in range(21) for arg in ("--node", f"big-{i:02d}:pool=big")]
+    c = Cluster(tmp_path, pki, bindir, "--inject", "stuck", *nodes)
+    try:
+        p = run(c.argv("-l", "pool=big"), env=c.env, timeout=30)
+        assert p.returncode == 2, p.stderr
+        assert "21 nodes match -l: a trace pod on more than 20 nodes needs --max-nodes 21" in p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1
+        p = run(c.argv("-l", "pool=big", "--max-nodes", "20"), env=c.env, timeout=30)
+        assert p.returncode == 2 and "more than --max-nodes 20" in p.stderr, p.stderr
+        assert not [r for r in c.requests() if not r.startswith("GET ")]	# no POST, no DELETE
+        # -l finds only Windows nodes: skipped and said, and no pod
+        p = run(c.argv("-l", "kubernetes.io/os=windows"), env=c.env, timeout=30)
+        assert p.returncode == 1 and "1 nodes skipped, not Linux" in p.stderr, p.stderr
+        assert "no Linux node matches -l 'kubernetes.io/os=windows'" in p.stderr
+        assert not [r for r in c.requests() if not r.startswith("GET ")]
+        # allowed: 21 pods (stuck: never start), all deleted again
+        p = run(c.argv("-l", "pool=big", "--max-nodes", "21", "--startup-timeout", "2s"), env=c.env, timeout=120)
+        assert p.returncode == 1, p.stderr
+        assert len(c.records("create")) == 21 and p.stderr.count("deleted") == 21
+        assert "21 of 21 nodes failed" in p.stderr
+        # each said as it failed, and again in the summary
+        assert p.stderr.count("did not run within --startup-timeout 2s (last seen: starting)") == 2 * 21, p.stderr
+        assert p.stderr.count("Events:") == 3	# the first few; the rest say the same
+        assert c.managed_pods() == []
+    finally:
+        c.api.close()
+
+
+def test_a_failing_node_is_reported_while_the_other_traces(tmp_path, pki, bindir, netpair):
+    c = Cluster(tmp_path, pki, bindir, "--node", "node-2", "--inject-node", "node-2=image-pull-backoff")
+    try:
+        p = start(c, tmp_path, "node-1", "node-2", "-o", "json", "--drops", "--port", "9")
+        assert attached(p, 1), p.errf.read_text()
+        assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+        time.sleep(1.0)
+        code, out, err = finish(p)
+        assert code == 1, err	# a node failed
+        assert "node node-2: the node cannot pull image" in err and "ImagePullBackOff" in err
+        events = [json.loads(line) for line in out.splitlines()]
+        mine = {netpair.inode(netpair.b)}
+        assert [e for e in events if e.get("netns") in mine and e["node"] == "node-1" and e["reason"] == "NO_SOCKET"]
+        assert {e["node"] for e in events} == {"node-1"}
+        assert "node node-1:" in err and "1 of 2 nodes failed; the others traced to the end" in err
+        assert err.count("deleted") == 2
+        assert c.managed_pods() == []
+    finally:
+        c.api.close()
+
+
+def test_a_pod_deleted_mid_trace_is_reported_and_the_other_goes_on(two_nodes, netpair, tmp_path):
+    c = two_nodes
+    p = start(c, tmp_path, "node-1", "node-2", "-o", "json", "--drops", "--port", "9")
+    assert attached(p, 2), p.errf.read_text()
+    [pod2] = [r["metadata"]["name"] for r in c.records("create") if r["spec"]["nodeName"] == "node-2"]
+    run([KUBECTL, "delete", "pod", pod2], env=c.api.kubectl_env(c.kc), timeout=30)
+    assert wait_for(lambda: "node node-2: the trace pod" in p.errf.read_text()), p.errf.read_text()
+    assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"	# node-1 still traces
+    time.sleep(1.0)
+    code, out, err = finish(p, signal.SIGTERM)
+    assert code == 1, err
+    events = [json.loads(line) for line in out.splitlines()]
+    mine = {netpair.inode(netpair.b)}
+    assert [e for e in events if e.get("netns") in mine and e["node"] == "node-1"], events
+    assert "FAILED" in err and "1 of 2 nodes failed" in err
+    assert c.managed_pods() == []
+
+
+def test_sigint_while_pods_start_leaves_none(tmp_path, pki, bindir):
+    c = Cluster(tmp_path, pki, bindir, "--node", "node-2", "--inject", "stuck")
+    try:
+        p = start(c, tmp_path, "node-1", "node-2")
+        assert wait_for(lambda: len(c.records("create")) == 2)
+        code, _, err = finish(p)
+        assert code != 0
+        assert err.count("deleted") == 2, err
+        assert c.managed_pods() == []
+    finally:
+        c.api.close()
+
+
+def test_sigint_with_a_create_in_flight_leaves_no_pod(tmp_path, pki, bindir):
+    """Every answer is slow: SIGINT lands while the second pod's POST is on its way."""
+    c = Cluster(tmp_path, pki, bindir, "--node", "node-2", "--inject", "stuck", "--slow-ms", "700")
+    try:
+        p = start(c, tmp_path, "node-1", "node-2")
+        assert wait_for(lambda: len([r for r in c.requests() if r.startswith("POST ")]) == 2)
+        code, _, err = finish(p)
+        assert code != 0
+        time.sleep(1.0)	# were a create to land after our deletes, it would show now
+        assert c.managed_pods() == [], err
+        assert err.count("deleted") == 2, err
+    finally:
+        c.api.close()
+
+
+def test_lost_events_reach_the_summary(tmp_path, pki, retina):
+    """The pod's `retina` stands in for a tracer whose ring buffer overflowed."""
+    d = tmp_path / "bin"
+    d.mkdir()
+    (d / "kubectl-retina").symlink_to(retina)
+    fake = d / "retina"
+    ev = ('{"time":1.0,"ts":"2026-11-22T01:30:04.123456789Z","type":"DROP","reason_code":3,"reason":"NO_SOCKET",'
+          '"probe":"kfree_skb","proto":"tcp","src_ip":"192.0.2.1","src_port":40000,"dst_ip":"192.0.2.2",'
+          '"dst_port":9}')
+    st = '{"type":"STATS","events":1,"lost":7,"lost_by_type":{"DROP":7},"final":false}'
+    fake.write_text(f"#!/bin/sh\necho 'retina trace: attached DROP'\necho '{ev}'\n"
+                    f"while :; do echo '{st}'; sleep 0.3; done\n")
+    fake.chmod(0o755)
+    c = Cluster(tmp_path, pki, d)
+    try:
+        p = run(c.argv("node-1", "--duration", "2s"), env=c.env, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert "node-1: 7 events lost so far (the tracer's ring buffer was full)" in p.stderr
+        assert "node node-1: " in p.stderr and "1 events, 7 lost (ring buffer full)" in p.stderr, p.stderr
+        assert "  DROP      1 (+7 lost)" in p.stderr
+        rows = p.stdout.splitlines()[2:]
+        assert [r.split() for r in rows] == [["01:30:04.123", "DROP", "NO_SOCKET", "kfree_skb", "192.0.2.1:40000",
+                                              "->", "192.0.2.2:9"]]
+        assert c.managed_pods() == []
+    finally:
+        c.api.close()
+
+
+def test_progress_on_a_terminal_is_one_rewritten_line(tmp_path, pki, bindir):
+    """stderr a TTY: "[k/N running] pod ... on NODE: phase" redrawn in place, cleared before messages."""
+    import pty
+    c = Cluster(tmp_path, pki, bindir, "--node", "node-2", "--inject", "stuck")
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen(c.argv("node-1", "node-2", "--startup-timeout", "2s"), stdout=subprocess.PIPE,
+                             stderr=slave, env=c.env)
+        os.close(slave)
+        buf = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:	# EIO: the plugin closed the terminal
+                break
+            if not chunk:
+                break
+            buf += chunk
+        p.wait(timeout=60)
+        p.stdout.close()
+        text = buf.decode(errors="replace")
+        assert p.returncode == 1
+        assert "\r\x1b[K[0/2 running] pod default/retina-bpftrace-" in text and " on node-1: " in text, text
+        assert " on node-2: " in text
+        # each failure starts on a cleared line, not after the progress text
+        assert "\r\x1b[Kkubectl-retina bpftrace: node node-1: pod default/" in text, text
+        assert c.managed_pods() == []
+    finally:
+        os.close(master)
         c.api.close()

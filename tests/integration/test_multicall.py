@@ -142,7 +142,7 @@ def test_kubectl_plugin_bpftrace_is_implemented(retina, tmp_path):
     plugin.symlink_to(retina)
     p = run([str(plugin), "bpftrace"])
     assert p.returncode == 2
-    assert "which node?" in p.stderr and "not implemented" not in p.stderr
+    assert "which nodes?" in p.stderr and "not implemented" not in p.stderr
 
 
 def test_kubectl_plugin_shell_is_implemented(retina, tmp_path):

@@ -290,3 +290,35 @@ def test_ctrl_c_prints_the_statistics(retina, netpair):
     m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
     # a request sent just before the signal may still be unanswered
     assert m and int(m.group(1)) >= 3 and int(m.group(1)) - int(m.group(2)) in (0, 1), out
+
+
+def test_ctrl_c_while_stdout_is_blocked_cuts_no_line(retina, netpair):
+    """Ctrl-C while a reply line is stuck in a full pipe: the write finishes
+    (SA_RESTART: musl's stdio would drop its buffer on EINTR), no line is cut
+    or lost, and the statistics follow."""
+    import fcntl
+    import signal
+    import subprocess
+    import time
+    p = netpair.popen(netpair.a, [retina, "ping", "-i", "0.002", netpair.B4], stdout=subprocess.PIPE)
+    try:
+        fcntl.fcntl(p.stdout.fileno(), 1031, 4096)	# F_SETPIPE_SZ: full after ~60 lines
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        out = p.communicate(timeout=10)[0].decode()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, out[-500:]
+    lines = out.splitlines()
+    assert lines[0].startswith("PING ")
+    replies = lines[1:lines.index("")]
+    assert len(replies) > 60, out[-500:]
+    for i, line in enumerate(replies, 1):
+        assert re.fullmatch(rf"64 bytes from {netpair.B4}: icmp_seq={i} ttl=64 time=[0-9.]+ ms", line), line
+    assert f"--- {netpair.B4} ping statistics ---" in out
+    # the line of the reply read as the signal came is there too (it was the one lost)
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+    assert m and int(m.group(2)) == len(replies), out[-500:]

@@ -282,6 +282,33 @@ def test_duration_ends_on_time_with_summary(retina):
     assert re.search(r"events, 0 lost", p.stderr)
 
 
+def test_stats_interval_adds_counts_to_the_json_stream(retina, netpair):
+    """--stats-interval (for kubectl retina bpftrace): STATS lines while it runs and a final one at exit."""
+    p = subprocess.Popen([retina, "trace", "-o", "json", "--stats-interval", "300ms", "--duration", "2s",
+                          "--port", "9", "--ip", netpair.B4], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        time.sleep(0.8)
+        assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    stats = [x for x in lines if x["type"] == "STATS"]
+    events = [x for x in lines if x["type"] != "STATS"]
+    assert len(stats) >= 4 and stats[-1]["final"] is True and not any(x["final"] for x in stats[:-1])
+    assert lines[-1] is stats[-1]	# nothing after the final count
+    assert stats[-1]["events"] == len(events) and stats[-1]["lost"] == 0 and stats[-1]["lost_by_type"] == {}
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$", stats[-1]["ts"])
+    # each count covers every event before it
+    for i, x in enumerate(lines):
+        if x["type"] == "STATS":
+            assert x["events"] == sum(1 for y in lines[:i] if y["type"] != "STATS")
+
+
 def test_sigterm_stops_cleanly(retina):
     p = subprocess.Popen([retina, "trace", "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1)
@@ -347,6 +374,8 @@ def test_missing_tracepoint_disables_only_its_event(retina, netpair):
     (["--reason", "NO_SUCH_REASON"], "unknown drop reason 'NO_SUCH_REASON'"),
     (["--rst", "--reason", "NO_SOCKET"], "--reason selects drop reasons"),
     (["stray"], "unexpected argument 'stray'"),
+    (["--stats-interval", "1s"], "--stats-interval writes JSON lines: use it with -o json"),
+    (["-o", "json", "--stats-interval", "0"], "bad --stats-interval '0'"),
 ])
 def test_bad_flags_exit_2_with_one_line(retina, args, msg):
     p = run([retina, "trace", *args])
@@ -421,3 +450,28 @@ def test_signals_while_stdout_is_blocked_never_cut_a_line(retina, netpair):
     assert len(lines) > 100, err
     for line in lines[:-1]:	# the last may be cut by the kill itself
         json.loads(line)	# raises on a line cut short and glued to the next
+
+
+
+def peak_rss_kb(helpers, argv):
+    """Run argv to its end: exit code, stderr and peak RSS in kB."""
+    p = run([helpers["maxrss"], *argv], timeout=30)
+    m = re.search(r"^maxrss_kb=(\d+)$", p.stderr, re.M)
+    return p.returncode, p.stderr, int(m.group(1))
+
+
+@pytest.mark.parametrize("mapped", [True, False], ids=["btf-mapped", "btf-read"])
+def test_kernel_btf_is_never_held_twice(retina, helpers, mapped):
+    # libbpf 1.1 read the kernel's BTF into a buffer and parsed a copy of it: 2x its
+    # size at the peak (12 MB here). deps/patches/libbpf-btf-no-copy.patch maps it
+    # (6.16+) or keeps the buffer it read (older kernels: the helper makes the
+    # mapping fail as there).
+    btf_kb = os.path.getsize("/sys/kernel/btf/vmlinux") // 1024
+    wrap = [] if mapped else [helpers["deny_file_mmap"]]
+    code, err, rss = peak_rss_kb(helpers, wrap + [retina, "trace", "-d", "200ms"])
+    assert code == 0 and " attached " in err, err
+    assert rss < btf_kb * 5 // 4 + 1536, (rss, btf_kb)
+    code, err, rss = peak_rss_kb(helpers, wrap + [retina, "trace", "--list-reasons"])
+    assert code == 0, err
+    # a mapping of the kernel's BTF is the kernel's own memory: it counts nothing
+    assert rss < (1536 if mapped else btf_kb * 5 // 4 + 1536), (rss, btf_kb)

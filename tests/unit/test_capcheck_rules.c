@@ -209,6 +209,99 @@ static void tracefs_under_apparmor_suggests_unconfined(void **state)
 	assert_int_equal(v.missing, 0);
 }
 
+/* A pod that can trace: BPF and PERFMON granted, the probe loads. */
+static struct facts tracing_pod(void)
+{
+	struct facts f = plain_pod();
+
+	f.cap_eff |= C(BPF) | C(PERFMON);
+	f.bpf_ok = 1;
+	f.bpf_err = 0;
+	f.kptr_restrict = 1;
+	f.kallsyms_addrs = 0;
+	return f;
+}
+
+static void trace_stack_needs_syslog_while_kallsyms_hides_addresses(void **state)
+{
+	struct facts f = tracing_pod();
+	char flags[512], text[512];
+	(void)state;
+
+	struct verdict v = judge(&f, "trace-stack");
+	assert_false(v.ok);
+	assert_int_equal(v.missing_caps, C(SYSLOG));
+	assert_int_equal(v.missing, 0);
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--capabilities SYSLOG");
+	capcheck_missing_text(&v, text, sizeof(text));
+	assert_string_equal(text, "cap SYSLOG");
+	assert_true(judge(&f, "trace").ok);	/* plain trace does not care */
+
+	f.cap_eff |= C(SYSLOG);
+	f.kallsyms_addrs = 1;
+	assert_true(judge(&f, "trace-stack").ok);
+}
+
+static void trace_stack_without_syslog_is_fine_when_addresses_are_shown_to_all(void **state)
+{
+	struct facts f = tracing_pod();
+	(void)state;
+
+	/* kptr_restrict=0 with perf_event_paranoid <= 1: every reader sees them */
+	f.kptr_restrict = 0;
+	f.kallsyms_addrs = 1;
+	struct verdict v = judge(&f, "trace-stack");
+	assert_true(v.ok);
+	assert_int_equal(v.missing_caps, 0);
+}
+
+static void trace_stack_under_kptr_restrict_2_is_not_fixable_by_flags(void **state)
+{
+	struct facts f = tracing_pod();
+	char flags[512], text[512];
+	(void)state;
+
+	f.kptr_restrict = 2;
+	f.cap_eff |= C(SYSLOG);
+	struct verdict v = judge(&f, "trace-stack");
+	assert_false(v.ok);
+	assert_true(v.missing & NEED_KALLSYMS);
+	flags_of(&v, flags);
+	assert_string_equal(flags, "");
+	capcheck_missing_text(&v, text, sizeof(text));
+	assert_string_equal(text,
+			    "kernel addresses in /proc/kallsyms (kernel.kptr_restrict below 2; not in a user namespace)");
+
+	/* SYSLOG held yet refused (a user namespace): no flag either */
+	f.kptr_restrict = 1;
+	v = judge(&f, "trace-stack");
+	assert_true(v.missing & NEED_KALLSYMS);
+	assert_int_equal(v.missing_caps, 0);
+}
+
+static void trace_nft_needs_net_admin_too(void **state)
+{
+	struct facts f = tracing_pod();
+	char flags[512];
+	(void)state;
+
+	struct verdict v = judge(&f, "trace-nft");
+	assert_false(v.ok);
+	assert_int_equal(v.missing_caps, C(NET_ADMIN));
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--capabilities NET_ADMIN");
+
+	f = plain_pod();	/* nothing granted: all three at once */
+	v = judge(&f, "trace-nft");
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--capabilities NET_ADMIN,PERFMON,BPF");
+
+	f = tracing_pod();
+	f.cap_eff |= C(NET_ADMIN);
+	assert_true(judge(&f, "trace-nft").ok);
+}
+
 static void unknown_tool_is_not_found(void **state)
 {
 	(void)state;
@@ -228,6 +321,10 @@ int main(void)
 		cmocka_unit_test(ping_works_without_net_raw_when_ping_group_allows),
 		cmocka_unit_test(pwru_without_kprobes_is_not_fixable_by_flags),
 		cmocka_unit_test(tracefs_under_apparmor_suggests_unconfined),
+		cmocka_unit_test(trace_stack_needs_syslog_while_kallsyms_hides_addresses),
+		cmocka_unit_test(trace_stack_without_syslog_is_fine_when_addresses_are_shown_to_all),
+		cmocka_unit_test(trace_stack_under_kptr_restrict_2_is_not_fixable_by_flags),
+		cmocka_unit_test(trace_nft_needs_net_admin_too),
 		cmocka_unit_test(unknown_tool_is_not_found),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,6 +127,30 @@ static void test_names_are_random(void **state)
 	assert_int_equal(strspn(a + 13, "0123456789abcdef"), 8);
 }
 
+static void test_image_flags_env_and_defaults(void **state)
+{
+	(void)state;
+	char img[128], err[128];
+
+	unsetenv("RETINA_SHELL_IMAGE_REPO");
+	unsetenv("RETINA_SHELL_IMAGE_VERSION");
+	assert_int_equal(debugpod_image(img, sizeof(img), NULL, NULL, "v1.2", err, sizeof(err)), 0);
+	assert_string_equal(img, DEBUGPOD_IMAGE_REPO ":v1.2");
+	setenv("RETINA_SHELL_IMAGE_REPO", "mirror.local/retina", 1);
+	setenv("RETINA_SHELL_IMAGE_VERSION", "v9", 1);
+	assert_int_equal(debugpod_image(img, sizeof(img), "", NULL, "v1.2", err, sizeof(err)), 0);
+	assert_string_equal(img, "mirror.local/retina:v9");
+	/* flags win over the environment; a digest is joined with '@' */
+	assert_int_equal(debugpod_image(img, sizeof(img), "r.io/x", "sha256:ab12", "v1.2", err, sizeof(err)), 0);
+	assert_string_equal(img, "r.io/x@sha256:ab12");
+	assert_int_equal(debugpod_image(img, sizeof(img), "r.io/x y", NULL, "v1", err, sizeof(err)), -1);
+	assert_string_equal(err, "bad image repository 'r.io/x y'");
+	assert_int_equal(debugpod_image(img, sizeof(img), NULL, "v1;rm", "v1", err, sizeof(err)), -1);
+	assert_string_equal(err, "bad image version 'v1;rm'");
+	unsetenv("RETINA_SHELL_IMAGE_REPO");
+	unsetenv("RETINA_SHELL_IMAGE_VERSION");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +158,7 @@ int main(void)
 		cmocka_unit_test(test_failures_say_what_to_do),
 		cmocka_unit_test(test_node_pod_grants_only_what_was_asked),
 		cmocka_unit_test(test_names_are_random),
+		cmocka_unit_test(test_image_flags_env_and_defaults),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

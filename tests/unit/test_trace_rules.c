@@ -179,6 +179,19 @@ static void rows_and_json_say_the_same(void **state)
 				 "192.0.2.1:40000 -> 192.0.2.2:443");
 	format_header(buf, sizeof(buf));
 	assert_non_null(strstr(buf, "TIME          TYPE      REASON                    PROBE                 SRC -> DST\n---"));
+	/* the text renderer (kubectl retina bpftrace) prints the same row, and a NODE column */
+	char same[1024];
+	struct trace_row r = { "node-a", "01:33:25.852", "DROP", "NETFILTER_DROP", "kfree_skb", "192.0.2.1:40000",
+			       "192.0.2.2:443" };
+	format_row(&nm, &e, wall, buf, sizeof(buf));
+	format_row_text(&r, 0, same, sizeof(same));
+	assert_string_equal(same, buf);
+	format_row_text(&r, 7, same, sizeof(same));
+	assert_string_equal(same + 9, buf);
+	assert_memory_equal(same, "node-a   ", 9);
+	format_header_node(same, sizeof(same), 7);
+	assert_non_null(strstr(same, "NODE     TIME          TYPE"));
+	assert_int_equal(strlen(strchr(same, '\n') + 1), strchr(same, '\n') - same);	/* the rule spans it */
 	format_json(&nm, &e, wall, buf, sizeof(buf));
 	assert_string_equal(buf, "{\"time\":1795311205.852126494,\"ts\":\"2026-11-22T01:33:25.852126494Z\","
 				 "\"type\":\"DROP\",\"reason_code\":9,\"reason\":\"NETFILTER_DROP\",\"probe\":\"kfree_skb\","

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 #include <cmocka.h>
 
@@ -31,9 +32,10 @@ static void set_data(struct tl_record *r, const void *d, size_t n)
 	r->data_len = (__u8)n;
 }
 
+#ifdef SYS_open	/* x86_64: arm64 has no open() */
 static void open_line_is_the_seed_demos(void **state)
 {
-	struct tl_record e = rec(TL_ENTER, 2, 1068748841ULL, "sh"), x = rec(TL_EXIT, 2, 1068750000ULL, "sh");
+	struct tl_record e = rec(TL_ENTER, SYS_open, 1068748841ULL, "sh"), x = rec(TL_EXIT, SYS_open, 1068750000ULL, "sh");
 	char line[1024];
 	(void)state;
 
@@ -45,10 +47,11 @@ static void open_line_is_the_seed_demos(void **state)
 	assert_string_equal(line, "00:00.068748841 cpu#1 pid 31022 [sh] open(filename=\"/tmp/file-32298\", flags=577, "
 				  "mode=438) = 3");
 }
+#endif
 
 static void openat_failure_shows_errno_name(void **state)
 {
-	struct tl_record e = rec(TL_ENTER, 257, 61000000000ULL, "cat"), x = rec(TL_EXIT, 257, 0, "cat");
+	struct tl_record e = rec(TL_ENTER, SYS_openat, 61000000000ULL, "cat"), x = rec(TL_EXIT, SYS_openat, 0, "cat");
 	char line[1024];
 	(void)state;
 
@@ -62,7 +65,7 @@ static void openat_failure_shows_errno_name(void **state)
 
 static void read_and_write_show_a_quoted_preview(void **state)
 {
-	struct tl_record w = rec(TL_ENTER, 1, 0, "bc"), r = rec(TL_EXIT, 0, 0, "bc");
+	struct tl_record w = rec(TL_ENTER, SYS_write, 0, "bc"), r = rec(TL_EXIT, SYS_read, 0, "bc");
 	char buf[512];
 	(void)state;
 
@@ -122,7 +125,7 @@ static void connect_decodes_v4_v6_and_unix(void **state)
 	tl_sockaddr(sa, 4, buf, sizeof(buf));	/* too short for an address */
 	assert_string_equal(buf, "family=2");
 
-	struct tl_record e = rec(TL_ENTER, 42, 0, "curl");
+	struct tl_record e = rec(TL_ENTER, SYS_connect, 0, "curl");
 	fam = AF_INET;
 	memset(sa, 0, sizeof(sa));
 	memcpy(sa, &fam, 2);
@@ -137,37 +140,38 @@ static void connect_decodes_v4_v6_and_unix(void **state)
 
 static void execve_argv_clone_exit_group_and_raw(void **state)
 {
-	struct tl_record e = rec(TL_ENTER, 59, 0, "bash");
+	struct tl_record e = rec(TL_ENTER, SYS_execve, 0, "bash");
 	char buf[512];
 	(void)state;
 
 	set_data(&e, "cat\0/tmp/file-2\0", 16);
 	tl_format_args(&e, buf, sizeof(buf));
 	assert_string_equal(buf, "argv=[\"cat\", \"/tmp/file-2\"]");
-	e = rec(TL_ENTER, 56, 0, "bash");
+	e = rec(TL_ENTER, SYS_clone, 0, "bash");
 	e.args[0] = 0x1200011;
 	tl_format_args(&e, buf, sizeof(buf));
 	assert_string_equal(buf, "flags=0x1200011");
-	e = rec(TL_ENTER, 231, 0, "cat");
+	e = rec(TL_ENTER, SYS_exit_group, 0, "cat");
 	e.args[0] = 1;
 	tl_format_line(&e, NULL, 0, buf, sizeof(buf));
 	assert_string_equal(buf, "00:00.000000000 cpu#1 pid 31022 [cat] exit_group(status=1) = ?");
-	e = rec(TL_ENTER, 39, 0, "x");	/* getpid: no arguments */
+	e = rec(TL_ENTER, SYS_getpid, 0, "x");	/* no arguments */
 	tl_format_args(&e, buf, sizeof(buf));
 	assert_string_equal(buf, "");
-	e = rec(TL_ENTER, 5, 0, "x");	/* fstat: two, raw */
+	e = rec(TL_ENTER, SYS_fstat, 0, "x");	/* two, raw */
 	e.args[0] = 3, e.args[1] = 0x7ffd0000;
 	tl_format_args(&e, buf, sizeof(buf));
 	assert_string_equal(buf, "0x3, 0x7ffd0000");
 	/* an exit whose entry was overwritten */
-	struct tl_record x = rec(TL_EXIT, 1, 5, "x");
+	struct tl_record x = rec(TL_EXIT, SYS_write, 5, "x");
 	x.args[0] = 6;
 	tl_format_line(NULL, &x, 0, buf, sizeof(buf));
 	assert_string_equal(buf, "00:00.000000005 cpu#1 pid 31022 [x] write(...) = 6");
 	/* an unreadable path */
-	e = rec(TL_ENTER, 2, 0, "x");
+	e = rec(TL_ENTER, SYS_openat, 0, "x");
+	e.args[0] = (__u64)-100;
 	tl_format_args(&e, buf, sizeof(buf));
-	assert_string_equal(buf, "filename=(unreadable), flags=0, mode=0");
+	assert_string_equal(buf, "dfd=-100, filename=(unreadable), flags=0, mode=0");
 }
 
 static void names_and_quote_bounds(void **state)
@@ -175,9 +179,19 @@ static void names_and_quote_bounds(void **state)
 	char nb[24], out[16];
 	(void)state;
 
-	assert_string_equal(tl_syscall_name(0, nb), "read");
-	assert_string_equal(tl_syscall_name(257, nb), "openat");
-	assert_string_equal(tl_syscall_name(231, nb), "exit_group");
+	assert_string_equal(tl_syscall_name(SYS_read, nb), "read");
+	assert_string_equal(tl_syscall_name(SYS_openat, nb), "openat");
+	assert_string_equal(tl_syscall_name(SYS_exit_group, nb), "exit_group");
+	assert_string_equal(tl_syscall_name(SYS_clone, nb), "clone");
+	assert_string_equal(tl_syscall_name(SYS_getrandom, nb), "getrandom");
+#if defined(__aarch64__)	/* the generic table's numbers, not x86_64's */
+	assert_string_equal(tl_syscall_name(56, nb), "openat");
+	assert_string_equal(tl_syscall_name(221, nb), "execve");
+	assert_string_equal(tl_syscall_name(2, nb), "io_submit");
+#else
+	assert_string_equal(tl_syscall_name(2, nb), "open");
+	assert_string_equal(tl_syscall_name(59, nb), "execve");
+#endif
 	assert_string_equal(tl_syscall_name(9999, nb), "syscall_9999");
 	tl_quote("abcdefghijklmnopqrstuvwxyz", 26, out, sizeof(out));
 	assert_true(strlen(out) < sizeof(out));
@@ -186,6 +200,7 @@ static void names_and_quote_bounds(void **state)
 	assert_string_equal(out, "");
 }
 
+#if defined(__x86_64__)	/* i386 compat records exist on x86_64 only */
 static void i386_calls_are_named_from_their_table_with_raw_args(void **state)
 {
 	struct tl_record e = rec(TL_ENTER, 11, 1000, "ia32"), x = rec(TL_EXIT, 11, 2000, "ia32");
@@ -208,20 +223,25 @@ static void i386_calls_are_named_from_their_table_with_raw_args(void **state)
 	e.nr = 999;
 	assert_string_equal(tl_record_name(&e, nb), "i386:syscall_999");
 	e.flags = 0;
-	e.nr = 11;
+	e.nr = SYS_munmap;	/* 11: the same number read natively */
 	assert_string_equal(tl_record_name(&e, nb), "munmap");
 }
+#endif
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+#ifdef SYS_open
 		cmocka_unit_test(open_line_is_the_seed_demos),
+#endif
 		cmocka_unit_test(openat_failure_shows_errno_name),
 		cmocka_unit_test(read_and_write_show_a_quoted_preview),
 		cmocka_unit_test(connect_decodes_v4_v6_and_unix),
 		cmocka_unit_test(execve_argv_clone_exit_group_and_raw),
 		cmocka_unit_test(names_and_quote_bounds),
+#if defined(__x86_64__)
 		cmocka_unit_test(i386_calls_are_named_from_their_table_with_raw_args),
+#endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,217 @@
+/* kubectl retina bpftrace: a pod's JSON lines rendered, counted, summed up (see kubectl_bpftrace.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "applets/kubectl_bpftrace.h"
+#include "applets/trace.h"
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "-";
+}
+
+/* A count from the pod: negative, junk or absent is 0; beyond 2^64 saturates. */
+static uint64_t count_of(const cJSON *v)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble > 0))
+		return 0;
+	return v->valuedouble >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v->valuedouble;
+}
+
+static uint64_t jnum(const cJSON *o, const char *key)
+{
+	return count_of(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static void count(struct bt_stream *s, const char *type, const char *reason)
+{
+	s->events++;
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i].type, type) && !strcmp(s->v[i].reason, reason)) {
+			s->v[i].n++;
+			return;
+		}
+	if (s->n == BT_MAX_REASONS) {
+		s->other++;
+		return;
+	}
+	snprintf(s->v[s->n].type, sizeof(s->v[0].type), "%s", type);
+	snprintf(s->v[s->n].reason, sizeof(s->v[0].reason), "%s", reason);
+	s->v[s->n++].n = 1;
+}
+
+/* As the tracer's table writes it: a port for TCP/UDP/SCTP, IPv6 in brackets then. */
+static void endpoint(const cJSON *o, const char *ipkey, const char *portkey, char *buf, size_t len)
+{
+	const cJSON *ip = cJSON_GetObjectItemCaseSensitive(o, ipkey);
+	const char *proto = jstr(o, "proto");
+	bool ports = !strcmp(proto, "tcp") || !strcmp(proto, "udp") || !strcmp(proto, "sctp");
+
+	if (!cJSON_IsString(ip)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	bool v6 = strchr(ip->valuestring, ':');
+	if (ports)
+		snprintf(buf, len, "%s%s%s:%llu", v6 ? "[" : "", ip->valuestring, v6 ? "]" : "",
+			 (unsigned long long)jnum(o, portkey));
+	else
+		snprintf(buf, len, "%s", ip->valuestring);
+}
+
+/*
+ * Lines under a table row for fields beyond Retina's: where pass-through
+ * flags (--stack: "stack", --nft: "nft") get their text form.
+ */
+static void bt_render_extra(const cJSON *o, FILE *out)
+{
+	const cJSON *f;
+
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(o, "stack"))
+		if (cJSON_IsString(f))
+			fprintf(out, "\n    %s", f->valuestring);
+}
+
+static void stats(struct bt_stream *s, const cJSON *o, FILE *err)
+{
+	const cJSON *t;
+
+	s->stats_lines++;
+	s->tracer_events = jnum(o, "events");
+	s->lost = jnum(o, "lost");
+	s->final_stats = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "final"));
+	s->nlost_types = 0;
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(o, "lost_by_type")) {
+		if (s->nlost_types == BT_MAX_TYPES || !t->string)
+			break;
+		snprintf(s->lost_by_type[s->nlost_types].type, sizeof(s->lost_by_type[0].type), "%s", t->string);
+		s->lost_by_type[s->nlost_types++].n = count_of(t);
+	}
+	if (s->lost > s->lost_reported) {	/* never silent: said when it happens, and in the summary */
+		fprintf(err, "%s: %llu events lost so far (the tracer's ring buffer was full)\n", s->node,
+			(unsigned long long)s->lost);
+		s->lost_reported = s->lost;
+	}
+}
+
+enum bt_line bt_handle_line(struct bt_stream *s, const struct bt_render *r, const char *line, FILE *out,
+			    FILE *err)
+{
+	/* the whole line one object, or it is text */
+	cJSON *o = line[0] == '{' ? cJSON_ParseWithOpts(line, NULL, true) : NULL;
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+
+	if (!cJSON_IsString(type)) {
+		cJSON_Delete(o);
+		if (!line[0])
+			return BT_EMPTY;
+		/* the tracer's banner and warnings; its words never drive the terminal */
+		fprintf(err, "%s: ", s->node);
+		for (const char *p = line; *p; p++)
+			fputc((unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p, err);
+		fputc('\n', err);
+		return BT_TEXT;
+	}
+	if (!strcmp(type->valuestring, "STATS")) {
+		stats(s, o, err);
+		cJSON_Delete(o);
+		return BT_STATS;
+	}
+	count(s, type->valuestring, jstr(o, "reason"));
+	if (r->json) {
+		/*
+		 * The tracer's line as it came, "node" added before its closing
+		 * brace: a parsed object ends in '}' (trailing blanks aside), and
+		 * the node name is a DNS label. Printing the tree anew would
+		 * double the cost per event.
+		 */
+		size_t n = strlen(line);
+		while (n && (unsigned char)line[n - 1] <= ' ')	/* what cJSON skips as blanks */
+			n--;
+		if (n && line[n - 1] == '}') {
+			fprintf(out, "%.*s%s\"node\":\"%s\"}\n", (int)(n - 1), line,
+				cJSON_GetArraySize(o) ? "," : "", s->node);
+		} else {	/* not expected of a parsed object; print the tree */
+			cJSON_AddStringToObject(o, "node", s->node);
+			char *txt = cJSON_PrintUnformatted(o);
+			if (txt)
+				fprintf(out, "%s\n", txt);
+			free(txt);
+		}
+	} else {
+		const char *ts = jstr(o, "ts");
+		char tbuf[16], src[64], dst[64], row[512];
+		/* "2026-11-22T01:30:04.123456789Z" -> "01:30:04.123", as the tracer's table */
+		snprintf(tbuf, sizeof(tbuf), "%.12s", strlen(ts) >= 23 ? ts + 11 : ts);
+		endpoint(o, "src_ip", "src_port", src, sizeof(src));
+		endpoint(o, "dst_ip", "dst_port", dst, sizeof(dst));
+		struct trace_row row_f = { s->node, tbuf, type->valuestring, jstr(o, "reason"), jstr(o, "probe"), src,
+					   dst };
+		format_row_text(&row_f, r->node_width, row, sizeof(row));
+		fputs(row, out);
+		bt_render_extra(o, out);
+		fputc('\n', out);
+	}
+	cJSON_Delete(o);
+	return BT_EVENT;
+}
+
+void bt_print_header(const struct bt_render *r, FILE *out)
+{
+	char head[512];
+
+	format_header_node(head, sizeof(head), r->node_width);
+	fprintf(out, "%s\n", head);
+}
+
+void bt_print_summary(const struct bt_stream *s, const char *prog, double secs, const char *failed, FILE *err)
+{
+	fprintf(err, "%s: node %s: %.1fs, %llu events, ", prog, s->node, secs, (unsigned long long)s->events);
+	if (s->stats_lines)
+		fprintf(err, "%llu lost (ring buffer full)", (unsigned long long)s->lost);
+	else
+		fputs("lost unknown (the tracer's counts never arrived)", err);
+	if (failed)
+		fprintf(err, "; FAILED: %s", failed);
+	fputc('\n', err);
+	/* types in the order they first came, each with its reasons */
+	for (size_t i = 0; i < s->n; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(s->v[j].type, s->v[i].type);
+		if (seen)
+			continue;
+		uint64_t n = 0, lost = 0;
+		for (size_t j = i; j < s->n; j++)
+			if (!strcmp(s->v[j].type, s->v[i].type))
+				n += s->v[j].n;
+		for (size_t j = 0; j < s->nlost_types; j++)
+			if (!strcmp(s->lost_by_type[j].type, s->v[i].type))
+				lost = s->lost_by_type[j].n;
+		fprintf(err, "  %-9s %llu", s->v[i].type, (unsigned long long)n);
+		if (lost)
+			fprintf(err, " (+%llu lost)", (unsigned long long)lost);
+		fputc('\n', err);
+		for (size_t j = i; j < s->n; j++)
+			if (!strcmp(s->v[j].type, s->v[i].type))
+				fprintf(err, "    %-28s %llu\n", s->v[j].reason, (unsigned long long)s->v[j].n);
+	}
+	/* lost events of a type that delivered none */
+	for (size_t j = 0; j < s->nlost_types; j++) {
+		bool seen = false;
+		for (size_t i = 0; i < s->n && !seen; i++)
+			seen = !strcmp(s->v[i].type, s->lost_by_type[j].type);
+		if (!seen && s->lost_by_type[j].n)
+			fprintf(err, "  %-9s 0 (+%llu lost)\n", s->lost_by_type[j].type,
+				(unsigned long long)s->lost_by_type[j].n);
+	}
+	if (s->other)
+		fprintf(err, "  (%llu events of further reasons not itemized)\n", (unsigned long long)s->other);
+	if (s->stats_lines && s->tracer_events > s->events)
+		fprintf(err, "  (%llu events the tracer sent did not arrive here)\n",
+			(unsigned long long)(s->tracer_events - s->events));
+}

@@ -1,0 +1,149 @@
+/*
+ * kubectl retina bpftrace's line handling (applets/kubectl_bpftrace_rules.c):
+ * events rendered as the tracer's table or JSON with "node", STATS lines
+ * taken as counts and never shown, the tracer's words to stderr, the summary.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "applets/kubectl_bpftrace.h"
+#include "applets/trace.h"
+
+#define EVENT "{\"time\":1.0,\"ts\":\"2026-11-22T01:30:04.123456789Z\",\"type\":\"DROP\",\"reason_code\":3," \
+	      "\"reason\":\"NO_SOCKET\",\"probe\":\"kfree_skb\",\"proto\":\"tcp\",\"src_ip\":\"2001:db8::1\"," \
+	      "\"src_port\":40000,\"dst_ip\":\"2001:db8::2\",\"dst_port\":9,\"netns\":4026531840}"
+
+struct cap {
+	char *out, *err;
+	size_t outlen, errlen;
+	FILE *o, *e;
+};
+
+static void cap_open(struct cap *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->o = open_memstream(&c->out, &c->outlen);
+	c->e = open_memstream(&c->err, &c->errlen);
+}
+
+static void cap_close(struct cap *c)
+{
+	fclose(c->o);
+	fclose(c->e);
+}
+
+static void cap_free(struct cap *c)
+{
+	free(c->out);
+	free(c->err);
+}
+
+static void table_rows_match_the_tracer(void **state)
+{
+	struct bt_stream s = { .node = "node-a" };
+	struct bt_render r = { .json = false, .node_width = 7 };
+	struct cap c;
+	char want[512];
+	(void)state;
+
+	cap_open(&c);
+	assert_int_equal(bt_handle_line(&s, &r, EVENT, c.o, c.e), BT_EVENT);
+	cap_close(&c);
+	struct trace_row row = { "node-a", "01:30:04.123", "DROP", "NO_SOCKET", "kfree_skb", "[2001:db8::1]:40000",
+				 "[2001:db8::2]:9" };
+	format_row_text(&row, 7, want, sizeof(want));
+	strcat(want, "\n");
+	assert_string_equal(c.out, want);
+	assert_string_equal(c.err, "");
+	assert_int_equal(s.events, 1);
+	cap_free(&c);
+}
+
+static void json_gains_the_node_and_stats_stay_inside(void **state)
+{
+	struct bt_stream s = { .node = "node-a" };
+	struct bt_render r = { .json = true };
+	struct cap c;
+	(void)state;
+
+	cap_open(&c);
+	assert_int_equal(bt_handle_line(&s, &r, EVENT, c.o, c.e), BT_EVENT);
+	assert_int_equal(bt_handle_line(&s, &r,
+					"{\"type\":\"STATS\",\"events\":1,\"lost\":5,\"lost_by_type\":{\"DROP\":5},"
+					"\"final\":false}", c.o, c.e), BT_STATS);
+	/* the same count again: said once */
+	assert_int_equal(bt_handle_line(&s, &r, "{\"type\":\"STATS\",\"events\":1,\"lost\":5,\"lost_by_type\":{\"DROP\":5}}",
+					c.o, c.e), BT_STATS);
+	assert_int_equal(bt_handle_line(&s, &r, "retina trace: attached\x1b[2J DROP", c.o, c.e), BT_TEXT);
+	assert_int_equal(bt_handle_line(&s, &r, "", c.o, c.e), BT_EMPTY);
+	cap_close(&c);
+	/* the tracer's line as it came, "node" added: nothing reordered or reformatted */
+	assert_memory_equal(c.out, EVENT, strlen(EVENT) - 1);
+	assert_string_equal(c.out + strlen(EVENT) - 1, ",\"node\":\"node-a\"}\n");
+	assert_null(strstr(c.out, "STATS"));
+	assert_string_equal(c.err, "node-a: 5 events lost so far (the tracer's ring buffer was full)\n"
+				   "node-a: retina trace: attached [2J DROP\n");
+	assert_int_equal(s.lost, 5);
+	assert_int_equal(s.stats_lines, 2);
+	cap_free(&c);
+}
+
+static void summary_counts_by_type_reason_and_lost(void **state)
+{
+	struct bt_stream s = { .node = "node-a" };
+	struct bt_render r = { .json = true };
+	struct cap c;
+	(void)state;
+
+	cap_open(&c);
+	bt_handle_line(&s, &r, EVENT, c.o, c.e);
+	bt_handle_line(&s, &r, EVENT, c.o, c.e);
+	bt_handle_line(&s, &r, "{\"type\":\"RST_SENT\",\"reason\":\"NO_SOCKET\"}", c.o, c.e);
+	bt_handle_line(&s, &r, "{\"type\":\"STATS\",\"events\":4,\"lost\":9,\"lost_by_type\":{\"DROP\":2,\"RETRANS\":7}}",
+		       c.o, c.e);
+	cap_close(&c);
+	cap_free(&c);
+	/* trailing blanks, and a line that is more than one object, are handled */
+	cap_open(&c);
+	bt_handle_line(&s, &r, "{\"type\":\"X\"} \x01\t", c.o, c.e);
+	assert_int_equal(bt_handle_line(&s, &r, "{\"type\":\"X\"}{}", c.o, c.e), BT_TEXT);
+	cap_close(&c);
+	assert_string_equal(c.out, "{\"type\":\"X\",\"node\":\"node-a\"}\n");
+	cap_free(&c);
+	s.events -= 1, s.n -= 1;	/* forget X */
+	cap_open(&c);
+	bt_print_summary(&s, "kubectl-retina bpftrace", 2.0, NULL, c.e);
+	cap_close(&c);
+	assert_string_equal(c.err, "kubectl-retina bpftrace: node node-a: 2.0s, 3 events, 9 lost (ring buffer full)\n"
+				   "  DROP      2 (+2 lost)\n"
+				   "    NO_SOCKET                    2\n"
+				   "  RST_SENT  1\n"
+				   "    NO_SOCKET                    1\n"
+				   "  RETRANS   0 (+7 lost)\n"
+				   "  (1 events the tracer sent did not arrive here)\n");
+	cap_free(&c);
+	/* no STATS ever: the lost count is unknown, and a failure is named */
+	struct bt_stream none = { .node = "node-b" };
+	cap_open(&c);
+	bt_print_summary(&none, "x", 1.0, "pod deleted", c.e);
+	cap_close(&c);
+	assert_string_equal(c.err, "x: node node-b: 1.0s, 0 events, lost unknown (the tracer's counts never arrived); "
+				   "FAILED: pod deleted\n");
+	cap_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(table_rows_match_the_tracer),
+		cmocka_unit_test(json_gains_the_node_and_stats_stay_inside),
+		cmocka_unit_test(summary_counts_by_type_reason_and_lost),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

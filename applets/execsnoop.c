@@ -220,11 +220,17 @@ int execsnoop_main(int argc, char **argv)
 			die(EXIT_FAIL, "cannot open cgroup %s: %s", dir, strerror(errno));
 	}
 
-	/* Handlers first: a Ctrl-C between attach and the loop must not be lost. */
-	struct sigaction sa = { .sa_handler = on_signal };
+	/*
+	 * Handlers first: a Ctrl-C between attach and the loop must not be lost.
+	 * SA_RESTART: a write to a stuck stdout finishes instead of failing with
+	 * EINTR (stdio would drop the rest of its buffer: a cut, glued line);
+	 * SA_RESETHAND: a second Ctrl-C quits at once even then.
+	 */
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	libbpf_set_print(verbose ? libbpf_verbose : libbpf_quiet);
 	struct execsnoop_bpf *skel = execsnoop_bpf__open();
@@ -254,7 +260,7 @@ int execsnoop_main(int argc, char **argv)
 		die(EXIT_FAIL, "cannot set up the ring buffer: %s", strerror(errno));
 	err = execsnoop_bpf__attach(skel);
 	if (err)
-		die(EXIT_FAIL, "cannot attach to raw_tp/sys_enter and sys_exit: %s", errno_name(-err, ebuf));
+		die(EXIT_FAIL, "cannot attach to raw_tp/sys_enter, sys_exit and sched_process_exec: %s", errno_name(-err, ebuf));
 
 	if (dir[0])
 		warnx("tracing execs in cgroup %s%s", dir, comm ? " (with --comm)" : "; Ctrl-C to stop");

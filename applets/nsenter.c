@@ -1,7 +1,8 @@
 /*
  * nsenter: run a command in another process's namespaces, like util-linux's,
  * plus what a node debug shell needs: find a pod's processes by pod UID or
- * NAMESPACE/NAME without the API server, and run this binary's own applets
+ * NAMESPACE/NAME (through the API server when there is a config, else from
+ * the node alone), and run this binary's own applets
  * inside a target that has no binaries at all (distroless): /proc/self/exe is
  * opened before setns() and executed with execveat(AT_EMPTY_PATH) after, so
  * nothing is looked up in the target's filesystem.
@@ -49,8 +50,12 @@ const char nsenter_help[] =
 	"\n"
 	"  -t, --target PID      the process whose namespaces to enter\n"
 	"      --pod UID         a pod on this node, found by its UID in /proc/*/cgroup\n"
-	"      --pod NS/NAME     ... or by name: the runtime's annotations, else the pod's\n"
-	"                        hostname and namespace files (needs a --host-pid shell)\n"
+	"      --pod NS/NAME     ... or by name: asks the API server for its UID when a\n"
+	"                        kubeconfig or in-cluster config is present; else the\n"
+	"                        runtime's annotations, else the pod's hostname and\n"
+	"                        namespace files (not for hostNetwork or spec.hostname pods)\n"
+	"      --kubeconfig FILE, --context NAME  for --pod NS/NAME (default: KUBECONFIG,\n"
+	"                        ~/.kube/config, in-cluster)\n"
 	"      --container NAME  the pod's container, by name or a prefix of its ID\n"
 	"                        (default: the only one besides the pause container)\n"
 	"      --list            list the pods and containers found on this node\n"
@@ -116,6 +121,7 @@ struct opts {
 	bool root_set, wd_set;
 	const char *root_dir, *wd_dir;
 	const char *pod, *container;
+	const char *kubeconfig, *context;
 };
 
 static _Noreturn void die_step(enum ns_step step, int err, const char *what)
@@ -189,17 +195,13 @@ static _Noreturn void die_no_pods(const struct pod_scan *s, const char *what)
 		       "retina nsenter --list shows the pods here", what, s->walked, s->n);
 }
 
-/* NAMESPACE/NAME -> pod UID, from what the node itself knows. */
-static void uid_by_name(const struct pod_scan *s, const char *arg, char uid[POD_UID_MAX])
+/* NAMESPACE/NAME -> pod UID, from what the node itself knows. api_why: why the API server was not asked, or "". */
+static void uid_by_name(const struct pod_scan *s, const char *arg, const char *ns, const char *name,
+			const char *api_why, char uid[POD_UID_MAX])
 {
-	const char *slash = strchr(arg, '/');
-	char ns[64], sure[POD_UID_MAX] = "", unsure[POD_UID_MAX] = "";
+	char sure[POD_UID_MAX] = "", unsure[POD_UID_MAX] = "";
 	int nsure = 0, nunsure = 0;
-	const char *name = slash + 1;
 
-	if (slash == arg || !*name || strchr(name, '/') || (size_t)(slash - arg) >= sizeof(ns))
-		usage_error("--pod '%s': use a pod UID or NAMESPACE/NAME", arg);
-	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - arg), arg);
 	for (size_t i = 0; i < s->n; i++) {
 		const char *u = s->procs[i].ref.pod_uid;
 		struct pod_identity id;
@@ -233,25 +235,92 @@ static void uid_by_name(const struct pod_scan *s, const char *arg, char uid[POD_
 		die_no_pods(s, "no pod found");
 	die(EXIT_FAIL, "no pod %s among the %zu processes in pods on this node (looked up by the runtime's "
 		       "annotations, else by hostname: a pod with spec.hostname or hostNetwork cannot be found so); "
-		       "asking the API server is not implemented yet: use --pod UID "
-		       "(kubectl get pod -n %s %s -o jsonpath='{.metadata.uid}')", arg, s->n, ns, name);
+		       "%s%suse --pod UID (kubectl get pod -n %s %s -o jsonpath='{.metadata.uid}')", arg, s->n,
+	    api_why[0] ? api_why : "no kubeconfig or in-cluster config to ask the API server (--kubeconfig FILE)",
+	    "; ", ns, name);
+}
+
+/*
+ * NAMESPACE/NAME -> pod UID: the API server's word when there is a config,
+ * else (or when it cannot be asked) the node's. *pa is filled on the API path.
+ */
+static bool uid_of_pod(const struct opts *o, struct pod_scan *s, char uid[POD_UID_MAX], struct pod_api *pa)
+{
+	const char *arg = o->pod, *slash = strchr(arg, '/');
+	const char *name = slash + 1;
+	char ns[64], why[1536];
+
+	if (slash == arg || !*name || strchr(name, '/') || (size_t)(slash - arg) >= sizeof(ns))
+		usage_error("--pod '%s': use a pod UID or NAMESPACE/NAME", arg);
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - arg), arg);
+	switch (pod_api_lookup(o->kubeconfig, o->context, ns, name, pa, why, sizeof(why))) {
+	case POD_API_OK:
+		memcpy(uid, pa->uid, POD_UID_MAX);
+		if (o->verbose)
+			warnx("pod %s: uid %s on node %s (%s), from the API server %s", arg, uid,
+			      pa->node[0] ? pa->node : "?", pa->phase[0] ? pa->phase : "?", pa->server);
+		return true;
+	case POD_API_UNUSABLE:
+		warnx("%s; looking for pod %s on this node instead (runtime annotations, hostname)", why, arg);
+		break;
+	default:
+		why[0] = '\0';
+	}
+	uid_by_name(s, arg, ns, name, why, uid);
+	return false;
+}
+
+/* The API's container names onto the processes; --container NAME into the container's ID. */
+static const char *api_container(const struct opts *o, struct pod_scan *s, const struct pod_api *pa)
+{
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t j = 0; j < pa->nc; j++)
+			if (pa->c[j].id[0] && !strcmp(s->procs[i].ref.container_id, pa->c[j].id) &&
+			    !s->procs[i].container_name[0])
+				snprintf(s->procs[i].container_name, sizeof(s->procs[i].container_name), "%s",
+					 pa->c[j].name);
+	if (!o->container)
+		return NULL;
+	for (size_t j = 0; j < pa->nc; j++) {
+		if (strcmp(pa->c[j].name, o->container))
+			continue;
+		if (!pa->c[j].id[0])
+			die(EXIT_FAIL, "pod %s: container %s has not started (%s): nothing to enter yet", o->pod,
+			    o->container, pa->c[j].state[0] ? pa->c[j].state : "no status");
+		return pa->c[j].id;
+	}
+	char names[1024];
+	size_t used = 0;
+	names[0] = '\0';
+	for (size_t j = 0; j < pa->nc && used < sizeof(names); j++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "", pa->c[j].name);
+	if (strspn(o->container, "0123456789abcdef") == strlen(o->container))
+		return o->container;	/* an ID prefix, as without the API */
+	die(EXIT_FAIL, "pod %s has no container '%s' (the API server lists: %s)", o->pod, o->container,
+	    names[0] ? names : "none with a status yet");
 }
 
 static int resolve_pod(const struct opts *o)
 {
 	struct pod_scan s;
-	char uid[POD_UID_MAX], list[1024], what[128];
+	char uid[POD_UID_MAX], list[1024], what[600];
 	size_t idx = 0;
+	struct pod_api pa;
+	bool from_api = false;
+	const char *container = o->container;
 
 	if (pod_scan_proc(&s))
 		die(EXIT_FAIL, "cannot walk /proc: %s", strerror(errno));
 	pod_scan_names(&s);
-	if (strchr(o->pod, '/'))
-		uid_by_name(&s, o->pod, uid);
-	else if (pod_uid_normalize(o->pod, uid))
+	if (strchr(o->pod, '/')) {
+		from_api = uid_of_pod(o, &s, uid, &pa);
+		if (from_api)
+			container = api_container(o, &s, &pa);
+	} else if (pod_uid_normalize(o->pod, uid)) {
 		usage_error("--pod '%s' is neither a pod UID (8-4-4-4-12 hex digits) nor NAMESPACE/NAME", o->pod);
+	}
 
-	switch (pod_pick(s.procs, s.n, uid, o->container, &idx)) {
+	switch (pod_pick(s.procs, s.n, uid, container, &idx)) {
 	case PICK_OK:
 		break;
 	case PICK_SANDBOX_ONLY:
@@ -259,6 +328,10 @@ static int resolve_pod(const struct opts *o)
 		      "namespaces; its files are the pause image's)", uid);
 		break;
 	case PICK_NO_POD:
+		if (from_api && s.n)
+			die(EXIT_FAIL, "pod %s (uid %s) has no process on this node: the API server places it on node %s "
+				       "(phase %s); run this on that node", o->pod, uid, pa.node[0] ? pa.node : "(none yet)",
+			    pa.phase[0] ? pa.phase : "?");
 		snprintf(what, sizeof(what), "no process of pod %s on this node", uid);
 		die_no_pods(&s, what);
 	case PICK_NO_CONTAINER:
@@ -452,7 +525,7 @@ static int open_dir(const char *path, bool implicit)
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_POD = 256, OPT_CONTAINER, OPT_APPLET, OPT_LIST };
+	enum { OPT_POD = 256, OPT_CONTAINER, OPT_APPLET, OPT_LIST, OPT_KUBECONFIG, OPT_CONTEXT };
 	static const struct option longopts[] = {
 		{ "target", required_argument, NULL, 't' },  { "all", no_argument, NULL, 'a' },
 		{ "mount", optional_argument, NULL, 'm' },   { "uts", optional_argument, NULL, 'u' },
@@ -463,6 +536,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "no-fork", no_argument, NULL, 'F' },	     { "verbose", no_argument, NULL, 'v' },
 		{ "pod", required_argument, NULL, OPT_POD }, { "container", required_argument, NULL, OPT_CONTAINER },
 		{ "applet", no_argument, NULL, OPT_APPLET }, { "list", no_argument, NULL, OPT_LIST },
+		{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+		{ "context", required_argument, NULL, OPT_CONTEXT },
 		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -486,6 +561,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_CONTAINER: o->container = optarg; break;
 		case OPT_APPLET: o->force_applet = true; break;
 		case OPT_LIST: o->list = true; break;
+		case OPT_KUBECONFIG: o->kubeconfig = optarg; break;
+		case OPT_CONTEXT: o->context = optarg; break;
 		case 'h': show_help(nsenter_help);
 		default:
 			for (size_t k = 0; k < NKINDS; k++)
@@ -499,6 +576,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		usage_error("give either -t PID or --pod, not both");
 	if (o->container && !o->pod)
 		usage_error("--container needs --pod");
+	if ((o->kubeconfig || o->context) && (!o->pod || !strchr(o->pod, '/')))
+		usage_error("--kubeconfig and --context are for --pod NAMESPACE/NAME");
 }
 
 int nsenter_main(int argc, char **argv)

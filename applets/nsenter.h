@@ -126,4 +126,35 @@ bool is_cgroup2_dir(const char *path);
  */
 bool pod_trace_target(const char *arg, char *dir, size_t len, unsigned int mntns[], size_t max, size_t *nmntns);
 
+/* ---- the API server's view, in nsenter_api.c ---- */
+
+struct pod_api_container {
+	char name[64];
+	char id[CONTAINER_ID_MAX];	/* without "containerd://"; "" when not started */
+	char state[48];			/* "running", "waiting: ImagePullBackOff", ... */
+};
+
+struct pod_api {
+	char uid[POD_UID_MAX], node[254], phase[32];
+	bool host_network;
+	struct pod_api_container c[32];	/* containers, init and ephemeral containers */
+	size_t nc;
+	char server[256];
+};
+
+enum pod_api_result {
+	POD_API_OK,
+	POD_API_NO_CONFIG,	/* no kubeconfig and not in a pod: find the pod on the node alone */
+	POD_API_UNUSABLE,	/* unreachable, 403, bad config: why says so; the node-local lookup may still work */
+};
+
+/*
+ * GET the pod NS/NAME when a kubeconfig (kubeconfig: --kubeconfig, else
+ * KUBECONFIG, ~/.kube/config) or an in-cluster config is present. Dies when
+ * the server says the pod does not exist (404) or the --kubeconfig named
+ * cannot be used.
+ */
+int pod_api_lookup(const char *kubeconfig, const char *context, const char *ns, const char *name,
+		   struct pod_api *pa, char *why, size_t len);
+
 #endif

@@ -264,6 +264,10 @@ static void reply_list(struct recorder *r, FILE *out, bool json)
 			fprintf(out, "%s\n", txt);
 		free(txt);
 		cJSON_Delete(arr);
+	} else if (r->skel->bss->no_slot) {
+		fprintf(out, "(%llu syscalls of %s beyond the %u slots were not recorded: restart with more --slots)\n",
+			(unsigned long long)r->skel->bss->no_slot, r->key_mntns ? "mount namespaces" : "cgroups",
+			r->nslots);
 	}
 }
 
@@ -290,7 +294,7 @@ static void json_record(cJSON *arr, const struct tl_record *e, const struct tl_r
 {
 	const struct tl_record *r = e ? e : x;
 	cJSON *o = cJSON_CreateObject();
-	char name[24], buf[1024], comm[17];
+	char name[32], buf[1024], comm[17];
 
 	snprintf(comm, sizeof(comm), "%.16s", r->comm);
 	cJSON_AddNumberToObject(o, "time_ns", (double)(r->ts_ns - t0));
@@ -298,7 +302,7 @@ static void json_record(cJSON *arr, const struct tl_record *e, const struct tl_r
 	cJSON_AddNumberToObject(o, "pid", r->pid);
 	cJSON_AddNumberToObject(o, "tid", r->tid);
 	cJSON_AddStringToObject(o, "comm", comm);
-	cJSON_AddStringToObject(o, "syscall", tl_syscall_name(r->nr, name));
+	cJSON_AddStringToObject(o, "syscall", tl_record_name(r, name));
 	if (e) {
 		tl_format_args(e, buf, sizeof(buf));
 		cJSON_AddStringToObject(o, "args", buf);
@@ -347,8 +351,19 @@ static void reply_show(struct recorder *r, FILE *out, const char *id, bool json)
 			continue;
 		if (copy[i].kind == TL_ENTER) {
 			e = &copy[i];
-			/* Its exit: the next record of the same thread (exit_group and a successful execve have none). */
+			/*
+			 * Its exit: the next record of the same thread (exit_group and a
+			 * successful execve have none), or for an exec from a non-leader
+			 * thread, the exec's exit in the thread that took the leader's ID.
+			 */
+			bool thread_exec = tl_is_exec(e) && e->tid != e->pid;
 			for (size_t j = i + 1; j < n; j++) {
+				if (thread_exec && copy[j].tid == e->pid && copy[j].kind == TL_EXIT && copy[j].nr == e->nr &&
+				    !used[j]) {
+					x = &copy[j];
+					used[j] = true;
+					break;
+				}
 				if (copy[j].tid != e->tid)
 					continue;
 				if (copy[j].kind == TL_EXIT && copy[j].nr == e->nr) {
@@ -412,6 +427,8 @@ static void serve(struct recorder *r, int lfd)
 		return;
 	struct timeval tv = { .tv_sec = 2 };
 	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	tv.tv_sec = 10;	/* a client that stops reading cannot stall the recorder for good */
+	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	n = read(cfd, req, sizeof(req) - 1);
 	FILE *out = fdopen(cfd, "w");
 	if (!out) {
@@ -551,7 +568,12 @@ static int record(int argc, char **argv)
 			_exit(EXIT_FAIL);
 	}
 
-	struct sigaction sig = { .sa_handler = on_signal };
+	/*
+	 * SA_RESTART: a reply being written to a slow client is not cut by the
+	 * stop signal (the loop's poll() still returns EINTR, so the flag is seen
+	 * within one turn); SA_RESETHAND: a second signal ends it at once.
+	 */
+	struct sigaction sig = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
 	sigemptyset(&sig.sa_mask);
 	sigaction(SIGINT, &sig, NULL);
 	sigaction(SIGTERM, &sig, NULL);
@@ -617,11 +639,13 @@ static int record(int argc, char **argv)
 		die(EXIT_FAIL, "cannot attach to raw_tp/sys_enter and sys_exit: %s", errno_name(-err, ebuf));
 
 	char msg[1024];
+	double bytes = (double)r.nslots * r.nrecords * TL_RECORD_SIZE;
+	bool mib = bytes >= 1024.0 * 1024.0;
 	snprintf(msg, sizeof(msg),
-		 "recording syscalls of %s%s: up to %u containers x %u records x %zu B = %.1f MiB; pid %d, socket %s\n",
+		 "recording syscalls of %s%s: up to %u containers x %u records x %zu B = %.1f %s; pid %d, socket %s\n",
 		 all ? "every cgroup" : r.key_mntns ? "the mount namespaces of " : "the cgroups below ",
 		 all ? "" : r.key_mntns ? (pod ? pod : "--mntns") : r.scope, r.nslots, r.nrecords, TL_RECORD_SIZE,
-		 (double)r.nslots * r.nrecords * TL_RECORD_SIZE / (1024.0 * 1024.0), (int)getpid(), sock);
+		 bytes / (mib ? 1024.0 * 1024.0 : 1024.0), mib ? "MiB" : "KiB", (int)getpid(), sock);
 	if (ready[1] >= 0) {
 		if (write(ready[1], msg, strlen(msg)) < 0)
 			_exit(EXIT_FAIL);

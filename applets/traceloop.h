@@ -5,6 +5,7 @@
 #ifndef RETINA_TRACELOOP_H
 #define RETINA_TRACELOOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
@@ -13,8 +14,14 @@
 
 #define TL_RECORD_SIZE sizeof(struct tl_record)
 
-/* "openat" for 257; "syscall_999" for numbers it does not know (into buf). */
+/* "openat" for 257 (x86_64; per-architecture tables); "syscall_999" for numbers it does not know (into buf). */
 const char *tl_syscall_name(unsigned int nr, char buf[24]);
+
+/* A record's call: tl_syscall_name, or "i386:execve" for an i386 (compat) one. */
+const char *tl_record_name(const struct tl_record *r, char buf[32]);
+
+/* execve or execveat (native): a successful one from a non-leader thread returns in the leader's ID. */
+bool tl_is_exec(const struct tl_record *r);
 
 /* The decoded arguments: filename="/tmp/x", flags=577, mode=438 */
 void tl_format_args(const struct tl_record *enter, char *out, size_t len);

@@ -8,14 +8,10 @@
 #include "lib/retina.h"
 
 /* Records carry the traced CPU's syscall numbers: this build's (the tracer
- * and the traced run on one kernel). SYS_* come from the libc of the target. */
-#if defined(__aarch64__)
-#include "applets/traceloop_syscalls_arm64.h"
-#elif defined(__x86_64__)
+ * and the traced run on one kernel). SYS_* come from the libc of the target,
+ * names from the per-architecture table; i386 records (TL_COMPAT) are named
+ * from its own table and not decoded. */
 #include "applets/traceloop_syscalls.h"
-#else
-#error "traceloop decodes x86_64 and arm64 syscalls only"
-#endif
 #ifndef SYS_openat2
 #define SYS_openat2 437	/* the same number on every architecture */
 #endif
@@ -26,6 +22,22 @@ const char *tl_syscall_name(unsigned int nr, char buf[24])
 		return syscall_names[nr];
 	snprintf(buf, 24, "syscall_%u", nr);
 	return buf;
+}
+
+const char *tl_record_name(const struct tl_record *r, char buf[32])
+{
+	if (!(r->flags & TL_COMPAT))
+		return tl_syscall_name(r->nr, buf);
+	if (r->nr < ARRAY_SIZE(compat_syscall_names) && compat_syscall_names[r->nr])
+		snprintf(buf, 32, "i386:%s", compat_syscall_names[r->nr]);
+	else
+		snprintf(buf, 32, "i386:syscall_%u", r->nr);
+	return buf;
+}
+
+bool tl_is_exec(const struct tl_record *r)
+{
+	return !(r->flags & TL_COMPAT) && (r->nr == SYS_execve || r->nr == SYS_execveat);
 }
 
 void tl_quote(const char *data, size_t n, char *out, size_t len)
@@ -84,26 +96,28 @@ void tl_sockaddr(const unsigned char *d, size_t n, char *out, size_t len)
 		snprintf(out, len, "family=%u", family);
 }
 
-/* Arguments shown for syscalls not decoded by name (0: none; the default is 3). */
-static int nargs(unsigned int nr)
+/* Arguments shown for syscalls not decoded (0: none; the default is 3), by name: the same on every architecture. */
+static int nargs(const struct tl_record *r)
 {
-	static const struct { unsigned short nr; unsigned char n; } t[] = {
-		{ SYS_close, 1 }, { SYS_fstat, 2 }, { SYS_lseek, 3 }, { SYS_mmap, 6 }, { SYS_mprotect, 3 },
-		{ SYS_munmap, 2 }, { SYS_brk, 1 }, { SYS_rt_sigaction, 4 }, { SYS_rt_sigprocmask, 4 },
-		{ SYS_ioctl, 3 }, { SYS_dup, 1 }, { SYS_nanosleep, 2 }, { SYS_getpid, 0 }, { SYS_socket, 3 },
-		{ SYS_accept, 3 }, { SYS_exit, 1 }, { SYS_wait4, 4 }, { SYS_kill, 2 }, { SYS_fcntl, 3 },
-		{ SYS_getuid, 0 }, { SYS_getgid, 0 }, { SYS_geteuid, 0 }, { SYS_getegid, 0 }, { SYS_getppid, 0 },
-		{ SYS_gettid, 0 }, { SYS_getdents64, 3 }, { SYS_set_tid_address, 1 }, { SYS_exit_group, 1 },
-		{ SYS_newfstatat, 4 }, { SYS_set_robust_list, 2 }, { SYS_pipe2, 2 }, { SYS_prlimit64, 4 },
-		{ SYS_getrandom, 3 }, { SYS_rseq, 4 },
-#ifdef SYS_open	/* x86_64 only: arm64 has just the *at() forms */
-		{ SYS_access, 2 }, { SYS_pipe, 1 }, { SYS_dup2, 2 }, { SYS_fork, 0 }, { SYS_vfork, 0 },
-		{ SYS_arch_prctl, 2 },
-#endif
+	static const struct { const char *name; unsigned char n; } t[] = {
+		{ "close", 1 },	     { "fstat", 2 },	     { "lseek", 3 },	    { "mmap", 6 },
+		{ "mprotect", 3 },   { "munmap", 2 },	     { "brk", 1 },	    { "rt_sigaction", 4 },
+		{ "rt_sigprocmask", 4 }, { "ioctl", 3 },     { "access", 2 },	    { "pipe", 1 },
+		{ "dup", 1 },	     { "dup2", 2 },	     { "nanosleep", 2 },    { "getpid", 0 },
+		{ "socket", 3 },     { "accept", 3 },	     { "fork", 0 },	    { "vfork", 0 },
+		{ "exit", 1 },	     { "wait4", 4 },	     { "kill", 2 },	    { "fcntl", 3 },
+		{ "getuid", 0 },     { "getgid", 0 },	     { "geteuid", 0 },	    { "getegid", 0 },
+		{ "getppid", 0 },    { "arch_prctl", 2 },    { "gettid", 0 },	    { "getdents64", 3 },
+		{ "set_tid_address", 1 }, { "exit_group", 1 }, { "newfstatat", 4 }, { "set_robust_list", 2 },
+		{ "pipe2", 2 },	     { "prlimit64", 4 },     { "getrandom", 3 },    { "rseq", 4 },
 	};
+	char buf[32];
+	const char *name = tl_record_name(r, buf);
 
+	if (r->flags & TL_COMPAT)
+		name += 5;	/* "i386:" */
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
-		if (t[i].nr == nr)
+		if (!strcmp(t[i].name, name))
 			return t[i].n;
 	return 3;
 }
@@ -141,6 +155,8 @@ void tl_format_args(const struct tl_record *e, char *out, size_t len)
 	char q[TL_DATA * 4 + 8];
 	const __u64 *a = e->args;
 
+	if (e->flags & TL_COMPAT)	/* i386: raw arguments (32-bit values), nothing copied */
+		goto raw;
 	switch (e->nr) {
 	case SYS_read: case SYS_pread64: case SYS_recvfrom:	/* the data comes with the exit */
 		snprintf(out, len, "fd=%d, count=%llu", (int)a[0], (unsigned long long)a[2]);
@@ -191,9 +207,10 @@ void tl_format_args(const struct tl_record *e, char *out, size_t len)
 		snprintf(out, len, "fd=%d", (int)a[0]);
 		return;
 	}
+raw:;
 	size_t used = 0;
 	out[0] = '\0';
-	for (int i = 0; i < nargs(e->nr) && used < len; i++)
+	for (int i = 0; i < nargs(e) && used < len; i++)
 		used += (size_t)snprintf(out + used, len - used, "%s0x%llx", i ? ", " : "", (unsigned long long)a[i]);
 }
 
@@ -206,7 +223,8 @@ void tl_format_ret(const struct tl_record *x, char *out, size_t len)
 		snprintf(out, len, "-1 %s", errno_name((int)-ret, ebuf));
 	else if (ret > 0xffffffffLL)
 		snprintf(out, len, "0x%llx", (unsigned long long)ret);
-	else if ((x->nr == SYS_read || x->nr == SYS_pread64 || x->nr == SYS_recvfrom) && ret > 0) {
+	else if (!(x->flags & TL_COMPAT) && (x->nr == SYS_read || x->nr == SYS_pread64 || x->nr == SYS_recvfrom) &&
+		 ret > 0) {
 		tl_quote(x->data, preview_len(x), q, sizeof(q));
 		snprintf(out, len, "%lld %s%s", ret, q, (unsigned long long)ret > preview_len(x) ? "..." : "");
 	} else
@@ -216,7 +234,7 @@ void tl_format_ret(const struct tl_record *x, char *out, size_t len)
 void tl_format_line(const struct tl_record *e, const struct tl_record *x, uint64_t t0_ns, char *out, size_t len)
 {
 	const struct tl_record *r = e ? e : x;
-	char name[24], args[768], ret[384];
+	char name[32], args[768], ret[384];
 
 	if (!r) {
 		snprintf(out, len, "?");
@@ -234,5 +252,5 @@ void tl_format_line(const struct tl_record *e, const struct tl_record *x, uint64
 	snprintf(out, len, "%02llu:%02llu.%09llu cpu#%u pid %u [%.16s] %s(%s) = %s",
 		 (unsigned long long)(t / 60000000000ULL), (unsigned long long)(t / 1000000000ULL % 60),
 		 (unsigned long long)(t % 1000000000ULL), r->cpu, r->pid, r->comm,
-		 tl_syscall_name(r->nr, name), args, ret);
+		 tl_record_name(r, name), args, ret);
 }

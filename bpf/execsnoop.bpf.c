@@ -6,6 +6,11 @@
  * arguments while the caller's memory still holds them; sys_exit adds the
  * return value and the new comm and sends the event. Filters (cgroup, mount
  * namespace, comm) are applied here, in the kernel.
+ *
+ * Two traps: an exec from a thread that is not the leader returns in a
+ * thread that took the leader's ID (de_thread), so sched_process_exec moves
+ * the pending entry to the new ID; and an i386 execve (int 0x80 on x86_64)
+ * has its own number (11) and 32-bit argv, told apart by TS_COMPAT.
  */
 #include "bpf/vmlinux_min.h"
 #include <bpf/bpf_core_read.h>
@@ -80,18 +85,28 @@ int execsnoop_enter(struct bpf_raw_tracepoint_args *ctx)
 {
 	long nr = (long)ctx->args[1];
 	struct pt_regs *regs = (void *)ctx->args[0];
-	const char *const *argv;
+	unsigned long argv;
 	struct exec_event *e;
 	__u32 zero = 0, tid;
+	bool compat = false;
 
-	if (nr != NR_execve && nr != NR_execveat)
+	if (nr == NR_execve || nr == NR_execveat || (SC_HAS_COMPAT && (nr == COMPAT_NR_execve || nr == COMPAT_NR_execveat))) {
+		compat = sc_in_compat();
+		/* the other table's number: i386 59 is oldolduname, x86_64 11 is munmap */
+		if (compat ? nr != COMPAT_NR_execve && nr != COMPAT_NR_execveat : nr != NR_execve && nr != NR_execveat)
+			return 0;
+	} else {
 		return 0;
+	}
 	if (!wanted())
 		return 0;
 	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return 0;
-	argv = (const char *const *)(nr == NR_execve ? SYSCALL_ARG1(regs) : SYSCALL_ARG2(regs));
+	if (compat)
+		argv = sc_compat_arg(regs, nr == COMPAT_NR_execve ? 1 : 2);
+	else
+		argv = sc_arg(regs, nr == NR_execve ? 1 : 2);
 	e->args_count = 0;
 	e->args_size = 0;
 	e->args_truncated = 0;
@@ -101,8 +116,14 @@ int execsnoop_enter(struct bpf_raw_tracepoint_args *ctx)
 		const char *arg = NULL;
 		long n;
 
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+		if (compat) {	/* an array of 32-bit pointers */
+			__u32 a32 = 0;
+			if (bpf_probe_read_user(&a32, sizeof(a32), (const void *)(argv + 4 * i)) || !a32)
+				goto done;
+			arg = (const char *)(unsigned long)a32;
+		} else if (bpf_probe_read_user(&arg, sizeof(arg), (const void *)(argv + 8 * i)) || !arg) {
 			goto done;
+		}
 		if (off > EXECSNOOP_ARGS_SIZE - EXECSNOOP_ARG_MAX) {
 			e->args_truncated = 1;
 			goto done;
@@ -116,13 +137,32 @@ int execsnoop_enter(struct bpf_raw_tracepoint_args *ctx)
 		e->args_count++;
 	}
 	/* Twenty arguments copied: is there a 21st? */
-	const char *more = NULL;
-	if (!bpf_probe_read_user(&more, sizeof(more), &argv[EXECSNOOP_MAX_ARGS]) && more)
+	unsigned long more = 0;
+	if (!bpf_probe_read_user(&more, compat ? 4 : 8, (const void *)(argv + (compat ? 4 : 8) * EXECSNOOP_MAX_ARGS)) &&
+	    more)
 		e->args_truncated = 1;
 done:
 	e->args_size = off;
 	tid = (__u32)bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&pending, &tid, e, BPF_ANY);
+	return 0;
+}
+
+/*
+ * A successful exec from a non-leader thread: de_thread() gave the thread the
+ * leader's ID (old_pid is the ID it entered execve with), so the pending
+ * entry moves to the ID sys_exit will look up.
+ */
+SEC("raw_tp/sched_process_exec")
+int execsnoop_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 old = (__u32)ctx->args[1], tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_event *e;
+
+	if (old == tid || !(e = bpf_map_lookup_elem(&pending, &old)))
+		return 0;
+	bpf_map_update_elem(&pending, &tid, e, BPF_ANY);
+	bpf_map_delete_elem(&pending, &old);
 	return 0;
 }
 

@@ -4,13 +4,15 @@
  * traced cgroups is written into an overwritable ring per cgroup (a slice of
  * one preallocated, mmap-able array), so the last nr_records syscalls of each
  * container are there to read even after it exited. raw_tp/sys_enter and
- * sys_exit: no kprobes, fentry or tracefs needed.
+ * sys_exit: no kprobes, fentry or tracefs needed. An i386 syscall on x86_64
+ * (int 0x80) is recorded with its own number and TL_COMPAT, its arguments
+ * raw: its numbers mean other calls in the native table.
  */
 #include "bpf/vmlinux_min.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "bpf/traceloop.h"
-#include "bpf/syscall_arch.h"
+#include "bpf/syscall_arch.h"	/* the numbers decoded here, and where the arguments are, per architecture */
 
 const volatile bool filter_cgroup = false;	/* only below the cgroup in cgroup_filter[0] */
 const volatile __u32 nr_records = 2048;		/* per slot; a power of two */
@@ -121,6 +123,7 @@ static __always_inline void fill(struct tl_record *r, __u8 kind, __u16 nr)
 	r->kind = kind;
 	r->cpu = (__u8)bpf_get_smp_processor_id();
 	r->data_len = 0;
+	r->flags = 0;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 }
 
@@ -169,12 +172,15 @@ int traceloop_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (!traced() || !(r = reserve(&seq)))
 		return 0;
 	fill(r, TL_ENTER, (__u16)nr);
-	r->args[0] = SYSCALL_ARG0(regs);
-	r->args[1] = SYSCALL_ARG1(regs);
-	r->args[2] = SYSCALL_ARG2(regs);
-	r->args[3] = SYSCALL_ARG3(regs);
-	r->args[4] = SYSCALL_ARG4(regs);
-	r->args[5] = SYSCALL_ARG5(regs);
+	if (sc_in_compat()) {
+		r->flags = TL_COMPAT;
+		for (int i = 0; i < 6; i++)
+			r->args[i] = sc_compat_arg(regs, i);
+		r->seq = seq;
+		return 0;
+	}
+	for (int i = 0; i < 6; i++)
+		r->args[i] = sc_arg(regs, i);
 	switch (nr) {
 #ifdef HAVE_NR_open
 	case NR_open:
@@ -215,12 +221,14 @@ int traceloop_exit(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!traced() || !(r = reserve(&seq)))
 		return 0;
-	long nr = SYSCALL_NR(regs);
+	long nr = sc_exit_nr(regs);
 	fill(r, TL_EXIT, (__u16)nr);
 	r->args[0] = ret;
+	if (sc_in_compat())
+		r->flags = TL_COMPAT;
 	/* What was read is only there now: the buffer pointer is still in the saved registers. */
-	if ((nr == NR_read || nr == NR_pread64 || nr == NR_recvfrom) && ret > 0)
-		copy_bytes(r, SYSCALL_ARG1(regs), ret);
+	else if ((nr == NR_read || nr == NR_pread64 || nr == NR_recvfrom) && ret > 0)
+		copy_bytes(r, sc_arg(regs, 1), ret);
 	r->seq = seq;
 	return 0;
 }

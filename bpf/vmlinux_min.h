@@ -48,17 +48,31 @@ struct bpf_raw_tracepoint_args {
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
-/* The saved user registers as sys_enter/sys_exit see them (see bpf/syscall_arch.h) */
+/*
+ * The saved user registers as sys_enter/sys_exit see them (see bpf/syscall_arch.h).
+ * arm64: arguments in regs[0..5]; x0 becomes the return value, orig_x0 keeps
+ * the first argument. regs[] sits in an anonymous union in the kernel's; CO-RE finds it.
+ */
 #if defined(__TARGET_ARCH_arm64)
-struct pt_regs {	/* regs[] sits in an anonymous union in the kernel's; CO-RE finds it */
+struct pt_regs {
 	__u64 regs[31];
 	__u64 sp, pc, pstate;
 	__u64 orig_x0;
 	__s32 syscallno;
 };
 #else
+/*
+ * x86_64: native arguments in di, si, dx, r10, r8, r9; i386 (int 0x80,
+ * sysenter) ones in bx, cx, dx, si, di, bp.
+ */
 struct pt_regs {
 	unsigned long di, si, dx, r10, r8, r9, orig_ax;
+	unsigned long bx, cx, bp;
+};
+
+/* x86: status & TS_COMPAT while an i386 syscall runs (in_ia32_syscall()) */
+struct thread_info {
+	unsigned int status;
 };
 #endif
 
@@ -75,6 +89,9 @@ struct nsproxy {
 };
 
 struct task_struct {
+#if !defined(__TARGET_ARCH_arm64)
+	struct thread_info thread_info;
+#endif
 	int pid;
 	int tgid;
 	struct task_struct *real_parent;

@@ -7,7 +7,7 @@ build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file 
 # nodejs: its package here ships npm too (Debian's separate npm package conflicts with it)
 test_pkgs=(libcmocka-dev python3-pytest iproute2 libcap2-bin util-linux procps libclang-rt-14-dev
 	unbound bind9-dnsutils iputils-ping iptables busybox-static bc strace bpftool
-	tinyproxy-bin nodejs curl openssl tshark nftables python3-yaml zsh bash-completion)
+	tinyproxy-bin nodejs curl openssl tshark nftables binutils python3-yaml zsh bash-completion)
 # make image (buildah, busybox-static, the CA bundle), the tests that run it (podman with runc,
 # skopeo) and make image-check (debootstrap)
 # make ARCH=arm64 only: the aarch64 cross compiler (musl itself is cross-built

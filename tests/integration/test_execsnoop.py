@@ -9,6 +9,7 @@ import time
 
 from conftest import require, run
 from containers import CGROUP_V1_PIDS, cid, new_uid, v2_root
+from ia32 import ia32_exec
 
 
 class Snoop:
@@ -152,3 +153,65 @@ def test_errors(retina):
     p = run(drop + [retina, "execsnoop", "-d", "1s"])
     assert p.returncode == 1
     assert "EPERM" in p.stderr and "--capabilities BPF,PERFMON" in p.stderr
+
+
+
+def test_signal_while_stdout_is_blocked_loses_no_event(retina, containers):
+    """A reader that falls behind (a full pipe nobody reads) when Ctrl-C comes: the
+    blocked write finishes (SA_RESTART) rather than failing with EINTR and dropping
+    stdio's buffer, so every event already taken from the ring still comes out whole."""
+    cg = containers.mkdir(v2_root(), f"retina-execsnoop-s{os.getpid()}")
+    s = Snoop(retina, "-o", "json", "--cgroup", str(cg))
+    n = 120	# ~1.3 KB a line: ~50 fill the 64 KiB pipe, the rest wait in the 256 KiB ring
+    long_arg = "x" * 250
+    try:
+        sh = subprocess.Popen(in_cgroup_sh(cg, f"i=0; while [ $i -lt {n} ]; do /bin/true {' '.join([long_arg] * 5)} "
+                                               "$i; i=$((i+1)); done"))
+        sh.wait(timeout=60)
+        time.sleep(0.5)	# execsnoop is now stuck in a write
+        s.p.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        out, err = s.p.communicate(timeout=30)
+    finally:
+        s.kill()
+    assert s.p.returncode == 0, err
+    evs = events(out)	# raises on a line cut short and glued to the next
+    assert all(e["args"][:6] == ["/bin/true"] + [long_arg] * 5 for e in evs)
+    assert [e["args"][6] for e in evs] == [str(i) for i in range(n)], err
+
+
+def test_exec_from_a_second_thread_reports_the_process(retina, containers, helpers):
+    """execve from a thread that is not the leader: at its return the thread has taken
+    the leader's PID (de_thread), so an exec tracked by thread ID would vanish."""
+    cg = containers.mkdir(v2_root(), f"retina-execsnoop-th{os.getpid()}")
+    s = Snoop(retina, "-o", "json", "--cgroup", str(cg))
+    try:
+        sh = subprocess.Popen(in_cgroup_sh(cg, f'{helpers["exec_from_thread"]} /bin/echo from-a-thread & '
+                                               'echo $! > /dev/stderr; wait'), stderr=subprocess.PIPE, text=True)
+        child = int(sh.stderr.readline())
+        sh.wait(timeout=20)
+        out, _ = s.stop()
+    finally:
+        s.kill()
+    evs = [e for e in events(out) if e["args"][:1] == ["/bin/echo"]]
+    assert [(e["comm"], e["args"], e["ret"], e["pid"], e["ppid"]) for e in evs] == \
+        [("echo", ["/bin/echo", "from-a-thread"], 0, child, sh.pid)]
+
+
+def test_32_bit_compat_execve_is_seen(retina, containers, tmp_path):
+    """int 0x80 execve is syscall 11 of the i386 table, not 59: it must be seen, with its
+    32-bit argv, and i386 syscalls that share 59 or 322 with x86_64 execs must not be."""
+    exe = ia32_exec(tmp_path)
+    cg = containers.mkdir(v2_root(), f"retina-execsnoop-32-{os.getpid()}")
+    s = Snoop(retina, "-o", "json", "--cgroup", str(cg))
+    try:
+        sh = subprocess.Popen(in_cgroup_sh(cg, f"{exe} >/dev/null"))
+        sh.wait(timeout=20)
+        out, _ = s.stop()
+    finally:
+        s.kill()
+    got = [(e["comm"], e["args"], e["ret"]) for e in events(out)]
+    assert got == [("ia32-exec", [exe], 0),	# the shell starts the i386 program (a native execve)
+                   ("ia32-exec", ["/bin/echo", "ia32-marker"], -2),
+                   ("echo", ["/bin/echo", "ia32-marker"], 0)]
+    assert len({e["pid"] for e in events(out)}) == 1

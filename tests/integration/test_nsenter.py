@@ -3,7 +3,12 @@ network namespaces, root = an empty tmpfs with no binaries), pods made of real c
 directories named as kubelet names them, and the errors an SRE meets."""
 import json
 import os
+import shutil
+import subprocess
+import time
 import uuid
+
+import pytest
 
 from conftest import require, run
 from containers import CGROUP_V1_PIDS, cid, new_uid, v2_root
@@ -153,7 +158,7 @@ def test_pod_by_uid_and_by_name_systemd_driver_cgroup_v2(retina, containers):
     # the wrong namespace does not match
     p = run([retina, "nsenter", "--pod", "other/web-7d9f", "--", "capcheck"], env=env)
     assert p.returncode == 1
-    assert "no pod other/web-7d9f" in p.stderr and "API server is not implemented yet" in p.stderr
+    assert "no pod other/web-7d9f" in p.stderr and "no kubeconfig or in-cluster config" in p.stderr
     p = run([retina, "nsenter", "--list"], env=env, check=0)
     row = [l for l in p.stdout.splitlines() if l.startswith(uid)]
     assert row and row[0].split() == [uid, "shop", "web-7d9f", "?", c[:12], str(pid), "fake_container"]
@@ -229,3 +234,62 @@ def test_capcheck_knows_what_nsenter_and_the_tracers_need(retina):
     p = run(["unshare", "--pid", "--fork", "--mount-proc", "--", retina, "capcheck", "-o", "json", "nsenter"])
     assert p.returncode == 1
     assert "--host-pid" in json.loads(p.stdout)["tools"][0]["flags"]
+
+
+# ---- each namespace flag alone, --root DIR, --wd DIR ------------------------------------------
+
+def ns_of(pid, kind):
+    return os.readlink(f"/proc/{pid}/ns/{kind}")
+
+
+@pytest.mark.parametrize("flag,kind", [("-u", "uts"), ("-i", "ipc"), ("-n", "net"), ("-p", "pid"),
+                                       ("-C", "cgroup"), ("-U", "user")])
+def test_each_namespace_flag_enters_that_namespace_only(retina, containers, flag, kind):
+    """The node's busybox (no -m: our files) reports the namespaces it runs in."""
+    require("busybox")
+    if kind in ("cgroup", "user"):	# fake_container has neither: make a target that has
+        args = ["--cgroup", "--fork"] if kind == "cgroup" else ["--user", "--map-root-user", "--fork"]
+        target = containers.track(subprocess.Popen(["unshare", *args, "sleep", "60"]))
+        for _ in range(100):	# unshare forks: the sleep is its child
+            kids = open(f"/proc/{target.pid}/task/{target.pid}/children").read().split()
+            if kids and ns_of(kids[0], kind) != ns_of("self", kind):
+                break
+            time.sleep(0.02)
+        pid = int(kids[0])
+    else:
+        pid = containers.start("--hostname", "flagged")
+    p = run([retina, "nsenter", "-t", str(pid), flag, "--", "busybox", "sh", "-c",
+             "for k in uts ipc net pid cgroup user mnt; do echo $k $(readlink /proc/self/ns/$k); done; hostname"])
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    got = dict(l.split() for l in lines[:-1])
+    for k, link in got.items():
+        want = ns_of(pid, k) if k == kind else ns_of("self", k)
+        assert link == want, (flag, k)
+    assert ns_of(pid, kind) != ns_of("self", kind)
+    if kind == "uts":
+        assert lines[-1] == "flagged"
+    if kind == "user":	# uid 0 inside, as util-linux makes it
+        q = run([retina, "nsenter", "-t", str(pid), "-U", "--", "busybox", "cat", "/proc/self/uid_map"])
+        assert q.stdout.split() == ["0", "0", "1"], q.stdout
+
+
+def test_root_and_wd_directories(retina, containers, tmp_path):
+    require("busybox")
+    root = tmp_path / "newroot"
+    (root / "bin").mkdir(parents=True)
+    (root / "data" / "sub").mkdir(parents=True)
+    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    # --root DIR: a node path, opened before entering; --wd DIR: a path inside the new root
+    p = run([retina, "nsenter", "-t", str(os.getpid()), f"--root={root}", "--wd=/data/sub", "--",
+             "/bin/busybox", "sh", "-c", "pwd; ls /"])
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["/data/sub", "bin", "data"]
+    # with -m, the target's root and working directory are the defaults; -w alone: the target's cwd
+    pid = containers.start("--copy", "/bin/busybox=/bin/busybox", "--tmpfs", "/work")
+    p = run([retina, "nsenter", "-t", str(pid), "-m", "--wd=/work", "--", "/bin/busybox", "pwd"])
+    assert p.stdout.strip() == "/work", p.stderr
+    p = run([retina, "nsenter", "-t", str(pid), "-m", "--", "/bin/busybox", "pwd"])
+    assert p.stdout.strip() == os.readlink(f"/proc/{pid}/cwd"), p.stderr
+    p = run([retina, "nsenter", "-t", str(pid), "-m", "--wd=/no-such-dir", "--", "/bin/busybox", "true"])
+    assert p.returncode == 1 and "--wd /no-such-dir" in p.stderr

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from conftest import require, run
+from ia32 import ia32_exec
 from containers import CGROUP_V1_PIDS, cid, new_uid, v2_root
 
 
@@ -104,13 +105,16 @@ def test_syscall_storm_keeps_only_the_last_records(retina, containers, recorder)
     scope = containers.mkdir(v2_root(), f"retina-traceloop-s{os.getpid()}")
     a, b = containers.mkdir(scope, "a"), containers.mkdir(scope, "b")
     p = recorder.start("--cgroup", str(scope), "--records", "64", "--slots", "1")
-    assert "up to 1 containers x 64 records x 168 B = 0.0 MiB" in p.stdout
+    assert "up to 1 containers x 64 records x 168 B = 10.5 KiB" in p.stdout
     run_in(a, ["python3", "-c", "import os\nfor _ in range(20000): os.getppid()"], check=0)
     run_in(b, ["python3", "-c", "import os; os.getppid()"], check=0)	# no slot left for b
     listing = json.loads(recorder.cmd("list", "-o", "json").stdout)
     assert len(listing) == 1
     assert listing[0]["records"] == 64 and listing[0]["written"] > 40000
     assert listing[0]["path"] == str(a)
+    footer = recorder.cmd("list").stdout.splitlines()[-1]
+    assert re.fullmatch(r"\(\d+ syscalls of cgroups beyond the 1 slots were not recorded: restart with more "
+                        r"--slots\)", footer), footer
     lines = recorder.cmd("show", "0").stdout.splitlines()
     assert 32 <= len(lines) <= 64
     assert any("getppid() = " in l for l in lines)
@@ -203,3 +207,96 @@ def test_errors(retina, recorder, containers, tmp_path):
     drop = ["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin", "--inh-caps=-all", "--"]
     p = run(drop + [retina, "traceloop", "record", "--all", "--foreground", "--socket", str(tmp_path / "y.sock")])
     assert p.returncode == 1 and "--capabilities BPF,PERFMON" in p.stderr
+
+
+NET_AND_CLONE = r"""
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.syscall(2, b"/etc/hostname", 0, 0)	# open(2) itself: libc only calls openat
+os.close(fd)
+for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+    srv = socket.socket(fam, socket.SOCK_STREAM)
+    srv.bind((host, 0))
+    srv.listen()
+    cli = socket.socket(fam, socket.SOCK_STREAM)
+    cli.connect(srv.getsockname()[:2])
+    print(srv.getsockname()[1], flush=True)
+    cli.close(), srv.close()
+pid = os.fork()
+if pid == 0:
+    os._exit(3)
+os.waitpid(pid, 0)
+print(pid)
+"""
+
+
+def test_decoded_open_connect_bind_clone_exit_group(retina, containers, recorder):
+    scope = containers.mkdir(v2_root(), f"retina-traceloop-n{os.getpid()}")
+    recorder.start("--cgroup", str(scope))
+    p = run_in(scope, ["python3", "-c", NET_AND_CLONE], check=0)
+    port4, port6, child = (int(x) for x in p.stdout.split())
+    out = recorder.cmd("show", "0").stdout
+    assert re.search(r'\[python3\] open\(filename="/etc/hostname", flags=0, mode=0\) = \d+$', out, re.M), out
+    assert re.search(r"bind\(fd=\d+, addr=127\.0\.0\.1:0, addrlen=16\) = 0$", out, re.M), out
+    assert re.search(rf"connect\(fd=\d+, addr=127\.0\.0\.1:{port4}, addrlen=16\) = 0$", out, re.M), out
+    assert re.search(r"bind\(fd=\d+, addr=\[::1\]:0, addrlen=28\) = 0$", out, re.M), out
+    assert re.search(rf"connect\(fd=\d+, addr=\[::1\]:{port6}, addrlen=28\) = 0$", out, re.M), out
+    assert re.search(rf"\[python3\] clone\(flags=0x[0-9a-f]*11\) = {child}$", out, re.M), out	# SIGCHLD in the low byte
+    assert re.search(rf"^\S+ cpu#\d+ pid {child} \[python3\] exit_group\(status=3\) = \?$", out, re.M), out
+    js = json.loads(recorder.cmd("show", "0", "-o", "json").stdout)
+    clone = [e for e in js if e["syscall"] == "clone"]
+    assert clone and clone[0]["ret"] == child and clone[0]["pid"] == clone[0]["tid"]
+    assert all({"time_ns", "cpu", "pid", "tid", "comm", "syscall"} <= set(e) for e in js)
+
+
+def test_i386_syscalls_are_named_from_their_own_table(retina, containers, recorder, tmp_path):
+    exe = ia32_exec(tmp_path)
+    scope = containers.mkdir(v2_root(), f"retina-traceloop-32-{os.getpid()}")
+    recorder.start("--cgroup", str(scope))
+    run_in(scope, [exe], check=0)
+    out = recorder.cmd("show", "0").stdout
+    # int 0x80 execve is i386 call 11 (munmap in the x86_64 table); its arguments stay raw
+    assert re.search(r"\[ia32-exec\] i386:execve\(0x[0-9a-f]+, 0x[0-9a-f]+, 0x0\) = -1 ENOENT$", out, re.M), out
+    assert "[ia32-exec] munmap" not in out
+    assert re.search(r'\[echo\] write\(fd=1, buf="ia32-marker\\n", count=12\) = 12$', out, re.M), out
+
+
+def test_recorder_restarts_after_stop_and_after_a_kill(retina, containers, recorder):
+    scope = containers.mkdir(v2_root(), f"retina-traceloop-k{os.getpid()}")
+    for how in ("stop", "kill"):
+        recorder.start("--cgroup", str(scope))
+        run_in(scope, ["/bin/echo", f"before-{how}"], check=0)
+        assert f'buf="before-{how}\\n"' in recorder.cmd("show", "0").stdout
+        if how == "stop":
+            assert recorder.cmd("stop").stdout.strip() == "stopped"
+        else:
+            os.kill(recorder.pid, signal.SIGKILL)	# leaves its socket file behind
+        for _ in range(100):
+            if not os.path.exists(f"/proc/{recorder.pid}"):
+                break
+            time.sleep(0.05)
+        assert os.path.exists(recorder.sock) == (how == "kill")
+        for cmd in (["list"], ["show", "0"], ["clear", "0"], ["stop"]):
+            p = recorder.cmd(*cmd, expect=1)
+            assert "no recorder is running" in p.stderr and "retina traceloop record" in p.stderr, (cmd, p.stderr)
+    # a new recorder on the same socket starts empty: the rings were the old one's
+    recorder.start("--cgroup", str(scope))
+    assert json.loads(recorder.cmd("list", "-o", "json").stdout) == []
+    run_in(scope, ["/bin/echo", "after"], check=0)
+    out = recorder.cmd("show", "0").stdout
+    assert 'buf="after\\n"' in out and "before-" not in out
+
+
+def test_exec_from_a_second_thread_is_one_line(retina, containers, recorder, helpers):
+    """execve entered by a non-leader thread returns in the thread that took the leader's ID:
+    show pairs the two halves anyway."""
+    scope = containers.mkdir(v2_root(), f"retina-traceloop-th{os.getpid()}")
+    recorder.start("--cgroup", str(scope))
+    run_in(scope, [helpers["exec_from_thread"], "/bin/echo", "from-a-thread"], check=0)
+    out = recorder.cmd("show", "0").stdout
+    lines = [l for l in out.splitlines() if "from-a-thread" in l and "execve" in l]
+    assert len(lines) == 1 and lines[0].endswith(') = 0'), out
+    leader = int(re.search(r" pid (\d+) ", lines[0]).group(1))
+    js = json.loads(recorder.cmd("show", "0", "-o", "json").stdout)
+    ex = [e for e in js if e["syscall"] == "execve" and "from-a-thread" in e.get("args", "")]
+    assert len(ex) == 1 and ex[0]["ret"] == 0 and ex[0]["pid"] == leader and ex[0]["tid"] != leader

@@ -200,6 +200,34 @@ static void names_and_quote_bounds(void **state)
 	assert_string_equal(out, "");
 }
 
+#if defined(__x86_64__)	/* i386 compat records exist on x86_64 only */
+static void i386_calls_are_named_from_their_table_with_raw_args(void **state)
+{
+	struct tl_record e = rec(TL_ENTER, 11, 1000, "ia32"), x = rec(TL_EXIT, 11, 2000, "ia32");
+	char nb[32], line[1024];
+	(void)state;
+
+	e.flags = x.flags = TL_COMPAT;
+	e.args[0] = 0x804a000, e.args[1] = 0x804a020, e.args[2] = 0;
+	x.args[0] = (__u64)-2;
+	assert_string_equal(tl_record_name(&e, nb), "i386:execve");	/* 11 is munmap on x86_64 */
+	tl_format_line(&e, &x, 1000, line, sizeof(line));
+	assert_string_equal(line, "00:00.000000000 cpu#1 pid 31022 [ia32] i386:execve(0x804a000, 0x804a020, 0x0) = -1 ENOENT");
+	e.nr = 3;	/* i386 read: no data preview even when the exit carries bytes */
+	x.nr = 3;
+	x.args[0] = 5;
+	set_data(&x, "hello", 5);
+	tl_format_line(&e, &x, 1000, line, sizeof(line));
+	assert_non_null(strstr(line, "i386:read("));
+	assert_null(strstr(line, "hello"));
+	e.nr = 999;
+	assert_string_equal(tl_record_name(&e, nb), "i386:syscall_999");
+	e.flags = 0;
+	e.nr = SYS_munmap;	/* 11: the same number read natively */
+	assert_string_equal(tl_record_name(&e, nb), "munmap");
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +239,9 @@ int main(void)
 		cmocka_unit_test(connect_decodes_v4_v6_and_unix),
 		cmocka_unit_test(execve_argv_clone_exit_group_and_raw),
 		cmocka_unit_test(names_and_quote_bounds),
+#if defined(__x86_64__)
+		cmocka_unit_test(i386_calls_are_named_from_their_table_with_raw_args),
+#endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,6 +57,11 @@ const char kubectl_bpftrace_help[] =
 	"      --ip ADDR                     only packets from or to ADDR (repeatable; IPv4/IPv6)\n"
 	"      --cidr NET                    only packets from or to NET (repeatable)\n"
 	"      --port N                      only packets with source or destination port N (repeatable)\n"
+	"      --stack[=all]                 the kernel stack of each DROP (=all: of every event), under\n"
+	"                                    the row / as \"stack\" (adds SYSLOG to the pod: symbols)\n"
+	"      --nft --allow-system-changes  the nftables rule that dropped each NETFILTER_DROP in the\n"
+	"                                    node's network namespace: each pod adds the table inet\n"
+	"                                    retina_nftrace while it runs (and NET_ADMIN to the pod)\n"
 	"  -l, --selector SEL                every Linux node matching the label selector\n"
 	"      --max-nodes N                 allow up to N trace pods (needed above 20)\n"
 	"  -o, --output table|json           table (default), or JSON lines with a \"node\" field\n"
@@ -75,7 +80,8 @@ const char kubectl_bpftrace_help[] =
 	"  kubectl retina bpftrace node-1\n"
 	"  kubectl retina bpftrace node-1 --drops --ip 10.0.0.4 --duration 60s\n"
 	"  kubectl retina bpftrace node-1 node-2 --rst --port 443 -o json | jq .\n"
-	"  kubectl retina bpftrace -l agentpool=blue --drops\n";
+	"  kubectl retina bpftrace -l agentpool=blue --drops\n"
+	"  kubectl retina bpftrace node-1 --drops --stack --nft --allow-system-changes\n";
 
 #define MAX_TRACE_ARGS 96
 #define NODES_WITHOUT_FLAG 20	/* more needs --max-nodes: no accidental fleet-wide BPF pods */
@@ -155,7 +161,7 @@ static void check_count(const struct bt_args *a, size_t n, const char *what)
 static void parse_args(int argc, char **argv, struct bt_args *a)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_STARTUP, O_REPO,
-	       O_VERSION, O_KUBECONFIG, O_CONTEXT, O_MAX_NODES };
+	       O_VERSION, O_KUBECONFIG, O_CONTEXT, O_MAX_NODES, O_STACK, O_NFT, O_ALLOW_CHANGES };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -165,6 +171,9 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 		{ "ip", required_argument, NULL, O_IP },
 		{ "cidr", required_argument, NULL, O_CIDR },
 		{ "port", required_argument, NULL, O_PORT },
+		{ "stack", optional_argument, NULL, O_STACK },
+		{ "nft", no_argument, NULL, O_NFT },
+		{ "allow-system-changes", no_argument, NULL, O_ALLOW_CHANGES },
 		{ "selector", required_argument, NULL, 'l' },
 		{ "max-nodes", required_argument, NULL, O_MAX_NODES },
 		{ "output", required_argument, NULL, 'o' },
@@ -180,7 +189,9 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *repo = NULL, *version = NULL;
-	unsigned nnets = 0, nports = 0;
+	unsigned nnets = 0, nports = 0, types = 0;
+	bool nft = false, allow_changes = false;
+	const char *stack = NULL;
 	struct trace_net net;
 	char err[300];
 	uint64_t v;
@@ -196,11 +207,21 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	optind = 1;
 	while ((c = next_opt(argc, argv, "l:o:d:n:v:h", longopts)) != -1) {
 		switch (c) {
-		case O_DROPS: push(a, "--drops"); break;
-		case O_RST: push(a, "--rst"); break;
-		case O_ERRORS: push(a, "--errors"); break;
-		case O_RETRANS: push(a, "--retransmits"); break;
-		case O_ALL: push(a, "--all"); break;
+		case O_DROPS: push(a, "--drops"); types |= 1u << TT_DROP; break;
+		case O_RST: push(a, "--rst"); types |= 1u << TT_RST_SENT; break;
+		case O_ERRORS: push(a, "--errors"); types |= 1u << TT_SOCK_ERR; break;
+		case O_RETRANS: push(a, "--retransmits"); types |= 1u << TT_RETRANS; break;
+		case O_ALL: push(a, "--all"); types |= (1u << TT_COUNT) - 1; break;
+		case O_STACK:
+			if (!optarg || !strcmp(optarg, "drops"))
+				stack = "--stack";
+			else if (!strcmp(optarg, "all"))
+				stack = "--stack=all";
+			else
+				usage_error("bad --stack '%s': use --stack (drops) or --stack=all (every event)", optarg);
+			break;
+		case O_NFT: nft = true; break;
+		case O_ALLOW_CHANGES: allow_changes = true; break;
 		case O_IP:
 		case O_CIDR:
 			if (++nnets > TRACE_MAX_NETS)
@@ -279,13 +300,40 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	}
 	if (a->nnodes)
 		check_count(a, a->nnodes, "given");
+	/* the tracer's own checks, here: a bad combination exits 2 before any pod */
+	if (!types)
+		types = (1u << TT_COUNT) - 1;
+	if (stack && !strcmp(stack, "--stack") && !(types & (1u << TT_DROP)))
+		usage_error("--stack shows the stacks of DROP events: add --drops, or use --stack=all for every event");
+	if (nft && !(types & (1u << TT_DROP)))
+		usage_error("--nft names the rule of netfilter drops: use it with --drops (or no event flag)");
+	if (nft && !allow_changes)
+		usage_error("--nft changes the nodes: each trace pod adds the nftables table inet %s (nftrace on "
+			    "every packet of the node's network namespace) while it runs, and needs NET_ADMIN for it; "
+			    "allow that with --allow-system-changes", NFT_TRACE_TABLE);
+	if (allow_changes && !nft)
+		usage_error("--allow-system-changes allows --nft's tracing table: use it with --nft");
+	if (stack)
+		push(a, stack);
+	if (nft) {
+		push(a, "--nft");
+		push(a, "--allow-system-changes");
+	}
 	a->argv[a->argc] = NULL;
 	if (debugpod_image(a->image, sizeof(a->image), repo, version, RETINA_VERSION, err, sizeof(err)))
 		usage_error("%s", err);
 	a->spec.image = a->image;
 	a->spec.command = a->argv;
-	/* what retina trace needs on 5.8+ (docs/trace.md): load BPF, attach tracepoints */
+	/*
+	 * what retina trace needs on 5.8+ (docs/trace.md): load BPF, attach
+	 * tracepoints; --stack: SYSLOG, or /proc/kallsyms reads as zeros (raw
+	 * addresses); --nft: NET_ADMIN to add its nftables table. Only when asked.
+	 */
 	a->spec.caps = CAPBIT(CAPN_BPF) | CAPBIT(CAPN_PERFMON);
+	if (stack)
+		a->spec.caps |= CAPBIT(CAPN_SYSLOG);
+	if (nft)
+		a->spec.caps |= CAPBIT(CAPN_NET_ADMIN);
 }
 
 static long long mono_ms(void)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <linux/netfilter/nf_tables.h>
 
 #include "applets/kubectl_bpftrace.h"
 #include "applets/trace.h"
@@ -63,17 +64,56 @@ static void endpoint(const cJSON *o, const char *ipkey, const char *portkey, cha
 		snprintf(buf, len, "%s", ip->valuestring);
 }
 
+/* Text from a pod drives no terminal: control characters become blanks. */
+static void put_clean(FILE *out, const char *s)
+{
+	for (; *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, out);
+}
+
+/* The tracer's "nft" object back into what nft_trace_format() takes; false when it names no table. */
+static bool nft_from_json(const cJSON *j, struct nft_trace *t)
+{
+	const cJSON *family = cJSON_GetObjectItemCaseSensitive(j, "family");
+	const cJSON *handle = cJSON_GetObjectItemCaseSensitive(j, "handle");
+
+	memset(t, 0, sizeof(*t));
+	if (!cJSON_IsObject(j) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "table")))
+		return false;
+	for (unsigned p = 0; p < 16 && cJSON_IsString(family); p++)
+		if (!strcmp(nft_family_name(p), family->valuestring)) {
+			t->nfproto = p;
+			break;
+		}
+	snprintf(t->table, sizeof(t->table), "%s", jstr(j, "table"));
+	snprintf(t->chain, sizeof(t->chain), "%s", jstr(j, "chain"));
+	t->table_handle = jnum(j, "table_handle");
+	t->chain_handle = jnum(j, "chain_handle");
+	t->has_handle = cJSON_IsNumber(handle);
+	t->handle = jnum(j, "handle");
+	t->type = t->has_handle ? NFT_TRACETYPE_RULE : NFT_TRACETYPE_POLICY;
+	return true;
+}
+
 /*
- * Lines under a table row for fields beyond Retina's: where pass-through
- * flags (--stack: "stack", --nft: "nft") get their text form.
+ * Lines under a table row for fields beyond Retina's, as `retina trace`
+ * prints them: --nft's rule ("nft"), then --stack's frames ("stack").
  */
 static void bt_render_extra(const cJSON *o, FILE *out)
 {
 	const cJSON *f;
+	struct nft_trace t;
+	char rule[256];
 
+	if (nft_from_json(cJSON_GetObjectItemCaseSensitive(o, "nft"), &t)) {
+		fputs("\n    nft: ", out);
+		put_clean(out, nft_trace_format(&t, rule, sizeof(rule)));
+	}
 	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(o, "stack"))
-		if (cJSON_IsString(f))
-			fprintf(out, "\n    %s", f->valuestring);
+		if (cJSON_IsString(f)) {
+			fputs("\n    ", out);
+			put_clean(out, f->valuestring);
+		}
 }
 
 static void stats(struct bt_stream *s, const cJSON *o, FILE *err)

@@ -138,10 +138,46 @@ static void summary_counts_by_type_reason_and_lost(void **state)
 	cap_free(&c);
 }
 
+/* --nft's rule, then --stack's frames under the row, as retina trace prints them; the pod's text sanitised */
+static void nft_and_stack_render_under_the_row(void **state)
+{
+	struct bt_stream s = { .node = "node-a" };
+	struct bt_render r = { .json = false };
+	struct cap c;
+	char line[1024];
+	(void)state;
+
+	snprintf(line, sizeof(line), "%.*s,\"nft\":{\"family\":\"inet\",\"table\":\"t\",\"chain\":\"in\\u001bput\","
+		 "\"table_handle\":1,\"chain_handle\":2,\"handle\":5,\"verdict\":\"drop\"},"
+		 "\"stack\":[\"kfree_skb_reason+0x1\",\"nft_do_chain+0x2c [nf_tables]\"]}", (int)strlen(EVENT) - 1, EVENT);
+	cap_open(&c);
+	assert_int_equal(bt_handle_line(&s, &r, line, c.o, c.e), BT_EVENT);
+	/* a policy drop (no handle), family ip; junk in place of an object shows nothing */
+	snprintf(line, sizeof(line), "%.*s,\"nft\":{\"family\":\"ip\",\"table\":\"filter\",\"chain\":\"INPUT\","
+		 "\"policy\":\"drop\"}}", (int)strlen(EVENT) - 1, EVENT);
+	assert_int_equal(bt_handle_line(&s, &r, line, c.o, c.e), BT_EVENT);
+	snprintf(line, sizeof(line), "%.*s,\"nft\":7,\"stack\":{\"a\":1}}", (int)strlen(EVENT) - 1, EVENT);
+	assert_int_equal(bt_handle_line(&s, &r, line, c.o, c.e), BT_EVENT);
+	cap_close(&c);
+	const char *first = strchr(c.out, '\n');
+	assert_non_null(first);
+	const char *want = "\n    nft: table inet t (1) chain in put (2) handle 5 drop\n"
+			   "    kfree_skb_reason+0x1\n    nft_do_chain+0x2c [nf_tables]\n";
+	assert_memory_equal(first, want, strlen(want));
+	assert_non_null(strstr(c.out, "\n    nft: table ip filter chain INPUT policy drop\n"));
+	/* three rows, five lines under the first two */
+	size_t n = 0;
+	for (const char *p = c.out; *p; p++)
+		n += *p == '\n';
+	assert_int_equal(n, 3 + 3 + 1);
+	cap_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(table_rows_match_the_tracer),
+		cmocka_unit_test(nft_and_stack_render_under_the_row),
 		cmocka_unit_test(json_gains_the_node_and_stats_stay_inside),
 		cmocka_unit_test(summary_counts_by_type_reason_and_lost),
 	};

@@ -34,6 +34,7 @@
 #include "applets/kubectl_bpftrace.h"
 #include "applets/kubectl_retina.h"
 #include "applets/trace.h"
+#include "applets/trace_io.h"
 #include "kube/client.h"
 #include "kube/debugpod.h"
 #include "kube/kubeconfig.h"
@@ -62,6 +63,13 @@ const char kubectl_bpftrace_help[] =
 	"      --nft --allow-system-changes  the nftables rule that dropped each NETFILTER_DROP in the\n"
 	"                                    node's network namespace: each pod adds the table inet\n"
 	"                                    retina_nftrace while it runs (and NET_ADMIN to the pod)\n"
+	"  -w, --write FILE                  write every node's dropped packets to one pcapng FILE\n"
+	"                                    (raw IP; an interface per node, named after it; each\n"
+	"                                    packet's comment: node, type, reason, probe, netns,\n"
+	"                                    ifname); - for stdout, then the table or JSON lines go\n"
+	"                                    to stderr. JSON lines on stdout carry no packet bytes\n"
+	"      --snaplen N                   with -w: bytes of each packet from its IP header\n"
+	"                                    (default 256, max 1024)\n"
 	"  -l, --selector SEL                every Linux node matching the label selector\n"
 	"      --max-nodes N                 allow up to N trace pods (needed above 20)\n"
 	"  -o, --output table|json           table (default), or JSON lines with a \"node\" field\n"
@@ -81,7 +89,9 @@ const char kubectl_bpftrace_help[] =
 	"  kubectl retina bpftrace node-1 --drops --ip 10.0.0.4 --duration 60s\n"
 	"  kubectl retina bpftrace node-1 node-2 --rst --port 443 -o json | jq .\n"
 	"  kubectl retina bpftrace -l agentpool=blue --drops\n"
-	"  kubectl retina bpftrace node-1 --drops --stack --nft --allow-system-changes\n";
+	"  kubectl retina bpftrace node-1 --drops --stack --nft --allow-system-changes\n"
+	"  kubectl retina bpftrace node-1 node-2 --drops --ip 10.0.0.4 -w drops.pcapng\n"
+	"  kubectl retina bpftrace -l agentpool=blue --drops -w - | tshark -r -\n";
 
 #define MAX_TRACE_ARGS 96
 #define NODES_WITHOUT_FLAG 20	/* more needs --max-nodes: no accidental fleet-wide BPF pods */
@@ -115,6 +125,10 @@ struct bt_args {
 	struct kube_load_opts load;
 	int verbosity;
 	char image[512];
+	const char *write_path;	/* -w */
+	uint32_t snaplen;
+	struct pcap_out pcap;
+	FILE *out;		/* table or JSON lines: stdout, or stderr with -w - */
 };
 
 static volatile sig_atomic_t got_signal;
@@ -161,7 +175,8 @@ static void check_count(const struct bt_args *a, size_t n, const char *what)
 static void parse_args(int argc, char **argv, struct bt_args *a)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_STARTUP, O_REPO,
-	       O_VERSION, O_KUBECONFIG, O_CONTEXT, O_MAX_NODES, O_STACK, O_NFT, O_ALLOW_CHANGES };
+	       O_VERSION, O_KUBECONFIG, O_CONTEXT, O_MAX_NODES, O_STACK, O_NFT, O_ALLOW_CHANGES,
+	       O_SNAPLEN };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -174,6 +189,8 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 		{ "stack", optional_argument, NULL, O_STACK },
 		{ "nft", no_argument, NULL, O_NFT },
 		{ "allow-system-changes", no_argument, NULL, O_ALLOW_CHANGES },
+		{ "write", required_argument, NULL, 'w' },
+		{ "snaplen", required_argument, NULL, O_SNAPLEN },
 		{ "selector", required_argument, NULL, 'l' },
 		{ "max-nodes", required_argument, NULL, O_MAX_NODES },
 		{ "output", required_argument, NULL, 'o' },
@@ -191,7 +208,7 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	const char *repo = NULL, *version = NULL;
 	unsigned nnets = 0, nports = 0, types = 0;
 	bool nft = false, allow_changes = false;
-	const char *stack = NULL;
+	const char *stack = NULL, *snaplen = NULL;
 	struct trace_net net;
 	char err[300];
 	uint64_t v;
@@ -205,7 +222,7 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	push(a, "--stats-interval");
 	push(a, STATS_INTERVAL);
 	optind = 1;
-	while ((c = next_opt(argc, argv, "l:o:d:n:v:h", longopts)) != -1) {
+	while ((c = next_opt(argc, argv, "l:o:d:n:v:w:h", longopts)) != -1) {
 		switch (c) {
 		case O_DROPS: push(a, "--drops"); types |= 1u << TT_DROP; break;
 		case O_RST: push(a, "--rst"); types |= 1u << TT_RST_SENT; break;
@@ -222,6 +239,18 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 			break;
 		case O_NFT: nft = true; break;
 		case O_ALLOW_CHANGES: allow_changes = true; break;
+		case 'w':
+			if (!optarg[0])
+				usage_error("-w needs a file name (or - for stdout)");
+			a->write_path = optarg;
+			break;
+		case O_SNAPLEN:
+			if (parse_u64(optarg, 1, TRACE_SNAPLEN_MAX, &v))
+				usage_error("bad --snaplen '%s': give a number of bytes from 1 to %d", optarg,
+					    TRACE_SNAPLEN_MAX);
+			snaplen = optarg;
+			a->snaplen = v;
+			break;
 		case O_IP:
 		case O_CIDR:
 			if (++nnets > TRACE_MAX_NETS)
@@ -313,12 +342,25 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 			    "allow that with --allow-system-changes", NFT_TRACE_TABLE);
 	if (allow_changes && !nft)
 		usage_error("--allow-system-changes allows --nft's tracing table: use it with --nft");
+	if (a->write_path && !(types & (1u << TT_DROP)))
+		usage_error("-w writes dropped packets: use it with --drops (or no event flag)");
+	if (snaplen && !a->write_path)
+		usage_error("--snaplen sets how much of each packet -w writes: use it with -w FILE");
 	if (stack)
 		push(a, stack);
 	if (nft) {
 		push(a, "--nft");
 		push(a, "--allow-system-changes");
 	}
+	if (a->write_path) {	/* the packets come in the JSON lines: logs carry text only */
+		push(a, "--emit-packets");
+		if (snaplen) {
+			push(a, "--snaplen");
+			push(a, snaplen);
+		}
+	}
+	if (!a->snaplen)
+		a->snaplen = 256;	/* the tracer's default */
 	a->argv[a->argc] = NULL;
 	if (debugpod_image(a->image, sizeof(a->image), repo, version, RETINA_VERSION, err, sizeof(err)))
 		usage_error("%s", err);
@@ -443,7 +485,7 @@ static void feed(const struct bt_args *a, struct bt_node *n, const char *buf, si
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] == '\n') {
 			n->line[n->used] = '\0';
-			bt_handle_line(&n->s, &a->render, n->line, stdout, stderr);
+			bt_handle_line(&n->s, &a->render, n->line, a->out, stderr);
 			n->used = 0;
 		} else if (n->used < LINE_MAX_BYTES - 1) {
 			n->line[n->used++] = buf[i];
@@ -511,10 +553,13 @@ static void follow(struct kube_client *k, const struct bt_args *a, struct bt_nod
 			else
 				explain_end(k, a, n);
 		}
-		fflush(stdout);
+		fflush(a->out);
+		/* the file is full, or its reader (| tshark -r -) went away: stop as on Ctrl-C */
+		if (a->write_path && !got_signal && pcap_flush((struct pcap_out *)&a->pcap))
+			got_signal = SIGPIPE;
 	}
 out:
-	fflush(stdout);
+	fflush(a->out);
 	free(p);
 	free(idx);
 }
@@ -556,6 +601,15 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 	if (!nodes) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
+	}
+	/* -w: an interface per node, named after it, before any packet */
+	for (size_t i = 0; a->write_path && i < a->nnodes; i++) {
+		int id = pcap_add_iface(&a->pcap, a->snaplen, a->names[i]);
+		if (id < 0) {
+			snprintf(err, sizeof(err), "cannot write %s: %s", a->pcap.name, strerror(errno));
+			goto fail;
+		}
+		nodes[i].s.ifid = id;
 	}
 	for (size_t i = 0; i < a->nnodes; i++) {
 		struct bt_node *n = &nodes[i];
@@ -613,8 +667,8 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 			for (size_t i = 0; a->nnodes > 1 && i < a->nnodes; i++)
 				if ((int)strlen(a->names[i]) > a->render.node_width)
 					a->render.node_width = strlen(a->names[i]) > 63 ? 63 : (int)strlen(a->names[i]);
-			bt_print_header(&a->render, stdout);
-			fflush(stdout);
+			bt_print_header(&a->render, a->out);
+			fflush(a->out);
 		}
 		long long t0 = mono_ms();
 		follow(k, a, nodes);
@@ -637,6 +691,21 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 	if (failed)
 		fprintf(stderr, "%s: %zu of %zu nodes failed%s\n", applet_name, failed, a->nnodes,
 			failed == a->nnodes ? "" : "; the others traced to the end");
+	if (a->write_path) {
+		uint64_t packets = 0, bad = 0;
+		size_t from = 0;
+		for (size_t i = 0; i < a->nnodes; i++) {
+			packets += nodes[i].s.packets;
+			bad += nodes[i].s.bad_packets;
+			from += nodes[i].s.packets > 0;
+		}
+		pcap_close(&a->pcap);
+		fprintf(stderr, "%s: %llu packets from %zu of %zu nodes written to %s\n", applet_name,
+			(unsigned long long)packets, from, a->nnodes, a->pcap.name);
+		if (bad)
+			fprintf(stderr, "%s: %llu packets unreadable in the trace pods' lines, not written\n",
+				applet_name, (unsigned long long)bad);
+	}
 	code = failed ? EXIT_FAIL : EXIT_OK;
 	for (size_t i = 0; i < a->nnodes; i++)
 		free(nodes[i].line);
@@ -655,6 +724,11 @@ struct bt_run {
 	const struct kube_config *cfg;
 };
 
+static void on_packet(void *ctx, struct bt_stream *s, const struct bt_packet *p)
+{
+	pcap_write_raw(ctx, s->ifid, p->ts_ns, p->data, p->caplen, p->origlen, p->comment);
+}
+
 static int bt_child(void *arg, int created_fd)
 {
 	struct bt_run *r = arg;
@@ -672,6 +746,17 @@ int kubectl_bpftrace_main(int argc, char **argv)
 	if (kube_config_load(&a.load, &cfg, err, sizeof(err)))
 		die(EXIT_FAIL, "%s", err);
 	a.spec.ns = cfg.namespace;
+	a.out = stdout;
+	if (a.write_path) {
+		/* before any request: a file we cannot write stops us first */
+		if (pcap_create(&a.pcap, a.write_path, "kubectl retina bpftrace"))
+			die(EXIT_FAIL, "cannot write %s: %s", a.write_path, strerror(errno));
+		if (!strcmp(a.write_path, "-"))
+			a.out = stderr;
+		a.render.packet = on_packet;
+		a.render.packet_ctx = &a.pcap;
+		signal(SIGPIPE, SIG_IGN);	/* a reader gone is EPIPE on a write: we stop and clean up */
+	}
 
 	/* a signal while tracing is the normal way to stop: the child's code stands */
 	struct bt_run r = { &a, &cfg };

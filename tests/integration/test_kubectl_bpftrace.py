@@ -581,3 +581,101 @@ def test_bad_forensics_flags_exit_2_before_any_request(retina, tmp_path, args, m
     p = run([retina, "kubectl-retina", "bpftrace", "--kubeconfig", str(tmp_path / "none"), *args])
     assert p.returncode == 2, p.stderr
     assert msg in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+
+
+def tshark_fields(path, *fields, stdin=None):
+    """tshark's fields of every packet of path ("-": stdin)."""
+    argv = ["tshark", "-r", path, "-T", "fields", "-E", "separator=|"]
+    for f in fields:
+        argv += ["-e", f]
+    p = subprocess.run(argv, capture_output=True, input=stdin, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return [line.split("|") for line in p.stdout.decode().splitlines()]
+
+
+def test_write_merges_both_nodes_drops_into_one_pcapng(two_nodes, netpair, tmp_path):
+    require("tshark")
+    c = two_nodes
+    pcap = tmp_path / "drops.pcapng"
+    p = start(c, tmp_path, "node-1", "node-2", "-o", "json", "--drops", "--port", "9", "-w", str(pcap),
+              "--snaplen", "64")
+    assert attached(p, 2), p.errf.read_text()
+    assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+    time.sleep(1.0)
+    code, out, err = finish(p)
+    assert code == 0, err
+    # stdout: the events, readable, without the packets' bytes
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events and not [e for e in events if "packet" in e or "packet_len" in e], out[:2000]
+    mine = str(netpair.inode(netpair.b))
+    assert {e["node"] for e in events if str(e.get("netns")) == mine and e["reason"] == "NO_SOCKET"} == \
+        {"node-1", "node-2"}, events
+    assert oct(pcap.stat().st_mode & 0o777) == "0o600"	# packets may hold secrets
+    rows = tshark_fields(str(pcap), "frame.interface_name", "ip.src", "ip.dst", "tcp.dstport", "tcp.flags.syn",
+                         "frame.cap_len", "frame.comment")
+    syn = [r for r in rows if r[1:4] == [netpair.A4, netpair.B4, "9"] and r[4] in ("1", "True")
+           and f"netns={mine}" in r[6].split()]
+    # the refused SYN, once per node, each on its node's interface and named in its comment
+    assert sorted(r[0] for r in syn) == ["node-1", "node-2"], rows
+    for r in syn:
+        assert r[6].startswith(f"node={r[0]} type=DROP reason=NO_SOCKET probe=kfree_skb netns={mine}"), r
+        assert f"ifname={netpair.veth_b}" in r[6] and int(r[5]) <= 64
+    assert "packets from 2 of 2 nodes written to " + str(pcap) in err, err
+    cmd = [pod["spec"]["containers"][0]["command"] for pod in c.records("create")]
+    assert all(x[-3:] == ["--emit-packets", "--snaplen", "64"] for x in cmd), cmd
+    assert c.managed_pods() == []
+
+
+def test_write_to_stdout_streams_into_tshark_and_rows_go_to_stderr(cluster, netpair, tmp_path):
+    require("tshark")
+    errf = tmp_path / "stderr"
+    with open(errf, "w") as ef:
+        p = subprocess.Popen(cluster.argv("node-1", "--drops", "--port", "9", "-w", "-"), stdout=subprocess.PIPE,
+                             stderr=ef, env=cluster.env)
+        ts = subprocess.Popen(["tshark", "-r", "-", "-l", "-T", "fields", "-E", "separator=|", "-e", "ip.dst",
+                               "-e", "tcp.dstport", "-e", "frame.comment"], stdin=p.stdout,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p.stdout.close()
+        try:
+            assert wait_for(lambda: " attached " in errf.read_text()), errf.read_text()
+            assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+            time.sleep(1.0)
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=30)
+            out, terr = ts.communicate(timeout=60)
+        finally:
+            for x in (p, ts):
+                if x.poll() is None:
+                    x.kill()
+                    x.wait()
+    assert p.returncode == 0, errf.read_text()
+    assert ts.returncode == 0, terr
+    rows = [ln.split("|") for ln in out.splitlines()]
+    mine = f"netns={netpair.inode(netpair.b)}"
+    assert [r for r in rows if r[:2] == [netpair.B4, "9"] and r[2].startswith("node=node-1 type=DROP reason=NO_SOCKET")
+            and mine in r[2].split()], rows
+    err = errf.read_text()
+    # the table went to stderr, with the rows
+    assert "TIME" in err and "NO_SOCKET" in err and f"{netpair.B4}:9" in err, err
+    assert "written to stdout" in err
+    assert cluster.managed_pods() == []
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["node-1", "--rst", "-w", "x.pcapng"], "-w writes dropped packets"),
+    (["node-1", "--snaplen", "64"], "use it with -w FILE"),
+    (["node-1", "-w", "x.pcapng", "--snaplen", "0"], "bad --snaplen '0'"),
+    (["node-1", "-w", "x.pcapng", "--snaplen", "1025"], "bad --snaplen '1025'"),
+    (["node-1", "-w", ""], "-w needs a file name"),
+])
+def test_bad_write_flags_exit_2_before_any_request(retina, tmp_path, args, msg):
+    p = run([retina, "kubectl-retina", "bpftrace", "--kubeconfig", str(tmp_path / "none"), *args], cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert msg in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+    assert not (tmp_path / "x.pcapng").exists()
+
+
+def test_unwritable_file_fails_before_any_pod(cluster, tmp_path):
+    p = run(cluster.argv("node-1", "-w", str(tmp_path / "no" / "such" / "dir.pcapng")), env=cluster.env, timeout=30)
+    assert p.returncode == 1 and "cannot write " in p.stderr and "No such file" in p.stderr, p.stderr
+    assert cluster.requests() == []

@@ -679,3 +679,35 @@ def test_unwritable_file_fails_before_any_pod(cluster, tmp_path):
     p = run(cluster.argv("node-1", "-w", str(tmp_path / "no" / "such" / "dir.pcapng")), env=cluster.env, timeout=30)
     assert p.returncode == 1 and "cannot write " in p.stderr and "No such file" in p.stderr, p.stderr
     assert cluster.requests() == []
+
+
+def test_reader_of_stdout_gone_stops_the_trace_and_deletes_the_pod(cluster, netpair, tmp_path):
+    """`-w - | tshark -c 1 -r -`: tshark ends after one packet; the next write's EPIPE stops us as Ctrl-C would."""
+    require("tshark")
+    errf = tmp_path / "stderr"
+    with open(errf, "w") as ef:
+        p = subprocess.Popen(cluster.argv("node-1", "--drops", "--port", "9", "-w", "-"), stdout=subprocess.PIPE,
+                             stderr=ef, env=cluster.env)
+        ts = subprocess.Popen(["tshark", "-c", "1", "-r", "-"], stdin=p.stdout, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+        p.stdout.close()
+        try:
+            assert wait_for(lambda: " attached " in errf.read_text()), errf.read_text()
+            for _ in range(30):	# until tshark has its packet, then one more drop meets the closed pipe
+                assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+                if p.poll() is not None:
+                    break
+                time.sleep(0.3)
+            p.wait(timeout=30)
+            ts.wait(timeout=30)
+        finally:
+            for x in (p, ts):
+                if x.poll() is None:
+                    x.kill()
+                    x.wait()
+            ts.stdout.close()
+    err = errf.read_text()
+    assert p.returncode == 0, err
+    assert "node node-1:" in err and "written to stdout" in err and "deleted" in err.splitlines()[-1], err
+    assert "failed" not in err, err	# a reader going away is the end, not an error
+    assert cluster.managed_pods() == []

@@ -195,6 +195,9 @@ static void emit_packet(struct bt_stream *s, const struct bt_render *r, const cJ
 					 ? (unsigned)netns->valuedouble : 0,
 				 cJSON_IsString(ifname) ? ifname->valuestring : NULL, rest, sizeof(rest));
 	snprintf(comment, sizeof(comment), "node=%s %s", s->node, rest);
+	for (char *c = comment; *c; c++)	/* the pod's words: printable in any reader */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	p.data = data;
 	p.caplen = len;
 	p.origlen = jnum(o, "packet_len") > UINT32_MAX ? UINT32_MAX : (uint32_t)jnum(o, "packet_len");

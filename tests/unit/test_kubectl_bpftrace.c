@@ -268,6 +268,15 @@ static void packets_go_to_the_writer_not_to_stdout(void **state)
 	assert_memory_equal(c.out, want, strlen(want));
 	assert_null(strstr(c.out, "packet"));
 	cap_free(&c);
+	/* the pod's words in the comment stay printable; no ts: time 0 */
+	cap_open(&c);
+	assert_int_equal(bt_handle_line(&s, &r, "{\"ts\":\"x\",\"type\":\"DROP\",\"reason\":\"A\\u001bB\","
+					"\"packet_len\":1,\"packet\":\"RQ==\"}", c.o, c.e), BT_EVENT);
+	cap_close(&c);
+	assert_string_equal(g.comment, "node=node-b type=DROP reason=A?B probe=-");
+	assert_true(g.ts == 0 && g.caplen == 1 && g.data[0] == 0x45);
+	assert_string_equal(c.out, "{\"ts\":\"x\",\"type\":\"DROP\",\"reason\":\"A\\u001bB\",\"node\":\"node-b\"}\n");
+	cap_free(&c);
 }
 
 int main(void)

@@ -34,6 +34,7 @@
 #include "applets/kubectl_bpftrace.h"
 #include "applets/kubectl_retina.h"
 #include "applets/trace.h"
+#include "applets/trace_io.h"
 #include "kube/client.h"
 #include "kube/debugpod.h"
 #include "kube/kubeconfig.h"
@@ -57,6 +58,18 @@ const char kubectl_bpftrace_help[] =
 	"      --ip ADDR                     only packets from or to ADDR (repeatable; IPv4/IPv6)\n"
 	"      --cidr NET                    only packets from or to NET (repeatable)\n"
 	"      --port N                      only packets with source or destination port N (repeatable)\n"
+	"      --stack[=all]                 the kernel stack of each DROP (=all: of every event), under\n"
+	"                                    the row / as \"stack\" (adds SYSLOG to the pod: symbols)\n"
+	"      --nft --allow-system-changes  the nftables rule that dropped each NETFILTER_DROP in the\n"
+	"                                    node's network namespace: each pod adds the table inet\n"
+	"                                    retina_nftrace while it runs (and NET_ADMIN to the pod)\n"
+	"  -w, --write FILE                  write every node's dropped packets to one pcapng FILE\n"
+	"                                    (raw IP; an interface per node, named after it; each\n"
+	"                                    packet's comment: node, type, reason, probe, netns,\n"
+	"                                    ifname); - for stdout, then the table or JSON lines go\n"
+	"                                    to stderr. JSON lines on stdout carry no packet bytes\n"
+	"      --snaplen N                   with -w: bytes of each packet from its IP header\n"
+	"                                    (default 256, max 1024)\n"
 	"  -l, --selector SEL                every Linux node matching the label selector\n"
 	"      --max-nodes N                 allow up to N trace pods (needed above 20)\n"
 	"  -o, --output table|json           table (default), or JSON lines with a \"node\" field\n"
@@ -76,7 +89,10 @@ const char kubectl_bpftrace_help[] =
 	"  kubectl retina bpftrace node-1\n"
 	"  kubectl retina bpftrace node-1 --drops --ip 10.0.0.4 --duration 60s\n"
 	"  kubectl retina bpftrace node-1 node-2 --rst --port 443 -o json | jq .\n"
-	"  kubectl retina bpftrace -l agentpool=blue --drops\n";
+	"  kubectl retina bpftrace -l agentpool=blue --drops\n"
+	"  kubectl retina bpftrace node-1 --drops --stack --nft --allow-system-changes\n"
+	"  kubectl retina bpftrace node-1 node-2 --drops --ip 10.0.0.4 -w drops.pcapng\n"
+	"  kubectl retina bpftrace -l agentpool=blue --drops -w - | tshark -r -\n";
 
 #define MAX_TRACE_ARGS 96
 #define NODES_WITHOUT_FLAG 20	/* more needs --max-nodes: no accidental fleet-wide BPF pods */
@@ -110,6 +126,10 @@ struct bt_args {
 	struct kube_load_opts load;
 	int verbosity;
 	char image[512];
+	const char *write_path;	/* -w */
+	uint32_t snaplen;
+	struct pcap_out pcap;
+	FILE *out;		/* table or JSON lines: stdout, or stderr with -w - */
 };
 
 static volatile sig_atomic_t got_signal;
@@ -157,7 +177,9 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 {
 	const struct kubectl_cmd *cmd = kubectl_cmd_find("bpftrace");
 	const char *repo = NULL, *version = NULL;
-	unsigned nnets = 0, nports = 0;
+	unsigned nnets = 0, nports = 0, types = 0;
+	bool nft = false, allow_changes = false;
+	const char *stack = NULL, *snaplen = NULL;
 	struct trace_net net;
 	char err[300];
 	uint64_t v;
@@ -173,11 +195,33 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	optind = 1;
 	while ((c = next_opt(argc, argv, cmd->shortopts, cmd->longopts)) != -1) {
 		switch (c) {
-		case KO_DROPS: push(a, "--drops"); break;
-		case KO_RST: push(a, "--rst"); break;
-		case KO_ERRORS: push(a, "--errors"); break;
-		case KO_RETRANS: push(a, "--retransmits"); break;
-		case KO_ALL: push(a, "--all"); break;
+		case KO_DROPS: push(a, "--drops"); types |= 1u << TT_DROP; break;
+		case KO_RST: push(a, "--rst"); types |= 1u << TT_RST_SENT; break;
+		case KO_ERRORS: push(a, "--errors"); types |= 1u << TT_SOCK_ERR; break;
+		case KO_RETRANS: push(a, "--retransmits"); types |= 1u << TT_RETRANS; break;
+		case KO_ALL: push(a, "--all"); types |= (1u << TT_COUNT) - 1; break;
+		case KO_STACK:
+			if (!optarg || !strcmp(optarg, "drops"))
+				stack = "--stack";
+			else if (!strcmp(optarg, "all"))
+				stack = "--stack=all";
+			else
+				usage_error("bad --stack '%s': use --stack (drops) or --stack=all (every event)", optarg);
+			break;
+		case KO_NFT: nft = true; break;
+		case KO_ALLOW_CHANGES: allow_changes = true; break;
+		case 'w':
+			if (!optarg[0])
+				usage_error("-w needs a file name (or - for stdout)");
+			a->write_path = optarg;
+			break;
+		case KO_SNAPLEN:
+			if (parse_u64(optarg, 1, TRACE_SNAPLEN_MAX, &v))
+				usage_error("bad --snaplen '%s': give a number of bytes from 1 to %d", optarg,
+					    TRACE_SNAPLEN_MAX);
+			snaplen = optarg;
+			a->snaplen = v;
+			break;
 		case KO_IP:
 		case KO_CIDR:
 			if (++nnets > TRACE_MAX_NETS)
@@ -260,13 +304,53 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	}
 	if (a->nnodes)
 		check_count(a, a->nnodes, "given");
+	/* the tracer's own checks, here: a bad combination exits 2 before any pod */
+	if (!types)
+		types = (1u << TT_COUNT) - 1;
+	if (stack && !strcmp(stack, "--stack") && !(types & (1u << TT_DROP)))
+		usage_error("--stack shows the stacks of DROP events: add --drops, or use --stack=all for every event");
+	if (nft && !(types & (1u << TT_DROP)))
+		usage_error("--nft names the rule of netfilter drops: use it with --drops (or no event flag)");
+	if (nft && !allow_changes)
+		usage_error("--nft changes the nodes: each trace pod adds the nftables table inet %s (nftrace on "
+			    "every packet of the node's network namespace) while it runs, and needs NET_ADMIN for it; "
+			    "allow that with --allow-system-changes", NFT_TRACE_TABLE);
+	if (allow_changes && !nft)
+		usage_error("--allow-system-changes allows --nft's tracing table: use it with --nft");
+	if (a->write_path && !(types & (1u << TT_DROP)))
+		usage_error("-w writes dropped packets: use it with --drops (or no event flag)");
+	if (snaplen && !a->write_path)
+		usage_error("--snaplen sets how much of each packet -w writes: use it with -w FILE");
+	if (stack)
+		push(a, stack);
+	if (nft) {
+		push(a, "--nft");
+		push(a, "--allow-system-changes");
+	}
+	if (a->write_path) {	/* the packets come in the JSON lines: logs carry text only */
+		push(a, "--emit-packets");
+		if (snaplen) {
+			push(a, "--snaplen");
+			push(a, snaplen);
+		}
+	}
+	if (!a->snaplen)
+		a->snaplen = 256;	/* the tracer's default */
 	a->argv[a->argc] = NULL;
 	if (debugpod_image(a->image, sizeof(a->image), repo, version, RETINA_VERSION, err, sizeof(err)))
 		usage_error("%s", err);
 	a->spec.image = a->image;
 	a->spec.command = a->argv;
-	/* what retina trace needs on 5.8+ (docs/trace.md): load BPF, attach tracepoints */
+	/*
+	 * what retina trace needs on 5.8+ (docs/trace.md): load BPF, attach
+	 * tracepoints; --stack: SYSLOG, or /proc/kallsyms reads as zeros (raw
+	 * addresses); --nft: NET_ADMIN to add its nftables table. Only when asked.
+	 */
 	a->spec.caps = CAPBIT(CAPN_BPF) | CAPBIT(CAPN_PERFMON);
+	if (stack)
+		a->spec.caps |= CAPBIT(CAPN_SYSLOG);
+	if (nft)
+		a->spec.caps |= CAPBIT(CAPN_NET_ADMIN);
 }
 
 static long long mono_ms(void)
@@ -376,7 +460,7 @@ static void feed(const struct bt_args *a, struct bt_node *n, const char *buf, si
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] == '\n') {
 			n->line[n->used] = '\0';
-			bt_handle_line(&n->s, &a->render, n->line, stdout, stderr);
+			bt_handle_line(&n->s, &a->render, n->line, a->out, stderr);
 			n->used = 0;
 		} else if (n->used < LINE_MAX_BYTES - 1) {
 			n->line[n->used++] = buf[i];
@@ -444,10 +528,13 @@ static void follow(struct kube_client *k, const struct bt_args *a, struct bt_nod
 			else
 				explain_end(k, a, n);
 		}
-		fflush(stdout);
+		fflush(a->out);
+		/* the file is full, or its reader (| tshark -r -) went away: stop as on Ctrl-C */
+		if (a->write_path && !got_signal && pcap_flush((struct pcap_out *)&a->pcap))
+			got_signal = SIGPIPE;
 	}
 out:
-	fflush(stdout);
+	fflush(a->out);
 	free(p);
 	free(idx);
 }
@@ -489,6 +576,15 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 	if (!nodes) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
+	}
+	/* -w: an interface per node, named after it, before any packet */
+	for (size_t i = 0; a->write_path && i < a->nnodes; i++) {
+		int id = pcap_add_iface(&a->pcap, a->snaplen, a->names[i]);
+		if (id < 0) {
+			snprintf(err, sizeof(err), "cannot write %s: %s", a->pcap.name, strerror(errno));
+			goto fail;
+		}
+		nodes[i].s.ifid = id;
 	}
 	for (size_t i = 0; i < a->nnodes; i++) {
 		struct bt_node *n = &nodes[i];
@@ -546,8 +642,8 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 			for (size_t i = 0; a->nnodes > 1 && i < a->nnodes; i++)
 				if ((int)strlen(a->names[i]) > a->render.node_width)
 					a->render.node_width = strlen(a->names[i]) > 63 ? 63 : (int)strlen(a->names[i]);
-			bt_print_header(&a->render, stdout);
-			fflush(stdout);
+			bt_print_header(&a->render, a->out);
+			fflush(a->out);
 		}
 		long long t0 = mono_ms();
 		follow(k, a, nodes);
@@ -570,6 +666,21 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 	if (failed)
 		fprintf(stderr, "%s: %zu of %zu nodes failed%s\n", applet_name, failed, a->nnodes,
 			failed == a->nnodes ? "" : "; the others traced to the end");
+	if (a->write_path) {
+		uint64_t packets = 0, bad = 0;
+		size_t from = 0;
+		for (size_t i = 0; i < a->nnodes; i++) {
+			packets += nodes[i].s.packets;
+			bad += nodes[i].s.bad_packets;
+			from += nodes[i].s.packets > 0;
+		}
+		pcap_close(&a->pcap);
+		fprintf(stderr, "%s: %llu packets from %zu of %zu nodes written to %s\n", applet_name,
+			(unsigned long long)packets, from, a->nnodes, a->pcap.name);
+		if (bad)
+			fprintf(stderr, "%s: %llu packets unreadable in the trace pods' lines, not written\n",
+				applet_name, (unsigned long long)bad);
+	}
 	code = failed ? EXIT_FAIL : EXIT_OK;
 	for (size_t i = 0; i < a->nnodes; i++)
 		free(nodes[i].line);
@@ -588,6 +699,11 @@ struct bt_run {
 	const struct kube_config *cfg;
 };
 
+static void on_packet(void *ctx, struct bt_stream *s, const struct bt_packet *p)
+{
+	pcap_write_raw(ctx, s->ifid, p->ts_ns, p->data, p->caplen, p->origlen, p->comment);
+}
+
 static int bt_child(void *arg, int created_fd)
 {
 	struct bt_run *r = arg;
@@ -605,6 +721,17 @@ int kubectl_bpftrace_main(int argc, char **argv)
 	if (kube_config_load(&a.load, &cfg, err, sizeof(err)))
 		die(EXIT_FAIL, "%s", err);
 	a.spec.ns = cfg.namespace;
+	a.out = stdout;
+	if (a.write_path) {
+		/* before any request: a file we cannot write stops us first */
+		if (pcap_create(&a.pcap, a.write_path, "kubectl retina bpftrace"))
+			die(EXIT_FAIL, "cannot write %s: %s", a.write_path, strerror(errno));
+		if (!strcmp(a.write_path, "-"))
+			a.out = stderr;
+		a.render.packet = on_packet;
+		a.render.packet_ctx = &a.pcap;
+		signal(SIGPIPE, SIG_IGN);	/* a reader gone is EPIPE on a write: we stop and clean up */
+	}
 
 	/* a signal while tracing is the normal way to stop: the child's code stands */
 	struct bt_run r = { &a, &cfg };

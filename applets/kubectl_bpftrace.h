@@ -7,6 +7,11 @@
  * (argv in kubectl_bpftrace.c) whose output is extra JSON fields needs
  * nothing here for -o json (every field is passed through, "node" added);
  * for the table, render its lines under the row in bt_render_extra().
+ *
+ * -w FILE: the tracer runs with --emit-packets, and each DROP's line ends in
+ * ,"packet_len":N,"packet":"BASE64"} (last, so it can be cut off the line
+ * as it is). The packet goes to r->packet (the pcapng writer), the line on
+ * without those two fields.
  */
 #ifndef RETINA_APPLETS_KUBECTL_BPFTRACE_H
 #define RETINA_APPLETS_KUBECTL_BPFTRACE_H
@@ -35,11 +40,25 @@ struct bt_stream {
 		uint64_t n;
 	} lost_by_type[BT_MAX_TYPES];
 	size_t nlost_types;
+	/* -w: this node's interface in the pcapng file; packets written, unreadable */
+	uint32_t ifid;
+	uint64_t packets, bad_packets;
+};
+
+/* One dropped packet of a pod's line, for the pcapng writer. */
+struct bt_packet {
+	uint64_t ts_ns;		/* since the epoch, from the line's "ts" */
+	const uint8_t *data;	/* from the IP header */
+	uint32_t caplen, origlen;
+	const char *comment;	/* "node=N type=DROP reason=... probe=... netns=... ifname=..." */
 };
 
 struct bt_render {
 	bool json;
 	int node_width;		/* > 0: a NODE column this wide (several nodes) */
+	/* -w: each packet to packet(); lines go on without it */
+	void (*packet)(void *ctx, struct bt_stream *s, const struct bt_packet *p);
+	void *packet_ctx;
 };
 
 enum bt_line { BT_EMPTY, BT_EVENT, BT_STATS, BT_TEXT };
@@ -52,6 +71,14 @@ enum bt_line { BT_EMPTY, BT_EVENT, BT_STATS, BT_TEXT };
  */
 enum bt_line bt_handle_line(struct bt_stream *s, const struct bt_render *r, const char *line, FILE *out,
 			    FILE *err);
+/*
+ * Where the packet fields start in a line of n bytes ending in '}': the
+ * offset of ,"packet_len":N,"packet":"BASE64"}, or -1 when the line does not
+ * end so (then nothing is cut).
+ */
+long bt_packet_suffix(const char *line, size_t n);
+/* "2026-11-22T01:30:04.123456789Z" into ns since the epoch; -1 when not that form. */
+int bt_parse_ts(const char *ts, uint64_t *ns);
 /* The table header (with the NODE column when r->node_width > 0). */
 void bt_print_header(const struct bt_render *r, FILE *out);
 /* The per-node summary: counts by type and reason, lost events. failed: why the node stopped early, or NULL. */

@@ -1,11 +1,14 @@
 /* kubectl retina bpftrace: a pod's JSON lines rendered, counted, summed up (see kubectl_bpftrace.h). */
+#define _GNU_SOURCE	/* memmem */
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <linux/netfilter/nf_tables.h>
 
 #include "applets/kubectl_bpftrace.h"
 #include "applets/trace.h"
+#include "lib/base64.h"
 
 static const char *jstr(const cJSON *o, const char *key)
 {
@@ -63,17 +66,145 @@ static void endpoint(const cJSON *o, const char *ipkey, const char *portkey, cha
 		snprintf(buf, len, "%s", ip->valuestring);
 }
 
+/* Text from a pod drives no terminal: control characters become blanks. */
+static void put_clean(FILE *out, const char *s)
+{
+	for (; *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, out);
+}
+
+/* The tracer's "nft" object back into what nft_trace_format() takes; false when it names no table. */
+static bool nft_from_json(const cJSON *j, struct nft_trace *t)
+{
+	const cJSON *family = cJSON_GetObjectItemCaseSensitive(j, "family");
+	const cJSON *handle = cJSON_GetObjectItemCaseSensitive(j, "handle");
+
+	memset(t, 0, sizeof(*t));
+	if (!cJSON_IsObject(j) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "table")))
+		return false;
+	for (unsigned p = 0; p < 16 && cJSON_IsString(family); p++)
+		if (!strcmp(nft_family_name(p), family->valuestring)) {
+			t->nfproto = p;
+			break;
+		}
+	snprintf(t->table, sizeof(t->table), "%s", jstr(j, "table"));
+	snprintf(t->chain, sizeof(t->chain), "%s", jstr(j, "chain"));
+	t->table_handle = jnum(j, "table_handle");
+	t->chain_handle = jnum(j, "chain_handle");
+	t->has_handle = cJSON_IsNumber(handle);
+	t->handle = jnum(j, "handle");
+	t->type = t->has_handle ? NFT_TRACETYPE_RULE : NFT_TRACETYPE_POLICY;
+	return true;
+}
+
 /*
- * Lines under a table row for fields beyond Retina's: where pass-through
- * flags (--stack: "stack", --nft: "nft") get their text form.
+ * Lines under a table row for fields beyond Retina's, as `retina trace`
+ * prints them: --nft's rule ("nft"), then --stack's frames ("stack").
  */
 static void bt_render_extra(const cJSON *o, FILE *out)
 {
 	const cJSON *f;
+	struct nft_trace t;
+	char rule[256];
 
+	if (nft_from_json(cJSON_GetObjectItemCaseSensitive(o, "nft"), &t)) {
+		fputs("\n    nft: ", out);
+		put_clean(out, nft_trace_format(&t, rule, sizeof(rule)));
+	}
 	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(o, "stack"))
-		if (cJSON_IsString(f))
-			fprintf(out, "\n    %s", f->valuestring);
+		if (cJSON_IsString(f)) {
+			fputs("\n    ", out);
+			put_clean(out, f->valuestring);
+		}
+}
+
+long bt_packet_suffix(const char *line, size_t n)
+{
+	static const char key[] = ",\"packet_len\":", mid[] = ",\"packet\":\"";
+	const char *p = NULL;
+
+	/* the last ",\"packet_len\":" in the line: nothing after it but digits and base64 */
+	for (const char *q = line; (q = memmem(q, line + n - q, key, sizeof(key) - 1)); q++)
+		p = q;
+	if (!p || n < 2 || line[n - 1] != '}' || line[n - 2] != '"')
+		return -1;
+	const char *d = p + sizeof(key) - 1, *end = line + n - 2;
+	size_t digits = 0;
+	while (d < end && *d >= '0' && *d <= '9' && digits < 10)
+		d++, digits++;
+	if (!digits || (size_t)(end - d) < sizeof(mid) - 1 || memcmp(d, mid, sizeof(mid) - 1))
+		return -1;
+	for (d += sizeof(mid) - 1; d < end; d++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=", *d) || !*d)
+			return -1;
+	return p - line;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+int bt_parse_ts(const char *ts, uint64_t *ns)
+{
+	unsigned y, mo, d, h, mi, sec, frac = 0, digits = 0;
+	int used = 0;
+
+	if (strlen(ts) < 20 || sscanf(ts, "%4u-%2u-%2uT%2u:%2u:%2u%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 ||
+	    used != 19)
+		return -1;
+	const char *p = ts + 19;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			if (digits++ < 9)
+				frac = frac * 10 + (*p - '0');
+	if (p[0] != 'Z' || p[1] || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	while (digits++ < 9)
+		frac *= 10;
+	int64_t days = days_from_civil(y, mo, d);
+	*ns = ((uint64_t)days * 86400 + h * 3600u + mi * 60u + sec) * 1000000000u + frac;
+	return 0;
+}
+
+/* -w: the line's packet to the writer, with a comment naming the node and the event. */
+static void emit_packet(struct bt_stream *s, const struct bt_render *r, const cJSON *o, const char *b64)
+{
+	const cJSON *netns = cJSON_GetObjectItemCaseSensitive(o, "netns");
+	const cJSON *ifname = cJSON_GetObjectItemCaseSensitive(o, "ifname");
+	char comment[256], rest[200];
+	struct bt_packet p = { 0 };
+	size_t len = 0;
+	unsigned char *data = base64_decode(b64, &len);
+
+	if (!data || !len || len > TRACE_SNAPLEN_MAX) {
+		s->bad_packets++;
+		free(data);
+		return;
+	}
+	if (bt_parse_ts(jstr(o, "ts"), &p.ts_ns))
+		p.ts_ns = 0;
+	format_pcap_comment_text(jstr(o, "type"), jstr(o, "reason"), jstr(o, "probe"),
+				 cJSON_IsNumber(netns) && netns->valuedouble > 0 && netns->valuedouble < 4294967296.0
+					 ? (unsigned)netns->valuedouble : 0,
+				 cJSON_IsString(ifname) ? ifname->valuestring : NULL, rest, sizeof(rest));
+	snprintf(comment, sizeof(comment), "node=%s %s", s->node, rest);
+	for (char *c = comment; *c; c++)	/* the pod's words: printable in any reader */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	p.data = data;
+	p.caplen = len;
+	p.origlen = jnum(o, "packet_len") > UINT32_MAX ? UINT32_MAX : (uint32_t)jnum(o, "packet_len");
+	p.comment = comment;
+	r->packet(r->packet_ctx, s, &p);
+	s->packets++;
+	free(data);
 }
 
 static void stats(struct bt_stream *s, const cJSON *o, FILE *err)
@@ -122,6 +253,9 @@ enum bt_line bt_handle_line(struct bt_stream *s, const struct bt_render *r, cons
 		return BT_STATS;
 	}
 	count(s, type->valuestring, jstr(o, "reason"));
+	const cJSON *pkt = cJSON_GetObjectItemCaseSensitive(o, "packet");
+	if (r->packet && cJSON_IsString(pkt))
+		emit_packet(s, r, o, pkt->valuestring);
 	if (r->json) {
 		/*
 		 * The tracer's line as it came, "node" added before its closing
@@ -132,10 +266,25 @@ enum bt_line bt_handle_line(struct bt_stream *s, const struct bt_render *r, cons
 		size_t n = strlen(line);
 		while (n && (unsigned char)line[n - 1] <= ' ')	/* what cJSON skips as blanks */
 			n--;
-		if (n && line[n - 1] == '}') {
+		/* -w: the two packet fields go; cut off the text when they are its end and nowhere else */
+		int npkt = 0;
+		const cJSON *it;
+		cJSON_ArrayForEach(it, o)
+			npkt += it->string && (!strcmp(it->string, "packet") || !strcmp(it->string, "packet_len"));
+		bool strip = r->packet && npkt;
+		long cut = strip && npkt == 2 ? bt_packet_suffix(line, n) : -1;
+		bool splice = n && line[n - 1] == '}' && (!strip || cut > 0);
+		if (cut > 0)
+			n = cut + 1;	/* as if the line's '}' came where the packet starts */
+		if (splice) {
 			fprintf(out, "%.*s%s\"node\":\"%s\"}\n", (int)(n - 1), line,
 				cJSON_GetArraySize(o) ? "," : "", s->node);
 		} else {	/* not expected of a parsed object; print the tree */
+			while (r->packet && (cJSON_GetObjectItemCaseSensitive(o, "packet") ||
+					     cJSON_GetObjectItemCaseSensitive(o, "packet_len"))) {	/* each, if twice */
+				cJSON_DeleteItemFromObjectCaseSensitive(o, "packet");
+				cJSON_DeleteItemFromObjectCaseSensitive(o, "packet_len");
+			}
 			cJSON_AddStringToObject(o, "node", s->node);
 			char *txt = cJSON_PrintUnformatted(o);
 			if (txt)

@@ -163,7 +163,10 @@ static void complete_value(struct kcomp *c, const struct option *o, const char *
 		for (int i = 0; cap_name(i); i++)
 			if (!(given & CAPBIT(i)))
 				kcomp_add(c, cap_name(i));
-	} else if (!strcmp(o->name, "kubeconfig")) {
+	} else if (!strcmp(o->name, "stack")) {
+		kcomp_add(c, "drops");
+		kcomp_add(c, "all");
+	} else if (!strcmp(o->name, "kubeconfig") || !strcmp(o->name, "write")) {
 		c->directive = 0;	/* a file: the shell's own file completion */
 	} else if (!strcmp(o->name, "context")) {
 		c->fetch = KCF_CONTEXTS;
@@ -306,7 +309,7 @@ static void run(struct kcomp *c, int nwords, char *const words[])
 		const char *eq = strchr(cur, '=');
 		const struct option *o = opt_by_name(cmd, cur + 2, eq - cur - 2);
 		/* the value alone, as cobra answers: its shells complete the text after '=' */
-		if (o && o->has_arg == required_argument)
+		if (o && o->has_arg != no_argument)	/* --stack=all: an optional value only ever follows '=' */
 			complete_value(c, o, eq + 1);
 		return;
 	}

@@ -22,6 +22,7 @@
 #include "applets/trace.h"
 #include "applets/trace_io.h"
 #include "bpf/trace.skel.h"
+#include "lib/base64.h"
 #include "lib/caps.h"
 #include "lib/proc.h"
 #include "lib/retina.h"
@@ -29,7 +30,7 @@
 const char trace_help[] =
 	"usage: retina trace [EVENTS] [FILTERS] [-o table|json] [--duration D]\n"
 	"                    [--stack[=all]] [-w FILE.pcapng] [--snaplen N]\n"
-	"                    [--nft --allow-system-changes]\n"
+	"                    [--nft --allow-system-changes] [-o json --emit-packets]\n"
 	"       retina trace --list-reasons\n"
 	"\n"
 	"Trace network problems as the kernel sees them: packet drops with the\n"
@@ -64,6 +65,9 @@ const char trace_help[] =
 	"                       comment with type, reason, probe); - for stdout, then the\n"
 	"                       event lines go to stderr\n"
 	"  --snaplen N          bytes of each packet from its IP header (default 256, max 1024)\n"
+	"  --emit-packets       with -o json: each dropped packet in its event's line, as\n"
+	"                       \"packet_len\":N,\"packet\":\"BASE64\" (the first --snaplen bytes\n"
+	"                       from the IP header); kubectl retina bpftrace -w merges them\n"
 	"  --nft                the nftables rule that dropped each NETFILTER_DROP (table,\n"
 	"                       chain, handle), from nftables tracing in this network namespace:\n"
 	"                       adds the table inet retina_nftrace while it runs, so it\n"
@@ -261,13 +265,15 @@ struct opts {
 	const char *write_path;		/* -w */
 	uint32_t snaplen;
 	bool nft, allow_changes;
+	bool emit_packets;		/* --emit-packets: the packet in each DROP's JSON line */
 	uint64_t stats_ms;		/* --stats-interval: STATS lines in JSON */
 };
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_REASON,
-	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN, O_NFT, O_ALLOW_CHANGES, O_STATS };
+	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN, O_NFT, O_ALLOW_CHANGES, O_STATS,
+	       O_EMIT_PACKETS };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -286,6 +292,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "nft", no_argument, NULL, O_NFT },
 		{ "allow-system-changes", no_argument, NULL, O_ALLOW_CHANGES },
 		{ "stats-interval", required_argument, NULL, O_STATS },
+		{ "emit-packets", no_argument, NULL, O_EMIT_PACKETS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -349,6 +356,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_NFT: o->nft = true; break;
 		case O_ALLOW_CHANGES: o->allow_changes = true; break;
+		case O_EMIT_PACKETS: o->emit_packets = true; break;
 		case O_STATS:
 			if (parse_duration_ms(optarg, &o->stats_ms) || !o->stats_ms)
 				usage_error("bad --stats-interval '%s': a duration like 1s or 500ms", optarg);
@@ -365,7 +373,11 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		usage_error("--stack shows the stacks of DROP events: add --drops, or use --stack=all for every event");
 	if (o->write_path && !(o->types & (1u << TT_DROP)))
 		usage_error("-w writes dropped packets: use it with --drops (or no event flag)");
-	if (o->snaplen && !o->write_path)
+	if (o->emit_packets && !o->json)
+		usage_error("--emit-packets puts each dropped packet in its JSON line: use it with -o json");
+	if (o->emit_packets && !(o->types & (1u << TT_DROP)))
+		usage_error("--emit-packets carries dropped packets: use it with --drops (or no event flag)");
+	if (o->snaplen && !o->write_path && !o->emit_packets)
 		usage_error("--snaplen sets how much of each packet -w writes: use it with -w FILE");
 	if (o->write_path && !*o->write_path)
 		usage_error("-w needs a file name (or - for stdout)");
@@ -459,6 +471,17 @@ static int on_event(void *ctx, void *data, size_t size)
 		}
 		if (x && (x->flags & TX_STACK))
 			fprintf(r->out, ",\"stack\":%s", st ? st->json : "[]");
+		/* last, so a reader can cut it off the line as it is (kubectl_bpftrace.h) */
+		if (r->o->emit_packets && x && (x->flags & TX_PKT)) {
+			char b64[BASE64_LEN(TRACE_SNAPLEN_MAX) + 1];
+			uint32_t cap = x->caplen;
+			if (cap > size - offsetof(struct trace_record, x.pkt))
+				cap = size - offsetof(struct trace_record, x.pkt);
+			if (cap > TRACE_SNAPLEN_MAX)
+				cap = TRACE_SNAPLEN_MAX;
+			base64_encode_to(b64, x->pkt, cap);
+			fprintf(r->out, ",\"packet_len\":%u,\"packet\":\"%s\"", x->pktlen, b64);
+		}
 		fputs("}\n", r->out);
 	} else {
 		format_row(&r->names, e, e->ts_ns + r->wall_offset_ns, line, sizeof(line));
@@ -619,10 +642,10 @@ int trace_main(int argc, char **argv)
 	skel->rodata->has_drop_reason = facts.drop_enum;
 	skel->rodata->has_rst_reason = facts.rst_enum;
 	skel->rodata->stack_types = o.stack_types & o.types;
-	if (o.write_path)
+	if (o.write_path || o.emit_packets)
 		skel->rodata->snaplen = o.snaplen;
 	/* records with a stack or packet are up to 10x longer: a bigger ring holds the same burst */
-	if (o.stack_types || o.write_path)
+	if (o.stack_types || o.write_path || o.emit_packets)
 		bpf_map__set_max_entries(skel->maps.events, 8 << 20);
 	int64_t code;
 	if ((code = reason_code(&drop, "NOT_DROPPED_YET")) >= 0)

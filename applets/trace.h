@@ -159,6 +159,9 @@ size_t pcapng_epb(uint8_t *buf, size_t len, uint32_t ifid, uint64_t ts_ns, const
 		  uint32_t origlen, const char *comment);
 /* The packet comment: "type=DROP reason=NO_SOCKET probe=kfree_skb netns=N ifname=eth0". */
 char *format_pcap_comment(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len);
+/* The same from the event's fields as text (kubectl retina bpftrace has them as JSON); netns 0, ifname NULL or "": left out. */
+char *format_pcap_comment_text(const char *type, const char *reason, const char *probe, unsigned netns,
+				const char *ifname, char *buf, size_t len);
 
 /*
  * --nft (applets/trace_nft_rules.c): nftables tracing. A table of ours sets

@@ -1,6 +1,6 @@
 /*
  * retina trace -w: dropped packets into a pcapng file (or stdout), one
- * interface of link type RAW (the packet from its IP header: no link layer to
+ * interface (kubectl retina bpftrace -w: one per node) of link type RAW (the packet from its IP header: no link layer to
  * make up), a comment per packet naming the event. Blocks are built by
  * applets/trace_pcap_rules.c.
  */
@@ -14,10 +14,23 @@
 #include "applets/trace_io.h"
 #include "lib/retina.h"
 
-int pcap_open(struct pcap_out *p, const char *path, uint32_t snaplen)
+/* The block out, flushed: -1 with errno on failure (the file closed then). */
+static int put_block(struct pcap_out *p, const uint8_t *buf, size_t n)
+{
+	if (fwrite(buf, 1, n, p->f) != n || fflush(p->f) == EOF) {
+		int err = errno;
+		if (p->f != stdout)
+			fclose(p->f);
+		p->f = NULL;
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+int pcap_create(struct pcap_out *p, const char *path, const char *appl)
 {
 	uint8_t buf[256];
-	size_t n;
 
 	memset(p, 0, sizeof(*p));
 	if (!strcmp(path, "-")) {
@@ -34,27 +47,42 @@ int pcap_open(struct pcap_out *p, const char *path, uint32_t snaplen)
 		}
 		p->name = path;
 	}
-	n = pcapng_shb(buf, sizeof(buf), "retina trace");
-	fwrite(buf, 1, n, p->f);
-	n = pcapng_idb(buf, sizeof(buf), PCAPNG_LINKTYPE_RAW, snaplen, "dropped");
-	fwrite(buf, 1, n, p->f);
-	if (fflush(p->f) == EOF) {
-		int err = errno;
-		if (p->f != stdout)
-			fclose(p->f);
-		p->f = NULL;
-		errno = err;
+	return put_block(p, buf, pcapng_shb(buf, sizeof(buf), appl));
+}
+
+int pcap_add_iface(struct pcap_out *p, uint32_t snaplen, const char *ifname)
+{
+	uint8_t buf[512];
+	size_t n = pcapng_idb(buf, sizeof(buf), PCAPNG_LINKTYPE_RAW, snaplen, ifname);
+
+	if (!p->f || !n || put_block(p, buf, n))
 		return -1;
-	}
+	return p->ifaces++;
+}
+
+int pcap_open(struct pcap_out *p, const char *path, uint32_t snaplen)
+{
+	if (pcap_create(p, path, "retina trace") || pcap_add_iface(p, snaplen, "dropped") < 0)
+		return -1;
 	return 0;
+}
+
+void pcap_write_raw(struct pcap_out *p, uint32_t ifid, uint64_t wall_ns, const uint8_t *pkt, uint32_t caplen,
+		    uint32_t pktlen, const char *comment)
+{
+	uint8_t buf[TRACE_SNAPLEN_MAX + 512];
+	size_t n;
+
+	if (p->failed || caplen > TRACE_SNAPLEN_MAX)
+		return;
+	n = pcapng_epb(buf, sizeof(buf), ifid, wall_ns, pkt, caplen, pktlen, comment);
+	if (n && fwrite(buf, 1, n, p->f) == n)
+		p->packets++;
 }
 
 void pcap_write(struct pcap_out *p, const struct trace_names *nm, const struct trace_event *e, uint64_t wall_ns,
 		const uint8_t *pkt, uint32_t caplen, uint32_t pktlen)
 {
-	uint8_t buf[TRACE_SNAPLEN_MAX + 512];
-	size_t n;
-
 	if (p->failed)
 		return;
 	/* a drop storm repeats one comment: format it only when what it says changes */
@@ -66,9 +94,7 @@ void pcap_write(struct pcap_out *p, const struct trace_names *nm, const struct t
 		p->last_netns = e->netns;
 		memcpy(p->last_ifname, e->ifname, sizeof(e->ifname));
 	}
-	n = pcapng_epb(buf, sizeof(buf), 0, wall_ns, pkt, caplen, pktlen, p->comment);
-	if (n && fwrite(buf, 1, n, p->f) == n)
-		p->packets++;
+	pcap_write_raw(p, 0, wall_ns, pkt, caplen, pktlen, p->comment);
 }
 
 int pcap_flush(struct pcap_out *p)

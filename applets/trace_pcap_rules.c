@@ -124,21 +124,31 @@ size_t pcapng_epb(uint8_t *buf, size_t len, uint32_t ifid, uint64_t ts_ns, const
 	return end(&b, comment && *comment);
 }
 
-char *format_pcap_comment(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len)
+char *format_pcap_comment_text(const char *type, const char *reason, const char *probe, unsigned netns,
+				const char *ifname, char *buf, size_t len)
 {
-	char rbuf[64], ifname[sizeof(e->ifname) + 1];
-	const char *type = e->type < TT_COUNT ? trace_type_names[e->type] : "?";
-	const char *probe = e->type < TT_COUNT ? trace_probe_names[e->type] : "?";
+	char name[17];
 	size_t n;
 
 	/* an interface name is whatever its creator chose: printable ASCII only */
-	for (n = 0; n < sizeof(e->ifname) && e->ifname[n]; n++)
-		ifname[n] = e->ifname[n] > ' ' && e->ifname[n] < 0x7f ? e->ifname[n] : '?';
-	ifname[n] = '\0';
-	n = snprintf(buf, len, "type=%s reason=%s probe=%s", type, event_reason(nm, e, rbuf, sizeof(rbuf)), probe);
-	if (e->netns && n < len)
-		n += snprintf(buf + n, len - n, " netns=%u", e->netns);
-	if (ifname[0] && n < len)
-		snprintf(buf + n, len - n, " ifname=%s", ifname);
+	for (n = 0; n < sizeof(name) - 1 && ifname && ifname[n]; n++)
+		name[n] = ifname[n] > ' ' && ifname[n] < 0x7f ? ifname[n] : '?';
+	name[n] = '\0';
+	n = snprintf(buf, len, "type=%s reason=%s probe=%s", type, reason, probe);
+	if (netns && n < len)
+		n += snprintf(buf + n, len - n, " netns=%u", netns);
+	if (name[0] && n < len)
+		snprintf(buf + n, len - n, " ifname=%s", name);
 	return buf;
+}
+
+char *format_pcap_comment(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len)
+{
+	char rbuf[64], ifname[sizeof(e->ifname) + 1];
+
+	memcpy(ifname, e->ifname, sizeof(e->ifname));
+	ifname[sizeof(e->ifname)] = '\0';
+	return format_pcap_comment_text(e->type < TT_COUNT ? trace_type_names[e->type] : "?",
+					event_reason(nm, e, rbuf, sizeof(rbuf)),
+					e->type < TT_COUNT ? trace_probe_names[e->type] : "?", e->netns, ifname, buf, len);
 }

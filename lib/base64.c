@@ -43,13 +43,11 @@ bad:
 	return NULL;
 }
 
-char *base64_encode(const void *data, size_t len)
+size_t base64_encode_to(char *out, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+	char *o = out;
 
-	if (!out)
-		return NULL;
 	for (size_t i = 0; i < len; i += 3) {
 		uint32_t v = p[i] << 16 | (i + 1 < len ? p[i + 1] << 8 : 0) | (i + 2 < len ? p[i + 2] : 0);
 		*o++ = alphabet[v >> 18];
@@ -58,5 +56,14 @@ char *base64_encode(const void *data, size_t len)
 		*o++ = i + 2 < len ? alphabet[v & 63] : '=';
 	}
 	*o = '\0';
+	return o - out;
+}
+
+char *base64_encode(const void *data, size_t len)
+{
+	char *out = malloc(BASE64_LEN(len) + 1);
+
+	if (out)
+		base64_encode_to(out, data, len);
 	return out;
 }

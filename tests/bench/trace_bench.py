@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """retina trace against the equivalent bpftrace script, side by side, on this machine;
-then the cost of retina's drop forensics (--stack, -w FILE.pcapng) against plain trace.
+then the cost of retina's drop forensics (--stack, -w FILE.pcapng) against plain trace,
+and of --emit-packets (the packet as base64 in each JSON line, what kubectl retina
+bpftrace -w asks of its trace pods) against plain -o json.
 
 Prints numbers, never asserts on them. For each tracer: time from launch to the first
 captured event (and to "attached" where the tool says so), peak RSS, CPU seconds the
@@ -8,7 +10,8 @@ tracer process used during a drop storm (UDP at STORM_PPS into an iptables DROP 
 a test namespace), events delivered vs generated (the rule's own packet counter),
 events lost, and the drop path's packets/s at full speed with the tracer vs without.
 
-usage: trace_bench.py BUILD/retina   (as root; installs Debian's bpftrace if missing)
+usage: trace_bench.py BUILD/retina [emit]   (as root; installs Debian's bpftrace if missing;
+       emit: only -o json against -o json --emit-packets)
 """
 import os
 import re
@@ -110,7 +113,7 @@ def count_lines(path, needle):
 def measure(name, argv, pair, flooder, tmp):
     out_path = Path(tmp) / f"{name}.out"
     err_path = Path(tmp) / f"{name}.err"
-    needle = f"-> {pair.B4}".encode()
+    needle = (f'"dst_ip":"{pair.B4}"' if "json" in argv else f"-> {pair.B4}").encode()
     res = {"name": name}
     # a trickle of drops, so "first event" means the tracer is really capturing
     trickle = pair.popen(pair.a, [flooder, pair.B4, str(PORT), "200", "60"], stdout=subprocess.DEVNULL)
@@ -162,15 +165,16 @@ def fmt(v, spec):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: trace_bench.py BUILD/retina")
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["emit"]):
+        sys.exit("usage: trace_bench.py BUILD/retina [emit]")
     retina = os.path.abspath(sys.argv[1])
+    emit_only = sys.argv[2:] == ["emit"]
     if os.geteuid():
         sys.exit("bench: needs root (BPF, namespaces)")
     have_bpftrace = ensure_bpftrace()
     tmp = tempfile.mkdtemp(prefix="retina-bench-")
     pair = NetPair()
-    results, forensics = [], []
+    results, forensics, emit = [], [], []
     try:
         flooder = build_flooder(tmp)
         r = pair.run(pair.b, ["iptables", "-A", "INPUT", "-p", "udp", "--dport", str(PORT), "-j", "DROP"])
@@ -178,6 +182,12 @@ def main():
             sys.exit(f"bench: iptables failed: {r.stderr}")
         sent, took = flood(pair, flooder, 0, MAX_SECONDS)
         base_pps = sent / took
+        # -o json alone, then with every dropped packet in its line (256 bytes: 344 of base64)
+        emit = [measure("retina-json", [retina, "trace", "-o", "json"], pair, flooder, tmp),
+                measure("retina+emit", [retina, "trace", "-o", "json", "--emit-packets"], pair, flooder, tmp)]
+        if emit_only:
+            have_bpftrace = False
+            raise StopIteration
         results = [measure("retina", [retina, "trace"], pair, flooder, tmp)]
         # the forensics, same storm: every drop with its stack, every dropped packet to a file
         forensics = [measure("retina+stack", [retina, "trace", "--stack"], pair, flooder, tmp),
@@ -191,11 +201,31 @@ def main():
             argv = ["unshare", "-m", "sh", "-c",
                     'mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace "$0"', str(script)]
             results.append(measure("bpftrace", argv, pair, flooder, tmp))
+    except StopIteration:
+        pass
     finally:
         pair.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
     results = [r for r in results if r]
+    emit = [r for r in emit if r]
+    for r in emit:
+        r["rss_mb"] = r["rss_kb"] / 1024
+        r["us_per_event"] = r["cpu"] * 1e6 / r["delivered"] if r["delivered"] else None
+        r["slowdown"] = r["max_pps"] / base_pps
+    if len(emit) == 2:
+        j, e = emit
+        print(f"\nretina trace -o json --emit-packets, same storm ({STORM_PPS}/s for {STORM_SECONDS:g}s)")
+        print(f"  {'':30s}" + "".join(f"{r['name']:>14s}" for r in emit))
+        for key, label, spec in (("delivered", "events delivered", ",d"), ("lost", "events lost (reported)", ",d"),
+                                 ("us_per_event", "CPU us per event", ".2f"), ("max_pps", "drop path, max pkt/s",
+                                                                               ",.0f")):
+            print(f"  {label:30s}" + "".join(f"{fmt(r.get(key), spec):>14s}" for r in emit))
+        if j.get("us_per_event") and e.get("us_per_event"):
+            print(f"  --emit-packets CPU/event {e['us_per_event'] / j['us_per_event']:.2f}x of -o json; "
+                  f"drop path {e['max_pps'] / j['max_pps']:.1%} of -o json's")
+    if emit_only:
+        return
     forensics = [r for r in forensics if r]
     print(f"\nretina trace vs bpftrace ({'' if have_bpftrace else 'bpftrace skipped; '}"
           f"drop storm {STORM_PPS}/s for {STORM_SECONDS:g}s; no-tracer drop path {base_pps:,.0f} pkt/s)")

@@ -3,6 +3,7 @@ whose pods run their command as local processes: the trace pod runs the real
 `retina trace -o json` here (as root), so a refused connect in a netpair shows up
 through the plugin. Only events of the test's own namespaces are asserted on."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run
+from conftest import require, run
 from fakeapi import KUBECTL, FakeAPI, go_roundtrip, schema_errors, unknown_fields
 from tracer import connect
 
@@ -474,3 +475,239 @@ def test_progress_on_a_terminal_is_one_rewritten_line(tmp_path, pki, bindir):
     finally:
         os.close(master)
         c.api.close()
+
+
+# ---- drop forensics through the plugin: --stack, --nft, -w ----
+
+def frames(stack):
+    return [re.sub(r"\+0x[0-9a-f]+.*$", "", f) for f in stack]
+
+
+def pod_caps(c):
+    [pod] = c.records("create")
+    [ctr] = pod["spec"]["containers"]
+    return ctr["command"], sorted(ctr["securityContext"]["capabilities"]["add"])
+
+
+def test_stack_passes_through_as_json_array_and_the_pod_gets_syslog(cluster, netpair, tmp_path):
+    code, out, err = trace_until_refused(cluster, netpair, tmp_path, "node-1", "-o", "json", "--drops", "--stack",
+                                         "--port", "9")
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    mine = {netpair.inode(netpair.b)}
+    drops = [e for e in events if e.get("netns") in mine and e["reason"] == "NO_SOCKET" and e["dst_port"] == 9]
+    assert drops and drops[0]["node"] == "node-1", events
+    assert "tcp_v4_rcv" in frames(drops[0]["stack"]), drops[0]
+    assert all(re.match(r"^[\w.$]+\+0x[0-9a-f]+( \[\w+\])?$", f) for f in drops[0]["stack"]), drops[0]
+    cmd, caps = pod_caps(cluster)
+    assert cmd[-1] == "--stack" and caps == ["BPF", "PERFMON", "SYSLOG"]	# SYSLOG: only with --stack
+
+
+NFT_RULESET = """
+table inet t {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        udp dport 8091 counter drop
+    }
+}
+"""
+
+
+def netns_node(tmp_path, retina, ns):
+    """A bin dir whose `retina` runs in network namespace ns: a "node" whose host network is ns."""
+    d = tmp_path / "nsbin"
+    d.mkdir()
+    (d / "kubectl-retina").symlink_to(retina)
+    w = d / "retina"
+    w.write_text(f"#!/bin/sh\nexec ip netns exec {ns} {retina} \"$@\"\n")
+    w.chmod(0o755)
+    return d
+
+
+def test_nft_and_stack_under_each_row_name_the_rule(tmp_path, pki, retina, netpair):
+    require("nft")
+    p = subprocess.run(netpair.cmd(netpair.b, ["nft", "-f", "-"]), input=NFT_RULESET, capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    listing = json.loads(subprocess.run(netpair.cmd(netpair.b, ["nft", "-j", "-a", "list", "table", "inet", "t"]),
+                                        capture_output=True, text=True, timeout=30).stdout)["nftables"]
+    th = [i["table"]["handle"] for i in listing if "table" in i][0]
+    ch = [i["chain"]["handle"] for i in listing if "chain" in i][0]
+    [h] = [i["rule"]["handle"] for i in listing if "rule" in i]
+    assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"	# the neighbour resolved
+    c = Cluster(tmp_path, pki, netns_node(tmp_path, retina, netpair.b))
+    try:
+        p = start(c, tmp_path, "node-1", "--drops", "--stack", "--nft", "--allow-system-changes", "--ip",
+                  netpair.B4, "--port", "8091")
+        assert attached(p, 1), p.errf.read_text()
+        assert wait_for(lambda: "retina_nftrace" in subprocess.run(
+            netpair.cmd(netpair.b, ["nft", "list", "tables"]), capture_output=True, text=True).stdout)
+        q = netpair.run(netpair.a, ["python3", "-c", "import socket; socket.socket(socket.AF_INET, "
+                                    "socket.SOCK_DGRAM).sendto(b'x', ('%s', 8091))" % netpair.B4])
+        assert q.returncode == 0, q.stderr
+        time.sleep(1.0)
+        code, out, err = finish(p)
+        assert code == 0, err
+        lines = out.splitlines()
+        rows = [i for i, ln in enumerate(lines) if "NETFILTER_DROP" in ln and f"{netpair.B4}:8091" in ln]
+        assert rows, out
+        # as retina trace prints them: the rule first, then the frames, indented under the row
+        assert lines[rows[0] + 1] == f"    nft: table inet t ({th}) chain input ({ch}) handle {h} drop", out
+        below = []
+        for ln in lines[rows[0] + 2:]:
+            if not ln.startswith("    "):
+                break
+            below.append(ln.strip())
+        assert "nft_do_chain" in frames(below) and "nf_hook_slow" in frames(below), out
+        cmd, caps = pod_caps(c)
+        assert cmd[-3:] == ["--stack", "--nft", "--allow-system-changes"]
+        assert caps == ["BPF", "NET_ADMIN", "PERFMON", "SYSLOG"]
+        assert c.managed_pods() == []
+        # the tracer's table went with the pod
+        assert wait_for(lambda: "retina_nftrace" not in subprocess.run(
+            netpair.cmd(netpair.b, ["nft", "list", "tables"]), capture_output=True, text=True).stdout)
+    finally:
+        c.api.close()
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["node-1", "--stack=some"], "bad --stack 'some'"),
+    (["node-1", "--rst", "--stack"], "--stack shows the stacks of DROP events"),
+    (["node-1", "--nft"], "allow that with --allow-system-changes"),
+    (["node-1", "--rst", "--nft", "--allow-system-changes"], "--nft names the rule of netfilter drops"),
+    (["node-1", "--allow-system-changes"], "use it with --nft"),
+])
+def test_bad_forensics_flags_exit_2_before_any_request(retina, tmp_path, args, msg):
+    p = run([retina, "kubectl-retina", "bpftrace", "--kubeconfig", str(tmp_path / "none"), *args])
+    assert p.returncode == 2, p.stderr
+    assert msg in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+
+
+def tshark_fields(path, *fields, stdin=None):
+    """tshark's fields of every packet of path ("-": stdin)."""
+    argv = ["tshark", "-r", path, "-T", "fields", "-E", "separator=|"]
+    for f in fields:
+        argv += ["-e", f]
+    p = subprocess.run(argv, capture_output=True, input=stdin, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return [line.split("|") for line in p.stdout.decode().splitlines()]
+
+
+def test_write_merges_both_nodes_drops_into_one_pcapng(two_nodes, netpair, tmp_path):
+    require("tshark")
+    c = two_nodes
+    pcap = tmp_path / "drops.pcapng"
+    p = start(c, tmp_path, "node-1", "node-2", "-o", "json", "--drops", "--port", "9", "-w", str(pcap),
+              "--snaplen", "64")
+    assert attached(p, 2), p.errf.read_text()
+    assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+    time.sleep(1.0)
+    code, out, err = finish(p)
+    assert code == 0, err
+    # stdout: the events, readable, without the packets' bytes
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events and not [e for e in events if "packet" in e or "packet_len" in e], out[:2000]
+    mine = str(netpair.inode(netpair.b))
+    assert {e["node"] for e in events if str(e.get("netns")) == mine and e["reason"] == "NO_SOCKET"} == \
+        {"node-1", "node-2"}, events
+    assert oct(pcap.stat().st_mode & 0o777) == "0o600"	# packets may hold secrets
+    rows = tshark_fields(str(pcap), "frame.interface_name", "ip.src", "ip.dst", "tcp.dstport", "tcp.flags.syn",
+                         "frame.cap_len", "frame.comment")
+    syn = [r for r in rows if r[1:4] == [netpair.A4, netpair.B4, "9"] and r[4] in ("1", "True")
+           and f"netns={mine}" in r[6].split()]
+    # the refused SYN, once per node, each on its node's interface and named in its comment
+    assert sorted(r[0] for r in syn) == ["node-1", "node-2"], rows
+    for r in syn:
+        assert r[6].startswith(f"node={r[0]} type=DROP reason=NO_SOCKET probe=kfree_skb netns={mine}"), r
+        assert f"ifname={netpair.veth_b}" in r[6] and int(r[5]) <= 64
+    assert "packets from 2 of 2 nodes written to " + str(pcap) in err, err
+    cmd = [pod["spec"]["containers"][0]["command"] for pod in c.records("create")]
+    assert all(x[-3:] == ["--emit-packets", "--snaplen", "64"] for x in cmd), cmd
+    assert c.managed_pods() == []
+
+
+def test_write_to_stdout_streams_into_tshark_and_rows_go_to_stderr(cluster, netpair, tmp_path):
+    require("tshark")
+    errf = tmp_path / "stderr"
+    with open(errf, "w") as ef:
+        p = subprocess.Popen(cluster.argv("node-1", "--drops", "--port", "9", "-w", "-"), stdout=subprocess.PIPE,
+                             stderr=ef, env=cluster.env)
+        ts = subprocess.Popen(["tshark", "-r", "-", "-l", "-T", "fields", "-E", "separator=|", "-e", "ip.dst",
+                               "-e", "tcp.dstport", "-e", "frame.comment"], stdin=p.stdout,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p.stdout.close()
+        try:
+            assert wait_for(lambda: " attached " in errf.read_text()), errf.read_text()
+            assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+            time.sleep(1.0)
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=30)
+            out, terr = ts.communicate(timeout=60)
+        finally:
+            for x in (p, ts):
+                if x.poll() is None:
+                    x.kill()
+                    x.wait()
+    assert p.returncode == 0, errf.read_text()
+    assert ts.returncode == 0, terr
+    rows = [ln.split("|") for ln in out.splitlines()]
+    mine = f"netns={netpair.inode(netpair.b)}"
+    assert [r for r in rows if r[:2] == [netpair.B4, "9"] and r[2].startswith("node=node-1 type=DROP reason=NO_SOCKET")
+            and mine in r[2].split()], rows
+    err = errf.read_text()
+    # the table went to stderr, with the rows
+    assert "TIME" in err and "NO_SOCKET" in err and f"{netpair.B4}:9" in err, err
+    assert "written to stdout" in err
+    assert cluster.managed_pods() == []
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["node-1", "--rst", "-w", "x.pcapng"], "-w writes dropped packets"),
+    (["node-1", "--snaplen", "64"], "use it with -w FILE"),
+    (["node-1", "-w", "x.pcapng", "--snaplen", "0"], "bad --snaplen '0'"),
+    (["node-1", "-w", "x.pcapng", "--snaplen", "1025"], "bad --snaplen '1025'"),
+    (["node-1", "-w", ""], "-w needs a file name"),
+])
+def test_bad_write_flags_exit_2_before_any_request(retina, tmp_path, args, msg):
+    p = run([retina, "kubectl-retina", "bpftrace", "--kubeconfig", str(tmp_path / "none"), *args], cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert msg in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
+    assert not (tmp_path / "x.pcapng").exists()
+
+
+def test_unwritable_file_fails_before_any_pod(cluster, tmp_path):
+    p = run(cluster.argv("node-1", "-w", str(tmp_path / "no" / "such" / "dir.pcapng")), env=cluster.env, timeout=30)
+    assert p.returncode == 1 and "cannot write " in p.stderr and "No such file" in p.stderr, p.stderr
+    assert cluster.requests() == []
+
+
+def test_reader_of_stdout_gone_stops_the_trace_and_deletes_the_pod(cluster, netpair, tmp_path):
+    """`-w - | tshark -c 1 -r -`: tshark ends after one packet; the next write's EPIPE stops us as Ctrl-C would."""
+    require("tshark")
+    errf = tmp_path / "stderr"
+    with open(errf, "w") as ef:
+        p = subprocess.Popen(cluster.argv("node-1", "--drops", "--port", "9", "-w", "-"), stdout=subprocess.PIPE,
+                             stderr=ef, env=cluster.env)
+        ts = subprocess.Popen(["tshark", "-c", "1", "-r", "-"], stdin=p.stdout, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+        p.stdout.close()
+        try:
+            assert wait_for(lambda: " attached " in errf.read_text()), errf.read_text()
+            for _ in range(30):	# until tshark has its packet, then one more drop meets the closed pipe
+                assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+                if p.poll() is not None:
+                    break
+                time.sleep(0.3)
+            p.wait(timeout=30)
+            ts.wait(timeout=30)
+        finally:
+            for x in (p, ts):
+                if x.poll() is None:
+                    x.kill()
+                    x.wait()
+            ts.stdout.close()
+    err = errf.read_text()
+    assert p.returncode == 0, err
+    assert "node node-1:" in err and "written to stdout" in err and "deleted" in err.splitlines()[-1], err
+    assert "failed" not in err, err	# a reader going away is the end, not an error
+    assert cluster.managed_pods() == []

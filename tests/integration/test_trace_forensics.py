@@ -259,3 +259,28 @@ def test_unwritable_pcap_path_is_a_clear_error(retina, tmp_path):
     assert p.returncode == 1
     assert f"cannot write {tmp_path}/no/such/dir.pcapng: No such file or directory" in p.stderr, p.stderr
     assert len(p.stderr.splitlines()) == 1
+
+
+def test_emit_packets_puts_the_packet_last_in_each_drop_line(retina, netpair):
+    """--emit-packets (for kubectl retina bpftrace -w): base64 of the packet from its IP header."""
+    import base64
+    import json
+    import ipaddress
+    with Tracer(retina, "--drops", "--emit-packets", "--snaplen", "40", "--ip", netpair.B4) as t:
+        assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+        t.stop()
+    drops = find(t.events(netpair), "DROP", reason="NO_SOCKET", dst_port=9)
+    assert drops, t.stdout
+    e = drops[0]
+    pkt = base64.b64decode(e["packet"])
+    assert len(pkt) == 40 and e["packet_len"] >= 52	# the SYN cut at --snaplen; its whole length
+    assert pkt[0] >> 4 == 4 and pkt[9] == 6	# IPv4, TCP
+    assert str(ipaddress.ip_address(pkt[12:16])) == netpair.A4 and str(ipaddress.ip_address(pkt[16:20])) == netpair.B4
+    assert int.from_bytes(pkt[22:24], "big") == 9
+    line = [ln for ln in t.stdout.splitlines() if json.loads(ln) == e][0]
+    assert re.search(r',"packet_len":\d+,"packet":"[A-Za-z0-9+/=]+"}$', line), line	# last: cut off as it is
+    # without -o json, or for events that are not drops: a usage error
+    p = run([retina, "trace", "--emit-packets"])
+    assert p.returncode == 2 and "use it with -o json" in p.stderr
+    p = run([retina, "trace", "-o", "json", "--rst", "--emit-packets"])
+    assert p.returncode == 2 and "use it with --drops" in p.stderr

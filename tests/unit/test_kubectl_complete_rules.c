@@ -129,6 +129,9 @@ static void values_of_finite_flags(void **state)
 	CHECK(NULL, "json\n:4\n", "bpftrace", "node-1", "--output", "j");
 	CHECK(NULL, "table\njson\n:4\n", "bpftrace", "--output=");
 	CHECK(NULL, "json\n:4\n", "bpftrace", "--out=js");
+	CHECK(NULL, "drops\nall\n:4\n", "bpftrace", "--stack=");
+	CHECK(NULL, "all\n:4\n", "bpftrace", "--stack=a");
+	CHECK(NULL, ":0\n", "bpftrace", "-w", "");	/* a file: the shell completes it */
 	CHECK(NULL, "NET_ADMIN\n:4\n", "shell", "-c", "NET_AD");
 	CHECK(NULL, "net_raw,SYS_PTRACE\n:4\n", "shell", "--capabilities", "net_raw,SYS_PT");
 	CHECK(NULL, "BPF\n:4\n", "shell", "--capabilities=BP");

@@ -194,6 +194,8 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	push(a, STATS_INTERVAL);
 	optind = 1;
 	while ((c = next_opt(argc, argv, cmd->shortopts, cmd->longopts)) != -1) {
+		if (kubectl_connection_opt(c, optarg, &a->load))
+			continue;
 		switch (c) {
 		case KO_DROPS: push(a, "--drops"); types |= 1u << TT_DROP; break;
 		case KO_RST: push(a, "--rst"); types |= 1u << TT_RST_SENT; break;
@@ -272,13 +274,6 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 			break;
 		case KO_REPO: repo = optarg; break;
 		case KO_VERSION: version = optarg; break;
-		case KO_KUBECONFIG: a->load.kubeconfig = optarg; break;
-		case KO_CONTEXT: a->load.context = optarg; break;
-		case KO_REQTIMEOUT:
-			if (kube_parse_request_timeout(optarg, &a->load.request_timeout_ms))
-				usage_error("bad --request-timeout '%s': a duration like 10s or 1m, or 0 for none", optarg);
-			break;
-		case 'n': a->load.namespace = optarg; break;
 		case 'v':
 			if (parse_u64(optarg, 0, 9, &v))
 				usage_error("bad -v '%s': a level from 0 to 9", optarg);

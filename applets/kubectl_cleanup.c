@@ -39,15 +39,10 @@ int kubectl_cleanup_main(int argc, char **argv)
 
 	optind = 1;
 	while ((c = next_opt(argc, argv, cmd->shortopts, cmd->longopts)) != -1) {
+		if (kubectl_connection_opt(c, optarg, &lo))
+			continue;
 		switch (c) {
 		case 'A': all = true; break;
-		case 'n': lo.namespace = optarg; break;
-		case KO_KUBECONFIG: lo.kubeconfig = optarg; break;
-		case KO_CONTEXT: lo.context = optarg; break;
-		case KO_REQTIMEOUT:
-			if (kube_parse_request_timeout(optarg, &lo.request_timeout_ms))
-				usage_error("bad --request-timeout '%s': a duration like 10s or 1m, or 0 for none", optarg);
-			break;
 		case 'h': show_help(kubectl_cleanup_help);
 		}
 	}

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "applets/kubectl_retina.h"
+#include "kube/kubeconfig.h"
+#include "lib/retina.h"
 
 static const struct option shell_opts[] = {
 	{ "mount-host-filesystem", no_argument, NULL, 'm' },
@@ -92,4 +94,18 @@ const struct kubectl_cmd *kubectl_cmd_find(const char *name)
 bool kubectl_opt_repeatable(const struct option *o)
 {
 	return o->val == KO_IP || o->val == KO_CIDR || o->val == KO_PORT;
+}
+
+bool kubectl_connection_opt(int c, const char *arg, struct kube_load_opts *lo)
+{
+	switch (c) {
+	case KO_KUBECONFIG: lo->kubeconfig = arg; return true;
+	case KO_CONTEXT: lo->context = arg; return true;
+	case 'n': lo->namespace = arg; return true;
+	case KO_REQTIMEOUT:
+		if (kube_parse_request_timeout(arg, &lo->request_timeout_ms))
+			usage_error("bad --request-timeout '%s': a duration like 10s or 1m, or 0 for none", arg);
+		return true;
+	}
+	return false;
 }

@@ -35,6 +35,12 @@ enum kubectl_opt_id {
 	KO_STACK, KO_NFT, KO_ALLOW_CHANGES, KO_SNAPLEN,
 };
 
+struct kube_load_opts;
+/* The connection options every subcommand shares (--kubeconfig, --context,
+ * -n, --request-timeout): stores option c's arg in lo and returns true, or
+ * returns false for any other option. A bad value exits 2. */
+bool kubectl_connection_opt(int c, const char *arg, struct kube_load_opts *lo);
+
 /* What a subcommand's positional arguments are, for completion. */
 enum kubectl_args {
 	KA_NONE,	/* cleanup */

@@ -110,6 +110,8 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 	a->timeout_ms = 30000;
 	optind = 1;
 	while ((c = next_opt(dash, argv, cmd->shortopts, cmd->longopts)) != -1) {
+		if (kubectl_connection_opt(c, optarg, &a->load))
+			continue;
 		switch (c) {
 		case 'm': a->spec.mount_host = true; break;
 		case 'w': a->spec.mount_host = a->spec.host_write = true; break;
@@ -132,13 +134,6 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 		case KO_REPO: repo = optarg; break;
 		case KO_VERSION: version = optarg; break;
 		case KO_TARGET: a->spec.target_container = optarg; break;
-		case KO_KUBECONFIG: a->load.kubeconfig = optarg; break;
-		case KO_CONTEXT: a->load.context = optarg; break;
-		case KO_REQTIMEOUT:
-			if (kube_parse_request_timeout(optarg, &a->load.request_timeout_ms))
-				usage_error("bad --request-timeout '%s': a duration like 10s or 1m, or 0 for none", optarg);
-			break;
-		case 'n': a->load.namespace = optarg; break;
 		case 'v':
 			if (parse_u64(optarg, 0, 9, &v))
 				usage_error("bad -v '%s': a level from 0 to 9", optarg);

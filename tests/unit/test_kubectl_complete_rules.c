@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "applets/kubectl_retina.h"
+#include "kube/kubeconfig.h"
 
 /* Drop the "\tdescription" of each line (tested on its own in subcommands_are_described). */
 static void strip_descriptions(char *s)
@@ -256,6 +257,24 @@ static void option_tables_match_getopt_strings(void **state)
 	assert_null(kubectl_cmd_find("she"));
 }
 
+/* The flags every subcommand shares are stored by one function, for all of them. */
+static void connection_options_are_shared(void **state)
+{
+	struct kube_load_opts lo = { 0 };
+
+	(void)state;
+	assert_true(kubectl_connection_opt(KO_KUBECONFIG, "/tmp/kc", &lo));
+	assert_true(kubectl_connection_opt(KO_CONTEXT, "prod", &lo));
+	assert_true(kubectl_connection_opt('n', "web", &lo));
+	assert_true(kubectl_connection_opt(KO_REQTIMEOUT, "1m", &lo));
+	assert_string_equal(lo.kubeconfig, "/tmp/kc");
+	assert_string_equal(lo.context, "prod");
+	assert_string_equal(lo.namespace, "web");
+	assert_int_equal(lo.request_timeout_ms, 60000);
+	assert_false(kubectl_connection_opt('o', "json", &lo));
+	assert_false(kubectl_connection_opt(KO_PORT, "80", &lo));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +289,7 @@ int main(void)
 		cmocka_unit_test(completion_shells),
 		cmocka_unit_test(names_with_newlines_or_empty_are_dropped),
 		cmocka_unit_test(option_tables_match_getopt_strings),
+		cmocka_unit_test(connection_options_are_shared),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,3 +89,29 @@ def containers(helpers):
         yield c
     finally:
         c.close()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A folder for the fake API server's PKI (tests/fixtures/mkpki.sh fills it), one per test
+    module. test_curl.py has a pki of its own."""
+    return tmp_path_factory.mktemp("pki")
+
+
+@pytest.fixture
+def plugin(retina, tmp_path):
+    """kubectl-retina, as kubectl finds the plugin: a link to the binary under that name."""
+    link = tmp_path / "bin" / "kubectl-retina"
+    link.parent.mkdir()
+    link.symlink_to(retina)
+    return str(link)
+
+
+def tshark_fields(path, *fields, stdin=None):
+    """tshark's fields of every packet of path ("-": stdin, bytes)."""
+    argv = ["tshark", "-r", path, "-T", "fields", "-E", "separator=|"]
+    for f in fields:
+        argv += ["-e", f]
+    p = subprocess.run(argv, capture_output=True, input=stdin, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return [line.split("|") for line in p.stdout.decode().splitlines()]

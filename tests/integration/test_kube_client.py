@@ -14,19 +14,6 @@ from conftest import run
 from fakeapi import KUBECTL, TOKEN, FakeAPI
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return tmp_path_factory.mktemp("pki")
-
-
-@pytest.fixture
-def plugin(retina, tmp_path):
-    link = tmp_path / "bin" / "kubectl-retina"
-    link.parent.mkdir()
-    link.symlink_to(retina)
-    return str(link)
-
-
 @pytest.fixture
 def api(tmp_path, pki):
     a = FakeAPI(tmp_path, pki=pki)

@@ -12,16 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require, run
+from conftest import require, run, tshark_fields
 from fakeapi import KUBECTL, FakeAPI, go_roundtrip, schema_errors, unknown_fields
 from tracer import connect
 
 MANAGED = "app.kubernetes.io/managed-by=kubectl-retina"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return tmp_path_factory.mktemp("pki")
 
 
 @pytest.fixture
@@ -581,16 +576,6 @@ def test_bad_forensics_flags_exit_2_before_any_request(retina, tmp_path, args, m
     p = run([retina, "kubectl-retina", "bpftrace", "--kubeconfig", str(tmp_path / "none"), *args])
     assert p.returncode == 2, p.stderr
     assert msg in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
-
-
-def tshark_fields(path, *fields, stdin=None):
-    """tshark's fields of every packet of path ("-": stdin)."""
-    argv = ["tshark", "-r", path, "-T", "fields", "-E", "separator=|"]
-    for f in fields:
-        argv += ["-e", f]
-    p = subprocess.run(argv, capture_output=True, input=stdin, timeout=60)
-    assert p.returncode == 0, p.stderr
-    return [line.split("|") for line in p.stdout.decode().splitlines()]
 
 
 def test_write_merges_both_nodes_drops_into_one_pcapng(two_nodes, netpair, tmp_path):

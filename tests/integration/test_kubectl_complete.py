@@ -18,11 +18,6 @@ from fakeapi import KUBECTL, FakeAPI
 SUBCOMMANDS = ["shell", "bpftrace", "cleanup", "completion"]
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return tmp_path_factory.mktemp("pki")
-
-
 @pytest.fixture
 def bindir(retina, tmp_path):
     """kubectl-retina and kubectl_complete-retina, as `retina --install` makes them."""

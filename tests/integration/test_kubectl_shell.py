@@ -15,19 +15,6 @@ from fakeapi import KUBECTL, FakeAPI, go_roundtrip, schema_errors, unknown_field
 MANAGED = "app.kubernetes.io/managed-by=kubectl-retina"
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return tmp_path_factory.mktemp("pki")
-
-
-@pytest.fixture
-def plugin(retina, tmp_path):
-    link = tmp_path / "bin" / "kubectl-retina"
-    link.parent.mkdir()
-    link.symlink_to(retina)
-    return str(link)
-
-
 class Cluster:
     def __init__(self, tmp, pki, *args):
         self.tmp = Path(tmp)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import require, run
+from conftest import require, run, tshark_fields
 from tracer import Tracer, connect, find
 
 FAMILIES = pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
@@ -140,16 +140,6 @@ def test_without_cap_syslog_the_real_kallsyms_hides_addresses(retina, netpair):
         t.stop()
     assert "shows every address as 0" in t.stderr and "lacks CAP_SYSLOG" in t.stderr, t.stderr
     assert find(t.events(netpair), "DROP", reason="NO_SOCKET")
-
-
-def tshark_fields(path, *fields, stdin=None):
-    """tshark's fields of every packet of path ("-": stdin, bytes)."""
-    argv = ["tshark", "-r", path, "-T", "fields", "-E", "separator=|"]
-    for f in fields:
-        argv += ["-e", f]
-    p = subprocess.run(argv, capture_output=True, input=stdin, timeout=60)
-    assert p.returncode == 0, p.stderr
-    return [line.split("|") for line in p.stdout.decode().splitlines()]
 
 
 def mine(rows, pair):

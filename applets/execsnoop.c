@@ -19,7 +19,7 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
-#include "applets/nsenter.h"
+#include "applets/nsenter/nsenter.h"
 #include <linux/types.h>
 
 #include "bpf/execsnoop.h"

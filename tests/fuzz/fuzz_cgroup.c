@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "applets/nsenter.h"
+#include "applets/nsenter/nsenter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

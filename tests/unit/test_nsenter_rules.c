@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "applets/nsenter.h"
+#include "applets/nsenter/nsenter.h"
 #include "lib/caps.h"
 #include "lib/retina.h"
 

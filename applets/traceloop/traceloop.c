@@ -26,8 +26,8 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
-#include "applets/nsenter.h"
-#include "applets/traceloop.h"
+#include "applets/nsenter/nsenter.h"
+#include "applets/traceloop/traceloop.h"
 #include "bpf/traceloop.skel.h"
 #include "lib/retina.h"
 

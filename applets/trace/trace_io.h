@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "applets/trace.h"
+#include "applets/trace/trace.h"
 
 /*
  * Read /proc/kallsyms (RETINA_KALLSYMS overrides the path, for tests) into k.

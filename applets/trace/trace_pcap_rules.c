@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "applets/trace.h"
+#include "applets/trace/trace.h"
 
 #define PAD4(n) (((n) + 3u) & ~3u)
 

@@ -18,7 +18,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "applets/nsenter.h"
+#include "applets/nsenter/nsenter.h"
 #include "lib/retina.h"
 
 #define CGROUP2_SUPER_MAGIC 0x63677270

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "applets/applets.h"
-#include "applets/trace_io.h"
+#include "applets/trace/trace_io.h"
 #include "lib/retina.h"
 
 #ifndef SOL_NETLINK

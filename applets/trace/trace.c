@@ -19,8 +19,8 @@
 #include <bpf/libbpf.h>
 
 #include "applets/applets.h"
-#include "applets/trace.h"
-#include "applets/trace_io.h"
+#include "applets/trace/trace.h"
+#include "applets/trace/trace_io.h"
 #include "bpf/trace.skel.h"
 #include "lib/base64.h"
 #include "lib/caps.h"

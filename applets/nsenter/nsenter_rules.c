@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "applets/nsenter.h"
+#include "applets/nsenter/nsenter.h"
 #include "lib/caps.h"
 
 int cgroup_line_split(char *line, int *hier, char **controllers, char **path)

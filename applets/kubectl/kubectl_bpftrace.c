@@ -31,10 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "applets/kubectl_bpftrace.h"
-#include "applets/kubectl_retina.h"
-#include "applets/trace.h"
-#include "applets/trace_io.h"
+#include "applets/kubectl/kubectl_bpftrace.h"
+#include "applets/kubectl/kubectl_retina.h"
+#include "applets/trace/trace.h"
+#include "applets/trace/trace_io.h"
 #include "kube/client.h"
 #include "kube/debugpod.h"
 #include "kube/kubeconfig.h"

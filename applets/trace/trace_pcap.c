@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "applets/applets.h"
-#include "applets/trace_io.h"
+#include "applets/trace/trace_io.h"
 #include "lib/retina.h"
 
 /* The block out, flushed: -1 with errno on failure (the file closed then). */

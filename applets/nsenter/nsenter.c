@@ -21,7 +21,7 @@
 #include <grp.h>
 #include <unistd.h>
 
-#include "applets/nsenter.h"
+#include "applets/nsenter/nsenter.h"
 #include "lib/caps.h"
 #include "lib/proc.h"
 #include "lib/retina.h"

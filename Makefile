@@ -200,7 +200,8 @@ dist:
 # portable libraries: gcc + ASan/UBSan for unit tests, clang + libFuzzer for fuzzing.
 HOSTROOT   := $(B)/host
 HOST_STAMP := $(HOSTROOT)/.versions
-HOST_SRC   := $(SHARED_SRC) $(wildcard applets/*_rules.c applets/*/*_rules.c)
+# (lib/libbpf_*.c need libbpf, which the host libraries do not build)
+HOST_SRC   := $(filter-out lib/libbpf_%,$(SHARED_SRC)) $(wildcard applets/*_rules.c applets/*/*_rules.c)
 HOST_LIBS  := -L$(HOSTROOT)/lib -lbearssl -lyaml -lcjson -lz
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRC))

@@ -20,6 +20,7 @@
 
 #include "applets/curl.h"
 #include "lib/retina.h"
+#include "lib/sys.h"
 #include "net/addr.h"
 #include "net/http.h"
 #include "net/resolv.h"
@@ -99,17 +100,9 @@ struct run {
 	char url[8192];
 };
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 static double since(const struct run *r)
 {
-	return (now_us() - r->t0) / 1e6;
+	return (mono_us() - r->t0) / 1e6;
 }
 
 /* ms left of -m (-1: no limit; 0: none left). */
@@ -117,7 +110,7 @@ static int left_ms(const struct run *r)
 {
 	if (!r->o->max_ms)
 		return -1;
-	long long left = r->o->max_ms - (now_us() - r->t0) / 1000;
+	long long left = r->o->max_ms - (mono_us() - r->t0) / 1000;
 	return left > 0 ? (int)left : 0;
 }
 
@@ -154,22 +147,6 @@ static void verbose(const struct run *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-}
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -298,26 +275,14 @@ static int dial(struct run *r, const struct http_url *u, const struct ipaddr *ip
 	socklen_t sl;
 	uint16_t port = (uint16_t)strtol(u->port, NULL, 10);
 	int timeout = min_timeout(r->o->connect_ms ? r->o->connect_ms : 300000, left_ms(r));
-	long long start = now_us();
+	long long start = mono_us();
 	int fd, e = 0, one = 1;
 	char addr[IPADDR_STRLEN];
 
 	ipaddr_format(ip, addr, sizeof(addr));
 	verbose(r, "*   Trying %s%s%s:%u...\n", ip->family == AF_INET6 ? "[" : "", addr,
 		ip->family == AF_INET6 ? "]" : "", port);
-	if (ip->family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		memcpy(&in->sin_addr, ip->b, 4);
-		sl = sizeof(*in);
-	} else {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		memcpy(&in6->sin6_addr, ip->b, 16);
-		sl = sizeof(*in6);
-	}
+	sl = ipaddr_to_sockaddr(ip, port, &ss);
 	snprintf(r->st.remote_ip, sizeof(r->st.remote_ip), "%s", addr);
 	r->st.remote_port = port;
 	fd = socket(ip->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -328,7 +293,7 @@ static int dial(struct run *r, const struct http_url *u, const struct ipaddr *ip
 	} else {
 		for (;;) {
 			struct pollfd p = { .fd = fd, .events = POLLOUT };
-			int left = timeout - (int)((now_us() - start) / 1000);
+			int left = timeout - (int)((mono_us() - start) / 1000);
 			int n = poll(&p, 1, left > 0 ? left : 0);
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -340,7 +305,7 @@ static int dial(struct run *r, const struct http_url *u, const struct ipaddr *ip
 		if (!e && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el))
 			e = errno;
 	}
-	long long took = (now_us() - start) / 1000;
+	long long took = (mono_us() - start) / 1000;
 	if (e) {
 		if (fd >= 0)
 			close(fd);
@@ -537,7 +502,7 @@ static void verbose_request(struct run *r, const struct http_request *q)
 static int timed_out(struct run *r)
 {
 	return failure(r, CURLE_OPERATION_TIMEDOUT, "Operation timed out after %lld milliseconds with %llu bytes received",
-		       (now_us() - r->t0) / 1000, (unsigned long long)r->st.size_download);
+		       (mono_us() - r->t0) / 1000, (unsigned long long)r->st.size_download);
 }
 
 static bool is_redirect(int status)
@@ -812,7 +777,7 @@ int curl_main(int argc, char **argv)
 	/* bare "host/path" is http:// as in curl */
 	if (!strstr(o.url, "://"))
 		snprintf(r.url, sizeof(r.url), "http://%s", o.url);
-	r.t0 = now_us();
+	r.t0 = mono_us();
 	code = transfer(&r);
 	r.st.t_total = since(&r);
 	/* curl's times are cumulative: a step not taken counts as the previous one's end */

@@ -19,12 +19,14 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
-#include "applets/nsenter/nsenter.h"
 #include <linux/types.h>
 
 #include "bpf/execsnoop.h"
 #include "bpf/execsnoop.skel.h"
 #include "lib/retina.h"
+#include "lib/libbpf_log.h"
+#include "lib/sys.h"
+#include "node/pods.h"
 
 
 const char execsnoop_help[] =
@@ -52,14 +54,6 @@ const char execsnoop_help[] =
 	"  retina execsnoop\n"
 	"  retina execsnoop --pod 3f1c2a4e-8d2b-4f7a-9c1d-2b3e4f5a6b7c -o json\n"
 	"  retina execsnoop --cgroup /kubepods.slice --comm curl --duration 1m\n";
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 struct ctx {
 	bool json;
@@ -129,37 +123,6 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level, (void)fmt, (void)ap;
-	return 0;
-}
-
-static int libbpf_verbose(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG)
-		return 0;
-	fprintf(stderr, "libbpf: ");
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* --cgroup PATH: a cgroup2 directory, or a path relative to the cgroup2 mount. */
-static void resolve_cgroup(const char *arg, char *out, size_t len)
-{
-	char root[1024];
-
-	if (is_cgroup2_dir(arg)) {
-		snprintf(out, len, "%s", arg);
-		return;
-	}
-	if (!cgroup2_mount(root, sizeof(root)))
-		die(EXIT_FAIL, "--cgroup %s: no cgroup2 filesystem is mounted here (mount -t cgroup2 none /sys/fs/cgroup)",
-		    arg);
-	snprintf(out, len, "%s/%s", root, arg + (arg[0] == '/'));
-	if (!is_cgroup2_dir(out))
-		die(EXIT_FAIL, "--cgroup %s: neither it nor %s is a cgroup v2 directory", arg, out);
-}
-
 int execsnoop_main(int argc, char **argv)
 {
 	enum { OPT_POD = 256, OPT_CGROUP, OPT_MNTNS, OPT_COMM };
@@ -210,7 +173,7 @@ int execsnoop_main(int argc, char **argv)
 		usage_error("--pod already chooses the cgroup or mount namespaces: drop --cgroup/--mntns");
 
 	if (cgroup)
-		resolve_cgroup(cgroup, dir, sizeof(dir));
+		cgroup_resolve(cgroup, dir, sizeof(dir));
 	else if (pod && !pod_trace_target(pod, dir, sizeof(dir), mntns, EXECSNOOP_MAX_CGROUPS, &nmntns) && !nmntns)
 		die(EXIT_FAIL, "--pod %s: its processes have neither a cgroup v2 directory nor a readable mount namespace",
 		    pod);
@@ -226,13 +189,9 @@ int execsnoop_main(int argc, char **argv)
 	 * EINTR (stdio would drop the rest of its buffer: a cut, glued line);
 	 * SA_RESETHAND: a second Ctrl-C quits at once even then.
 	 */
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	catch_stop_signals(SA_RESTART | SA_RESETHAND, true);
 
-	libbpf_set_print(verbose ? libbpf_verbose : libbpf_quiet);
+	libbpf_messages(verbose);
 	struct execsnoop_bpf *skel = execsnoop_bpf__open();
 	if (!skel)
 		die(EXIT_FAIL, "cannot open the BPF program: %s", errno_name(errno, ebuf));
@@ -274,7 +233,7 @@ int execsnoop_main(int argc, char **argv)
 
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!stop) {
+	while (!stop_signal) {
 		err = ring_buffer__poll(rb, 100);
 		if (err < 0 && err != -EINTR) {
 			warnx("reading events: %s", errno_name(-err, ebuf));

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "lib/retina.h"
+#include "lib/sys.h"
 #include "net/addr.h"
 #include "net/icmp.h"
 #include "net/resolv.h"
@@ -73,22 +74,6 @@ struct ping {
 
 /* As iputils: payloads of at least a struct timeval (16 bytes) carry the send time. */
 enum { TIMED_PAYLOAD = 16 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* Seconds with fractions ("0.2", "1.5", "10") to microseconds. */
 static int parse_seconds(const char *s, uint64_t *us)
@@ -160,17 +145,11 @@ static void set_source(struct ping *p, const char *src)
 	struct ipaddr a;
 
 	if (!ipaddr_parse(src, &a)) {
-		struct sockaddr_storage ss = { 0 };
+		struct sockaddr_storage ss;
 		if (a.family != p->family)
 			die(EXIT_USAGE, "-I %s is not an IPv%c address like the target %s", src,
 			    p->family == AF_INET ? '4' : '6', p->ip);
-		ss.ss_family = (sa_family_t)a.family;
-		if (a.family == AF_INET)
-			memcpy(&((struct sockaddr_in *)&ss)->sin_addr, a.b, 4);
-		else
-			memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, a.b, 16);
-		if (bind(p->fd, (struct sockaddr *)&ss, a.family == AF_INET ? sizeof(struct sockaddr_in)
-									   : sizeof(struct sockaddr_in6)))
+		if (bind(p->fd, (struct sockaddr *)&ss, ipaddr_to_sockaddr(&a, 0, &ss)))
 			die(EXIT_USAGE, "cannot send from %s: %s (is it an address of this host?)", src, strerror(errno));
 		return;
 	}
@@ -185,7 +164,7 @@ static void send_one(struct ping *p)
 {
 	uint8_t payload[65536], pkt[65536 + 8];
 	uint16_t seq = (uint16_t)(p->sent + 1);
-	uint64_t t = now_us();
+	uint64_t t = (uint64_t)mono_us();
 
 	/* The send time travels in the payload, as iputils does: replies carry their own RTT. */
 	for (size_t i = 0; i < p->datalen; i++)
@@ -193,7 +172,7 @@ static void send_one(struct ping *p)
 	if (p->datalen >= TIMED_PAYLOAD)
 		memcpy(payload, &t, sizeof(t));
 	size_t n = icmp_echo_build(p->family, p->ident, seq, payload, p->datalen, pkt, sizeof(pkt));
-	socklen_t sl = p->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	socklen_t sl = sockaddr_len((struct sockaddr *)&p->dst);
 	p->seen[seq / 8] &= (uint8_t)~(1 << (seq % 8));
 	p->sent++;
 	/* A failed send counts as an error, as in iputils, and the next one is tried. */
@@ -351,7 +330,7 @@ static void read_one(struct ping *p)
 	struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = ctl, .msg_controllen = sizeof(ctl) };
 	ssize_t n = recvmsg(p->fd, &msg, MSG_DONTWAIT);
-	uint64_t now = now_us();
+	uint64_t now = (uint64_t)mono_us();
 	struct icmp_pkt k;
 	char ip[IPADDR_STRLEN], what[96];
 
@@ -488,10 +467,7 @@ int ping_main(int argc, char **argv)
 	 * whole (musl's stdio drops its buffer on EINTR); poll() still returns
 	 * at once. SA_RESETHAND: a second Ctrl-C quits even if stdout is stuck.
 	 */
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	catch_stop_signals(SA_RESTART | SA_RESETHAND, false);
 
 	if (p.family == AF_INET)
 		printf("PING %s (%s) %zu(%zu) bytes of data.\n", p.host, p.ip, p.datalen, p.datalen + 28);
@@ -500,10 +476,10 @@ int ping_main(int argc, char **argv)
 	fflush(stdout);
 
 	/* "time Nms" runs to the last request or answer, as in iputils (not through the final wait). */
-	uint64_t start = now_us(), next_send = start, last_send = start, last_event = start;
+	uint64_t start = (uint64_t)mono_us(), next_send = start, last_send = start, last_event = start;
 	for (;;) {
-		uint64_t now = now_us();
-		if (stop)
+		uint64_t now = (uint64_t)mono_us();
+		if (stop_signal)
 			break;
 		if (p.deadline_us && now >= start + p.deadline_us)
 			break;
@@ -539,7 +515,7 @@ int ping_main(int argc, char **argv)
 				read_errqueue(&p);
 			if (pfd.revents & POLLIN)
 				read_one(&p);
-			last_event = now_us();
+			last_event = (uint64_t)mono_us();
 		}
 	}
 	summary(&p, last_event - start);

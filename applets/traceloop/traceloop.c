@@ -26,10 +26,12 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
-#include "applets/nsenter/nsenter.h"
 #include "applets/traceloop/traceloop.h"
 #include "bpf/traceloop.skel.h"
 #include "lib/retina.h"
+#include "lib/libbpf_log.h"
+#include "lib/sys.h"
+#include "node/pods.h"
 
 #define DEFAULT_SOCKET "/run/retina-traceloop.sock"
 
@@ -72,14 +74,6 @@ const char traceloop_help[] =
 	"  retina traceloop list\n"
 	"  retina traceloop show 0\n"
 	"  retina traceloop stop\n";
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* ---- cgroups ------------------------------------------------------------ */
 
@@ -447,16 +441,10 @@ static void serve(struct recorder *r, int lfd)
 		reply_clear(r, out, arg);
 	else if (!strcmp(cmd, "stop")) {
 		fprintf(out, "stopped\n");
-		stop = 1;
+		stop_signal = SIGTERM;	/* `traceloop stop` ends the loop as its SIGTERM would */
 	} else
 		fprintf(out, "error: unknown request '%s'\n", req);
 	fclose(out);
-}
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level, (void)fmt, (void)ap;
-	return 0;
 }
 
 static int record(int argc, char **argv)
@@ -523,12 +511,7 @@ static int record(int argc, char **argv)
 	if (!cgroup2_mount(r.root, sizeof(r.root)) && !nmntns && !pod)
 		die(EXIT_FAIL, "no cgroup2 filesystem is mounted here: use --mntns (rings per mount namespace)");
 	if (cgroup) {
-		if (is_cgroup2_dir(cgroup))
-			snprintf(r.scope, sizeof(r.scope), "%s", cgroup);
-		else
-			snprintf(r.scope, sizeof(r.scope), "%s/%s", r.root, cgroup + (cgroup[0] == '/'));
-		if (!is_cgroup2_dir(r.scope))
-			die(EXIT_FAIL, "--cgroup %s: neither it nor %s is a cgroup v2 directory", cgroup, r.scope);
+		cgroup_resolve(cgroup, r.scope, sizeof(r.scope));
 	} else if (pod) {
 		if (!pod_trace_target(pod, r.scope, sizeof(r.scope), mntns, TL_MAX_MNTNS, &nmntns) && !nmntns)
 			die(EXIT_FAIL, "--pod %s: its processes have neither a cgroup v2 directory nor a readable mount "
@@ -573,13 +556,10 @@ static int record(int argc, char **argv)
 	 * stop signal (the loop's poll() still returns EINTR, so the flag is seen
 	 * within one turn); SA_RESETHAND: a second signal ends it at once.
 	 */
-	struct sigaction sig = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
-	sigemptyset(&sig.sa_mask);
-	sigaction(SIGINT, &sig, NULL);
-	sigaction(SIGTERM, &sig, NULL);
+	catch_stop_signals(SA_RESTART | SA_RESETHAND, false);
 	signal(SIGPIPE, SIG_IGN);
 
-	libbpf_set_print(libbpf_quiet);
+	libbpf_messages(false);
 	r.skel = traceloop_bpf__open();
 	if (!r.skel)
 		die(EXIT_FAIL, "cannot open the BPF program: %s", errno_name(errno, ebuf));
@@ -659,7 +639,7 @@ static int record(int argc, char **argv)
 		fputs(msg, stderr);
 	}
 
-	while (!stop) {
+	while (!stop_signal) {
 		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 		int n = poll(&pfd, 1, 500);
 		if (n > 0)

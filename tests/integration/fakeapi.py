@@ -1,6 +1,10 @@
 """Start tests/fixtures/fake_apiserver.py with a fresh PKI and write kubeconfigs for it."""
 import base64
+import functools
+import json
 import os
+import re
+import shutil
 import subprocess
 import time
 
@@ -9,7 +13,38 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
+# The real kubectl the fake is proven against: $KUBECTL, else kubectl on PATH
+# (1.26 or later: the plugin completion relay, kubectl_complete-*, came then).
+KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl")
+KUBECTL_MIN = (1, 26)
+INSTALL_KUBECTL = ("install kubectl 1.26 or later on PATH, or set KUBECTL=/path/to/kubectl "
+                   "(https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/; Debian's "
+                   "kubernetes-client package is 1.20, too old)")
+
+
+@functools.lru_cache(maxsize=None)
+def kubectl_missing():
+    """Why KUBECTL cannot serve the tests, or '' when it can."""
+    if not KUBECTL:
+        return "no kubectl on PATH: " + INSTALL_KUBECTL
+    try:
+        p = subprocess.run([KUBECTL, "version", "--client", "-o", "json"], capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, KUBECONFIG=os.devnull))
+        v = json.loads(p.stdout)["clientVersion"]
+        version = (int(v["major"]), int(re.match(r"\d+", v["minor"]).group()))
+    except (OSError, ValueError, KeyError, AttributeError, subprocess.TimeoutExpired) as e:
+        return f"{KUBECTL} does not tell its version ({e}): " + INSTALL_KUBECTL
+    if version < KUBECTL_MIN:
+        return f"{KUBECTL} is kubectl {version[0]}.{version[1]}: " + INSTALL_KUBECTL
+    return ""
+
+
+def kubectl_path():
+    """KUBECTL for a test, which is skipped (saying how to install kubectl) when there is none."""
+    import pytest
+    if kubectl_missing():
+        pytest.skip(kubectl_missing())
+    return KUBECTL
 TOKEN = "fake-token-0123456789"
 
 
@@ -84,7 +119,7 @@ def go_roundtrip(obj, tmp):
     import json
     path = Path(tmp) / "roundtrip.json"
     path.write_text(json.dumps(obj))
-    p = subprocess.run([KUBECTL, "set", "env", "--local", "-o", "json", "-f", str(path), "RETINA_PROBE=1"],
+    p = subprocess.run([kubectl_path(), "set", "env", "--local", "-o", "json", "-f", str(path), "RETINA_PROBE=1"],
                        capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=str(tmp)))
     if p.returncode != 0:
         raise AssertionError(f"kubectl could not decode it: {p.stderr}")

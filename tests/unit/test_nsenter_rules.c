@@ -1,4 +1,4 @@
-/* Unit tests for applets/nsenter_rules.c: cgroup lines of real nodes, pod picking, fixes. */
+/* Unit tests for node/pods_rules.c and applets/nsenter/nsenter_rules.c: cgroup lines of real nodes, pod picking, fixes. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

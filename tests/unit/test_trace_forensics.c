@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "applets/trace/trace.h"
+#include "net/pcapng.h"
 
 static const char kallsyms[] =
 	"ffffffff81000000 T _stext\n"

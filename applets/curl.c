@@ -510,6 +510,81 @@ static bool is_redirect(int status)
 	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
+/* The request as curl sends it: Host with the port only when not the scheme's default, then the headers. */
+static struct http_request build_request(struct run *r, const struct http_url *u, const char *method, bool with_body,
+					 struct http_header *hdrs, char *hostport, size_t hplen)
+{
+	const struct copts *o = r->o;
+	size_t n = 0;
+
+	bool v6 = strchr(u->host, ':') != NULL;
+	bool dflt = !strcmp(u->port, u->https ? "443" : "80");
+	snprintf(hostport, hplen, "%s%s%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "", dflt ? "" : ":",
+		 dflt ? "" : u->port);
+	const struct http_header *h = user_header(o, "Host");
+	if (!user_header(o, "User-Agent"))
+		hdrs[n++] = (struct http_header){ "User-Agent", o->agent ? o->agent : "retina-curl" };
+	if (!user_header(o, "Accept"))
+		hdrs[n++] = (struct http_header){ "Accept", "*/*" };
+	for (size_t i = 0; i < o->nhdrs; i++)
+		if (o->hdrs[i].value[0] && strcasecmp(o->hdrs[i].name, "Host"))
+			hdrs[n++] = o->hdrs[i];
+	if (with_body && !user_header(o, "Content-Type"))
+		hdrs[n++] = (struct http_header){ "Content-Type", "application/x-www-form-urlencoded" };
+	return (struct http_request){
+		.method = method, .host = h && h->value[0] ? h->value : hostport, .path = u->path,
+		.headers = hdrs, .nheaders = n, .gzip = o->compressed,
+		.body = with_body ? o->data : NULL, .body_len = with_body ? o->data_len : 0,
+	};
+}
+
+/* curl's exit code and message for a request that got no response. */
+static int request_failed(struct run *r, const char *err)
+{
+	if (errno == ETIMEDOUT || left_ms(r) == 0)
+		return timed_out(r);
+	if (strstr(err, "without a response"))
+		return failure(r, CURLE_GOT_NOTHING, "Empty reply from server");
+	if (!strncmp(err, "sending", 7))
+		return failure(r, CURLE_SEND_ERROR, "Failed sending data to the peer: %s", err);
+	if (strstr(err, "reading the response") || strstr(err, "closed the connection"))
+		return failure(r, CURLE_RECV_ERROR, "Failure when receiving data from the peer: %s", err);
+	return failure(r, CURLE_WEIRD_SERVER_REPLY, "Weird server reply: %s", err);
+}
+
+/* The body to the output (read and dropped when following a redirect). Returns the exit code. */
+static int read_body(struct run *r, struct http_conn *c, struct http_response *resp, bool following)
+{
+	char err[1024], buf[16384];
+	int code = 0;
+
+	for (;;) {
+		http_set_read_timeout(c, left_ms(r));
+		ssize_t got = http_read_body(c, resp, buf, sizeof(buf), err, sizeof(err));
+		if (got == 0)
+			break;
+		if (got < 0) {
+			if (errno == ETIMEDOUT || left_ms(r) == 0)
+				code = timed_out(r);
+			else if (strstr(err, "gzip"))
+				code = failure(r, CURLE_BAD_CONTENT_ENCODING, "Error while processing content unencoding: %s",
+					       err);
+			else if (strstr(err, "in the middle of the body"))
+				code = failure(r, CURLE_PARTIAL_FILE, "transfer closed with outstanding read data "
+					       "remaining (%s)", err);
+			else
+				code = failure(r, CURLE_RECV_ERROR, "Failure when receiving data from the peer: %s", err);
+			break;
+		}
+		if (following)
+			continue;
+		r->st.size_download += (uint64_t)got;
+		if ((code = out_write(r, buf, (size_t)got)))
+			break;
+	}
+	return code;
+}
+
 /*
  * One request/response on a new connection. *next gets the redirect target
  * when -L applies (the body is then skipped). Returns the exit code.
@@ -521,10 +596,8 @@ static int exchange(struct run *r, const char *method, bool with_body, char *nex
 	struct http_header hdrs[MAX_HEADERS + 4];
 	struct http_response *resp = NULL;
 	struct http_conn *c;
-	char err[1024], hostport[300], buf[16384];
-	size_t n = 0;
+	char err[1024], hostport[300];
 	int code = 0;
-	ssize_t got;
 
 	next[0] = '\0';
 	if (http_url_parse(r->url, &u, err, sizeof(err)))
@@ -534,26 +607,7 @@ static int exchange(struct run *r, const char *method, bool with_body, char *nex
 	if (!(c = open_conn(r, &u, &code)))
 		return code;
 
-	/* Host as curl sends it: the port only when not the scheme's default. */
-	bool v6 = strchr(u.host, ':') != NULL;
-	bool dflt = !strcmp(u.port, u.https ? "443" : "80");
-	snprintf(hostport, sizeof(hostport), "%s%s%s%s%s", v6 ? "[" : "", u.host, v6 ? "]" : "",
-		 dflt ? "" : ":", dflt ? "" : u.port);
-	const struct http_header *h = user_header(o, "Host");
-	if (!user_header(o, "User-Agent"))
-		hdrs[n++] = (struct http_header){ "User-Agent", o->agent ? o->agent : "retina-curl" };
-	if (!user_header(o, "Accept"))
-		hdrs[n++] = (struct http_header){ "Accept", "*/*" };
-	for (size_t i = 0; i < o->nhdrs; i++)
-		if (o->hdrs[i].value[0] && strcasecmp(o->hdrs[i].name, "Host"))
-			hdrs[n++] = o->hdrs[i];
-	if (with_body && !user_header(o, "Content-Type"))
-		hdrs[n++] = (struct http_header){ "Content-Type", "application/x-www-form-urlencoded" };
-	struct http_request q = {
-		.method = method, .host = h && h->value[0] ? h->value : hostport, .path = u.path,
-		.headers = hdrs, .nheaders = n, .gzip = o->compressed,
-		.body = with_body ? o->data : NULL, .body_len = with_body ? o->data_len : 0,
-	};
+	struct http_request q = build_request(r, &u, method, with_body, hdrs, hostport, sizeof(hostport));
 	r->st.size_upload = q.body_len;
 	verbose_request(r, &q);
 	r->st.t_pretransfer = since(r);
@@ -563,16 +617,7 @@ static int exchange(struct run *r, const char *method, bool with_body, char *nex
 	}
 	http_set_read_timeout(c, left_ms(r));
 	if (http_request(c, &q, resp, err, sizeof(err))) {
-		if (errno == ETIMEDOUT || left_ms(r) == 0)
-			code = timed_out(r);
-		else if (strstr(err, "without a response"))
-			code = failure(r, CURLE_GOT_NOTHING, "Empty reply from server");
-		else if (!strncmp(err, "sending", 7))
-			code = failure(r, CURLE_SEND_ERROR, "Failed sending data to the peer: %s", err);
-		else if (strstr(err, "reading the response") || strstr(err, "closed the connection"))
-			code = failure(r, CURLE_RECV_ERROR, "Failure when receiving data from the peer: %s", err);
-		else
-			code = failure(r, CURLE_WEIRD_SERVER_REPLY, "Weird server reply: %s", err);
+		code = request_failed(r, err);
 		goto out;
 	}
 	r->st.t_starttransfer = since(r);
@@ -597,30 +642,7 @@ static int exchange(struct run *r, const char *method, bool with_body, char *nex
 	}
 	if (!following && (code = out_open(r)))
 		goto out;
-	for (;;) {
-		http_set_read_timeout(c, left_ms(r));
-		got = http_read_body(c, resp, buf, sizeof(buf), err, sizeof(err));
-		if (got == 0)
-			break;
-		if (got < 0) {
-			if (errno == ETIMEDOUT || left_ms(r) == 0)
-				code = timed_out(r);
-			else if (strstr(err, "gzip"))
-				code = failure(r, CURLE_BAD_CONTENT_ENCODING, "Error while processing content unencoding: %s",
-					       err);
-			else if (strstr(err, "in the middle of the body"))
-				code = failure(r, CURLE_PARTIAL_FILE, "transfer closed with outstanding read data "
-					       "remaining (%s)", err);
-			else
-				code = failure(r, CURLE_RECV_ERROR, "Failure when receiving data from the peer: %s", err);
-			break;
-		}
-		if (following)
-			continue;
-		r->st.size_download += (uint64_t)got;
-		if ((code = out_write(r, buf, (size_t)got)))
-			break;
-	}
+	code = read_body(r, c, resp, following);
 	if (!following)
 		next[0] = '\0';
 out:

@@ -254,6 +254,9 @@ $(error two sources share a file name, which ar cannot hold: $(shell printf '%s\
 endif
 UNIT_OBJ := $(patsubst %.c,$(B)/unit/obj/%.o,$(HOST_SRC))
 FUZZ_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(HOST_SRC))
+-include $(UNIT_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d)
+# (a test program's object is kept: a relink after a library change reuses it)
+.SECONDARY: $(UNIT_BIN:=.o) $(FUZZ_BIN:=.o)
 
 $(B)/unit/obj/%.o: %.c | $(UNIT_DEPS) $(B)/.prereqs-test
 	@mkdir -p $(@D)
@@ -276,10 +279,6 @@ $(B)/fuzz/%.o: tests/fuzz/%.c | $(HOST_STAMP) $(B)/.prereqs-test
 	$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 $(B)/fuzz/%: $(B)/fuzz/%.o $(B)/fuzz/lib.a
 	$(CLANG) $(FUZZ_CFLAGS) $< $(B)/fuzz/lib.a $(HOST_LIBS) -o $@
-
-# (a test program's object is kept: a relink after a library change reuses it)
-.SECONDARY: $(UNIT_BIN:=.o) $(FUZZ_BIN:=.o)
--include $(UNIT_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d)
 
 # make test: everything, fuzz targets briefly (FUZZ_SECONDS=5 each).
 ifeq ($(CROSS),)

@@ -1,6 +1,5 @@
 """Start tests/fixtures/fake_apiserver.py with a fresh PKI and write kubeconfigs for it."""
 import base64
-import functools
 import json
 import os
 import re
@@ -15,28 +14,49 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 # The real kubectl the fake is proven against: $KUBECTL, else kubectl on PATH
 # (1.26 or later: the plugin completion relay, kubectl_complete-*, came then).
-KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl")
+# Google Cloud SDK's kubectl is a dispatcher that reads the kubeconfig itself
+# to pick the kubectl.X.Y beside it (a FIFO kubeconfig would then be read
+# twice): its own kubectl.X.Y is used instead.
 KUBECTL_MIN = (1, 26)
 INSTALL_KUBECTL = ("install kubectl 1.26 or later on PATH, or set KUBECTL=/path/to/kubectl "
                    "(https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/; Debian's "
                    "kubernetes-client package is 1.20, too old)")
 
 
-@functools.lru_cache(maxsize=None)
-def kubectl_missing():
-    """Why KUBECTL cannot serve the tests, or '' when it can."""
-    if not KUBECTL:
-        return "no kubectl on PATH: " + INSTALL_KUBECTL
+def _client_version(path):
+    """(major, minor, gitVersion) of kubectl at path."""
+    p = subprocess.run([path, "version", "--client", "-o", "json"], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, KUBECONFIG=os.devnull))
+    v = json.loads(p.stdout)["clientVersion"]
+    return int(v["major"]), int(re.match(r"\d+", v["minor"]).group()), v.get("gitVersion", "")
+
+
+def _find_kubectl():
+    """(path, '') of a kubectl the tests can use, or (None, why not)."""
+    path = os.environ.get("KUBECTL") or shutil.which("kubectl")
+    if not path:
+        return None, "no kubectl on PATH: " + INSTALL_KUBECTL
     try:
-        p = subprocess.run([KUBECTL, "version", "--client", "-o", "json"], capture_output=True, text=True,
-                           timeout=60, env=dict(os.environ, KUBECONFIG=os.devnull))
-        v = json.loads(p.stdout)["clientVersion"]
-        version = (int(v["major"]), int(re.match(r"\d+", v["minor"]).group()))
+        major, minor, git = _client_version(path)
+        if "dispatcher" in git:
+            real = Path(os.path.realpath(path)).with_name(f"kubectl.{major}.{minor}")
+            if not os.access(real, os.X_OK):
+                return None, f"{path} is Google Cloud SDK's dispatcher and {real} is missing: " + INSTALL_KUBECTL
+            path = str(real)
+            major, minor, git = _client_version(path)
     except (OSError, ValueError, KeyError, AttributeError, subprocess.TimeoutExpired) as e:
-        return f"{KUBECTL} does not tell its version ({e}): " + INSTALL_KUBECTL
-    if version < KUBECTL_MIN:
-        return f"{KUBECTL} is kubectl {version[0]}.{version[1]}: " + INSTALL_KUBECTL
-    return ""
+        return None, f"{path} does not tell its version ({e}): " + INSTALL_KUBECTL
+    if (major, minor) < KUBECTL_MIN:
+        return None, f"{path} is kubectl {major}.{minor}: " + INSTALL_KUBECTL
+    return path, ""
+
+
+KUBECTL, _KUBECTL_MISSING = _find_kubectl()
+
+
+def kubectl_missing():
+    """Why no kubectl can serve the tests, or '' when KUBECTL can."""
+    return _KUBECTL_MISSING
 
 
 def kubectl_path():
@@ -45,6 +65,8 @@ def kubectl_path():
     if kubectl_missing():
         pytest.skip(kubectl_missing())
     return KUBECTL
+
+
 TOKEN = "fake-token-0123456789"
 
 

@@ -36,7 +36,7 @@ def aarch64_binfmt():
             continue
         text = f.read_text(errors="replace")
         # magic: \x7fELF, 64-bit, little-endian ... e_machine EM_AARCH64 (0xb7)
-        if text.startswith("enabled") and re.search(r"^magic 7f454c460201\w{24}0200b700", text, re.M):
+        if text.startswith("enabled") and re.search(r"^magic 7f454c460201\w{20}0200b700", text, re.M):
             return re.search(r"^interpreter (\S+)", text, re.M).group(1)
     return None
 

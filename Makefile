@@ -64,10 +64,13 @@ LDFLAGS := -static -s -Wl,--gc-sections -Wl,-z,norelro -Wl,-Map=$(B)/retina.map 
 	   -Wl,--wrap=btf__load_vmlinux_btf
 LIBS    := -lbpf -lelf -lz -lbearssl -lyaml -lcjson
 
-# One object per applet (applets/applets.def), plus the shared code of
-# lib/, net/ and kube/ (dependency direction: applets -> kube -> net -> lib).
-APPLET_SRC := $(wildcard applets/*.c)
-SHARED_SRC := $(wildcard lib/*.c net/*.c kube/*.c)
+# Every .c file is one object: the applets (applets/applets.def lists them;
+# single-file applets sit in applets/, families with several files in
+# applets/NAME/), plus the shared code of lib/, net/, node/ and kube/
+# (dependency direction: applets -> kube -> net -> lib, applets -> node -> lib;
+# see docs/architecture.md).
+APPLET_SRC := $(wildcard applets/*.c applets/*/*.c)
+SHARED_SRC := $(wildcard lib/*.c net/*.c node/*.c kube/*.c)
 BPF_SRC    := $(wildcard bpf/*.bpf.c)
 OBJ        := $(patsubst %.c,$(B)/%.o,$(APPLET_SRC) $(SHARED_SRC))
 SKELS      := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
@@ -123,26 +126,28 @@ FORCE:
 # -mcpu=v3: atomics that return the old value (ring heads), kernels >= 5.12 have them.
 # Kernel types come from bpf/vmlinux_min.h (CO-RE relocated at load time), so
 # the build host's kernel does not matter.
-$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h | $(DEPS_STAMP)
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CLANG) -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_$(BPF_ARCH) \
-		-isystem $(SYSROOT)/include -I. -c $< -o $@.full
+		-isystem $(SYSROOT)/include -I. -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.full
 	$(BPFTOOL) gen object $@ $@.full
 	@rm -f $@.full
+# (a build dir from before depfiles: every bpf/*.h until its first rebuild)
+$(foreach p,$(BPF_SRC:bpf/%.c=$(B)/bpf/%),$(if $(wildcard $(p).d),,$(eval $(p).o: $(wildcard bpf/*.h))))
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 $(B)/%.o: %.c | $(DEPS_STAMP) $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
-$(B)/applets/main.o $(B)/applets/kubectl_shell.o $(B)/applets/kubectl_bpftrace.o: $(B)/version.h
+$(B)/applets/main.o $(B)/applets/kubectl/kubectl_shell.o $(B)/applets/kubectl/kubectl_bpftrace.o: $(B)/version.h
 
 $(B)/retina: $(OBJ) | $(DEPS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(OBJ) $(LIBS) -o $@
 	@cd $(B) && $(EMU) ./retina --install -s . >/dev/null
 	@echo "built $@ $(VERSION): $$(stat -c %s $@) bytes"
 
--include $(OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(SKELS:.skel.h=.bpf.d)
 
 size: $(B)/retina
 	@/usr/bin/python3 tests/bench/size_report.py $(B)/retina.map $(B)/retina
@@ -195,7 +200,8 @@ dist:
 # portable libraries: gcc + ASan/UBSan for unit tests, clang + libFuzzer for fuzzing.
 HOSTROOT   := $(B)/host
 HOST_STAMP := $(HOSTROOT)/.versions
-HOST_SRC   := $(SHARED_SRC) $(wildcard applets/*_rules.c)
+# (lib/libbpf_*.c need libbpf, which the host libraries do not build)
+HOST_SRC   := $(filter-out lib/libbpf_%,$(SHARED_SRC)) $(wildcard applets/*_rules.c applets/*/*_rules.c)
 HOST_LIBS  := -L$(HOSTROOT)/lib -lbearssl -lyaml -lcjson -lz
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRC))
@@ -239,18 +245,39 @@ $(CMOCKA)/.versions: deps/versions-arm64-test deps/fetch.sh deps/build-cmocka.sh
 	@grep -v '^#' deps/versions-arm64-test | awk 'NF {print $$1, $$2}' > $@
 endif
 
-$(B)/unit/lib.a: $(HOST_SRC) $(wildcard lib/*.h net/*.h kube/*.h applets/*.h) | $(UNIT_DEPS) $(B)/.prereqs-test
-	@mkdir -p $(B)/unit/obj && rm -f $@
-	@for f in $(HOST_SRC); do o=$(B)/unit/obj/$$(echo $$f | tr / _).o; \
-		$(UNIT_CC) $(UNIT_CFLAGS) -c $$f -o $$o || exit 1; $(UNIT_AR) rcs $@ $$o; done
-$(B)/unit/%: tests/unit/%.c $(B)/unit/lib.a
+# One object per source file, each with its header dependencies (-MMD -MP:
+# bpf/*.h too), so both libraries build in parallel and a touched header
+# rebuilds only the objects and test programs that include it.
+# (ar keeps one member per file name: two sources may not share one)
+ifneq ($(shell printf '%s\n' $(notdir $(HOST_SRC)) | sort | uniq -d),)
+$(error two sources share a file name, which ar cannot hold: $(shell printf '%s\n' $(notdir $(HOST_SRC)) | sort | uniq -d))
+endif
+UNIT_OBJ := $(patsubst %.c,$(B)/unit/obj/%.o,$(HOST_SRC))
+FUZZ_OBJ := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(HOST_SRC))
+-include $(UNIT_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d)
+# (a test program's object is kept: a relink after a library change reuses it)
+.SECONDARY: $(UNIT_BIN:=.o) $(FUZZ_BIN:=.o)
+
+$(B)/unit/obj/%.o: %.c | $(UNIT_DEPS) $(B)/.prereqs-test
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_CFLAGS) -MMD -MP -c $< -o $@
+$(B)/unit/lib.a: $(UNIT_OBJ)
+	@rm -f $@
+	$(UNIT_AR) rcs $@ $^
+$(B)/unit/%.o: tests/unit/%.c | $(UNIT_DEPS) $(B)/.prereqs-test
+	$(UNIT_CC) $(UNIT_CFLAGS) -MMD -MP -c $< -o $@
+$(B)/unit/%: $(B)/unit/%.o $(B)/unit/lib.a
 	$(UNIT_CC) $(UNIT_CFLAGS) $< $(B)/unit/lib.a $(UNIT_LIBS) -o $@
 
-$(B)/fuzz/lib.a: $(HOST_SRC) $(wildcard lib/*.h net/*.h kube/*.h applets/*.h) | $(HOST_STAMP) $(B)/.prereqs-test
-	@mkdir -p $(B)/fuzz/obj && rm -f $@
-	@for f in $(HOST_SRC); do o=$(B)/fuzz/obj/$$(echo $$f | tr / _).o; \
-		$(CLANG) $(FUZZ_CFLAGS) -c $$f -o $$o || exit 1; ar rcs $@ $$o; done
-$(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/lib.a
+$(B)/fuzz/obj/%.o: %.c | $(HOST_STAMP) $(B)/.prereqs-test
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+$(B)/fuzz/lib.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/fuzz/%.o: tests/fuzz/%.c | $(HOST_STAMP) $(B)/.prereqs-test
+	$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+$(B)/fuzz/%: $(B)/fuzz/%.o $(B)/fuzz/lib.a
 	$(CLANG) $(FUZZ_CFLAGS) $< $(B)/fuzz/lib.a $(HOST_LIBS) -o $@
 
 # make test: everything, fuzz targets briefly (FUZZ_SECONDS=5 each).

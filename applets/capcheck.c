@@ -22,6 +22,7 @@
 #include "applets/capcheck.h"
 #include "bpf/probe.skel.h"
 #include "lib/caps.h"
+#include "lib/libbpf_log.h"
 #include "lib/proc.h"
 #include "lib/retina.h"
 #include "lib/table.h"
@@ -314,20 +315,6 @@ static void read_kallsyms(struct facts *f)
 	fclose(fp);
 }
 
-static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level, (void)fmt, (void)ap;
-	return 0;
-}
-
-static int verbose_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG)
-		return 0;
-	fprintf(stderr, "libbpf: ");
-	return vfprintf(stderr, fmt, ap);
-}
-
 /*
  * Load and attach the probe, make a syscall, and check it was seen with the
  * right tgid (which also proves the CO-RE relocation against this kernel).
@@ -338,7 +325,7 @@ static void try_bpf(struct facts *f, bool verbose)
 	char ebuf[16];
 	int err;
 
-	libbpf_set_print(verbose ? verbose_print : silent_print);
+	libbpf_messages(verbose);
 	skel = probe_bpf__open();
 	if (!skel) {
 		f->bpf_err = errno;

@@ -20,6 +20,7 @@
 
 #include "applets/curl.h"
 #include "lib/retina.h"
+#include "lib/sys.h"
 #include "net/addr.h"
 #include "net/http.h"
 #include "net/resolv.h"
@@ -99,17 +100,9 @@ struct run {
 	char url[8192];
 };
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 static double since(const struct run *r)
 {
-	return (now_us() - r->t0) / 1e6;
+	return (mono_us() - r->t0) / 1e6;
 }
 
 /* ms left of -m (-1: no limit; 0: none left). */
@@ -117,7 +110,7 @@ static int left_ms(const struct run *r)
 {
 	if (!r->o->max_ms)
 		return -1;
-	long long left = r->o->max_ms - (now_us() - r->t0) / 1000;
+	long long left = r->o->max_ms - (mono_us() - r->t0) / 1000;
 	return left > 0 ? (int)left : 0;
 }
 
@@ -154,22 +147,6 @@ static void verbose(const struct run *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-}
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -298,26 +275,14 @@ static int dial(struct run *r, const struct http_url *u, const struct ipaddr *ip
 	socklen_t sl;
 	uint16_t port = (uint16_t)strtol(u->port, NULL, 10);
 	int timeout = min_timeout(r->o->connect_ms ? r->o->connect_ms : 300000, left_ms(r));
-	long long start = now_us();
+	long long start = mono_us();
 	int fd, e = 0, one = 1;
 	char addr[IPADDR_STRLEN];
 
 	ipaddr_format(ip, addr, sizeof(addr));
 	verbose(r, "*   Trying %s%s%s:%u...\n", ip->family == AF_INET6 ? "[" : "", addr,
 		ip->family == AF_INET6 ? "]" : "", port);
-	if (ip->family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		memcpy(&in->sin_addr, ip->b, 4);
-		sl = sizeof(*in);
-	} else {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		memcpy(&in6->sin6_addr, ip->b, 16);
-		sl = sizeof(*in6);
-	}
+	sl = ipaddr_to_sockaddr(ip, port, &ss);
 	snprintf(r->st.remote_ip, sizeof(r->st.remote_ip), "%s", addr);
 	r->st.remote_port = port;
 	fd = socket(ip->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -328,7 +293,7 @@ static int dial(struct run *r, const struct http_url *u, const struct ipaddr *ip
 	} else {
 		for (;;) {
 			struct pollfd p = { .fd = fd, .events = POLLOUT };
-			int left = timeout - (int)((now_us() - start) / 1000);
+			int left = timeout - (int)((mono_us() - start) / 1000);
 			int n = poll(&p, 1, left > 0 ? left : 0);
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -340,7 +305,7 @@ static int dial(struct run *r, const struct http_url *u, const struct ipaddr *ip
 		if (!e && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el))
 			e = errno;
 	}
-	long long took = (now_us() - start) / 1000;
+	long long took = (mono_us() - start) / 1000;
 	if (e) {
 		if (fd >= 0)
 			close(fd);
@@ -537,12 +502,87 @@ static void verbose_request(struct run *r, const struct http_request *q)
 static int timed_out(struct run *r)
 {
 	return failure(r, CURLE_OPERATION_TIMEDOUT, "Operation timed out after %lld milliseconds with %llu bytes received",
-		       (now_us() - r->t0) / 1000, (unsigned long long)r->st.size_download);
+		       (mono_us() - r->t0) / 1000, (unsigned long long)r->st.size_download);
 }
 
 static bool is_redirect(int status)
 {
 	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* The request as curl sends it: Host with the port only when not the scheme's default, then the headers. */
+static struct http_request build_request(struct run *r, const struct http_url *u, const char *method, bool with_body,
+					 struct http_header *hdrs, char *hostport, size_t hplen)
+{
+	const struct copts *o = r->o;
+	size_t n = 0;
+
+	bool v6 = strchr(u->host, ':') != NULL;
+	bool dflt = !strcmp(u->port, u->https ? "443" : "80");
+	snprintf(hostport, hplen, "%s%s%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "", dflt ? "" : ":",
+		 dflt ? "" : u->port);
+	const struct http_header *h = user_header(o, "Host");
+	if (!user_header(o, "User-Agent"))
+		hdrs[n++] = (struct http_header){ "User-Agent", o->agent ? o->agent : "retina-curl" };
+	if (!user_header(o, "Accept"))
+		hdrs[n++] = (struct http_header){ "Accept", "*/*" };
+	for (size_t i = 0; i < o->nhdrs; i++)
+		if (o->hdrs[i].value[0] && strcasecmp(o->hdrs[i].name, "Host"))
+			hdrs[n++] = o->hdrs[i];
+	if (with_body && !user_header(o, "Content-Type"))
+		hdrs[n++] = (struct http_header){ "Content-Type", "application/x-www-form-urlencoded" };
+	return (struct http_request){
+		.method = method, .host = h && h->value[0] ? h->value : hostport, .path = u->path,
+		.headers = hdrs, .nheaders = n, .gzip = o->compressed,
+		.body = with_body ? o->data : NULL, .body_len = with_body ? o->data_len : 0,
+	};
+}
+
+/* curl's exit code and message for a request that got no response. */
+static int request_failed(struct run *r, const char *err)
+{
+	if (errno == ETIMEDOUT || left_ms(r) == 0)
+		return timed_out(r);
+	if (strstr(err, "without a response"))
+		return failure(r, CURLE_GOT_NOTHING, "Empty reply from server");
+	if (!strncmp(err, "sending", 7))
+		return failure(r, CURLE_SEND_ERROR, "Failed sending data to the peer: %s", err);
+	if (strstr(err, "reading the response") || strstr(err, "closed the connection"))
+		return failure(r, CURLE_RECV_ERROR, "Failure when receiving data from the peer: %s", err);
+	return failure(r, CURLE_WEIRD_SERVER_REPLY, "Weird server reply: %s", err);
+}
+
+/* The body to the output (read and dropped when following a redirect). Returns the exit code. */
+static int read_body(struct run *r, struct http_conn *c, struct http_response *resp, bool following)
+{
+	char err[1024], buf[16384];
+	int code = 0;
+
+	for (;;) {
+		http_set_read_timeout(c, left_ms(r));
+		ssize_t got = http_read_body(c, resp, buf, sizeof(buf), err, sizeof(err));
+		if (got == 0)
+			break;
+		if (got < 0) {
+			if (errno == ETIMEDOUT || left_ms(r) == 0)
+				code = timed_out(r);
+			else if (strstr(err, "gzip"))
+				code = failure(r, CURLE_BAD_CONTENT_ENCODING, "Error while processing content unencoding: %s",
+					       err);
+			else if (strstr(err, "in the middle of the body"))
+				code = failure(r, CURLE_PARTIAL_FILE, "transfer closed with outstanding read data "
+					       "remaining (%s)", err);
+			else
+				code = failure(r, CURLE_RECV_ERROR, "Failure when receiving data from the peer: %s", err);
+			break;
+		}
+		if (following)
+			continue;
+		r->st.size_download += (uint64_t)got;
+		if ((code = out_write(r, buf, (size_t)got)))
+			break;
+	}
+	return code;
 }
 
 /*
@@ -556,10 +596,8 @@ static int exchange(struct run *r, const char *method, bool with_body, char *nex
 	struct http_header hdrs[MAX_HEADERS + 4];
 	struct http_response *resp = NULL;
 	struct http_conn *c;
-	char err[1024], hostport[300], buf[16384];
-	size_t n = 0;
+	char err[1024], hostport[300];
 	int code = 0;
-	ssize_t got;
 
 	next[0] = '\0';
 	if (http_url_parse(r->url, &u, err, sizeof(err)))
@@ -569,26 +607,7 @@ static int exchange(struct run *r, const char *method, bool with_body, char *nex
 	if (!(c = open_conn(r, &u, &code)))
 		return code;
 
-	/* Host as curl sends it: the port only when not the scheme's default. */
-	bool v6 = strchr(u.host, ':') != NULL;
-	bool dflt = !strcmp(u.port, u.https ? "443" : "80");
-	snprintf(hostport, sizeof(hostport), "%s%s%s%s%s", v6 ? "[" : "", u.host, v6 ? "]" : "",
-		 dflt ? "" : ":", dflt ? "" : u.port);
-	const struct http_header *h = user_header(o, "Host");
-	if (!user_header(o, "User-Agent"))
-		hdrs[n++] = (struct http_header){ "User-Agent", o->agent ? o->agent : "retina-curl" };
-	if (!user_header(o, "Accept"))
-		hdrs[n++] = (struct http_header){ "Accept", "*/*" };
-	for (size_t i = 0; i < o->nhdrs; i++)
-		if (o->hdrs[i].value[0] && strcasecmp(o->hdrs[i].name, "Host"))
-			hdrs[n++] = o->hdrs[i];
-	if (with_body && !user_header(o, "Content-Type"))
-		hdrs[n++] = (struct http_header){ "Content-Type", "application/x-www-form-urlencoded" };
-	struct http_request q = {
-		.method = method, .host = h && h->value[0] ? h->value : hostport, .path = u.path,
-		.headers = hdrs, .nheaders = n, .gzip = o->compressed,
-		.body = with_body ? o->data : NULL, .body_len = with_body ? o->data_len : 0,
-	};
+	struct http_request q = build_request(r, &u, method, with_body, hdrs, hostport, sizeof(hostport));
 	r->st.size_upload = q.body_len;
 	verbose_request(r, &q);
 	r->st.t_pretransfer = since(r);
@@ -598,16 +617,7 @@ static int exchange(struct run *r, const char *method, bool with_body, char *nex
 	}
 	http_set_read_timeout(c, left_ms(r));
 	if (http_request(c, &q, resp, err, sizeof(err))) {
-		if (errno == ETIMEDOUT || left_ms(r) == 0)
-			code = timed_out(r);
-		else if (strstr(err, "without a response"))
-			code = failure(r, CURLE_GOT_NOTHING, "Empty reply from server");
-		else if (!strncmp(err, "sending", 7))
-			code = failure(r, CURLE_SEND_ERROR, "Failed sending data to the peer: %s", err);
-		else if (strstr(err, "reading the response") || strstr(err, "closed the connection"))
-			code = failure(r, CURLE_RECV_ERROR, "Failure when receiving data from the peer: %s", err);
-		else
-			code = failure(r, CURLE_WEIRD_SERVER_REPLY, "Weird server reply: %s", err);
+		code = request_failed(r, err);
 		goto out;
 	}
 	r->st.t_starttransfer = since(r);
@@ -632,30 +642,7 @@ static int exchange(struct run *r, const char *method, bool with_body, char *nex
 	}
 	if (!following && (code = out_open(r)))
 		goto out;
-	for (;;) {
-		http_set_read_timeout(c, left_ms(r));
-		got = http_read_body(c, resp, buf, sizeof(buf), err, sizeof(err));
-		if (got == 0)
-			break;
-		if (got < 0) {
-			if (errno == ETIMEDOUT || left_ms(r) == 0)
-				code = timed_out(r);
-			else if (strstr(err, "gzip"))
-				code = failure(r, CURLE_BAD_CONTENT_ENCODING, "Error while processing content unencoding: %s",
-					       err);
-			else if (strstr(err, "in the middle of the body"))
-				code = failure(r, CURLE_PARTIAL_FILE, "transfer closed with outstanding read data "
-					       "remaining (%s)", err);
-			else
-				code = failure(r, CURLE_RECV_ERROR, "Failure when receiving data from the peer: %s", err);
-			break;
-		}
-		if (following)
-			continue;
-		r->st.size_download += (uint64_t)got;
-		if ((code = out_write(r, buf, (size_t)got)))
-			break;
-	}
+	code = read_body(r, c, resp, following);
 	if (!following)
 		next[0] = '\0';
 out:
@@ -812,7 +799,7 @@ int curl_main(int argc, char **argv)
 	/* bare "host/path" is http:// as in curl */
 	if (!strstr(o.url, "://"))
 		snprintf(r.url, sizeof(r.url), "http://%s", o.url);
-	r.t0 = now_us();
+	r.t0 = mono_us();
 	code = transfer(&r);
 	r.st.t_total = since(&r);
 	/* curl's times are cumulative: a step not taken counts as the previous one's end */

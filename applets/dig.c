@@ -56,6 +56,7 @@ struct dig_opts {
 	int type, family;
 	bool reverse, shortout, tcp, tcp_set, search, recurse, edns, ignore_tc;
 	int timeout_s, tries;
+	char rev[80];		/* -x: the reverse name, o.name points here */
 };
 
 static const char *class_name(unsigned c, char buf[16])
@@ -240,17 +241,7 @@ static int server_list(const struct dig_opts *o, struct resolv_conf *rc, char na
 		struct ipaddr a;
 		if (resolv_lookup(rc, o->server, o->family, &a, err, sizeof(err)))
 			die(EXIT_FAIL, "cannot use server '%s': %s", o->server, err);
-		struct sockaddr_storage *ss = &rc->ns[0];
-		memset(ss, 0, sizeof(*ss));
-		if (a.family == AF_INET) {
-			struct sockaddr_in *in = (void *)ss;
-			in->sin_family = AF_INET;
-			memcpy(&in->sin_addr, a.b, 4);
-		} else {
-			struct sockaddr_in6 *in6 = (void *)ss;
-			in6->sin6_family = AF_INET6;
-			memcpy(&in6->sin6_addr, a.b, 16);
-		}
+		ipaddr_to_sockaddr(&a, 0, &rc->ns[0]);
 		snprintf(names[0], IPADDR_STRLEN + 256, "%s", o->server);
 		rc->nns = 1;
 		n = 1;
@@ -266,19 +257,11 @@ static int server_list(const struct dig_opts *o, struct resolv_conf *rc, char na
 			die(EXIT_FAIL, "no IPv%c nameserver in %s", o->family == AF_INET ? '4' : '6', resolv_conf_path());
 	}
 	for (int i = 0; i < n; i++) {
-		struct sockaddr *sa = (struct sockaddr *)&rc->ns[i];
-		uint16_t port = o->port ? o->port : 53;
-		if (sa->sa_family == AF_INET)
-			((struct sockaddr_in *)sa)->sin_port = htons(port);
-		else
-			((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
-		if (!o->server) {
-			struct ipaddr a = { .family = sa->sa_family };
-			memcpy(a.b, sa->sa_family == AF_INET ? (void *)&((struct sockaddr_in *)sa)->sin_addr
-							     : (void *)&((struct sockaddr_in6 *)sa)->sin6_addr,
-			       sa->sa_family == AF_INET ? 4 : 16);
+		struct ipaddr a;
+		sockaddr_to_ipaddr((struct sockaddr *)&rc->ns[i], &a, NULL);
+		ipaddr_to_sockaddr(&a, o->port ? o->port : 53, &rc->ns[i]);
+		if (!o->server)
 			ipaddr_format(&a, names[i], IPADDR_STRLEN);
-		}
 	}
 	return n;
 }
@@ -287,13 +270,11 @@ static int server_list(const struct dig_opts *o, struct resolv_conf *rc, char na
 static void server_text(const struct sockaddr *sa, char *out, size_t len)
 {
 	char ip[IPADDR_STRLEN];
-	const void *addr = sa->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
-						    : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-	unsigned port = ntohs(sa->sa_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
-						       : ((const struct sockaddr_in6 *)sa)->sin6_port);
+	struct ipaddr a;
+	uint16_t port;
 
-	inet_ntop(sa->sa_family, addr, ip, sizeof(ip));
-	snprintf(out, len, "%s#%u", ip, port);
+	sockaddr_to_ipaddr(sa, &a, &port);
+	snprintf(out, len, "%s#%u", ipaddr_format(&a, ip, sizeof(ip)), port);
 }
 
 /* One name against the servers in order; 0 with r/m filled, or -1 (reported). */
@@ -334,29 +315,23 @@ static void print_cmdline(int argc, char **argv, bool one_server)
 	puts(";; global options: +cmd");
 }
 
-int dig_main(int argc, char **argv)
+/* The flags (getopt permutes argv: dig_main keeps the line as typed). */
+static void parse_flags(int argc, char **argv, struct dig_opts *o)
 {
 	static const struct option longopts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
-	struct dig_opts o = { .type = -1, .recurse = true, .edns = true };
-	struct resolv_conf rc;
-	char err[300], rev[80];
 	int c;
 	uint64_t v;
 
-	char **typed = calloc((size_t)argc + 1, sizeof(*typed));
-	if (!typed)
-		die(EXIT_FAIL, "out of memory");
-	memcpy(typed, argv, (size_t)argc * sizeof(*typed));
 	while ((c = next_opt(argc, argv, "p:t:x:q:c:46h", longopts)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_u64(optarg, 1, 65535, &v))
 				usage_error("port '%s' is not 1-65535", optarg);
-			o.port = (uint16_t)v;
+			o->port = (uint16_t)v;
 			break;
 		case 't':
-			o.type = dns_type_parse(optarg);
-			if (o.type < 0)
+			o->type = dns_type_parse(optarg);
+			if (o->type < 0)
 				usage_error("unknown type '%s' (A AAAA CNAME MX NS PTR SOA SRV TXT CAA ANY or TYPEnnn)",
 					    optarg);
 			break;
@@ -364,56 +339,127 @@ int dig_main(int argc, char **argv)
 			struct ipaddr a;
 			if (ipaddr_parse(optarg, &a))
 				usage_error("-x needs an IPv4 or IPv6 address, not '%s'", optarg);
-			dns_reverse_name(a.family, a.b, rev, sizeof(rev));
-			o.name = rev;
-			o.reverse = true;
+			dns_reverse_name(a.family, a.b, o->rev, sizeof(o->rev));
+			o->name = o->rev;
+			o->reverse = true;
 			break;
 		}
 		case 'q':
-			o.name = optarg;
+			o->name = optarg;
 			break;
 		case 'c':
 			if (strcasecmp(optarg, "IN"))
 				usage_error("only class IN is supported, not '%s'", optarg);
 			break;
 		case '4':
-			o.family = AF_INET;
+			o->family = AF_INET;
 			break;
 		case '6':
-			o.family = AF_INET6;
+			o->family = AF_INET6;
 			break;
 		case 'h':
 			show_help(dig_help);
 		}
 	}
+}
+
+/* @server, +options, TYPE and NAME after the flags; then the defaults they leave. */
+static void parse_words(int argc, char **argv, struct dig_opts *o)
+{
 	for (int i = optind; i < argc; i++) {
 		const char *a = argv[i];
 		int t;
 		if (a[0] == '@' && a[1])
-			o.server = a + 1;
+			o->server = a + 1;
 		else if (a[0] == '+')
-			plus_option(a, &o);
+			plus_option(a, o);
 		else if (!strcasecmp(a, "IN"))
 			;
-		else if (o.type < 0 && (t = dns_type_parse(a)) >= 0 && (o.name || !strcmp(a, "ANY") || i + 1 < argc))
-			o.type = t;
-		else if (!o.name)
-			o.name = a;
+		else if (o->type < 0 && (t = dns_type_parse(a)) >= 0 && (o->name || !strcmp(a, "ANY") || i + 1 < argc))
+			o->type = t;
+		else if (!o->name)
+			o->name = a;
 		else
 			usage_error("unexpected argument '%s' (one name per query)", a);
 	}
-	if (o.type < 0)
-		o.type = o.reverse ? DNS_T_PTR : o.name ? DNS_T_A : DNS_T_NS;
-	if (!o.name)
-		o.name = ".";
+	if (o->type < 0)
+		o->type = o->reverse ? DNS_T_PTR : o->name ? DNS_T_A : DNS_T_NS;
+	if (!o->name)
+		o->name = ".";
 	/* bind9's dig asks ANY over TCP unless told +notcp: the answer is rarely small. */
-	if (o.type == DNS_T_ANY && !o.tcp_set)
-		o.tcp = true;
-	{
-		uint8_t wire[DNS_NAME_WIRE_MAX + 1];
-		if (dns_name_to_wire(o.name, wire, sizeof(wire)) < 0)
-			usage_error("'%s' is not a valid DNS name (labels of 1-63 bytes, 255 bytes in all)", o.name);
+	if (o->type == DNS_T_ANY && !o->tcp_set)
+		o->tcp = true;
+
+	uint8_t wire[DNS_NAME_WIRE_MAX + 1];
+	if (dns_name_to_wire(o->name, wire, sizeof(wire)) < 0)
+		usage_error("'%s' is not a valid DNS name (labels of 1-63 bytes, 255 bytes in all)", o->name);
+}
+
+/* +search: how resolv.conf's ndots orders the names to try. */
+static void print_search_plan(const struct dig_opts *o, const struct resolv_conf *rc)
+{
+	int dots = 0;
+	size_t nl = strlen(o->name);
+
+	for (const char *p = o->name; *p; p++)
+		dots += *p == '.';
+	printf(";; search: %s has %d dot%s; ndots:%d, %d search domain%s (%s): ", o->name, dots,
+	       dots == 1 ? "" : "s", rc->ndots, rc->nsearch, rc->nsearch == 1 ? "" : "s", resolv_conf_path());
+	if (nl && o->name[nl - 1] == '.')
+		puts("absolute name, no search");
+	else
+		puts(dots >= rc->ndots ? "the name as given first" : "search domains first, the name as given last");
+}
+
+/*
+ * Ask each name to try in turn; the answer kept is the first name with
+ * records, else the last name answered. false when no name was answered.
+ */
+static bool resolve(const struct resolv_conf *rc, char names[][IPADDR_STRLEN + 256], const struct dig_opts *o,
+		    char tries[][DNS_NAME_TEXT], int ntries, struct dns_reply *r, struct dns_msg *m, int *which)
+{
+	struct dns_reply cur;
+	struct dns_msg cur_m;
+	int cur_which;
+	bool have = false;
+	char tn[16];
+
+	for (int i = 0; i < ntries; i++) {
+		int got = ask(rc, names, o, tries[i], &cur, &cur_m, &cur_which);
+		if (o->search && !o->shortout) {
+			if (got)
+				printf(";; trying %s: no answer\n", tries[i]);
+			else
+				printf(";; trying %s: %s, %u answer%s\n", tries[i], dns_rcode_name(cur_m.rcode, tn),
+				       cur_m.count[DNS_S_ANSWER], cur_m.count[DNS_S_ANSWER] == 1 ? "" : "s");
+		}
+		if (got)
+			continue;
+		if (have)
+			dns_reply_free(r);
+		*r = cur;
+		*m = cur_m;
+		*which = cur_which;
+		have = true;
+		/* As libc: the first name with records ends the search. */
+		if (m->rcode == DNS_R_NOERROR && m->count[DNS_S_ANSWER])
+			break;
 	}
+	return have;
+}
+
+int dig_main(int argc, char **argv)
+{
+	struct dig_opts o = { .type = -1, .recurse = true, .edns = true };
+	struct resolv_conf rc;
+	char err[300];
+
+	char **typed = calloc((size_t)argc + 1, sizeof(*typed));
+	if (!typed)
+		die(EXIT_FAIL, "out of memory");
+	memcpy(typed, argv, (size_t)argc * sizeof(*typed));
+	parse_flags(argc, argv, &o);
+	parse_words(argc, argv, &o);
 
 	if (resolv_conf_load(NULL, &rc, err, sizeof(err)))
 		die(EXIT_FAIL, "%s", err);
@@ -432,49 +478,15 @@ int dig_main(int argc, char **argv)
 		snprintf(tries[0], sizeof(tries[0]), "%s", o.name);
 	server_list(&o, &rc, names);
 
-	if (!o.shortout) {
+	if (!o.shortout)
 		print_cmdline(argc, typed, o.server != NULL);
-	}
-	if (o.search && !o.shortout) {
-		int dots = 0;
-		for (const char *p = o.name; *p; p++)
-			dots += *p == '.';
-		size_t nl = strlen(o.name);
-		printf(";; search: %s has %d dot%s; ndots:%d, %d search domain%s (%s): ", o.name, dots,
-		       dots == 1 ? "" : "s", rc.ndots, rc.nsearch, rc.nsearch == 1 ? "" : "s", resolv_conf_path());
-		if (nl && o.name[nl - 1] == '.')
-			puts("absolute name, no search");
-		else
-			puts(dots >= rc.ndots ? "the name as given first" : "search domains first, the name as given last");
-	}
+	if (o.search && !o.shortout)
+		print_search_plan(&o, &rc);
 
-	/* The answer printed: the first name with records, else the last name answered. */
-	struct dns_reply r = { 0 }, cur;
-	struct dns_msg m, cur_m;
-	int which = 0, cur_which, have = 0;
-	char tn[16];
-	for (int i = 0; i < ntries; i++) {
-		int got = ask(&rc, names, &o, tries[i], &cur, &cur_m, &cur_which);
-		if (o.search && !o.shortout) {
-			if (got)
-				printf(";; trying %s: no answer\n", tries[i]);
-			else
-				printf(";; trying %s: %s, %u answer%s\n", tries[i], dns_rcode_name(cur_m.rcode, tn),
-				       cur_m.count[DNS_S_ANSWER], cur_m.count[DNS_S_ANSWER] == 1 ? "" : "s");
-		}
-		if (got)
-			continue;
-		if (have)
-			dns_reply_free(&r);
-		r = cur;
-		m = cur_m;
-		which = cur_which;
-		have = 1;
-		/* As libc: the first name with records ends the search. */
-		if (m.rcode == DNS_R_NOERROR && m.count[DNS_S_ANSWER])
-			break;
-	}
-	if (!have)
+	struct dns_reply r = { 0 };
+	struct dns_msg m;
+	int which = 0;
+	if (!resolve(&rc, names, &o, tries, ntries, &r, &m, &which))
 		return EXIT_FAIL;
 
 	if (o.shortout) {

@@ -19,12 +19,14 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
-#include "applets/nsenter.h"
 #include <linux/types.h>
 
 #include "bpf/execsnoop.h"
 #include "bpf/execsnoop.skel.h"
 #include "lib/retina.h"
+#include "lib/libbpf_log.h"
+#include "lib/sys.h"
+#include "node/pods.h"
 
 
 const char execsnoop_help[] =
@@ -52,14 +54,6 @@ const char execsnoop_help[] =
 	"  retina execsnoop\n"
 	"  retina execsnoop --pod 3f1c2a4e-8d2b-4f7a-9c1d-2b3e4f5a6b7c -o json\n"
 	"  retina execsnoop --cgroup /kubepods.slice --comm curl --duration 1m\n";
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 struct ctx {
 	bool json;
@@ -129,38 +123,17 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level, (void)fmt, (void)ap;
-	return 0;
-}
+struct opts {
+	const char *pod, *cgroup, *comm;
+	uint64_t duration_ms;
+	unsigned int mntns[EXECSNOOP_MAX_CGROUPS];
+	size_t nmntns;
+	bool verbose;
+	char dir[2048];		/* the cgroup v2 directory filtered on, "" for none */
+	int cg_fd;
+};
 
-static int libbpf_verbose(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG)
-		return 0;
-	fprintf(stderr, "libbpf: ");
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* --cgroup PATH: a cgroup2 directory, or a path relative to the cgroup2 mount. */
-static void resolve_cgroup(const char *arg, char *out, size_t len)
-{
-	char root[1024];
-
-	if (is_cgroup2_dir(arg)) {
-		snprintf(out, len, "%s", arg);
-		return;
-	}
-	if (!cgroup2_mount(root, sizeof(root)))
-		die(EXIT_FAIL, "--cgroup %s: no cgroup2 filesystem is mounted here (mount -t cgroup2 none /sys/fs/cgroup)",
-		    arg);
-	snprintf(out, len, "%s/%s", root, arg + (arg[0] == '/'));
-	if (!is_cgroup2_dir(out))
-		die(EXIT_FAIL, "--cgroup %s: neither it nor %s is a cgroup v2 directory", arg, out);
-}
-
-int execsnoop_main(int argc, char **argv)
+static void parse_args(int argc, char **argv, struct opts *o, struct ctx *c)
 {
 	enum { OPT_POD = 256, OPT_CGROUP, OPT_MNTNS, OPT_COMM };
 	static const struct option longopts[] = {
@@ -170,76 +143,72 @@ int execsnoop_main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ctx c = { 0 };
-	const char *pod = NULL, *cgroup = NULL, *comm = NULL;
-	uint64_t duration_ms = 0, v;
-	unsigned int mntns[EXECSNOOP_MAX_CGROUPS];
-	size_t nmntns = 0;
-	bool verbose = false;
-	char dir[2048] = "", ebuf[16];
-	int ch, err, cg_fd = -1;
+	uint64_t v;
+	int ch;
 
 	while ((ch = next_opt(argc, argv, "o:d:vh", longopts)) != -1) {
 		switch (ch) {
 		case 'o':
-			c.json = output_is_json(optarg);
+			c->json = output_is_json(optarg);
 			break;
-		case OPT_POD: pod = optarg; break;
-		case OPT_CGROUP: cgroup = optarg; break;
+		case OPT_POD: o->pod = optarg; break;
+		case OPT_CGROUP: o->cgroup = optarg; break;
 		case OPT_MNTNS:
+			if (o->nmntns == EXECSNOOP_MAX_CGROUPS)	/* the array's end */
+				usage_error("--mntns '%s': at most %d mount namespaces", optarg, EXECSNOOP_MAX_CGROUPS);
 			if (parse_u64(optarg, 1, 0xffffffffULL, &v))
 				usage_error("--mntns '%s': the namespace's inode number (stat -Lc %%i /proc/PID/ns/mnt)", optarg);
-			mntns[nmntns++] = (unsigned int)v;
+			o->mntns[o->nmntns++] = (unsigned int)v;
 			break;
 		case OPT_COMM:
 			if (!*optarg || strlen(optarg) > 15)
 				usage_error("--comm '%s': a comm is 1 to 15 characters", optarg);
-			comm = optarg;
+			o->comm = optarg;
 			break;
 		case 'd':
-			if (parse_duration_ms(optarg, &duration_ms))
+			if (parse_duration_ms(optarg, &o->duration_ms))
 				usage_error("bad duration '%s' (like 30s, 2m, 500ms)", optarg);
 			break;
-		case 'v': verbose = true; break;
+		case 'v': o->verbose = true; break;
 		case 'h': show_help(execsnoop_help);
 		}
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
-	if (pod && (cgroup || nmntns))
+	if (o->pod && (o->cgroup || o->nmntns))
 		usage_error("--pod already chooses the cgroup or mount namespaces: drop --cgroup/--mntns");
+}
 
-	if (cgroup)
-		resolve_cgroup(cgroup, dir, sizeof(dir));
-	else if (pod && !pod_trace_target(pod, dir, sizeof(dir), mntns, EXECSNOOP_MAX_CGROUPS, &nmntns) && !nmntns)
+/* --cgroup or --pod: the cgroup v2 directory (open in o->cg_fd) or the mount namespaces to filter on. */
+static void choose_target(struct opts *o)
+{
+	if (o->cgroup)
+		cgroup_resolve(o->cgroup, o->dir, sizeof(o->dir));
+	else if (o->pod && !pod_trace_target(o->pod, o->dir, sizeof(o->dir), o->mntns, EXECSNOOP_MAX_CGROUPS,
+					     &o->nmntns) && !o->nmntns)
 		die(EXIT_FAIL, "--pod %s: its processes have neither a cgroup v2 directory nor a readable mount namespace",
-		    pod);
-	if (dir[0]) {
-		cg_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cg_fd < 0)
-			die(EXIT_FAIL, "cannot open cgroup %s: %s", dir, strerror(errno));
+		    o->pod);
+	if (o->dir[0]) {
+		o->cg_fd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (o->cg_fd < 0)
+			die(EXIT_FAIL, "cannot open cgroup %s: %s", o->dir, strerror(errno));
 	}
+}
 
-	/*
-	 * Handlers first: a Ctrl-C between attach and the loop must not be lost.
-	 * SA_RESTART: a write to a stuck stdout finishes instead of failing with
-	 * EINTR (stdio would drop the rest of its buffer: a cut, glued line);
-	 * SA_RESETHAND: a second Ctrl-C quits at once even then.
-	 */
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+/* Load the program with its filters and attach it; events go to c through *rb. */
+static struct execsnoop_bpf *attach(const struct opts *o, struct ctx *c, struct ring_buffer **rb)
+{
+	char ebuf[16];
+	int err;
 
-	libbpf_set_print(verbose ? libbpf_verbose : libbpf_quiet);
+	libbpf_messages(o->verbose);
 	struct execsnoop_bpf *skel = execsnoop_bpf__open();
 	if (!skel)
 		die(EXIT_FAIL, "cannot open the BPF program: %s", errno_name(errno, ebuf));
-	skel->rodata->filter_cgroup = cg_fd >= 0;
-	skel->rodata->filter_mntns = nmntns > 0;
-	if (comm)
-		memcpy((char *)skel->rodata->filter_comm, comm, strlen(comm));
+	skel->rodata->filter_cgroup = o->cg_fd >= 0;
+	skel->rodata->filter_mntns = o->nmntns > 0;
+	if (o->comm)
+		memcpy((char *)skel->rodata->filter_comm, o->comm, strlen(o->comm));
 	err = execsnoop_bpf__load(skel);
 	if (err) {
 		execsnoop_bpf__destroy(skel);
@@ -248,51 +217,74 @@ int execsnoop_main(int argc, char **argv)
 				    "(retina capcheck trace tells more)" : " (retina execsnoop -v shows libbpf's messages)");
 	}
 	__u32 zero = 0;
-	if (cg_fd >= 0 && bpf_map_update_elem(bpf_map__fd(skel->maps.cgroup_filter), &zero, &cg_fd, BPF_ANY))
+	if (o->cg_fd >= 0 && bpf_map_update_elem(bpf_map__fd(skel->maps.cgroup_filter), &zero, &o->cg_fd, BPF_ANY))
 		die(EXIT_FAIL, "cannot set the cgroup filter: %s", strerror(errno));
-	for (size_t i = 0; i < nmntns; i++) {
+	for (size_t i = 0; i < o->nmntns; i++) {
 		__u8 one = 1;
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.mntns_allow), &mntns[i], &one, BPF_ANY))
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.mntns_allow), &o->mntns[i], &one, BPF_ANY))
 			die(EXIT_FAIL, "cannot set the mount namespace filter: %s", strerror(errno));
 	}
-	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &c, NULL);
-	if (!rb)
+	*rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, c, NULL);
+	if (!*rb)
 		die(EXIT_FAIL, "cannot set up the ring buffer: %s", strerror(errno));
 	err = execsnoop_bpf__attach(skel);
 	if (err)
 		die(EXIT_FAIL, "cannot attach to raw_tp/sys_enter, sys_exit and sched_process_exec: %s", errno_name(-err, ebuf));
+	return skel;
+}
 
-	if (dir[0])
-		warnx("tracing execs in cgroup %s%s", dir, comm ? " (with --comm)" : "; Ctrl-C to stop");
-	else if (nmntns)
-		warnx("tracing execs in %zu mount namespace%s; Ctrl-C to stop", nmntns, nmntns > 1 ? "s" : "");
+/* Print events until a stop signal or --duration. */
+static void loop(const struct opts *o, struct ring_buffer *rb)
+{
+	long long t0 = mono_ms();
+	char ebuf[16];
+
+	while (!stop_signal) {
+		int err = ring_buffer__poll(rb, 100);
+		if (err < 0 && err != -EINTR) {
+			warnx("reading events: %s", errno_name(-err, ebuf));
+			break;
+		}
+		if (o->duration_ms && (uint64_t)(mono_ms() - t0) >= o->duration_ms)
+			break;
+	}
+}
+
+int execsnoop_main(int argc, char **argv)
+{
+	struct ctx c = { 0 };
+	struct opts o = { .cg_fd = -1 };
+	struct ring_buffer *rb;
+
+	parse_args(argc, argv, &o, &c);
+	choose_target(&o);
+
+	/*
+	 * Handlers first: a Ctrl-C between attach and the loop must not be lost.
+	 * SA_RESTART: a write to a stuck stdout finishes instead of failing with
+	 * EINTR (stdio would drop the rest of its buffer: a cut, glued line);
+	 * SA_RESETHAND: a second Ctrl-C quits at once even then.
+	 */
+	catch_stop_signals(SA_RESTART | SA_RESETHAND, true);
+	struct execsnoop_bpf *skel = attach(&o, &c, &rb);
+
+	if (o.dir[0])
+		warnx("tracing execs in cgroup %s%s", o.dir, o.comm ? " (with --comm)" : "; Ctrl-C to stop");
+	else if (o.nmntns)
+		warnx("tracing execs in %zu mount namespace%s; Ctrl-C to stop", o.nmntns, o.nmntns > 1 ? "s" : "");
 	else
 		warnx("tracing execs; Ctrl-C to stop");
 	if (!c.json)
 		printf("%-16s %-7s %-7s %4s %s\n", "PCOMM", "PID", "PPID", "RET", "ARGS");
 	fflush(stdout);
 
-	struct timespec t0, now;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!stop) {
-		err = ring_buffer__poll(rb, 100);
-		if (err < 0 && err != -EINTR) {
-			warnx("reading events: %s", errno_name(-err, ebuf));
-			break;
-		}
-		if (duration_ms) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			uint64_t ms = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000 + (uint64_t)((now.tv_nsec - t0.tv_nsec) / 1000000);
-			if (ms >= duration_ms)
-				break;
-		}
-	}
+	loop(&o, rb);
 	ring_buffer__consume(rb);
 	if (skel->bss->lost)
 		warnx("%llu events lost: the ring buffer was full", (unsigned long long)skel->bss->lost);
 	ring_buffer__free(rb);
 	execsnoop_bpf__destroy(skel);
-	if (cg_fd >= 0)
-		close(cg_fd);
+	if (o.cg_fd >= 0)
+		close(o.cg_fd);
 	return EXIT_OK;
 }

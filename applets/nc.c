@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lib/retina.h"
+#include "lib/sys.h"
 #include "net/addr.h"
 #include "net/resolv.h"
 
@@ -59,32 +60,6 @@ struct nc_opts {
 	bool wait_set;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static socklen_t sa_len(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-}
-
-static void make_sockaddr(const struct ipaddr *a, uint16_t port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	ss->ss_family = (sa_family_t)a->family;
-	if (a->family == AF_INET) {
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-		memcpy(&((struct sockaddr_in *)ss)->sin_addr, a->b, 4);
-	} else {
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-		memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, a->b, 16);
-	}
-}
-
 /* A peer as users expect it: an IPv4 client of a dual-stack socket without ::ffff:. */
 static const char *peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -96,7 +71,7 @@ static const char *peer_text(const struct sockaddr_storage *ss, char *buf, size_
 		memcpy(a.b, &in6->sin6_addr, 16);
 		ipaddr_unmap(&a);
 		if (a.family == AF_INET)
-			make_sockaddr(&a, ntohs(in6->sin6_port), &copy);
+			ipaddr_to_sockaddr(&a, ntohs(in6->sin6_port), &copy);
 	}
 	return sockaddr_format((struct sockaddr *)&copy, buf, len);
 }
@@ -118,20 +93,6 @@ static _Noreturn void conn_failed(int err)
 	die(EXIT_FAIL, "%s.", strerror(err));
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, buf, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		buf += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Copy stdin to sock and sock to stdout until the peer closes (TCP) or,
  * for UDP, until stdin has ended and nothing arrived for linger_ms.
@@ -147,7 +108,7 @@ static int relay(int sock, bool udp, uint64_t linger_ms)
 		int timeout = -1;
 
 		if (!in_open && udp) {
-			uint64_t now = now_ms();
+			uint64_t now = (uint64_t)mono_ms();
 			if (now >= quiet_since + linger_ms)
 				return EXIT_OK;
 			timeout = (int)(quiet_since + linger_ms - now);
@@ -168,7 +129,7 @@ static int relay(int sock, bool udp, uint64_t linger_ms)
 				return EXIT_OK;
 			if (write_all(STDOUT_FILENO, buf, (size_t)r))
 				die(EXIT_FAIL, "writing stdout: %s", strerror(errno));
-			quiet_since = now_ms();
+			quiet_since = (uint64_t)mono_ms();
 		}
 		if (in_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
@@ -176,7 +137,7 @@ static int relay(int sock, bool udp, uint64_t linger_ms)
 				continue;
 			if (r <= 0) {
 				in_open = false;
-				quiet_since = now_ms();
+				quiet_since = (uint64_t)mono_ms();
 				if (!udp)
 					shutdown(sock, SHUT_WR);	/* the peer sees EOF, its answer still comes */
 				continue;
@@ -193,7 +154,7 @@ static int connect_timeout(int fd, const struct sockaddr_storage *ss, uint64_t m
 	socklen_t el = sizeof(err);
 
 	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-	if (connect(fd, (const struct sockaddr *)ss, sa_len(ss))) {
+	if (connect(fd, (const struct sockaddr *)ss, sockaddr_len((const struct sockaddr *)ss))) {
 		if (errno != EINPROGRESS)
 			return errno;
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -221,7 +182,7 @@ static int client(const struct nc_opts *o, const char *host, uint16_t port)
 	if (resolv_conf_load(NULL, &rc, err, sizeof(err)) || resolv_lookup(&rc, host, o->family, &a, err, sizeof(err)))
 		die(EXIT_FAIL, "%s", err);
 	ipaddr_unmap(&a);
-	make_sockaddr(&a, port, &ss);
+	ipaddr_to_sockaddr(&a, port, &ss);
 	sockaddr_format((struct sockaddr *)&ss, where, sizeof(where));
 
 	int fd = socket(a.family, (o->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
@@ -262,7 +223,7 @@ static int listener(const struct nc_opts *o, const char *addr, uint16_t port)
 		usage_error("listen address '%s' is not an IPv4 or IPv6 address", addr);
 	if (addr && o->family && a.family != o->family)
 		usage_error("listen address '%s' is not IPv%c", addr, o->family == AF_INET ? '4' : '6');
-	make_sockaddr(&a, port, &ss);
+	ipaddr_to_sockaddr(&a, port, &ss);
 	int fd = socket(a.family, (o->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		die(EXIT_FAIL, "socket: %s", strerror(errno));
@@ -270,7 +231,7 @@ static int listener(const struct nc_opts *o, const char *addr, uint16_t port)
 	if (a.family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, o->family == AF_INET6 ? &on : &off, sizeof(on));
 	sockaddr_format((struct sockaddr *)&ss, where, sizeof(where));
-	if (bind(fd, (struct sockaddr *)&ss, sa_len(&ss)))
+	if (bind(fd, (struct sockaddr *)&ss, sockaddr_len((struct sockaddr *)&ss)))
 		die(EXIT_FAIL, "cannot listen on %s: %s%s", where, strerror(errno),
 		    errno == EADDRINUSE ? " (see `ss -lntup` for who has it)" : "");
 	if (!o->udp && listen(fd, 1))

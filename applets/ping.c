@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "lib/retina.h"
+#include "lib/sys.h"
 #include "net/addr.h"
 #include "net/icmp.h"
 #include "net/resolv.h"
@@ -73,22 +74,6 @@ struct ping {
 
 /* As iputils: payloads of at least a struct timeval (16 bytes) carry the send time. */
 enum { TIMED_PAYLOAD = 16 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* Seconds with fractions ("0.2", "1.5", "10") to microseconds. */
 static int parse_seconds(const char *s, uint64_t *us)
@@ -160,17 +145,11 @@ static void set_source(struct ping *p, const char *src)
 	struct ipaddr a;
 
 	if (!ipaddr_parse(src, &a)) {
-		struct sockaddr_storage ss = { 0 };
+		struct sockaddr_storage ss;
 		if (a.family != p->family)
 			die(EXIT_USAGE, "-I %s is not an IPv%c address like the target %s", src,
 			    p->family == AF_INET ? '4' : '6', p->ip);
-		ss.ss_family = (sa_family_t)a.family;
-		if (a.family == AF_INET)
-			memcpy(&((struct sockaddr_in *)&ss)->sin_addr, a.b, 4);
-		else
-			memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, a.b, 16);
-		if (bind(p->fd, (struct sockaddr *)&ss, a.family == AF_INET ? sizeof(struct sockaddr_in)
-									   : sizeof(struct sockaddr_in6)))
+		if (bind(p->fd, (struct sockaddr *)&ss, ipaddr_to_sockaddr(&a, 0, &ss)))
 			die(EXIT_USAGE, "cannot send from %s: %s (is it an address of this host?)", src, strerror(errno));
 		return;
 	}
@@ -185,7 +164,7 @@ static void send_one(struct ping *p)
 {
 	uint8_t payload[65536], pkt[65536 + 8];
 	uint16_t seq = (uint16_t)(p->sent + 1);
-	uint64_t t = now_us();
+	uint64_t t = (uint64_t)mono_us();
 
 	/* The send time travels in the payload, as iputils does: replies carry their own RTT. */
 	for (size_t i = 0; i < p->datalen; i++)
@@ -193,7 +172,7 @@ static void send_one(struct ping *p)
 	if (p->datalen >= TIMED_PAYLOAD)
 		memcpy(payload, &t, sizeof(t));
 	size_t n = icmp_echo_build(p->family, p->ident, seq, payload, p->datalen, pkt, sizeof(pkt));
-	socklen_t sl = p->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	socklen_t sl = sockaddr_len((struct sockaddr *)&p->dst);
 	p->seen[seq / 8] &= (uint8_t)~(1 << (seq % 8));
 	p->sent++;
 	/* A failed send counts as an error, as in iputils, and the next one is tried. */
@@ -351,7 +330,7 @@ static void read_one(struct ping *p)
 	struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = ctl, .msg_controllen = sizeof(ctl) };
 	ssize_t n = recvmsg(p->fd, &msg, MSG_DONTWAIT);
-	uint64_t now = now_us();
+	uint64_t now = (uint64_t)mono_us();
 	struct icmp_pkt k;
 	char ip[IPADDR_STRLEN], what[96];
 
@@ -362,10 +341,9 @@ static void read_one(struct ping *p)
 	}
 	if (icmp_parse(p->family, p->raw && p->family == AF_INET, buf, (size_t)n, p->raw, p->ident, &k))
 		return;	/* malformed: not something we sent */
-	if (from.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&from)->sin_addr, ip, sizeof(ip));
-	else
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&from)->sin6_addr, ip, sizeof(ip));
+	struct ipaddr fa;
+	sockaddr_to_ipaddr((struct sockaddr *)&from, &fa, NULL);
+	ipaddr_format(&fa, ip, sizeof(ip));
 	int ttl = k.ttl >= 0 ? k.ttl : cmsg_ttl(&msg);
 	if (k.kind == ICMP_K_ECHO_REPLY) {
 		on_reply(p, &k, ip, ttl, now);
@@ -404,131 +382,124 @@ static void summary(const struct ping *p, uint64_t elapsed_us)
 	putchar('\n');	/* iputils ends with this newline even after no rtt line */
 }
 
-int ping_main(int argc, char **argv)
+/* The flags and HOST into p; -t and -I into *ttl and *src (set once the socket is open). */
+static void parse_args(int argc, char **argv, struct ping *p, int *ttl, const char **src)
 {
 	static const struct option longopts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
-	static struct ping p;
-	const char *src = NULL;
-	int ttl = -1, c;
+	int c;
 	uint64_t v;
-	char err[400];
 
-	p.interval_us = 1000000;
-	p.linger_us = 10000000;
-	p.datalen = 56;
+	p->interval_us = 1000000;
+	p->linger_us = 10000000;
+	p->datalen = 56;
 	while ((c = next_opt(argc, argv, "46c:i:W:w:s:t:I:nqh", longopts)) != -1) {
 		switch (c) {
-		case '4': p.family = AF_INET; break;
-		case '6': p.family = AF_INET6; break;
+		case '4': p->family = AF_INET; break;
+		case '6': p->family = AF_INET6; break;
 		case 'c':
-			if (parse_u64(optarg, 1, UINT32_MAX, &p.count))
+			if (parse_u64(optarg, 1, UINT32_MAX, &p->count))
 				usage_error("-c needs a count of 1 or more, not '%s'", optarg);
 			break;
 		case 'i':
-			if (parse_seconds(optarg, &p.interval_us) || p.interval_us < 2000)
+			if (parse_seconds(optarg, &p->interval_us) || p->interval_us < 2000)
 				usage_error("-i needs seconds of 0.002 or more, not '%s'", optarg);
 			break;
 		case 'W':
-			if (parse_seconds(optarg, &p.linger_us))
+			if (parse_seconds(optarg, &p->linger_us))
 				usage_error("-W needs seconds, not '%s'", optarg);
 			break;
 		case 'w':
-			if (parse_seconds(optarg, &p.deadline_us) || !p.deadline_us)
+			if (parse_seconds(optarg, &p->deadline_us) || !p->deadline_us)
 				usage_error("-w needs seconds, more than 0, not '%s'", optarg);
 			break;
 		case 's':
 			if (parse_u64(optarg, 0, 65507, &v))
 				usage_error("-s needs a payload size of 0-65507 bytes, not '%s'", optarg);
-			p.datalen = (size_t)v;
+			p->datalen = (size_t)v;
 			break;
 		case 't':
 			if (parse_u64(optarg, 1, 255, &v))
 				usage_error("-t needs a TTL of 1-255, not '%s'", optarg);
-			ttl = (int)v;
+			*ttl = (int)v;
 			break;
-		case 'I': src = optarg; break;
-		case 'n': p.numeric = true; break;
-		case 'q': p.quiet = true; break;
+		case 'I': *src = optarg; break;
+		case 'n': p->numeric = true; break;
+		case 'q': p->quiet = true; break;
 		case 'h': show_help(ping_help);
 		}
 	}
 	if (optind != argc - 1)
 		usage_error(optind == argc ? "needs a HOST to ping" : "one HOST only, '%s' is extra", argv[argc - 1]);
-	p.host = argv[optind];
+	p->host = argv[optind];
+}
 
+/* HOST to p->dst (the shared resolver), then the socket with its TTL and source. */
+static void configure(struct ping *p, int ttl, const char *src)
+{
 	struct resolv_conf rc;
 	struct ipaddr a;
+	char err[400];
+
 	if (resolv_conf_load(NULL, &rc, err, sizeof(err)))
 		die(EXIT_USAGE, "%s", err);
-	if (resolv_lookup(&rc, p.host, p.family, &a, err, sizeof(err)))
+	if (resolv_lookup(&rc, p->host, p->family, &a, err, sizeof(err)))
 		die(EXIT_USAGE, "%s", err);
 	ipaddr_unmap(&a);
-	p.family = a.family;
-	ipaddr_format(&a, p.ip, sizeof(p.ip));
-	p.dst.ss_family = (sa_family_t)a.family;
-	if (a.family == AF_INET)
-		memcpy(&((struct sockaddr_in *)&p.dst)->sin_addr, a.b, 4);
-	else
-		memcpy(&((struct sockaddr_in6 *)&p.dst)->sin6_addr, a.b, 16);
+	p->family = a.family;
+	ipaddr_format(&a, p->ip, sizeof(p->ip));
+	ipaddr_to_sockaddr(&a, 0, &p->dst);
 
-	open_socket(&p);
+	open_socket(p);
 	uint16_t rid;
-	p.ident = (uint16_t)(getrandom(&rid, sizeof(rid), 0) == sizeof(rid) ? rid : getpid());
+	p->ident = (uint16_t)(getrandom(&rid, sizeof(rid), 0) == sizeof(rid) ? rid : getpid());
 	if (ttl >= 0) {
-		int r = p.family == AF_INET ? setsockopt(p.fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl))
-					    : setsockopt(p.fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof(ttl));
+		int r = p->family == AF_INET ? setsockopt(p->fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl))
+					     : setsockopt(p->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof(ttl));
 		if (r)
 			die(EXIT_USAGE, "cannot set TTL %d: %s", ttl, strerror(errno));
 	}
 	if (src)
-		set_source(&p, src);
+		set_source(p, src);
+}
 
-	/*
-	 * SA_RESTART: a reply line blocked on a slow stdout must be written
-	 * whole (musl's stdio drops its buffer on EINTR); poll() still returns
-	 * at once. SA_RESETHAND: a second Ctrl-C quits even if stdout is stuck.
-	 */
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+/*
+ * Send every interval and read what comes until -c, -w, the final wait or a
+ * stop signal. Returns the microseconds from the first request to the last
+ * request or answer ("time Nms", as in iputils: not through the final wait).
+ */
+static uint64_t loop(struct ping *p)
+{
+	uint64_t start = (uint64_t)mono_us(), next_send = start, last_send = start, last_event = start;
 
-	if (p.family == AF_INET)
-		printf("PING %s (%s) %zu(%zu) bytes of data.\n", p.host, p.ip, p.datalen, p.datalen + 28);
-	else
-		printf("PING %s(%s) %zu data bytes\n", p.host, p.ip, p.datalen);
-	fflush(stdout);
-
-	/* "time Nms" runs to the last request or answer, as in iputils (not through the final wait). */
-	uint64_t start = now_us(), next_send = start, last_send = start, last_event = start;
 	for (;;) {
-		uint64_t now = now_us();
-		if (stop)
+		uint64_t now = (uint64_t)mono_us();
+		if (stop_signal)
 			break;
-		if (p.deadline_us && now >= start + p.deadline_us)
+		if (p->deadline_us && now >= start + p->deadline_us)
 			break;
-		if (p.count && p.received + p.errors >= p.count)
+		if (p->count && p->received + p->errors >= p->count)
 			break;
-		bool more = !p.count || p.sent < p.count || (p.deadline_us && p.received < p.count);
+		bool more = !p->count || p->sent < p->count || (p->deadline_us && p->received < p->count);
 		if (more && now >= next_send) {
-			send_one(&p);
+			send_one(p);
 			last_send = last_event = now;
-			next_send += p.interval_us;
+			next_send += p->interval_us;
 			if (next_send < now)
-				next_send = now + p.interval_us;
+				next_send = now + p->interval_us;
 			continue;
 		}
 		uint64_t wake = more ? next_send : 0;
 		if (!more) {
 			/* All sent: wait for late replies (iputils: 2 RTTs but at least an interval once any came, else -W). */
-			uint64_t linger = p.received ? (2 * p.tmax > p.interval_us ? 2 * p.tmax : p.interval_us) : p.linger_us;
+			uint64_t linger = p->received ? (2 * p->tmax > p->interval_us ? 2 * p->tmax : p->interval_us)
+						      : p->linger_us;
 			if (now >= last_send + linger)
 				break;
 			wake = last_send + linger;
 		}
-		if (p.deadline_us && start + p.deadline_us < wake)
-			wake = start + p.deadline_us;
-		struct pollfd pfd = { .fd = p.fd, .events = POLLIN };
+		if (p->deadline_us && start + p->deadline_us < wake)
+			wake = start + p->deadline_us;
+		struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
 		uint64_t wait_ms = wake > now ? (wake - now + 999) / 1000 : 0;
 		int timeout = wait_ms > INT_MAX ? INT_MAX : (int)wait_ms;
 		int r = poll(&pfd, 1, timeout);
@@ -536,13 +507,38 @@ int ping_main(int argc, char **argv)
 			die(EXIT_USAGE, "poll: %s", strerror(errno));
 		if (r > 0) {
 			if (pfd.revents & POLLERR)
-				read_errqueue(&p);
+				read_errqueue(p);
 			if (pfd.revents & POLLIN)
-				read_one(&p);
-			last_event = now_us();
+				read_one(p);
+			last_event = (uint64_t)mono_us();
 		}
 	}
-	summary(&p, last_event - start);
+	return last_event - start;
+}
+
+int ping_main(int argc, char **argv)
+{
+	static struct ping p;
+	const char *src = NULL;
+	int ttl = -1;
+
+	parse_args(argc, argv, &p, &ttl, &src);
+	configure(&p, ttl, src);
+
+	/*
+	 * SA_RESTART: a reply line blocked on a slow stdout must be written
+	 * whole (musl's stdio drops its buffer on EINTR); poll() still returns
+	 * at once. SA_RESETHAND: a second Ctrl-C quits even if stdout is stuck.
+	 */
+	catch_stop_signals(SA_RESTART | SA_RESETHAND, false);
+
+	if (p.family == AF_INET)
+		printf("PING %s (%s) %zu(%zu) bytes of data.\n", p.host, p.ip, p.datalen, p.datalen + 28);
+	else
+		printf("PING %s(%s) %zu data bytes\n", p.host, p.ip, p.datalen);
+	fflush(stdout);
+
+	summary(&p, loop(&p));
 	if (!p.received)
 		return EXIT_FAIL;
 	if (p.deadline_us && p.count && p.received < p.count)

@@ -9,6 +9,7 @@
 #include "kube/auth.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
+#include "lib/sys.h"
 #include "net/http.h"
 #include "net/tls.h"
 #include "net/ws.h"
@@ -31,14 +32,6 @@ struct kube_client {
 	char proxy_host[256], proxy_port[8];
 	struct http_response resp;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /* The proxy for this server: proxy-url, else HTTPS_PROXY/HTTP_PROXY unless NO_PROXY matches. */
 static int pick_proxy(struct kube_client *k, char *err, size_t errlen)
@@ -171,7 +164,7 @@ static void log_request(struct kube_client *k, const char *method, const char *p
 	/* URLs carry no credentials, and headers are never logged */
 	fprintf(stderr, "retina: %s %s://%s%s%s:%s%s %d %s in %lld ms\n", method, k->url.https ? "https" : "http",
 		v6 ? "[" : "", k->url.host, v6 ? "]" : "", k->url.port, path, status, reason ? reason : "",
-		now_ms() - start);
+		mono_ms() - start);
 }
 
 /*
@@ -195,7 +188,7 @@ static int send_request(struct kube_client *k, struct http_conn **conn, struct h
 	for (int attempt = 0; attempt < 3; attempt++) {
 		struct http_header h[4];
 		size_t nh = 0;
-		long long start = now_ms();
+		long long start = mono_ms();
 		bool reused = *conn != NULL;
 
 		if (kube_auth_get(k->auth, &c, err, errlen) || ensure_tls(k, &c, err, errlen))
@@ -446,7 +439,7 @@ ssize_t kube_stream_read(struct kube_stream *s, void *buf, size_t len, int timeo
 
 char *kube_stream_line(struct kube_stream *s, int timeout_ms, char *err, size_t errlen)
 {
-	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
 
 	err[0] = '\0';
 	for (;;) {
@@ -475,7 +468,7 @@ char *kube_stream_line(struct kube_stream *s, int timeout_ms, char *err, size_t 
 			s->buf = p;
 			s->cap = s->cap ? s->cap * 2 : 16384;
 		}
-		long long left = deadline < 0 ? -1 : deadline - now_ms();
+		long long left = deadline < 0 ? -1 : deadline - mono_ms();
 		if (deadline >= 0 && left <= 0)
 			return NULL;
 		http_set_read_timeout(s->conn, (int)left);
@@ -549,7 +542,7 @@ int kube_ws_open(struct kube_client *k, const char *path, const char *const *pro
 		size_t nh = 0, bl = 0;
 		char *body = NULL;
 		int status;
-		long long start = now_ms();
+		long long start = mono_ms();
 
 		if (kube_auth_get(k->auth, &c, err, errlen) || ensure_tls(k, &c, err, errlen))
 			return -1;

@@ -20,6 +20,7 @@
 #include "kube/client.h"
 #include "kube/debugpod.h"
 #include "lib/retina.h"
+#include "lib/sys.h"
 
 static bool image_part_ok(const char *s)
 {
@@ -84,13 +85,6 @@ int debugpod_create(struct kube_client *k, int created_fd, const struct debugpod
 	return rc;
 }
 
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
-{
-	got_signal = sig;
-}
-
 struct announced {
 	char ns[254], name[254];
 	bool answered;
@@ -136,11 +130,7 @@ int debugpod_supervise(const struct debugpod_super *s)
 	int status, pipefd[2];
 	bool forwarded = false;
 
-	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART: read() and waitpid() see EINTR */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	catch_stop_signals(0, true);	/* no SA_RESTART: read() and waitpid() see EINTR */
 	/* close-on-exec: a credential plugin the child runs must not hold the pipe open */
 	if (pipe2(pipefd, O_CLOEXEC))
 		die(EXIT_FAIL, "pipe: %s", strerror(errno));
@@ -159,7 +149,7 @@ int debugpod_supervise(const struct debugpod_super *s)
 	}
 	close(pipefd[1]);
 	for (;;) {
-		if (got_signal && !forwarded) {
+		if (stop_signal && !forwarded) {
 			kill(pid, SIGTERM);	/* the child stops (restores a terminal, prints a summary) */
 			forwarded = true;
 		}
@@ -177,14 +167,14 @@ int debugpod_supervise(const struct debugpod_super *s)
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			die(EXIT_FAIL, "waitpid: %s", strerror(errno));
-		if (got_signal && !forwarded) {
+		if (stop_signal && !forwarded) {
 			kill(pid, SIGTERM);
 			forwarded = true;
 		}
 	}
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	if (got_signal && s->signal_sets_code)
-		code = 128 + got_signal;
+	if (stop_signal && s->signal_sets_code)
+		code = 128 + stop_signal;
 	if (n) {
 		/* a fresh client: the child's connections died with it */
 		struct kube_client *k = kube_client_new(s->cfg, s->verbosity, err, sizeof(err));

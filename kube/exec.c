@@ -8,6 +8,7 @@
 
 #include "kube/client.h"
 #include "lib/retina.h"
+#include "lib/sys.h"
 #include "lib/tty.h"
 #include "net/ws.h"
 
@@ -45,20 +46,6 @@ static size_t qencode(char *out, size_t cap, const char *s)
 	}
 	out[o] = '\0';
 	return o;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= w;
-	}
-	return 0;
 }
 
 int kube_exec(struct kube_client *k, const struct kube_exec_opts *o, int *exit_code, char *err, size_t errlen)

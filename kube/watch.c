@@ -9,14 +9,7 @@
 #include <time.h>
 
 #include "kube/client.h"
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
+#include "lib/sys.h"
 
 static void set_rv(char *rv, size_t len, const cJSON *obj)
 {
@@ -31,7 +24,7 @@ int kube_watch_pod(struct kube_client *k, const char *ns, const char *name, int 
 		   int (*done)(const cJSON *pod, void *arg, char *err, size_t errlen), void *arg,
 		   char *err, size_t errlen)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = mono_ms() + timeout_ms;
 	char path[900], rv[32] = "", line_err[512];
 	int rc;
 
@@ -63,7 +56,7 @@ relist:;
 		return rc > 0 ? 0 : -1;
 
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - mono_ms();
 		if (left <= 0)
 			break;
 		struct kube_stream *s;
@@ -77,7 +70,7 @@ relist:;
 			return -1;
 		char *ev;
 		long long wait;
-		while ((wait = deadline - now_ms()) > 0 &&
+		while ((wait = deadline - mono_ms()) > 0 &&
 		       (ev = kube_stream_line(s, (int)wait, line_err, sizeof(line_err)))) {
 			cJSON *e = cJSON_Parse(ev);
 			free(ev);

@@ -109,6 +109,44 @@ char *sockaddr_format(const struct sockaddr *sa, char *buf, size_t len)
 	return buf;
 }
 
+socklen_t ipaddr_to_sockaddr(const struct ipaddr *a, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	ss->ss_family = (sa_family_t)a->family;
+	if (a->family == AF_INET) {
+		struct sockaddr_in *in = (void *)ss;
+		in->sin_port = htons(port);
+		memcpy(&in->sin_addr, a->b, 4);
+		return sizeof(*in);
+	}
+	struct sockaddr_in6 *in6 = (void *)ss;
+	in6->sin6_port = htons(port);
+	memcpy(&in6->sin6_addr, a->b, 16);
+	return sizeof(*in6);
+}
+
+void sockaddr_to_ipaddr(const struct sockaddr *sa, struct ipaddr *a, uint16_t *port)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		memcpy(a->b, &in->sin_addr, 4);
+		if (port)
+			*port = ntohs(in->sin_port);
+	} else {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		memcpy(a->b, &in6->sin6_addr, 16);
+		if (port)
+			*port = ntohs(in6->sin6_port);
+	}
+}
+
+socklen_t sockaddr_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+}
+
 int hostport_split(const char *s, char *buf, size_t len, const char **host, const char **port)
 {
 	size_t n = strlen(s);

@@ -32,6 +32,12 @@ void ipaddr_unmap(struct ipaddr *a);
 char *ipaddr_format(const struct ipaddr *a, char *buf, size_t len);
 /* "10.0.0.1:80", "[2001:db8::1]:443" */
 char *sockaddr_format(const struct sockaddr *sa, char *buf, size_t len);
+/* a and port into ss (zeroed first); returns the length bind/connect take. */
+socklen_t ipaddr_to_sockaddr(const struct ipaddr *a, uint16_t port, struct sockaddr_storage *ss);
+/* The address (and, when port is not NULL, the port) of an AF_INET or AF_INET6 sa. */
+void sockaddr_to_ipaddr(const struct sockaddr *sa, struct ipaddr *a, uint16_t *port);
+/* sizeof(struct sockaddr_in) or sizeof(struct sockaddr_in6), by sa's family. */
+socklen_t sockaddr_len(const struct sockaddr *sa);
 /*
  * Split "host:port", "[v6]:port", "v6" or "host" (port then stays NULL).
  * host and port point into buf (a copy of s). -1 when s does not fit or a

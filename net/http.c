@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "net/addr.h"
+#include "lib/sys.h"
 #include "net/http.h"
 #include "net/tls.h"
 
@@ -29,14 +30,6 @@ struct http_conn {
 	unsigned char zin[8192];	/* framed body bytes waiting for inflate */
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int dial_one(const struct addrinfo *ai, long long deadline, int *err)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
@@ -52,7 +45,7 @@ static int dial_one(const struct addrinfo *ai, long long deadline, int *err)
 		return -1;
 	}
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - mono_ms();
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		int r = poll(&p, 1, left > 0 ? (int)left : 0);
 		if (r < 0 && errno == EINTR)
@@ -78,7 +71,7 @@ struct http_conn *http_connect(const char *host, const char *port, struct tls_ct
 			       int timeout_ms, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	long long deadline = now_ms() + (timeout_ms < 0 ? 30000 : timeout_ms);
+	long long deadline = mono_ms() + (timeout_ms < 0 ? 30000 : timeout_ms);
 	char addr[SOCKADDR_STRLEN] = "";
 	int fd = -1, e = 0;
 	int rc = getaddrinfo(host, port, &hints, &res);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/retina.h"
+#include "lib/sys.h"
 #include "net/resolv.h"
 
 void resolv_conf_defaults(struct resolv_conf *rc)
@@ -31,18 +32,7 @@ static int set_server(struct sockaddr_storage *ss, const char *text, uint16_t po
 
 	if (ipaddr_parse(text, &a))
 		return -1;
-	memset(ss, 0, sizeof(*ss));
-	if (a.family == AF_INET) {
-		struct sockaddr_in *in = (void *)ss;
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		memcpy(&in->sin_addr, a.b, 4);
-	} else {
-		struct sockaddr_in6 *in6 = (void *)ss;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		memcpy(&in6->sin6_addr, a.b, 16);
-	}
+	ipaddr_to_sockaddr(&a, port, ss);
 	return 0;
 }
 
@@ -213,23 +203,10 @@ uint16_t dns_random_id(void)
 	return id;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static socklen_t sa_len(const struct sockaddr *sa)
-{
-	return sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-}
-
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
 	for (;;) {
-		uint64_t now = now_us();
+		uint64_t now = (uint64_t)mono_us();
 		if (now >= deadline)
 			return 0;
 		struct pollfd p = { .fd = fd, .events = events };
@@ -248,13 +225,13 @@ static int udp_try(const struct sockaddr *server, const uint8_t *qbuf, size_t ql
 {
 	/* A new socket per try: a fresh random source port from the kernel. */
 	int fd = socket(server->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	uint64_t start = now_us(), deadline = start + (uint64_t)timeout_ms * 1000;
+	uint64_t start = (uint64_t)mono_us(), deadline = start + (uint64_t)timeout_ms * 1000;
 
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return XF_FATAL;
 	}
-	if (connect(fd, server, sa_len(server)) || send(fd, qbuf, qlen, 0) != (ssize_t)qlen) {
+	if (connect(fd, server, sockaddr_len(server)) || send(fd, qbuf, qlen, 0) != (ssize_t)qlen) {
 		snprintf(err, errlen, "send: %s", strerror(errno));
 		close(fd);
 		return XF_FATAL;
@@ -277,7 +254,7 @@ static int udp_try(const struct sockaddr *server, const uint8_t *qbuf, size_t ql
 				 n >= 2 ? (unsigned)(rbuf[0] << 8 | rbuf[1]) : 0u, q->id);
 			continue;
 		}
-		r->rtt_us = now_us() - start;
+		r->rtt_us = (uint64_t)mono_us() - start;
 		*rlen = (size_t)n;
 		close(fd);
 		return (rbuf[2] & (DNS_F_TC >> 8)) ? XF_TRUNCATED : XF_OK;
@@ -307,7 +284,7 @@ static int tcp_try(const struct sockaddr *server, const uint8_t *qbuf, size_t ql
 		   size_t *rlen, struct dns_reply *r, char *err, size_t errlen)
 {
 	int fd = socket(server->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	uint64_t start = now_us(), deadline = start + (uint64_t)timeout_ms * 1000;
+	uint64_t start = (uint64_t)mono_us(), deadline = start + (uint64_t)timeout_ms * 1000;
 	uint8_t len2[2];
 	int soerr = 0;
 	socklen_t sl = sizeof(soerr);
@@ -316,7 +293,7 @@ static int tcp_try(const struct sockaddr *server, const uint8_t *qbuf, size_t ql
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return XF_FATAL;
 	}
-	if (connect(fd, server, sa_len(server)) && errno != EINPROGRESS) {
+	if (connect(fd, server, sockaddr_len(server)) && errno != EINPROGRESS) {
 		snprintf(err, errlen, "TCP connect: %s", strerror(errno));
 		goto fatal;
 	}
@@ -353,7 +330,7 @@ static int tcp_try(const struct sockaddr *server, const uint8_t *qbuf, size_t ql
 		goto fatal;
 	}
 	close(fd);
-	r->rtt_us = now_us() - start;
+	r->rtt_us = (uint64_t)mono_us() - start;
 	*rlen = n;
 	return XF_OK;
 fatal:

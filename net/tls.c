@@ -17,6 +17,7 @@
 #include <bearssl.h>
 
 #include "lib/retina.h"
+#include "lib/sys.h"
 #include "net/addr.h"
 #include "net/tls.h"
 #include "net/x509.h"
@@ -351,21 +352,13 @@ fail:
 
 /* ---- socket I/O driving the engine -------------------------------------- */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Wait for fd to be ready; 0 ok, -1 with c->sys_err (ETIMEDOUT at the deadline). */
 static int wait_fd(struct tls_conn *c, short events, long long deadline)
 {
 	for (;;) {
 		int left = -1;
 		if (deadline >= 0) {
-			long long d = deadline - now_ms();
+			long long d = deadline - mono_ms();
 			left = d > 0 ? (int)d : 0;
 		}
 		struct pollfd p = { .fd = c->fd, .events = events };
@@ -442,7 +435,7 @@ static int run_until(struct tls_conn *c, unsigned target, long long deadline)
 
 static long long deadline_of(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
 }
 
 ssize_t tls_read(struct tls_conn *c, void *buf, size_t len, int timeout_ms)

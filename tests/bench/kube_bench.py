@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from fakeapi import KUBECTL, FakeAPI  # noqa: E402
+from fakeapi import KUBECTL, FakeAPI, kubectl_missing  # noqa: E402
 
 RUNS = int(os.environ.get("KUBE_BENCH_RUNS", "7"))
 
@@ -130,8 +130,8 @@ def main():
     if len(sys.argv) != 2:
         sys.exit("usage: kube_bench.py path/to/retina")
     retina = os.path.abspath(sys.argv[1])
-    if not os.access(KUBECTL, os.X_OK):
-        sys.exit("kube_bench: %s is missing (the comparison needs the real kubectl)" % KUBECTL)
+    if kubectl_missing():
+        sys.exit("kube_bench: the comparison needs the real kubectl: " + kubectl_missing())
     with tempfile.TemporaryDirectory(prefix="kube-bench-") as tmp:
         b = Bench(tmp, retina)
         try:

@@ -109,18 +109,21 @@ def library(obj):
     if CRT.match(ar):
         return "crt+libgcc"
     if not os.path.isabs(obj):
-        d = os.path.basename(os.path.dirname(obj)) or "."
+        parts = obj.split("/")
+        d = "applets" if "applets" in parts[:-1] else os.path.basename(os.path.dirname(obj)) or "."
         return "retina: " + {"bpf": "bpf skeletons"}.get(d, d)
     return ar
 
 
 def applet_groups(objs):
     """Map each project object (build/DIR/NAME.o) to its applet row."""
-    applets = {os.path.basename(o)[:-2] for o in objs
-               if os.path.basename(os.path.dirname(o)) == "applets"}
+    def top(o):  # "applets" for build/applets/NAME.o and build/applets/FAMILY/NAME.o
+        parts = o.split("/")
+        return "applets" if "applets" in parts[:-1] else parts[-2] if len(parts) > 1 else "."
+    applets = {os.path.basename(o)[:-2] for o in objs if top(o) == "applets"}
     groups = {}
     for o in objs:
-        d, stem = os.path.basename(os.path.dirname(o)), os.path.basename(o)[:-2]
+        d, stem = top(o), os.path.basename(o)[:-2]
         if d != "applets":
             groups[o] = "lib/ (shared helpers)" if d == "lib" else d + "/"
         elif stem == "main":

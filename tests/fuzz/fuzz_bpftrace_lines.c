@@ -15,8 +15,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "applets/kubectl_bpftrace.h"
-#include "applets/trace.h"
+#include "applets/kubectl/kubectl_bpftrace.h"
+#include "applets/trace/trace.h"
 
 static void on_packet(void *ctx, struct bt_stream *s, const struct bt_packet *p)
 {

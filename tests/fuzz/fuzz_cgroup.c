@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "applets/nsenter.h"
+#include "node/pods.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -11,7 +11,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "applets/trace.h"
+#include "applets/trace/trace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "applets/trace.h"
+#include "applets/trace/trace.h"
 
 static void check(void *ctx, const struct nft_trace *t)
 {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "applets/traceloop.h"
+#include "applets/traceloop/traceloop.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,9 @@
 """Start tests/fixtures/fake_apiserver.py with a fresh PKI and write kubeconfigs for it."""
 import base64
+import json
 import os
+import re
+import shutil
 import subprocess
 import time
 
@@ -9,7 +12,61 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
+# The real kubectl the fake is proven against: $KUBECTL, else kubectl on PATH
+# (1.26 or later: the plugin completion relay, kubectl_complete-*, came then).
+# Google Cloud SDK's kubectl is a dispatcher that reads the kubeconfig itself
+# to pick the kubectl.X.Y beside it (a FIFO kubeconfig would then be read
+# twice): its own kubectl.X.Y is used instead.
+KUBECTL_MIN = (1, 26)
+INSTALL_KUBECTL = ("install kubectl 1.26 or later on PATH, or set KUBECTL=/path/to/kubectl "
+                   "(https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/; Debian's "
+                   "kubernetes-client package is 1.20, too old)")
+
+
+def _client_version(path):
+    """(major, minor, gitVersion) of kubectl at path."""
+    p = subprocess.run([path, "version", "--client", "-o", "json"], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, KUBECONFIG=os.devnull))
+    v = json.loads(p.stdout)["clientVersion"]
+    return int(v["major"]), int(re.match(r"\d+", v["minor"]).group()), v.get("gitVersion", "")
+
+
+def _find_kubectl():
+    """(path, '') of a kubectl the tests can use, or (None, why not)."""
+    path = os.environ.get("KUBECTL") or shutil.which("kubectl")
+    if not path:
+        return None, "no kubectl on PATH: " + INSTALL_KUBECTL
+    try:
+        major, minor, git = _client_version(path)
+        if "dispatcher" in git:
+            real = Path(os.path.realpath(path)).with_name(f"kubectl.{major}.{minor}")
+            if not os.access(real, os.X_OK):
+                return None, f"{path} is Google Cloud SDK's dispatcher and {real} is missing: " + INSTALL_KUBECTL
+            path = str(real)
+            major, minor, git = _client_version(path)
+    except (OSError, ValueError, KeyError, AttributeError, subprocess.TimeoutExpired) as e:
+        return None, f"{path} does not tell its version ({e}): " + INSTALL_KUBECTL
+    if (major, minor) < KUBECTL_MIN:
+        return None, f"{path} is kubectl {major}.{minor}: " + INSTALL_KUBECTL
+    return path, ""
+
+
+KUBECTL, _KUBECTL_MISSING = _find_kubectl()
+
+
+def kubectl_missing():
+    """Why no kubectl can serve the tests, or '' when KUBECTL can."""
+    return _KUBECTL_MISSING
+
+
+def kubectl_path():
+    """KUBECTL for a test, which is skipped (saying how to install kubectl) when there is none."""
+    import pytest
+    if kubectl_missing():
+        pytest.skip(kubectl_missing())
+    return KUBECTL
+
+
 TOKEN = "fake-token-0123456789"
 
 
@@ -84,7 +141,7 @@ def go_roundtrip(obj, tmp):
     import json
     path = Path(tmp) / "roundtrip.json"
     path.write_text(json.dumps(obj))
-    p = subprocess.run([KUBECTL, "set", "env", "--local", "-o", "json", "-f", str(path), "RETINA_PROBE=1"],
+    p = subprocess.run([kubectl_path(), "set", "env", "--local", "-o", "json", "-f", str(path), "RETINA_PROBE=1"],
                        capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=str(tmp)))
     if p.returncode != 0:
         raise AssertionError(f"kubectl could not decode it: {p.stderr}")

@@ -41,7 +41,7 @@ def ia32_exec(tmp_path):
     run(["ld", "-m", "elf_i386", "-o", str(exe), str(obj)], check=0)
     try:
         p = subprocess.run([str(exe)], capture_output=True, text=True)
-    except OSError as e:  # ENOEXEC: the kernel has no i386 binary format at all
+    except OSError as e:	# ENOEXEC: no i386 binfmt at all
         pytest.skip(f"this kernel cannot run i386 programs (CONFIG_IA32_EMULATION off, or ia32_emulation=0): {e}")
     if p.returncode != 0 or p.stdout != "ia32-marker\n":
         pytest.skip(f"this kernel cannot run i386 programs (CONFIG_IA32_EMULATION off, or ia32_emulation=0): "

@@ -149,6 +149,8 @@ def test_errors(retina):
                 ["--pod", "not-a-uid"], ["--pod", new_uid(), "--mntns", "4026531840"], ["-o", "yaml"]):
         p = run([retina, "execsnoop", *bad])
         assert p.returncode == 2, (bad, p.stderr)
+    p = run([retina, "execsnoop", *["--mntns", "4026531840"] * 65])	# one over the filter's 64
+    assert p.returncode == 2 and "at most 64 mount namespaces" in p.stderr, p.stderr
     drop = ["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin", "--inh-caps=-all", "--"]
     p = run(drop + [retina, "execsnoop", "-d", "1s"])
     assert p.returncode == 1

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import run
-from fakeapi import KUBECTL, FakeAPI
+from fakeapi import FakeAPI, kubectl_path
 
 POD = {
     "apiVersion": "v1", "kind": "Pod",
@@ -20,8 +20,7 @@ POD = {
 
 @pytest.fixture
 def api(tmp_path):
-    if not os.access(KUBECTL, os.X_OK):
-        pytest.fail(f"{KUBECTL} is missing: the fake is proven against the real kubectl")
+    kubectl_path()	# the fake is proven against the real kubectl: skipped without one
     a = FakeAPI(tmp_path)
     try:
         yield a
@@ -30,7 +29,7 @@ def api(tmp_path):
 
 
 def kubectl(api, kubeconfig, *args, check=0, timeout=60):
-    return run([KUBECTL, *args], check=check, timeout=timeout, env=api.kubectl_env(kubeconfig))
+    return run([kubectl_path(), *args], check=check, timeout=timeout, env=api.kubectl_env(kubeconfig))
 
 
 def test_version_and_nodes(api):
@@ -125,7 +124,7 @@ def test_kubectl_exec_over_websocket(api, tmp_path):
     r = kubectl(api, kc, "exec", name, "--", "sh", "-c", "echo out; echo err >&2")
     assert r.stdout == "out\n" and r.stderr == "err\n"
     # stdin reaches the process, and its end closes the process's stdin
-    r = run([KUBECTL, "exec", "-i", name, "--", "tr", "a-z", "A-Z"], input="hello\n", timeout=30,
+    r = run([kubectl_path(), "exec", "-i", name, "--", "tr", "a-z", "A-Z"], input="hello\n", timeout=30,
             env=api.kubectl_env(kc))
     assert r.returncode == 0 and r.stdout == "HELLO\n", r.stderr
     # a non-zero exit code comes back through channel 3
@@ -137,7 +136,7 @@ def test_kubectl_exec_it_under_a_terminal(api, tmp_path):
     """kubectl exec -it (under script(1), so it has a terminal): raw mode, resize on channel 4, exit code."""
     kc = api.kubeconfig()
     name = running_pod(api, kc, tmp_path)
-    cmd = f"stty cols 123 rows 45; exec {KUBECTL} exec -it {name} -- sh -c 'sleep 0.5; echo in-tty; exit 5'"
+    cmd = f"stty cols 123 rows 45; exec {kubectl_path()} exec -it {name} -- sh -c 'sleep 0.5; echo in-tty; exit 5'"
     r = run(["script", "-qec", cmd, "/dev/null"], timeout=30, env=api.kubectl_env(kc), stdin=subprocess.DEVNULL)
     assert r.returncode == 5, r.stdout + r.stderr
     assert "in-tty" in r.stdout and "command terminated with exit code 5" in r.stdout
@@ -179,14 +178,14 @@ def test_kubectl_attach_joins_the_containers_own_process(api, tmp_path):
     f.write_text(json.dumps(pod))
     name = kubectl(api, kc, "create", "--validate=false", "-f", str(f), "-o", "name").stdout.strip()
     kubectl(api, kc, "wait", "--for=condition=Ready", name, "--timeout=20s")
-    r = run([KUBECTL, "attach", "-i", name.split("/")[1]], input="hello\n", timeout=30, env=api.kubectl_env(kc))
+    r = run([kubectl_path(), "attach", "-i", name.split("/")[1]], input="hello\n", timeout=30, env=api.kubectl_env(kc))
     assert r.returncode == 0, r.stderr
     assert "got:hello" in r.stdout
     kubectl(api, kc, "wait", "--for=jsonpath={.status.phase}=Failed", name, "--timeout=20s")
     code = kubectl(api, kc, "get", name, "-o", "jsonpath={.status.containerStatuses[0].state.terminated.exitCode}")
     assert code.stdout == "3"
     # kubectl run -i --rm: create, wait, attach, the exit code from the pod's status, delete
-    r = run([KUBECTL, "run", "runner", "--image=retina:test", "--restart=Never", "-i", "--rm", "--command", "--",
+    r = run([kubectl_path(), "run", "runner", "--image=retina:test", "--restart=Never", "-i", "--rm", "--command", "--",
              "sh", "-c", "read line; echo ran:$line; exit 4"], input="x\n", timeout=60, env=api.kubectl_env(kc))
     assert r.returncode == 4, r.stdout + r.stderr
     assert "ran:x" in r.stdout

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run
-from fakeapi import KUBECTL, TOKEN, FakeAPI
+from fakeapi import kubectl_path, TOKEN, FakeAPI
 
 
 @pytest.fixture
@@ -45,13 +45,13 @@ def test_tilde_in_a_kubeconfig_path_is_relative_as_in_kubectl(api, plugin, tmp_p
     (d / "~" / "ca.crt").write_bytes(ca)
     e = env_for(api)
     assert run([plugin, "cleanup", "--kubeconfig", str(kc)], env=e).returncode == 0
-    assert run([KUBECTL, "--kubeconfig", str(kc), "get", "--raw", "/version"], env=e).returncode == 0
+    assert run([kubectl_path(), "--kubeconfig", str(kc), "get", "--raw", "/version"], env=e).returncode == 0
     # the CA only in $HOME: neither looks there
     (d / "~" / "ca.crt").unlink()
     (tmp_path / "home" / "ca.crt").write_bytes(ca)
     r = run([plugin, "cleanup", "--kubeconfig", str(kc)], env=e, check=1)
     assert str(d / "~" / "ca.crt") in r.stderr, r.stderr
-    r = run([KUBECTL, "--kubeconfig", str(kc), "get", "--raw", "/version"], env=e, check=1)
+    r = run([kubectl_path(), "--kubeconfig", str(kc), "get", "--raw", "/version"], env=e, check=1)
     assert "~/ca.crt" in r.stderr
 
 
@@ -60,7 +60,7 @@ def test_a_file_listed_twice_in_kubeconfig_is_read_once(api, plugin, tmp_path):
     can be read only once, so a second read would wait forever."""
     text = Path(api.kubeconfig()).read_bytes()
     fifo = tmp_path / "kc.fifo"
-    for argv in ([plugin, "cleanup"], [KUBECTL, "get", "--raw", "/version"]):
+    for argv in ([plugin, "cleanup"], [kubectl_path(), "get", "--raw", "/version"]):
         os.mkfifo(fifo)
 
         def feed():
@@ -147,7 +147,7 @@ def test_server_verification_and_skip_verify_warning(api, plugin, tmp_path):
     assert r.returncode == 0, r.stderr
     warnings = [line for line in r.stderr.splitlines() if "insecure-skip-tls-verify" in line]
     assert len(warnings) == 1, r.stderr
-    assert run([KUBECTL, "--kubeconfig", str(skip), "get", "--raw", "/version"], env=env_for(api)).returncode == 0
+    assert run([kubectl_path(), "--kubeconfig", str(skip), "get", "--raw", "/version"], env=env_for(api)).returncode == 0
 
 
 def in_pod_mounts(run_dir):
@@ -178,7 +178,7 @@ def test_in_cluster_config_beside_kubectl(plugin, tmp_path, pki):
         (sa / "namespace").write_text("tools")
         (tmp_path / "home").mkdir()
         e = env_for(api, KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(api.port))
-        for argv in ([plugin, "cleanup"], [KUBECTL, "get", "pods", "-o", "name"]):
+        for argv in ([plugin, "cleanup"], [kubectl_path(), "get", "pods", "-o", "name"]):
             reqs.write_text("")
             p = subprocess.run(argv, env=e, capture_output=True, text=True, timeout=60,
                                preexec_fn=in_pod_mounts(tmp_path / "run"))
@@ -226,7 +226,7 @@ def test_proxy_url_through_a_real_proxy_beside_kubectl(api, plugin, tmp_path):
         assert r.returncode == 0, r.stderr
         connects = log.read_text().count(f"CONNECT 127.0.0.1:{api.port}")
         assert connects >= 1, log.read_text()
-        assert run([KUBECTL, "--kubeconfig", str(kc), "get", "--raw", "/version"], env=e).returncode == 0
+        assert run([kubectl_path(), "--kubeconfig", str(kc), "get", "--raw", "/version"], env=e).returncode == 0
         assert log.read_text().count(f"CONNECT 127.0.0.1:{api.port}") > connects
     finally:
         stop(tp)

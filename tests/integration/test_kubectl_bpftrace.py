@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require, run, tshark_fields
-from fakeapi import KUBECTL, FakeAPI, go_roundtrip, schema_errors, unknown_fields
+from fakeapi import kubectl_path, FakeAPI, go_roundtrip, schema_errors, unknown_fields
 from tracer import connect
 
 MANAGED = "app.kubernetes.io/managed-by=kubectl-retina"
@@ -57,7 +57,7 @@ class Cluster:
         return self.records("request")
 
     def managed_pods(self):
-        return run([KUBECTL, "get", "pods", "-A", "-l", MANAGED, "-o", "name"],
+        return run([kubectl_path(), "get", "pods", "-A", "-l", MANAGED, "-o", "name"],
                    env=self.api.kubectl_env(self.kc)).stdout.split()
 
 
@@ -371,7 +371,7 @@ def test_a_pod_deleted_mid_trace_is_reported_and_the_other_goes_on(two_nodes, ne
     p = start(c, tmp_path, "node-1", "node-2", "-o", "json", "--drops", "--port", "9")
     assert attached(p, 2), p.errf.read_text()
     [pod2] = [r["metadata"]["name"] for r in c.records("create") if r["spec"]["nodeName"] == "node-2"]
-    run([KUBECTL, "delete", "pod", pod2], env=c.api.kubectl_env(c.kc), timeout=30)
+    run([kubectl_path(), "delete", "pod", pod2], env=c.api.kubectl_env(c.kc), timeout=30)
     assert wait_for(lambda: "node node-2: the trace pod" in p.errf.read_text()), p.errf.read_text()
     assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"	# node-1 still traces
     time.sleep(1.0)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require, run
-from fakeapi import KUBECTL, FakeAPI
+from fakeapi import FakeAPI, kubectl_path
 
 SUBCOMMANDS = ["shell", "bpftrace", "cleanup", "completion"]
 
@@ -165,7 +165,7 @@ def test_pod_names_in_the_namespace(bindir, env, cluster, tmp_path):
         pod.write_text(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
                                    "spec": {"containers": [{"name": "c", "image": "x:1",
                                                             "command": ["sleep", "60"]}]}}))
-        run([KUBECTL, "create", "--validate=false", "-n", ns, "-f", str(pod)], check=0,
+        run([kubectl_path(), "create", "--validate=false", "-n", ns, "-f", str(pod)], check=0,
             env=cluster.kubectl_env(kc))
     cands, directive, _ = complete(bindir, env, "shell", "--kubeconfig", kc, "-n", "web", "pods/")
     assert sorted(cands) == ["pods/api-2", "pods/web-1"] and directive == 4
@@ -181,7 +181,7 @@ def test_pod_names_in_the_namespace(bindir, env, cluster, tmp_path):
     assert directive == 4 and {"default", "kube-system", "web", "other"} <= set(cands)
     assert complete(bindir, env, "shell", "--kubeconfig", kc, "--namespace=w")[:2] == (["web"], 4)
     # the fake's namespace list is one the real kubectl reads
-    names = run([KUBECTL, "get", "namespaces", "-o", "name"], check=0, env=cluster.kubectl_env(kc)).stdout.split()
+    names = run([kubectl_path(), "get", "namespaces", "-o", "name"], check=0, env=cluster.kubectl_env(kc)).stdout.split()
     assert {"namespace/web", "namespace/default"} <= set(names)
     # bpftrace targets are nodes only
     assert complete(bindir, env, "bpftrace", "--kubeconfig", kc, "-n", "web", "pods/")[:2] == ([], 4)
@@ -328,7 +328,7 @@ def test_kubectl_bash_completion_completes_the_plugin(bindir, env, cluster):
     require("bash")
     assert Path("/usr/share/bash-completion/bash_completion").exists(), "deps/prereqs.sh test installs bash-completion"
     kbin = bindir / "kubectl"
-    kbin.symlink_to(KUBECTL)
+    kbin.symlink_to(kubectl_path())
     pre = ("source /usr/share/bash-completion/bash_completion || exit 9\n"
            "source <(kubectl completion bash) || exit 9\n")
     kc = cluster.kubeconfig()
@@ -385,20 +385,20 @@ def test_zsh_script_completes(bindir, env, cluster):
 def test_real_kubectl_asks_the_completion_link(bindir, env, cluster):
     """kubectl 1.32's own __complete finds kubectl_complete-retina on PATH and relays it."""
     kc = cluster.kubeconfig()
-    p = run([KUBECTL, "__complete", "retina", ""], env=env)
+    p = run([kubectl_path(), "__complete", "retina", ""], env=env)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     assert [l.split("\t")[0] for l in lines] == SUBCOMMANDS + [":4"]
     assert lines[0] == "shell\tstart a debug shell on a node (host network) or in a pod"	# descriptions relayed
     assert "kubectl_complete-retina" in p.stderr	# kubectl's own debug lines name what it ran
-    p = run([KUBECTL, "__complete", "retina", "shell", "--kubeconfig", kc, "n"], env=env)
+    p = run([kubectl_path(), "__complete", "retina", "shell", "--kubeconfig", kc, "n"], env=env)
     assert p.stdout.splitlines() == ["node-1", ":4"], p.stderr
-    p = run([KUBECTL, "__complete", "retina", "bpftrace", "node-1", "--r"], env=env)
+    p = run([kubectl_path(), "__complete", "retina", "bpftrace", "node-1", "--r"], env=env)
     assert p.stdout.splitlines() == ["--rst", "--retransmits", "--retina-shell-image-repo",
                                      "--retina-shell-image-version", "--request-timeout", ":4"]
     # without the link, kubectl offers nothing for the plugin's arguments (and files)
     (bindir / "kubectl_complete-retina").unlink()
-    p = run([KUBECTL, "__complete", "retina", "shell", ""], env=env)
+    p = run([kubectl_path(), "__complete", "retina", "shell", ""], env=env)
     assert p.stdout.splitlines() == [":0"], p.stdout
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run
-from fakeapi import KUBECTL, FakeAPI, go_roundtrip, schema_errors, unknown_fields
+from fakeapi import kubectl_path, FakeAPI, go_roundtrip, schema_errors, unknown_fields
 
 MANAGED = "app.kubernetes.io/managed-by=kubectl-retina"
 
@@ -35,7 +35,7 @@ class Cluster:
         return [r[key] for r in map(json.loads, self.rec.read_text().splitlines()) if key in r]
 
     def kubectl(self, *args, check=0):
-        return run([KUBECTL, *args], check=check, env=self.api.kubectl_env(self.kc))
+        return run([kubectl_path(), *args], check=check, env=self.api.kubectl_env(self.kc))
 
     def managed_pods(self):
         return self.kubectl("get", "pods", "-A", "-l", MANAGED, "-o", "name").stdout.split()
@@ -335,7 +335,7 @@ def test_ctrl_c_to_the_whole_process_group_while_waiting(tmp_path, pki, plugin):
 def test_real_kubectl_runs_the_plugin(cluster, plugin):
     env = dict(os.environ, PATH=f"{Path(plugin).parent}:{os.environ['PATH']}", KUBECONFIG=cluster.kc,
                HOME=str(cluster.tmp))
-    r = run([KUBECTL, "retina", "shell", "node-1", "-c", "NET_ADMIN", "--", "sh", "-c", "echo via-kubectl; exit 3"],
+    r = run([kubectl_path(), "retina", "shell", "node-1", "-c", "NET_ADMIN", "--", "sh", "-c", "echo via-kubectl; exit 3"],
             env=env)
     assert r.returncode == 3, r.stderr
     assert r.stdout == "via-kubectl\n"

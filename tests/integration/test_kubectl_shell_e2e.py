@@ -106,11 +106,11 @@ def test_real_kubectl_attaches_to_the_container(shell_image, netpair, tmp_path):
     (podman run -i, its stdin held by the fake), proven with the real kubectl: `kubectl run -i
     --rm` types into the shell that is PID 1 of the container, and gets its exit code."""
     from conftest import run as run_argv
-    from fakeapi import KUBECTL
+    from fakeapi import kubectl_path
     api = start(tmp_path, netpair)
     try:
         kc = api.kubeconfig()
-        r = run_argv([KUBECTL, "run", "attached", f"--image={shell_image.name}", "--restart=Never", "-i", "--rm",
+        r = run_argv([kubectl_path(), "run", "attached", f"--image={shell_image.name}", "--restart=Never", "-i", "--rm",
                       "--command", "--", "sh"], input="echo pid=$$ host=$(cat /etc/hostname); exit 5\n",
                      timeout=120, env=api.kubectl_env(kc))
         assert r.returncode == 5, r.stdout + r.stderr
@@ -194,7 +194,7 @@ def test_pod_shell_is_an_ephemeral_container_beside_the_pod(retina, shell_image,
     """shell pods/POD in podman mode: the ephemeral container is a container of its own in the
     pod's network namespace; with --target-container it also sees the target's processes."""
     from conftest import run as run_argv
-    from fakeapi import KUBECTL
+    from fakeapi import kubectl_path
     api = start(tmp_path, netpair)
     try:
         kc = api.kubeconfig()
@@ -203,9 +203,9 @@ def test_pod_shell_is_an_ephemeral_container_beside_the_pod(retina, shell_image,
         f = tmp_path / "target.json"
         f.write_text(json.dumps(pod))
         env = api.kubectl_env(kc)
-        run_argv([KUBECTL, "create", "--validate=false", "-f", str(f)], env=env, check=0)
-        run_argv([KUBECTL, "wait", "--for=condition=Ready", "pod/target", "--timeout=60s"], env=env, check=0)
-        main_net = run_argv([KUBECTL, "exec", "target", "--", "readlink", "/proc/self/ns/net"], env=env,
+        run_argv([kubectl_path(), "create", "--validate=false", "-f", str(f)], env=env, check=0)
+        run_argv([kubectl_path(), "wait", "--for=condition=Ready", "pod/target", "--timeout=60s"], env=env, check=0)
+        main_net = run_argv([kubectl_path(), "exec", "target", "--", "readlink", "/proc/self/ns/net"], env=env,
                             check=0).stdout.strip()
         probe = ["--", "sh", "-c", "readlink /proc/self/ns/net; cat /proc/1/comm"]
         r = shell(retina, api, kc, shell_image.name, "pods/target", *probe)

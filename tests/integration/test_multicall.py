@@ -164,9 +164,8 @@ def test_kubectl_plugin_unknown_command(retina, tmp_path):
 
 def test_kubectl_discovers_the_plugin_on_path(retina, tmp_path):
     """The real kubectl finds kubectl-retina on PATH and passes the raw arguments."""
-    kubectl = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
-    if not os.path.exists(kubectl):
-        pytest.skip("kubectl 1.32 is not on this machine")
+    from fakeapi import kubectl_path
+    kubectl = kubectl_path()
     (tmp_path / "kubectl-retina").symlink_to(retina)
     env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}", KUBECONFIG=str(tmp_path / "none"))
     p = run([kubectl, "retina", "bpftrace", "node-1", "--port", "0"], env=env)

@@ -131,13 +131,38 @@ def test_deadline_size_ttl_and_quiet(retina, netpair):
     assert "rtt" not in p.stdout
 
 
-def test_source_interface_and_address(retina, netpair):
-    p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-I", netpair.veth_a, netpair.B4])
-    assert p.returncode == 0, p.stderr
-    p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-I", netpair.A4, netpair.B4])
-    assert p.returncode == 0, p.stderr
+def test_source_interface_reaches_the_peer_the_route_does_not(retina, netpair):
+    # a's route to B4 goes into a second veth whose peer is also in a (a dead
+    # end: nobody answers ARP there): only -I veth (SO_BINDTODEVICE) takes the
+    # first veth's connected route, so an ignored -I fails.
+    dead, peer = netpair.veth_a[:-2] + "xa", netpair.veth_a[:-2] + "xb"
+    netpair.run(netpair.a, ["ip", "link", "add", dead, "type", "veth", "peer", "name", peer], check=True)
+    for dev in (dead, peer):
+        netpair.run(netpair.a, ["ip", "link", "set", dev, "up"], check=True)
+    netpair.run(netpair.a, ["ip", "route", "add", f"{netpair.B4}/32", "dev", dead], check=True)
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-W", "1", netpair.B4])
+    assert p.returncode == 1, p.stdout + p.stderr	# the setup holds: the route alone is a dead end
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-W", "2", "-I", netpair.veth_a, netpair.B4])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"64 bytes from {netpair.B4}: icmp_seq=1" in p.stdout
     p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-I", "nosuchif0", netpair.B4])
     assert p.returncode == 2 and "no such interface" in p.stderr
+
+
+def test_source_address_is_the_one_the_peer_answers(retina, netpair):
+    # b answers only 198.51.100.1, a second address of a's: replies to a's
+    # usual source A4 are refused by b's routes, so an ignored -I ADDR fails.
+    src = "198.51.100.1"
+    netpair.run(netpair.a, ["ip", "addr", "add", f"{src}/32", "dev", "lo"], check=True)
+    netpair.run(netpair.b, ["ip", "route", "add", f"{src}/32", "dev", netpair.veth_b], check=True)
+    netpair.run(netpair.b, ["ip", "route", "add", "prohibit", f"{netpair.A4}/32"], check=True)
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-W", "1", netpair.B4])
+    assert p.returncode == 1, p.stdout + p.stderr	# the setup holds: A4 gets no reply
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-W", "2", "-I", src, netpair.B4])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"64 bytes from {netpair.B4}: icmp_seq=1" in p.stdout
+    p = netpair.run(netpair.a, [retina, "ping", "-c", "1", "-I", "203.0.113.9", netpair.B4])
+    assert p.returncode == 2 and "is it an address of this host" in p.stderr
 
 
 def test_host_names_resolve_through_the_shared_resolver(retina):

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "applets/kubectl_bpftrace.h"
-#include "applets/trace.h"
+#include "applets/kubectl/kubectl_bpftrace.h"
+#include "applets/trace/trace.h"
 #include "lib/base64.h"
 
 #define EVENT "{\"time\":1.0,\"ts\":\"2026-11-22T01:30:04.123456789Z\",\"type\":\"DROP\",\"reason_code\":3," \

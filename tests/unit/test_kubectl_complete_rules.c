@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "applets/kubectl_retina.h"
+#include "applets/kubectl/kubectl_retina.h"
 #include "kube/kubeconfig.h"
 
 /* Drop the "\tdescription" of each line (tested on its own in subcommands_are_described). */

@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
 #include "lib/caps.h"
 #include "lib/retina.h"
+#include "lib/sys.h"
 #include "lib/table.h"
 
 static void duration_accepts_go_style_units(void **state)
@@ -138,6 +141,65 @@ static void table_aligns_columns_without_trailing_blanks(void **state)
 	free(text);
 }
 
+static void write_all_writes_past_a_pipe_buffer(void **state)
+{
+	(void)state;
+	enum { N = 200000 };	/* over a pipe's 64 KiB: the writer blocks until read */
+	static char out[N], in[N];
+	int fds[2];
+	pid_t pid;
+	size_t got = 0;
+
+	for (size_t i = 0; i < N; i++)
+		out[i] = (char)(i * 7);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		close(fds[0]);
+		_exit(write_all(fds[1], out, N) ? 1 : 0);
+	}
+	close(fds[1]);
+	for (ssize_t r; (r = read(fds[0], in + got, N - got)) > 0;)
+		got += (size_t)r;
+	close(fds[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(got, N);
+	assert_memory_equal(in, out, N);
+	assert_int_equal(write_all(-1, out, 1), -1);
+}
+
+static void clock_and_stop_signals(void **state)
+{
+	(void)state;
+	long long ms = mono_ms(), us = mono_us();
+	uint64_t ns = now_ns(CLOCK_MONOTONIC);
+
+	/* one clock in three units: each reading is at or after the one before */
+	assert_true(ms > 0 && us / 1000 >= ms && ns / 1000 >= (uint64_t)us);
+	assert_true(now_ns(CLOCK_REALTIME) > 1500000000ull * 1000000000ull);
+
+	stop_signal = 0;
+	catch_stop_signals(0, true);
+	raise(SIGHUP);
+	assert_int_equal(stop_signal, SIGHUP);
+	raise(SIGTERM);
+	assert_int_equal(stop_signal, SIGTERM);
+	signal(SIGHUP, SIG_DFL);
+	stop_signal = 0;
+	catch_stop_signals(SA_RESETHAND, false);	/* SIGHUP not caught: left as it was */
+	struct sigaction sa;
+	sigaction(SIGHUP, NULL, &sa);
+	assert_true(sa.sa_handler == SIG_DFL);
+	raise(SIGINT);
+	assert_int_equal(stop_signal, SIGINT);
+	sigaction(SIGINT, NULL, &sa);
+	assert_true(sa.sa_handler == SIG_DFL);	/* SA_RESETHAND: a second one is not caught */
+	signal(SIGTERM, SIG_DFL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +210,8 @@ int main(void)
 		cmocka_unit_test(cap_names_accept_any_spelling),
 		cmocka_unit_test(cap_list_parses_and_formats_in_order),
 		cmocka_unit_test(table_aligns_columns_without_trailing_blanks),
+		cmocka_unit_test(write_all_writes_past_a_pipe_buffer),
+		cmocka_unit_test(clock_and_stop_signals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,30 @@ static void splits_host_and_port(void **state)
 					&port), -1);
 }
 
+static void converts_to_and_from_socket_addresses(void **state)
+{
+	(void)state;
+	struct sockaddr_storage ss;
+	struct ipaddr a, back;
+	uint16_t port = 0;
+	char buf[SOCKADDR_STRLEN];
+
+	assert_int_equal(ipaddr_parse("10.1.2.3", &a), 0);
+	assert_int_equal(ipaddr_to_sockaddr(&a, 8080, &ss), sizeof(struct sockaddr_in));
+	assert_int_equal(sockaddr_len((struct sockaddr *)&ss), sizeof(struct sockaddr_in));
+	assert_string_equal(sockaddr_format((struct sockaddr *)&ss, buf, sizeof(buf)), "10.1.2.3:8080");
+	sockaddr_to_ipaddr((struct sockaddr *)&ss, &back, &port);
+	assert_true(ipaddr_equal(&a, &back));
+	assert_int_equal(port, 8080);
+
+	assert_int_equal(ipaddr_parse("2001:db8::7", &a), 0);
+	assert_int_equal(ipaddr_to_sockaddr(&a, 53, &ss), sizeof(struct sockaddr_in6));
+	assert_int_equal(sockaddr_len((struct sockaddr *)&ss), sizeof(struct sockaddr_in6));
+	assert_string_equal(sockaddr_format((struct sockaddr *)&ss, buf, sizeof(buf)), "[2001:db8::7]:53");
+	sockaddr_to_ipaddr((struct sockaddr *)&ss, &back, NULL);
+	assert_true(ipaddr_equal(&a, &back));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +140,7 @@ int main(void)
 		cmocka_unit_test(cidr_clears_host_bits_and_takes_bare_addresses),
 		cmocka_unit_test(formats_socket_addresses),
 		cmocka_unit_test(splits_host_and_port),
+		cmocka_unit_test(converts_to_and_from_socket_addresses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

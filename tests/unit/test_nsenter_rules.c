@@ -1,4 +1,4 @@
-/* Unit tests for applets/nsenter_rules.c: cgroup lines of real nodes, pod picking, fixes. */
+/* Unit tests for node/pods_rules.c and applets/nsenter/nsenter_rules.c: cgroup lines of real nodes, pod picking, fixes. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "applets/nsenter.h"
+#include "applets/nsenter/nsenter.h"
 #include "lib/caps.h"
 #include "lib/retina.h"
 

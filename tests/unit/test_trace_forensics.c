@@ -13,7 +13,8 @@
 
 #include <cmocka.h>
 
-#include "applets/trace.h"
+#include "applets/trace/trace.h"
+#include "net/pcapng.h"
 
 static const char kallsyms[] =
 	"ffffffff81000000 T _stext\n"

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "applets/trace.h"
+#include "applets/trace/trace.h"
 
 #define NFT(m) ((NFNL_SUBSYS_NFTABLES << 8) | (m))
 

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "applets/trace.h"
+#include "applets/trace/trace.h"
 #include "net/addr.h"
 
 /* A 6.4+ style kernel: core reasons, subsystems, and openvswitch's own enum. */

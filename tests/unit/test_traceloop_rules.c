@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "applets/traceloop.h"
+#include "applets/traceloop/traceloop.h"
 
 static struct tl_record rec(int kind, int nr, uint64_t ts, const char *comm)
 {

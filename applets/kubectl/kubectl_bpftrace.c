@@ -31,15 +31,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "applets/kubectl_bpftrace.h"
-#include "applets/kubectl_retina.h"
-#include "applets/trace.h"
-#include "applets/trace_io.h"
+#include "applets/kubectl/kubectl_bpftrace.h"
+#include "applets/kubectl/kubectl_retina.h"
+#include "applets/trace/trace.h"
+#include "applets/trace/trace_io.h"
 #include "kube/client.h"
 #include "kube/debugpod.h"
 #include "kube/kubeconfig.h"
 #include "lib/caps.h"
 #include "lib/retina.h"
+#include "lib/sys.h"
 #include "version.h"
 
 const char kubectl_bpftrace_help[] =
@@ -131,13 +132,6 @@ struct bt_args {
 	struct pcap_out pcap;
 	FILE *out;		/* table or JSON lines: stdout, or stderr with -w - */
 };
-
-static volatile sig_atomic_t got_signal;
-
-static void on_signal(int sig)
-{
-	got_signal = sig;
-}
 
 static void push(struct bt_args *a, const char *s)
 {
@@ -348,13 +342,6 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 		a->spec.caps |= CAPBIT(CAPN_NET_ADMIN);
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 struct progress_ctx {
 	const struct bt_args *a;
 	const struct bt_node *node;
@@ -481,7 +468,7 @@ static void follow(struct kube_client *k, const struct bt_args *a, struct bt_nod
 	}
 	for (;;) {
 		long long now = mono_ms();
-		if (drain_until < 0 && (got_signal || (deadline >= 0 && now >= deadline))) {
+		if (drain_until < 0 && (stop_signal || (deadline >= 0 && now >= deadline))) {
 			drain_until = now + STATS_DRAIN_MS;
 			for (size_t i = 0; i < a->nnodes; i++)
 				nodes[i].stats_at_stop = nodes[i].s.stats_lines;
@@ -503,7 +490,7 @@ static void follow(struct kube_client *k, const struct bt_args *a, struct bt_nod
 		int wait_ms = until < 0 ? 1000 : until - now > 1000 ? 1000 : (int)(until - now);
 		int r = poll(p, np, wait_ms);
 		if (r <= 0)
-			continue;	/* EINTR: got_signal is looked at above */
+			continue;	/* EINTR: stop_signal is looked at above */
 		for (size_t j = 0; j < np; j++) {
 			if (!p[j].revents)
 				continue;
@@ -525,8 +512,8 @@ static void follow(struct kube_client *k, const struct bt_args *a, struct bt_nod
 		}
 		fflush(a->out);
 		/* the file is full, or its reader (| tshark -r -) went away: stop as on Ctrl-C */
-		if (a->write_path && !got_signal && pcap_flush((struct pcap_out *)&a->pcap))
-			got_signal = SIGPIPE;
+		if (a->write_path && !stop_signal && pcap_flush((struct pcap_out *)&a->pcap))
+			stop_signal = SIGPIPE;
 	}
 out:
 	fflush(a->out);
@@ -628,11 +615,7 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 	}
 	debugpod_progress_end();
 	if (running) {
-		struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART: poll() returns EINTR */
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGHUP, &sa, NULL);
+		catch_stop_signals(0, true);	/* no SA_RESTART: poll() returns EINTR */
 		if (!a->render.json) {
 			for (size_t i = 0; a->nnodes > 1 && i < a->nnodes; i++)
 				if ((int)strlen(a->names[i]) > a->render.node_width)

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "applets/kubectl_retina.h"
+#include "applets/kubectl/kubectl_retina.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "lib/retina.h"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "applets/trace.h"
+#include "applets/trace/trace.h"
 #include "lib/retina.h"
 
 static int grow(void **v, size_t *cap, size_t need, size_t size)

@@ -21,7 +21,7 @@
 #include <grp.h>
 #include <unistd.h>
 
-#include "applets/nsenter.h"
+#include "applets/nsenter/nsenter.h"
 #include "lib/caps.h"
 #include "lib/proc.h"
 #include "lib/retina.h"
@@ -580,53 +580,55 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		usage_error("--kubeconfig and --context are for --pod NAMESPACE/NAME");
 }
 
-int nsenter_main(int argc, char **argv)
+/* -t, --pod or namespace files: o->pid (or -1 with files alone); and whether to enter all namespaces. */
+static void choose_target(struct opts *o)
 {
-	struct opts o;
-	int ns_fd[NKINDS], exe_fd, exe_err = 0, root_fd = -1, wd_fd = -1;
-	bool any = false, entered_pid = false, entered_mnt = false;
-	char path[256], entered[128] = "";
+	bool any = false;
 
-	parse_args(argc, argv, &o);
-	if (o.list)
-		return list_pods();
 	for (size_t k = 0; k < NKINDS; k++)
-		any |= o.want[k];
-	if (o.pod)
-		o.pid = resolve_pod(&o);
-	if (o.pid < 0) {
+		any |= o->want[k];
+	if (o->pod)
+		o->pid = resolve_pod(o);
+	if (o->pid < 0) {
 		bool files_only = any;
 		for (size_t k = 0; k < NKINDS; k++)
-			if (o.want[k] && !o.file[k])
+			if (o->want[k] && !o->file[k])
 				files_only = false;
-		if (!files_only || o.all || (o.root_set && !o.root_dir) || (o.wd_set && !o.wd_dir))
+		if (!files_only || o->all || (o->root_set && !o->root_dir) || (o->wd_set && !o->wd_dir))
 			usage_error("which process? give -t PID or --pod UID (or namespace files: --net=FILE)");
 	} else {
-		check_pid(o.pid);
+		check_pid(o->pid);
 	}
-	if (!any || o.all)	/* nothing named: all namespaces, as kubectl exec would */
-		o.all = true;
+	if (!any || o->all)	/* nothing named: all namespaces, as kubectl exec would */
+		o->all = true;
+}
 
-	/* Everything is opened before the first setns: afterwards the paths mean the target's files. */
-	exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	if (exe_fd < 0)
-		exe_err = errno;
+/* What is opened before the first setns: afterwards the paths mean the target's files. */
+struct targets {
+	int ns_fd[NKINDS];	/* -1: not entered */
+	int root_fd, wd_fd;	/* -1: kept */
+};
+
+static void open_targets(const struct opts *o, struct targets *t)
+{
+	char path[256];
+
 	for (size_t k = 0; k < NKINDS; k++) {
 		char mine[64];
 
-		ns_fd[k] = -1;
-		if (o.file[k])
-			snprintf(path, sizeof(path), "%s", o.file[k]);
-		else if (o.want[k] || o.all)
-			snprintf(path, sizeof(path), "/proc/%d/ns/%s", o.pid, kinds[k].name);
+		t->ns_fd[k] = -1;
+		if (o->file[k])
+			snprintf(path, sizeof(path), "%s", o->file[k]);
+		else if (o->want[k] || o->all)
+			snprintf(path, sizeof(path), "/proc/%d/ns/%s", o->pid, kinds[k].name);
 		else
 			continue;
 		snprintf(mine, sizeof(mine), "/proc/self/ns/%s", kinds[k].name);
 		/* Entering our own namespace is a no-op, except for user, where it is an error. */
-		if (same_ns(path, mine) || (o.all && !o.want[k] && access(path, F_OK)))
+		if (same_ns(path, mine) || (o->all && !o->want[k] && access(path, F_OK)))
 			continue;
-		ns_fd[k] = open(path, O_RDONLY | O_CLOEXEC);
-		if (ns_fd[k] < 0) {
+		t->ns_fd[k] = open(path, O_RDONLY | O_CLOEXEC);
+		if (t->ns_fd[k] < 0) {
 			if (errno == EACCES || errno == EPERM)
 				die_step(STEP_OPEN_NS, errno, path);
 			die(EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
@@ -634,65 +636,100 @@ int nsenter_main(int argc, char **argv)
 	}
 	bool mnt_wanted = false;
 	for (size_t k = 0; k < NKINDS; k++)
-		mnt_wanted |= kinds[k].clone_flag == CLONE_NEWNS && ns_fd[k] >= 0;
-	if (o.root_set || (mnt_wanted && o.pid > 0)) {
-		if (o.root_dir)
-			snprintf(path, sizeof(path), "%s", o.root_dir);
+		mnt_wanted |= kinds[k].clone_flag == CLONE_NEWNS && t->ns_fd[k] >= 0;
+	t->root_fd = t->wd_fd = -1;
+	if (o->root_set || (mnt_wanted && o->pid > 0)) {
+		if (o->root_dir)
+			snprintf(path, sizeof(path), "%s", o->root_dir);
 		else
-			snprintf(path, sizeof(path), "/proc/%d/root", o.pid);
-		root_fd = open_dir(path, !o.root_set);
+			snprintf(path, sizeof(path), "/proc/%d/root", o->pid);
+		t->root_fd = open_dir(path, !o->root_set);
 	}
-	if (o.wd_set && !o.wd_dir) {
-		snprintf(path, sizeof(path), "/proc/%d/cwd", o.pid);
-		wd_fd = open_dir(path, false);
-	} else if (!o.wd_set && mnt_wanted && o.pid > 0) {
-		snprintf(path, sizeof(path), "/proc/%d/cwd", o.pid);
-		wd_fd = open_dir(path, true);
+	if (o->wd_set && !o->wd_dir) {
+		snprintf(path, sizeof(path), "/proc/%d/cwd", o->pid);
+		t->wd_fd = open_dir(path, false);
+	} else if (!o->wd_set && mnt_wanted && o->pid > 0) {
+		snprintf(path, sizeof(path), "/proc/%d/cwd", o->pid);
+		t->wd_fd = open_dir(path, true);
 	}
+}
+
+/* setns into each opened namespace; their names into entered. true when the mount namespace was one. */
+static bool enter_namespaces(const struct opts *o, struct targets *t, bool *entered_pid, char *entered, size_t len)
+{
+	bool entered_mnt = false;
+	char what[256];
 
 	for (size_t k = 0; k < NKINDS; k++) {
-		if (ns_fd[k] < 0)
+		if (t->ns_fd[k] < 0)
 			continue;
-		if (setns(ns_fd[k], kinds[k].clone_flag)) {
-			snprintf(path, sizeof(path), "entering the %s namespace of %s%d", kinds[k].name,
-				 o.pid > 0 ? "PID " : "", o.pid > 0 ? o.pid : 0);
-			if (o.file[k])
-				snprintf(path, sizeof(path), "entering the %s namespace %s", kinds[k].name, o.file[k]);
-			die_step(STEP_SETNS, errno, path);
+		if (setns(t->ns_fd[k], kinds[k].clone_flag)) {
+			snprintf(what, sizeof(what), "entering the %s namespace of %s%d", kinds[k].name,
+				 o->pid > 0 ? "PID " : "", o->pid > 0 ? o->pid : 0);
+			if (o->file[k])
+				snprintf(what, sizeof(what), "entering the %s namespace %s", kinds[k].name, o->file[k]);
+			die_step(STEP_SETNS, errno, what);
 		}
-		close(ns_fd[k]);
-		entered_pid |= kinds[k].clone_flag == CLONE_NEWPID;
+		close(t->ns_fd[k]);
+		*entered_pid |= kinds[k].clone_flag == CLONE_NEWPID;
 		entered_mnt |= kinds[k].clone_flag == CLONE_NEWNS;
 		size_t l = strlen(entered);
-		snprintf(entered + l, sizeof(entered) - l, "%s%s", l ? " " : "", kinds[k].name);
+		snprintf(entered + l, len - l, "%s%s", l ? " " : "", kinds[k].name);
 		if (kinds[k].clone_flag == CLONE_NEWUSER) {
 			/* Be root in the new user namespace, as util-linux does. */
 			setgroups(0, NULL);
 			if (setgid(0) || setuid(0))
 				die(EXIT_FAIL, "in the user namespace of PID %d: cannot become uid/gid 0: %s (is 0 mapped?)",
-				    o.pid, strerror(errno));
+				    o->pid, strerror(errno));
 		}
 	}
-	if (root_fd >= 0) {
-		if (fchdir(root_fd) || chroot(".")) {
-			if (o.root_set)
+	return entered_mnt;
+}
+
+/* The target's root and working directory (or --root/--wd), once inside its mount namespace. */
+static void change_dirs(const struct opts *o, const struct targets *t, bool entered_mnt)
+{
+	if (t->root_fd >= 0) {
+		if (fchdir(t->root_fd) || chroot(".")) {
+			if (o->root_set)
 				die_step(STEP_CHROOT, errno, "changing root to the target's");
-			if (o.verbose)
+			if (o->verbose)
 				warnx("kept the mount namespace's root: chroot: %s", strerror(errno));
 		}
-		close(root_fd);
+		close(t->root_fd);
 	}
-	if (wd_fd >= 0) {
-		if (fchdir(wd_fd))
+	if (t->wd_fd >= 0) {
+		if (fchdir(t->wd_fd))
 			die(EXIT_FAIL, "cannot change to the target's working directory: %s", strerror(errno));
-		close(wd_fd);
-	} else if (o.wd_dir) {
-		if (chdir(o.wd_dir))
-			die(EXIT_FAIL, "--wd %s: %s (a path inside the target)", o.wd_dir, strerror(errno));
-	} else if (root_fd >= 0 || entered_mnt) {
+		close(t->wd_fd);
+	} else if (o->wd_dir) {
+		if (chdir(o->wd_dir))
+			die(EXIT_FAIL, "--wd %s: %s (a path inside the target)", o->wd_dir, strerror(errno));
+	} else if (t->root_fd >= 0 || entered_mnt) {
 		if (chdir("/"))
 			die(EXIT_FAIL, "cannot change to /: %s", strerror(errno));
 	}
+}
+
+int nsenter_main(int argc, char **argv)
+{
+	struct opts o;
+	struct targets t;
+	int exe_fd, exe_err = 0;
+	bool entered_pid = false;
+	char entered[128] = "";
+
+	parse_args(argc, argv, &o);
+	if (o.list)
+		return list_pods();
+	choose_target(&o);
+
+	exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (exe_fd < 0)
+		exe_err = errno;
+	open_targets(&o, &t);
+	bool entered_mnt = enter_namespaces(&o, &t, &entered_pid, entered, sizeof(entered));
+	change_dirs(&o, &t, entered_mnt);
 	if (o.verbose)
 		warnx("entered %s of %s%d", entered[0] ? entered : "no namespace (all are ours)",
 		      o.pid > 0 ? "PID " : "", o.pid > 0 ? o.pid : 0);

@@ -12,7 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "applets/trace.h"
+#include "applets/trace/trace.h"
 #include "lib/retina.h"
 #include "net/addr.h"
 

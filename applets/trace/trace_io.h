@@ -7,7 +7,8 @@
 
 #include <stdio.h>
 
-#include "applets/trace.h"
+#include "applets/trace/trace.h"
+#include "net/pcapng.h"
 
 /*
  * Read /proc/kallsyms (RETINA_KALLSYMS overrides the path, for tests) into k.
@@ -16,34 +17,10 @@
  */
 bool load_kallsyms(struct ksyms *k);
 
-struct pcap_out {
-	FILE *f;
-	const char *name;	/* for messages: the path, or "stdout" */
-	uint64_t packets;
-	uint32_t ifaces;
-	bool failed;
-	char comment[200];	/* the last packet comment, and what it was made of */
-	uint8_t last_type;
-	uint32_t last_reason, last_netns;
-	char last_ifname[16];
-};
-/* Create path (mode 0600: packets may hold secrets) or use stdout for "-"; write the headers. */
+/* -w: a pcapng file (net/pcapng.h) with one interface, "dropped"; each packet's comment names its event. */
 int pcap_open(struct pcap_out *p, const char *path, uint32_t snaplen);
 void pcap_write(struct pcap_out *p, const struct trace_names *nm, const struct trace_event *e, uint64_t wall_ns,
 		const uint8_t *pkt, uint32_t caplen, uint32_t pktlen);
-/*
- * The same in parts, for several interfaces (kubectl retina bpftrace -w:
- * one per node): the file and its section header (appl: the writer's
- * name), then each interface (its id: 0, 1, ... in the order added; -1 on
- * a write error), then packets with their comment.
- */
-int pcap_create(struct pcap_out *p, const char *path, const char *appl);
-int pcap_add_iface(struct pcap_out *p, uint32_t snaplen, const char *ifname);
-void pcap_write_raw(struct pcap_out *p, uint32_t ifid, uint64_t wall_ns, const uint8_t *pkt, uint32_t caplen,
-		    uint32_t pktlen, const char *comment);
-/* -1 (with a warning) when the file cannot be written: the trace stops. */
-int pcap_flush(struct pcap_out *p);
-void pcap_close(struct pcap_out *p);
 
 /* --nft (applets/trace_nft.c) */
 #define NFT_RECENT 1024

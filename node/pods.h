@@ -1,10 +1,16 @@
 /*
- * nsenter's pure rules: which pod and container a cgroup path belongs to,
- * which process of a pod to enter, and what to tell the user when entering
- * fails. No I/O here, so cmocka and libFuzzer drive it directly.
+ * The pods and cgroups of this node as the node itself sees them, without the
+ * API server: which pod and container a process belongs to (its
+ * /proc/PID/cgroup), the container names the runtime keeps, what a pod calls
+ * itself, and the cgroup v2 directory or mount namespaces a tracer filters on.
+ * Used by nsenter, execsnoop and traceloop.
+ *
+ * node/pods_rules.c is the pure part (cgroup paths, UIDs, hostnames: no I/O,
+ * so cmocka and libFuzzer drive it directly); node/pods.c reads /proc, the
+ * cgroup2 mount and the runtime's state.
  */
-#ifndef RETINA_NSENTER_H
-#define RETINA_NSENTER_H
+#ifndef RETINA_NODE_PODS_H
+#define RETINA_NODE_PODS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -60,42 +66,7 @@ struct pod_proc {
 	char container_name[64];	/* from the runtime's state, "" when unknown */
 };
 
-enum pick_result {
-	PICK_OK,
-	PICK_NO_POD,		/* no process has that pod UID */
-	PICK_NO_CONTAINER,	/* --container matches none of the pod's containers */
-	PICK_AMBIGUOUS,		/* several containers and no --container (or a prefix of several) */
-	PICK_SANDBOX_ONLY,	/* only the pause container: OK for -n/-u/-i, picked with a warning */
-};
-
-/*
- * The process to enter: in pod `uid`, the container named `container` (a
- * name, or a prefix of its ID; NULL: the only application container), and in
- * it, the container's first process (its parent is outside the container).
- * *idx is the index into procs for PICK_OK and PICK_SANDBOX_ONLY.
- */
-enum pick_result pod_pick(const struct pod_proc *procs, size_t n, const char *uid, const char *container,
-			  size_t *idx);
-
-/* A pause (sandbox) container: every process of it is named "pause". */
-bool pod_container_is_sandbox(const struct pod_proc *procs, size_t n, const char *uid, const char *cid);
-
-/* The steps of entering that can fail for want of a privilege. */
-enum ns_step {
-	STEP_OPEN_NS,		/* open /proc/PID/ns/X: ptrace access check */
-	STEP_SETNS,		/* setns(): CAP_SYS_ADMIN in the namespace's owner */
-	STEP_CHROOT,		/* --root: CAP_SYS_CHROOT */
-};
-
-/*
- * What to tell the user about err at step: the capability that is missing and
- * the `kubectl retina shell` flag that grants it, or the seccomp/AppArmor flag
- * when the capability is there but the call was refused anyway.
- * cap_eff: this process's effective set; seccomp: 0 off, 2 filter, -1 unknown.
- */
-const char *nsenter_fix(enum ns_step step, int err, uint64_t cap_eff, int seccomp, char *buf, size_t len);
-
-/* ---- I/O side, in nsenter_pods.c (not built into unit tests' logic) ---- */
+/* ---- I/O: /proc, the cgroup2 mount, the runtime's state (node/pods.c) ---- */
 
 /* Every process of this node that lives in a pod, from /proc/[pid]/cgroup. */
 struct pod_scan {
@@ -125,36 +96,11 @@ bool is_cgroup2_dir(const char *path);
  * into mntns; cgroup v1 nodes). Dies with a message when the pod is not here.
  */
 bool pod_trace_target(const char *arg, char *dir, size_t len, unsigned int mntns[], size_t max, size_t *nmntns);
-
-/* ---- the API server's view, in nsenter_api.c ---- */
-
-struct pod_api_container {
-	char name[64];
-	char id[CONTAINER_ID_MAX];	/* without "containerd://"; "" when not started */
-	char state[48];			/* "running", "waiting: ImagePullBackOff", ... */
-};
-
-struct pod_api {
-	char uid[POD_UID_MAX], node[254], phase[32];
-	bool host_network;
-	struct pod_api_container c[32];	/* containers, init and ephemeral containers */
-	size_t nc;
-	char server[256];
-};
-
-enum pod_api_result {
-	POD_API_OK,
-	POD_API_NO_CONFIG,	/* no kubeconfig and not in a pod: find the pod on the node alone */
-	POD_API_UNUSABLE,	/* unreachable, 403, bad config: why says so; the node-local lookup may still work */
-};
-
 /*
- * GET the pod NS/NAME when a kubeconfig (kubeconfig: --kubeconfig, else
- * KUBECONFIG, ~/.kube/config) or an in-cluster config is present. Dies when
- * the server says the pod does not exist (404) or the --kubeconfig named
- * cannot be used.
+ * --cgroup PATH of a tracer: PATH itself when it is a cgroup v2 directory,
+ * else PATH below the cgroup2 mount, into out. Dies with one line naming
+ * PATH when neither is one (or no cgroup2 is mounted).
  */
-int pod_api_lookup(const char *kubeconfig, const char *context, const char *ns, const char *name,
-		   struct pod_api *pa, char *why, size_t len);
+void cgroup_resolve(const char *arg, char *out, size_t len);
 
 #endif

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "applets/kubectl_retina.h"
+#include "applets/kubectl/kubectl_retina.h"
 #include "lib/caps.h"
 
 /* name (after c->emit), and "\tdesc" when given: cobra's candidate with a description. */

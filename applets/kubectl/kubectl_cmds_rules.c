@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "applets/kubectl_retina.h"
+#include "applets/kubectl/kubectl_retina.h"
 #include "kube/kubeconfig.h"
 #include "lib/retina.h"
 

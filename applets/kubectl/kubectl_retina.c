@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "applets/kubectl_retina.h"
+#include "applets/kubectl/kubectl_retina.h"
 #include "lib/retina.h"
 
 const char kubectl_retina_help[] =

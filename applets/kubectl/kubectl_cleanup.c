@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "applets/kubectl_retina.h"
+#include "applets/kubectl/kubectl_retina.h"
 #include "kube/client.h"
 #include "kube/debugpod.h"
 #include "kube/kubeconfig.h"

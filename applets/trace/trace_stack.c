@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "applets/applets.h"
-#include "applets/trace_io.h"
+#include "applets/trace/trace_io.h"
 #include "lib/caps.h"
 #include "lib/proc.h"
 #include "lib/retina.h"

@@ -26,10 +26,12 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
-#include "applets/nsenter.h"
-#include "applets/traceloop.h"
+#include "applets/traceloop/traceloop.h"
 #include "bpf/traceloop.skel.h"
 #include "lib/retina.h"
+#include "lib/libbpf_log.h"
+#include "lib/sys.h"
+#include "node/pods.h"
 
 #define DEFAULT_SOCKET "/run/retina-traceloop.sock"
 
@@ -72,14 +74,6 @@ const char traceloop_help[] =
 	"  retina traceloop list\n"
 	"  retina traceloop show 0\n"
 	"  retina traceloop stop\n";
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* ---- cgroups ------------------------------------------------------------ */
 
@@ -447,19 +441,21 @@ static void serve(struct recorder *r, int lfd)
 		reply_clear(r, out, arg);
 	else if (!strcmp(cmd, "stop")) {
 		fprintf(out, "stopped\n");
-		stop = 1;
+		stop_signal = SIGTERM;	/* `traceloop stop` ends the loop as its SIGTERM would */
 	} else
 		fprintf(out, "error: unknown request '%s'\n", req);
 	fclose(out);
 }
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level, (void)fmt, (void)ap;
-	return 0;
-}
+struct record_opts {
+	const char *cgroup, *pod, *sock;
+	bool all, foreground;
+	uint64_t nrecords, nslots;
+	unsigned int mntns[TL_MAX_MNTNS];
+	size_t nmntns;
+};
 
-static int record(int argc, char **argv)
+static void parse_record(int argc, char **argv, struct record_opts *o)
 {
 	enum { OPT_CGROUP = 256, OPT_POD, OPT_ALL, OPT_RECORDS, OPT_SLOTS, OPT_SOCKET, OPT_FG, OPT_MNTNS };
 	static const struct option longopts[] = {
@@ -470,186 +466,179 @@ static int record(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cgroup = NULL, *pod = NULL, *sock = DEFAULT_SOCKET;
-	bool all = false, foreground = false;
-	uint64_t nrecords = 2048, nslots = 32, v;
-	unsigned int mntns[TL_MAX_MNTNS];
-	size_t nmntns = 0;
-	struct recorder r = { 0 };
-	char ebuf[16];
-	int c, err, ready[2] = { -1, -1 };
+	uint64_t v;
+	int c;
 
 	while ((c = next_opt(argc, argv, "h", longopts)) != -1) {
 		switch (c) {
-		case OPT_CGROUP: cgroup = optarg; break;
-		case OPT_POD: pod = optarg; break;
-		case OPT_ALL: all = true; break;
+		case OPT_CGROUP: o->cgroup = optarg; break;
+		case OPT_POD: o->pod = optarg; break;
+		case OPT_ALL: o->all = true; break;
 		case OPT_RECORDS:
-			if (parse_u64(optarg, 16, 1 << 20, &nrecords) || (nrecords & (nrecords - 1)))
+			if (parse_u64(optarg, 16, 1 << 20, &o->nrecords) || (o->nrecords & (o->nrecords - 1)))
 				usage_error("--records '%s': a power of two from 16 to 1048576", optarg);
 			break;
 		case OPT_SLOTS:
-			if (parse_u64(optarg, 1, 1024, &nslots))
+			if (parse_u64(optarg, 1, 1024, &o->nslots))
 				usage_error("--slots '%s': 1 to 1024 containers", optarg);
 			break;
-		case OPT_SOCKET: sock = optarg; break;
-		case OPT_FG: foreground = true; break;
+		case OPT_SOCKET: o->sock = optarg; break;
+		case OPT_FG: o->foreground = true; break;
 		case OPT_MNTNS:
-			if (parse_u64(optarg, 1, 0xffffffffULL, &v) || nmntns == TL_MAX_MNTNS)
+			if (parse_u64(optarg, 1, 0xffffffffULL, &v) || o->nmntns == TL_MAX_MNTNS)
 				usage_error("--mntns '%s': a mount namespace inode (stat -Lc %%i /proc/PID/ns/mnt), "
 					    "at most %d", optarg, TL_MAX_MNTNS);
-			mntns[nmntns++] = (unsigned int)v;
+			o->mntns[o->nmntns++] = (unsigned int)v;
 			break;
 		case 'h': show_help(traceloop_help);
 		}
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
-	if ((cgroup != NULL) + (pod != NULL) + all + (nmntns > 0) != 1)
+	if ((o->cgroup != NULL) + (o->pod != NULL) + o->all + (o->nmntns > 0) != 1)
 		usage_error("record needs one of --cgroup PATH, --pod UID, --mntns INODE or --all");
-	if (nslots * nrecords * TL_RECORD_SIZE > (1ULL << 30))
+	if (o->nslots * o->nrecords * TL_RECORD_SIZE > (1ULL << 30))
 		usage_error("--slots x --records x %zu B is over 1 GiB", TL_RECORD_SIZE);
 	/* The recorder runs from /, so a relative socket path is made absolute first. */
 	static char abs_sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char cwd[PATH_MAX];
-	if (sock[0] != '/' && getcwd(cwd, sizeof(cwd))) {
-		if ((size_t)snprintf(abs_sock, sizeof(abs_sock), "%s/%s", cwd, sock) >= sizeof(abs_sock))
+	if (o->sock[0] != '/' && getcwd(cwd, sizeof(cwd))) {
+		if ((size_t)snprintf(abs_sock, sizeof(abs_sock), "%s/%s", cwd, o->sock) >= sizeof(abs_sock))
 			usage_error("--socket path too long");
-		sock = abs_sock;
+		o->sock = abs_sock;
 	}
-	if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+	if (strlen(o->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		usage_error("--socket path too long");
+}
 
-	if (!cgroup2_mount(r.root, sizeof(r.root)) && !nmntns && !pod)
+/* What to record: r->scope (a cgroup v2 directory) or the pod's mount namespaces into o. */
+static void choose_scope(struct record_opts *o, struct recorder *r)
+{
+	if (!cgroup2_mount(r->root, sizeof(r->root)) && !o->nmntns && !o->pod)
 		die(EXIT_FAIL, "no cgroup2 filesystem is mounted here: use --mntns (rings per mount namespace)");
-	if (cgroup) {
-		if (is_cgroup2_dir(cgroup))
-			snprintf(r.scope, sizeof(r.scope), "%s", cgroup);
-		else
-			snprintf(r.scope, sizeof(r.scope), "%s/%s", r.root, cgroup + (cgroup[0] == '/'));
-		if (!is_cgroup2_dir(r.scope))
-			die(EXIT_FAIL, "--cgroup %s: neither it nor %s is a cgroup v2 directory", cgroup, r.scope);
-	} else if (pod) {
-		if (!pod_trace_target(pod, r.scope, sizeof(r.scope), mntns, TL_MAX_MNTNS, &nmntns) && !nmntns)
+	if (o->cgroup) {
+		cgroup_resolve(o->cgroup, r->scope, sizeof(r->scope));
+	} else if (o->pod) {
+		if (!pod_trace_target(o->pod, r->scope, sizeof(r->scope), o->mntns, TL_MAX_MNTNS, &o->nmntns) &&
+		    !o->nmntns)
 			die(EXIT_FAIL, "--pod %s: its processes have neither a cgroup v2 directory nor a readable mount "
-				       "namespace", pod);
+				       "namespace", o->pod);
 	} else {
-		snprintf(r.scope, sizeof(r.scope), "%s", r.root);
+		snprintf(r->scope, sizeof(r->scope), "%s", r->root);
 	}
+}
 
-	/* Refuse to take over a live recorder's socket. */
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && !connect(probe, (struct sockaddr *)&sa, sizeof(sa)))
-		die(EXIT_FAIL, "a recorder already runs on %s: retina traceloop stop --socket %s", sock, sock);
-	if (probe >= 0)
-		close(probe);
-
-	if (!foreground) {
-		if (pipe(ready))
-			die(EXIT_FAIL, "pipe: %s", strerror(errno));
-		pid_t pid = fork();
-		if (pid < 0)
-			die(EXIT_FAIL, "fork: %s", strerror(errno));
-		if (pid > 0) {	/* report the child's readiness, or its error, then leave it running */
-			char msg[512];
-			close(ready[1]);
-			ssize_t n = read(ready[0], msg, sizeof(msg) - 1);
-			if (n <= 0)
-				die(EXIT_FAIL, "the recorder failed to start (run with --foreground to see why)");
-			msg[n] = '\0';
-			fputs(msg, stdout);
-			return strncmp(msg, "error", 5) ? EXIT_OK : EXIT_FAIL;
-		}
-		close(ready[0]);
-		setsid();
-		if (chdir("/"))	/* pin no directory while it runs */
-			_exit(EXIT_FAIL);
+/*
+ * Unless --foreground: fork; the parent waits for the child's first line on
+ * ready (its start or its error), prints it and returns the exit code; the
+ * child (and a foreground recorder) gets -1 and goes on.
+ */
+static int detach(const struct record_opts *o, int ready[2])
+{
+	if (o->foreground)
+		return -1;
+	if (pipe(ready))
+		die(EXIT_FAIL, "pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0)
+		die(EXIT_FAIL, "fork: %s", strerror(errno));
+	if (pid > 0) {	/* report the child's readiness, or its error, then leave it running */
+		char msg[512];
+		close(ready[1]);
+		ssize_t n = read(ready[0], msg, sizeof(msg) - 1);
+		if (n <= 0)
+			die(EXIT_FAIL, "the recorder failed to start (run with --foreground to see why)");
+		msg[n] = '\0';
+		fputs(msg, stdout);
+		return strncmp(msg, "error", 5) ? EXIT_OK : EXIT_FAIL;
 	}
+	close(ready[0]);
+	setsid();
+	if (chdir("/"))	/* pin no directory while it runs */
+		_exit(EXIT_FAIL);
+	return -1;
+}
 
-	/*
-	 * SA_RESTART: a reply being written to a slow client is not cut by the
-	 * stop signal (the loop's poll() still returns EINTR, so the flag is seen
-	 * within one turn); SA_RESETHAND: a second signal ends it at once.
-	 */
-	struct sigaction sig = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
-	sigemptyset(&sig.sa_mask);
-	sigaction(SIGINT, &sig, NULL);
-	sigaction(SIGTERM, &sig, NULL);
-	signal(SIGPIPE, SIG_IGN);
+/* Load the program sized and filtered as asked; -1 (told on ready_fd) when the kernel refuses it. */
+static int load(const struct record_opts *o, struct recorder *r, int ready_fd)
+{
+	char ebuf[16];
+	int err;
 
-	libbpf_set_print(libbpf_quiet);
-	r.skel = traceloop_bpf__open();
-	if (!r.skel)
+	libbpf_messages(false);
+	r->skel = traceloop_bpf__open();
+	if (!r->skel)
 		die(EXIT_FAIL, "cannot open the BPF program: %s", errno_name(errno, ebuf));
-	r.nslots = (uint32_t)nslots;
-	r.nrecords = (uint32_t)nrecords;
-	r.key_mntns = nmntns > 0;
-	r.skel->rodata->filter_cgroup = !all && !r.key_mntns;
-	r.skel->rodata->filter_mntns = r.key_mntns;
-	r.skel->rodata->key_mntns = r.key_mntns;
-	r.skel->rodata->nr_records = r.nrecords;
-	r.skel->rodata->nr_slots = r.nslots;
-	r.skel->rodata->self_tgid = (uint32_t)getpid();
-	bpf_map__set_max_entries(r.skel->maps.slots, r.nslots);
-	bpf_map__set_max_entries(r.skel->maps.slot_of, r.nslots);
-	bpf_map__set_max_entries(r.skel->maps.records, r.nslots * r.nrecords);
-	err = traceloop_bpf__load(r.skel);
+	r->nslots = (uint32_t)o->nslots;
+	r->nrecords = (uint32_t)o->nrecords;
+	r->key_mntns = o->nmntns > 0;
+	r->skel->rodata->filter_cgroup = !o->all && !r->key_mntns;
+	r->skel->rodata->filter_mntns = r->key_mntns;
+	r->skel->rodata->key_mntns = r->key_mntns;
+	r->skel->rodata->nr_records = r->nrecords;
+	r->skel->rodata->nr_slots = r->nslots;
+	r->skel->rodata->self_tgid = (uint32_t)getpid();
+	bpf_map__set_max_entries(r->skel->maps.slots, r->nslots);
+	bpf_map__set_max_entries(r->skel->maps.slot_of, r->nslots);
+	bpf_map__set_max_entries(r->skel->maps.records, r->nslots * r->nrecords);
+	err = traceloop_bpf__load(r->skel);
 	if (err) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "error: cannot load the BPF program: %s%s\n", errno_name(-err, ebuf),
 			 err == -EPERM ? ": needs CAP_BPF and CAP_PERFMON: kubectl retina shell --capabilities BPF,PERFMON"
 				       : "");
-		if (ready[1] >= 0 && write(ready[1], msg, strlen(msg)) < 0)
+		if (ready_fd >= 0 && write(ready_fd, msg, strlen(msg)) < 0)
 			_exit(EXIT_FAIL);
 		fputs(msg, stderr);
-		return EXIT_FAIL;
+		return -1;
 	}
+	return 0;
+}
+
+/* The filters (returns the cgroup's fd, or -1) and the rings mapped for reading. */
+static int configure(const struct record_opts *o, struct recorder *r)
+{
 	int cg_fd = -1;
-	for (size_t i = 0; i < nmntns; i++) {
+
+	for (size_t i = 0; i < o->nmntns; i++) {
 		__u8 one = 1;
-		if (bpf_map_update_elem(bpf_map__fd(r.skel->maps.mntns_allow), &mntns[i], &one, 0))
+		if (bpf_map_update_elem(bpf_map__fd(r->skel->maps.mntns_allow), &o->mntns[i], &one, 0))
 			die(EXIT_FAIL, "cannot set the mount namespace filter: %s", strerror(errno));
 	}
-	if (!all && !r.key_mntns) {
+	if (!o->all && !r->key_mntns) {
 		__u32 zero = 0;
-		cg_fd = open(r.scope, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (cg_fd < 0 || bpf_map_update_elem(bpf_map__fd(r.skel->maps.cgroup_filter), &zero, &cg_fd, 0))
-			die(EXIT_FAIL, "cannot set the cgroup filter on %s: %s", r.scope, strerror(errno));
+		cg_fd = open(r->scope, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cg_fd < 0 || bpf_map_update_elem(bpf_map__fd(r->skel->maps.cgroup_filter), &zero, &cg_fd, 0))
+			die(EXIT_FAIL, "cannot set the cgroup filter on %s: %s", r->scope, strerror(errno));
 	}
-	r.ring_bytes = (size_t)r.nslots * r.nrecords * TL_RECORD_SIZE;
+	r->ring_bytes = (size_t)r->nslots * r->nrecords * TL_RECORD_SIZE;
 	long page = sysconf(_SC_PAGESIZE);
-	r.ring_bytes = (r.ring_bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
-	r.ring = mmap(NULL, r.ring_bytes, PROT_READ, MAP_SHARED, bpf_map__fd(r.skel->maps.records), 0);
-	if (r.ring == MAP_FAILED)
+	r->ring_bytes = (r->ring_bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
+	r->ring = mmap(NULL, r->ring_bytes, PROT_READ, MAP_SHARED, bpf_map__fd(r->skel->maps.records), 0);
+	if (r->ring == MAP_FAILED)
 		die(EXIT_FAIL, "cannot map the rings: %s", strerror(errno));
-	r.names = calloc(r.nslots, sizeof(*r.names));
-	if (!r.names)
+	r->names = calloc(r->nslots, sizeof(*r->names));
+	if (!r->names)
 		die(EXIT_FAIL, "out of memory");
+	return cg_fd;
+}
 
-	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	unlink(sock);
-	mode_t old = umask(077);	/* the socket is root's alone: syscall data may be secret */
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 8))
-		die(EXIT_FAIL, "cannot listen on %s: %s", sock, strerror(errno));
-	umask(old);
-	err = traceloop_bpf__attach(r.skel);
-	if (err)
-		die(EXIT_FAIL, "cannot attach to raw_tp/sys_enter and sys_exit: %s", errno_name(-err, ebuf));
-
+/* The first line (what is recorded, how much memory, where to ask), then stdio off a detached recorder. */
+static void announce(const struct record_opts *o, const struct recorder *r, int ready_fd)
+{
 	char msg[1024];
-	double bytes = (double)r.nslots * r.nrecords * TL_RECORD_SIZE;
+	double bytes = (double)r->nslots * r->nrecords * TL_RECORD_SIZE;
 	bool mib = bytes >= 1024.0 * 1024.0;
+
 	snprintf(msg, sizeof(msg),
 		 "recording syscalls of %s%s: up to %u containers x %u records x %zu B = %.1f %s; pid %d, socket %s\n",
-		 all ? "every cgroup" : r.key_mntns ? "the mount namespaces of " : "the cgroups below ",
-		 all ? "" : r.key_mntns ? (pod ? pod : "--mntns") : r.scope, r.nslots, r.nrecords, TL_RECORD_SIZE,
-		 bytes / (mib ? 1024.0 * 1024.0 : 1024.0), mib ? "MiB" : "KiB", (int)getpid(), sock);
-	if (ready[1] >= 0) {
-		if (write(ready[1], msg, strlen(msg)) < 0)
+		 o->all ? "every cgroup" : r->key_mntns ? "the mount namespaces of " : "the cgroups below ",
+		 o->all ? "" : r->key_mntns ? (o->pod ? o->pod : "--mntns") : r->scope, r->nslots, r->nrecords,
+		 TL_RECORD_SIZE, bytes / (mib ? 1024.0 * 1024.0 : 1024.0), mib ? "MiB" : "KiB", (int)getpid(), o->sock);
+	if (ready_fd >= 0) {	/* to the parent waiting in detach() */
+		if (write(ready_fd, msg, strlen(msg)) < 0)
 			_exit(EXIT_FAIL);
-		close(ready[1]);
+		close(ready_fd);
 		int devnull = open("/dev/null", O_RDWR);
 		if (devnull >= 0) {
 			dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2);
@@ -658,8 +647,55 @@ static int record(int argc, char **argv)
 	} else {
 		fputs(msg, stderr);
 	}
+}
 
-	while (!stop) {
+static int record(int argc, char **argv)
+{
+	struct record_opts o = { .sock = DEFAULT_SOCKET, .nrecords = 2048, .nslots = 32 };
+	struct recorder r = { 0 };
+	char ebuf[16];
+	int err, ready[2] = { -1, -1 };
+
+	parse_record(argc, argv, &o);
+	choose_scope(&o, &r);
+
+	/* Refuse to take over a live recorder's socket. */
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", o.sock);
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && !connect(probe, (struct sockaddr *)&sa, sizeof(sa)))
+		die(EXIT_FAIL, "a recorder already runs on %s: retina traceloop stop --socket %s", o.sock, o.sock);
+	if (probe >= 0)
+		close(probe);
+
+	int code = detach(&o, ready);
+	if (code >= 0)
+		return code;
+
+	/*
+	 * SA_RESTART: a reply being written to a slow client is not cut by the
+	 * stop signal (the loop's poll() still returns EINTR, so the flag is seen
+	 * within one turn); SA_RESETHAND: a second signal ends it at once.
+	 */
+	catch_stop_signals(SA_RESTART | SA_RESETHAND, false);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (load(&o, &r, ready[1]))
+		return EXIT_FAIL;
+	int cg_fd = configure(&o, &r);
+
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unlink(o.sock);
+	mode_t old = umask(077);	/* the socket is root's alone: syscall data may be secret */
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 8))
+		die(EXIT_FAIL, "cannot listen on %s: %s", o.sock, strerror(errno));
+	umask(old);
+	err = traceloop_bpf__attach(r.skel);
+	if (err)
+		die(EXIT_FAIL, "cannot attach to raw_tp/sys_enter and sys_exit: %s", errno_name(-err, ebuf));
+	announce(&o, &r, ready[1]);
+
+	while (!stop_signal) {
 		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 		int n = poll(&pfd, 1, 500);
 		if (n > 0)
@@ -667,7 +703,7 @@ static int record(int argc, char **argv)
 		name_slots(&r);	/* name new cgroups while they exist */
 	}
 	close(lfd);
-	unlink(sock);
+	unlink(o.sock);
 	traceloop_bpf__destroy(r.skel);
 	if (cg_fd >= 0)
 		close(cg_fd);

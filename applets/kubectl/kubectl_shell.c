@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "applets/kubectl_retina.h"
+#include "applets/kubectl/kubectl_retina.h"
 #include "kube/client.h"
 #include "kube/debugpod.h"
 #include "kube/kubeconfig.h"

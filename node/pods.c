@@ -1,9 +1,10 @@
 /*
  * Finding pods on this node without the API server: every process's
- * /proc/PID/cgroup names its pod UID and container ID (nsenter_rules.c parses
+ * /proc/PID/cgroup names its pod UID and container ID (node/pods_rules.c parses
  * it); the container runtime's state names the containers; a pod's own files
  * (/etc/hostname, the service account's namespace, resolv.conf) name the pod.
  */
+#define _GNU_SOURCE	/* O_PATH, for the host builds (glibc) of the unit tests */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +19,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "applets/nsenter.h"
 #include "lib/retina.h"
+#include "node/pods.h"
 
 #define CGROUP2_SUPER_MAGIC 0x63677270
 
@@ -304,6 +305,22 @@ bool is_cgroup2_dir(const char *path)
 	struct stat st;
 
 	return !statfs(path, &fs) && fs.f_type == CGROUP2_SUPER_MAGIC && !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+void cgroup_resolve(const char *arg, char *out, size_t len)
+{
+	char root[1024];
+
+	if (is_cgroup2_dir(arg)) {
+		snprintf(out, len, "%s", arg);
+		return;
+	}
+	if (!cgroup2_mount(root, sizeof(root)))
+		die(EXIT_FAIL, "--cgroup %s: no cgroup2 filesystem is mounted here (mount -t cgroup2 none /sys/fs/cgroup)",
+		    arg);
+	snprintf(out, len, "%s/%s", root, arg + (arg[0] == '/'));
+	if (!is_cgroup2_dir(out))
+		die(EXIT_FAIL, "--cgroup %s: neither it nor %s is a cgroup v2 directory", arg, out);
 }
 
 /*

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "applets/trace.h"
+#include "applets/trace/trace.h"
 
 #define NLA_ALIGN4(n) (((n) + 3u) & ~3u)
 

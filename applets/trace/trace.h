@@ -144,20 +144,7 @@ struct stack_cache {
 const struct stack_entry *stack_cache_get(struct stack_cache *c, const uint64_t *frames, uint32_t n);
 void stack_cache_free(struct stack_cache *c);
 
-/*
- * -w (applets/trace_pcap_rules.c): pcapng blocks in buf, host byte order.
- * Each returns the block's length (a multiple of 4), 0 when buf is too small.
- */
-#define PCAPNG_SHB 0x0A0D0D0Au
-#define PCAPNG_IDB 1u
-#define PCAPNG_EPB 6u
-#define PCAPNG_LINKTYPE_RAW 101	/* raw IPv4 or IPv6, no link layer */
-#define PCAPNG_MAX_OPTION 65532	/* an option value's length field is 16 bits */
-size_t pcapng_shb(uint8_t *buf, size_t len, const char *appl);
-size_t pcapng_idb(uint8_t *buf, size_t len, uint16_t linktype, uint32_t snaplen, const char *ifname);
-size_t pcapng_epb(uint8_t *buf, size_t len, uint32_t ifid, uint64_t ts_ns, const uint8_t *pkt, uint32_t caplen,
-		  uint32_t origlen, const char *comment);
-/* The packet comment: "type=DROP reason=NO_SOCKET probe=kfree_skb netns=N ifname=eth0". */
+/* -w (applets/trace/trace_pcap_rules.c; the pcapng file is net/pcapng.h): the packet comment: "type=DROP reason=NO_SOCKET probe=kfree_skb netns=N ifname=eth0". */
 char *format_pcap_comment(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len);
 /* The same from the event's fields as text (kubectl retina bpftrace has them as JSON); netns 0, ifname NULL or "": left out. */
 char *format_pcap_comment_text(const char *type, const char *reason, const char *probe, unsigned netns,

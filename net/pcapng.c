@@ -1,14 +1,19 @@
 /*
- * retina trace -w, the pure part: pcapng blocks (section header, interface
- * description, enhanced packet) built in a caller's buffer, in host byte
- * order (the section header's byte-order magic tells readers which).
- * Unit-tested for lengths and padding, block by block.
+ * pcapng, the file format of tshark and Wireshark: blocks built in a
+ * caller's buffer (section header, interface description, enhanced packet;
+ * host byte order, which the section header's byte-order magic tells readers)
+ * and a writer of such a file (or stdout) with interfaces of link type RAW.
+ * Used by retina trace -w and kubectl retina bpftrace -w. The block builders
+ * are unit-tested for lengths and padding, block by block.
  */
-#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "applets/trace.h"
+#include "lib/retina.h"
+#include "net/pcapng.h"
 
 #define PAD4(n) (((n) + 3u) & ~3u)
 
@@ -124,31 +129,86 @@ size_t pcapng_epb(uint8_t *buf, size_t len, uint32_t ifid, uint64_t ts_ns, const
 	return end(&b, comment && *comment);
 }
 
-char *format_pcap_comment_text(const char *type, const char *reason, const char *probe, unsigned netns,
-				const char *ifname, char *buf, size_t len)
-{
-	char name[17];
-	size_t n;
+/* ---- the file ---------------------------------------------------------- */
 
-	/* an interface name is whatever its creator chose: printable ASCII only */
-	for (n = 0; n < sizeof(name) - 1 && ifname && ifname[n]; n++)
-		name[n] = ifname[n] > ' ' && ifname[n] < 0x7f ? ifname[n] : '?';
-	name[n] = '\0';
-	n = snprintf(buf, len, "type=%s reason=%s probe=%s", type, reason, probe);
-	if (netns && n < len)
-		n += snprintf(buf + n, len - n, " netns=%u", netns);
-	if (name[0] && n < len)
-		snprintf(buf + n, len - n, " ifname=%s", name);
-	return buf;
+/* The block out, flushed: -1 with errno on failure (the file closed then). */
+static int put_block(struct pcap_out *p, const uint8_t *buf, size_t n)
+{
+	if (fwrite(buf, 1, n, p->f) != n || fflush(p->f) == EOF) {
+		int err = errno;
+		if (p->f != stdout)
+			fclose(p->f);
+		p->f = NULL;
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
-char *format_pcap_comment(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len)
+int pcap_create(struct pcap_out *p, const char *path, const char *appl)
 {
-	char rbuf[64], ifname[sizeof(e->ifname) + 1];
+	uint8_t buf[256];
 
-	memcpy(ifname, e->ifname, sizeof(e->ifname));
-	ifname[sizeof(e->ifname)] = '\0';
-	return format_pcap_comment_text(e->type < TT_COUNT ? trace_type_names[e->type] : "?",
-					event_reason(nm, e, rbuf, sizeof(rbuf)),
-					e->type < TT_COUNT ? trace_probe_names[e->type] : "?", e->netns, ifname, buf, len);
+	memset(p, 0, sizeof(*p));
+	if (!strcmp(path, "-")) {
+		p->f = stdout;
+		p->name = "stdout";
+	} else {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -1;
+		p->f = fdopen(fd, "w");
+		if (!p->f) {
+			close(fd);
+			return -1;
+		}
+		p->name = path;
+	}
+	return put_block(p, buf, pcapng_shb(buf, sizeof(buf), appl));
+}
+
+int pcap_add_iface(struct pcap_out *p, uint32_t snaplen, const char *ifname)
+{
+	uint8_t buf[512];
+	size_t n = pcapng_idb(buf, sizeof(buf), PCAPNG_LINKTYPE_RAW, snaplen, ifname);
+
+	if (!p->f || !n || put_block(p, buf, n))
+		return -1;
+	return p->ifaces++;
+}
+
+void pcap_write_raw(struct pcap_out *p, uint32_t ifid, uint64_t wall_ns, const uint8_t *pkt, uint32_t caplen,
+		    uint32_t pktlen, const char *comment)
+{
+	uint8_t buf[PCAP_CAPLEN_MAX + 512];
+	size_t n;
+
+	if (p->failed || caplen > PCAP_CAPLEN_MAX)
+		return;
+	n = pcapng_epb(buf, sizeof(buf), ifid, wall_ns, pkt, caplen, pktlen, comment);
+	if (n && fwrite(buf, 1, n, p->f) == n)
+		p->packets++;
+}
+
+int pcap_flush(struct pcap_out *p)
+{
+	if (p->failed)
+		return -1;
+	if (fflush(p->f) == EOF || ferror(p->f)) {
+		/* a reader that went away (| tshark -r - ended) is the end, not an error */
+		if (errno != EPIPE)
+			warnx("writing %s failed: %s; stopping", p->name, strerror(errno));
+		p->failed = true;
+		return -1;
+	}
+	return 0;
+}
+
+void pcap_close(struct pcap_out *p)
+{
+	if (!p->failed && fflush(p->f) == EOF && errno != EPIPE)
+		warnx("writing %s failed: %s", p->name, strerror(errno));
+	if (p->f != stdout)
+		fclose(p->f);
+	p->f = NULL;
 }

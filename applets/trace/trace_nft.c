@@ -19,21 +19,15 @@
 #include <unistd.h>
 
 #include "applets/applets.h"
-#include "applets/trace_io.h"
+#include "applets/trace/trace_io.h"
 #include "lib/retina.h"
+#include "lib/sys.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
 
 static struct nft_mon *cleanup_mon;
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
-}
 
 /* Send a batch and wait for its acks: 0, or the first error (a positive errno). */
 static int transact(struct nft_mon *m, const uint8_t *msg, size_t len, int acks)
@@ -189,7 +183,7 @@ static void on_trace(void *ctx, const struct nft_trace *t)
 		r->t.dport = pk->dport;
 	}
 	m->next++;
-	r->at_ns = mono_ns();
+	r->at_ns = now_ns(CLOCK_MONOTONIC);
 	r->used = false;
 }
 

@@ -19,13 +19,15 @@
 #include <bpf/libbpf.h>
 
 #include "applets/applets.h"
-#include "applets/trace.h"
-#include "applets/trace_io.h"
+#include "applets/trace/trace.h"
+#include "applets/trace/trace_io.h"
 #include "bpf/trace.skel.h"
 #include "lib/base64.h"
 #include "lib/caps.h"
+#include "lib/libbpf_log.h"
 #include "lib/proc.h"
 #include "lib/retina.h"
+#include "lib/sys.h"
 
 const char trace_help[] =
 	"usage: retina trace [EVENTS] [FILTERS] [-o table|json] [--duration D]\n"
@@ -90,21 +92,7 @@ const char trace_help[] =
 /* How long an event may wait in the ring buffer below the wake threshold. */
 #define POLL_MS 25
 
-static volatile sig_atomic_t stop_signal;
 static bool verbose;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (!verbose || level == LIBBPF_DEBUG)
-		return 0;
-	fprintf(stderr, "libbpf: ");
-	return vfprintf(stderr, fmt, ap);
-}
 
 /*
  * libbpf parses the kernel's BTF again to load the programs (1.1 cannot be
@@ -501,13 +489,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
-}
-
 /*
  * --stats-interval: what was delivered and lost so far, as a JSON line in
  * the event stream. A reader of our log (kubectl retina bpftrace) has our
@@ -607,7 +588,7 @@ int trace_main(int argc, char **argv)
 	int err;
 
 	parse_opts(argc, argv, &o);
-	libbpf_set_print(libbpf_print);
+	libbpf_messages(verbose);
 	r.out = o.write_path && !strcmp(o.write_path, "-") ? stderr : stdout;
 
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
@@ -697,11 +678,7 @@ int trace_main(int argc, char **argv)
 	 * SA_RESETHAND: a second Ctrl-C, when the reader is stuck, quits at once
 	 * (programs and links are fd-owned: nothing stays attached).
 	 */
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	catch_stop_signals(SA_RESTART | SA_RESETHAND, true);
 	signal(SIGPIPE, SIG_IGN);
 
 	char names[128] = "";

@@ -6,8 +6,8 @@
 #include <cjson/cJSON.h>
 #include <linux/netfilter/nf_tables.h>
 
-#include "applets/kubectl_bpftrace.h"
-#include "applets/trace.h"
+#include "applets/kubectl/kubectl_bpftrace.h"
+#include "applets/trace/trace.h"
 #include "lib/base64.h"
 
 static const char *jstr(const cJSON *o, const char *key)

@@ -4,14 +4,14 @@
 #include <string.h>
 #include <sys/syscall.h>
 
-#include "applets/traceloop.h"
+#include "applets/traceloop/traceloop.h"
 #include "lib/retina.h"
 
 /* Records carry the traced CPU's syscall numbers: this build's (the tracer
  * and the traced run on one kernel). SYS_* come from the libc of the target,
  * names from the per-architecture table; i386 records (TL_COMPAT) are named
  * from its own table and not decoded. */
-#include "applets/traceloop_syscalls.h"
+#include "applets/traceloop/traceloop_syscalls.h"
 #ifndef SYS_openat2
 #define SYS_openat2 437	/* the same number on every architecture */
 #endif

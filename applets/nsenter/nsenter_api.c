@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "applets/nsenter.h"
+#include "applets/nsenter/nsenter.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "lib/retina.h"

@@ -20,6 +20,7 @@
 
 #include "applets/applets.h"
 #include "applets/trace.h"
+#include "applets/trace_count.h"
 #include "applets/trace_io.h"
 #include "bpf/trace.skel.h"
 #include "lib/base64.h"
@@ -31,6 +32,7 @@ const char trace_help[] =
 	"usage: retina trace [EVENTS] [FILTERS] [-o table|json] [--duration D]\n"
 	"                    [--stack[=all]] [-w FILE.pcapng] [--snaplen N]\n"
 	"                    [--nft --allow-system-changes] [-o json --emit-packets]\n"
+	"       retina trace -c|--count [EVENTS] [FILTERS] [--interval D] [--top N] [-o table|json]\n"
 	"       retina trace --list-reasons\n"
 	"\n"
 	"Trace network problems as the kernel sees them: packet drops with the\n"
@@ -57,6 +59,17 @@ const char trace_help[] =
 	"                       {\"type\":\"STATS\",\"events\":N,\"lost\":N,...} (for\n"
 	"                       kubectl retina bpftrace, whose summary needs the lost count)\n"
 	"  --list-reasons       print this kernel's drop reasons (code=name) and exit\n"
+	"Counting (a drop storm: how many, of what, where):\n"
+	"  -c, --count          count in the kernel instead of sending each event: by type,\n"
+	"                       reason, drop location, network namespace, interface,\n"
+	"                       protocol and destination port. Exact at any rate (no ring\n"
+	"                       buffer, nothing lost); filters apply as without it\n"
+	"  --interval D         print the busiest keys every D (default 1s): count so far and\n"
+	"                       rate (a table redrawn in place on a terminal); the totals at the end.\n"
+	"                       -o json: a line {\"type\":\"COUNTS\",...,\"keys\":[{...,\"count\":N,\n"
+	"                       \"rate\":R}]} per interval with the keys that grew (deltas), and\n"
+	"                       one with \"final\":true and the totals\n"
+	"  --top N              table rows: the N busiest keys (default 20; 0: all)\n"
 	"  -v, --verbose        show libbpf's messages\n"
 	"Forensics:\n"
 	"  --stack[=all]        the kernel stack of each DROP (=all: of every event),\n"
@@ -85,6 +98,7 @@ const char trace_help[] =
 	"  retina trace --drops --stack --reason NETFILTER_DROP\n"
 	"  retina trace --drops -w - --ip 10.0.0.12 | tshark -r -\n"
 	"  retina trace --drops --nft --allow-system-changes\n"
+	"  retina trace --count --drops --interval 5s --top 10\n"
 	"  retina trace --list-reasons\n";
 
 /* How long an event may wait in the ring buffer below the wake threshold. */
@@ -267,13 +281,28 @@ struct opts {
 	bool nft, allow_changes;
 	bool emit_packets;		/* --emit-packets: the packet in each DROP's JSON line */
 	uint64_t stats_ms;		/* --stats-interval: STATS lines in JSON */
+	bool count;			/* --count */
+	uint64_t interval_ms;		/* --interval; 0: not given */
+	uint64_t top;
+	bool top_given;
 };
+
+/* --count sends no event: what needs one does not go with it. */
+static void check_count_opts(const struct opts *o)
+{
+	const char *other = o->stack_types ? "--stack" : o->write_path ? "-w" : o->emit_packets ? "--emit-packets"
+			  : o->nft ? "--nft" : o->stats_ms ? "--stats-interval" : NULL;
+
+	if (other)
+		usage_error("%s works on each event, --count only counts them in the kernel: use one or the other",
+			    other);
+}
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_REASON,
 	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN, O_NFT, O_ALLOW_CHANGES, O_STATS,
-	       O_EMIT_PACKETS };
+	       O_EMIT_PACKETS, O_INTERVAL, O_TOP };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -293,6 +322,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "allow-system-changes", no_argument, NULL, O_ALLOW_CHANGES },
 		{ "stats-interval", required_argument, NULL, O_STATS },
 		{ "emit-packets", no_argument, NULL, O_EMIT_PACKETS },
+		{ "count", no_argument, NULL, 'c' },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "top", required_argument, NULL, O_TOP },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -302,7 +334,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	uint64_t v;
 	int c;
 
-	while ((c = next_opt(argc, argv, "o:d:w:vh", longopts)) != -1) {
+	while ((c = next_opt(argc, argv, "co:d:w:vh", longopts)) != -1) {
 		switch (c) {
 		case O_DROPS: o->types |= 1u << TT_DROP; break;
 		case O_RST: o->types |= 1u << TT_RST_SENT | 1u << TT_RST_RECV; break;
@@ -330,9 +362,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case O_ALL_REASONS: o->all_reasons = true; break;
 		case O_LIST_REASONS: o->list_reasons = true; break;
 		case 'o':
-			if (!strcmp(optarg, "json"))
-				o->json = true;
-			else if (strcmp(optarg, "table"))
+			o->json = !strcmp(optarg, "json");	/* the last one given */
+			if (!o->json && strcmp(optarg, "table"))
 				usage_error("bad output format '%s': use table or json", optarg);
 			break;
 		case 'd':
@@ -361,6 +392,17 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			if (parse_duration_ms(optarg, &o->stats_ms) || !o->stats_ms)
 				usage_error("bad --stats-interval '%s': a duration like 1s or 500ms", optarg);
 			break;
+		case 'c': o->count = true; break;
+		case O_INTERVAL:
+			if (parse_duration_ms(optarg, &o->interval_ms) || o->interval_ms < 10 ||
+			    o->interval_ms > 86400000)
+				usage_error("bad --interval '%s': a duration from 10ms to 24h, like 1s or 500ms", optarg);
+			break;
+		case O_TOP:
+			if (parse_u64(optarg, 0, 1000000, &o->top))
+				usage_error("bad --top '%s': a number of rows (0: all)", optarg);
+			o->top_given = true;
+			break;
 		case 'v': verbose = true; break;
 		case 'h': show_help(trace_help);
 		}
@@ -387,6 +429,14 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		usage_error("--nft names the rule of netfilter drops: use it with --drops (or no event flag)");
 	if (o->stats_ms && !o->json)
 		usage_error("--stats-interval writes JSON lines: use it with -o json");
+	if (o->count)
+		check_count_opts(o);
+	else if (o->interval_ms || o->top_given)
+		usage_error("--%s sets how --count prints: use it with --count (-c)", o->interval_ms ? "interval" : "top");
+	if (!o->interval_ms)
+		o->interval_ms = 1000;
+	if (!o->top_given)
+		o->top = 20;
 	if (o->nft && !o->allow_changes)
 		usage_error("--nft changes this system: it adds the nftables table inet %s (nftrace on every packet "
 			    "of this network namespace) while it runs; allow that with --allow-system-changes",
@@ -596,6 +646,28 @@ static bool tracepoint_exists(const struct btf_facts *facts, int type)
 	return facts->tracepoints & (1u << type);
 }
 
+/* --count, once attached: the loop is trace_count.c's. */
+static int count_main(const struct opts *o, struct run *r, struct trace_bpf *skel, const char *names, uint64_t t0,
+		      struct reason_table *drop, struct reason_table *rst)
+{
+	struct ksyms ksyms = { 0 };
+	struct count_opts co = { .names = &r->names, .interval_ms = o->interval_ms, .duration_ms = o->duration_ms,
+				 .top = o->top, .json = o->json, .refresh = !o->json && isatty(STDOUT_FILENO) };
+
+	/* drop locations are kernel text addresses: named from kallsyms (raw when hidden, said once) */
+	if (o->types & (1u << TT_DROP))
+		co.ksyms = load_kallsyms(&ksyms) ? &ksyms : NULL;
+	fprintf(stderr, "%s: attached %s in %.0f ms (%u ip/cidr, %u port filters in the kernel); counting in the "
+		"kernel, every %.3gs; %s\n", applet_name, names, (now_ns(CLOCK_MONOTONIC) - t0) / 1e6, o->nnets,
+		o->nports, o->interval_ms / 1e3, o->duration_ms ? "stops after --duration" : "Ctrl-C to stop");
+	int err = trace_count_loop(skel, &co, &stop_signal);
+	trace_bpf__destroy(skel);
+	reason_free(drop);
+	reason_free(rst);
+	ksyms_free(&ksyms);
+	return err ? EXIT_FAIL : EXIT_OK;
+}
+
 int trace_main(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -642,6 +714,12 @@ int trace_main(int argc, char **argv)
 	skel->rodata->has_drop_reason = facts.drop_enum;
 	skel->rodata->has_rst_reason = facts.rst_enum;
 	skel->rodata->stack_types = o.stack_types & o.types;
+	skel->rodata->count_mode = o.count;
+	/* counting needs no ring buffer, the other way no key table: each at its least */
+	if (o.count)
+		bpf_map__set_max_entries(skel->maps.events, sysconf(_SC_PAGESIZE));
+	else
+		bpf_map__set_max_entries(skel->maps.counts, 1);
 	if (o.write_path || o.emit_packets)
 		skel->rodata->snaplen = o.snaplen;
 	/* records with a stack or packet are up to 10x longer: a bigger ring holds the same burst */
@@ -733,6 +811,8 @@ int trace_main(int argc, char **argv)
 		trace_bpf__destroy(skel);
 		die(EXIT_FAIL, "no tracepoint could be attached: nothing to trace");
 	}
+	if (o.count)
+		return count_main(&o, &r, skel, names, t0, &drop, &rst);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &r, NULL);
 	if (!rb) {
 		trace_bpf__destroy(skel);

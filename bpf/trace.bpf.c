@@ -21,6 +21,9 @@
 #define IPPROTO_UDP 17
 #define IPPROTO_SCTP 132
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
+#define BPF_MAP_TYPE_PERCPU_HASH 5
+#define BPF_F_NO_PREALLOC 1
+#define BPF_NOEXIST 1
 
 /* Set by user space before load. */
 const volatile __u32 n_nets = 0;
@@ -49,8 +52,25 @@ const volatile __u32 stack_types = 0;
 /* -w: bytes of each dropped packet to capture (0: none). */
 const volatile __u32 snaplen = 0;
 
+/* --count: count by key in the kernel (counts), no event leaves it. */
+const volatile bool count_mode = false;
+
 /* Events the ring buffer had no room for, per type. */
 __u64 lost[TT_COUNT] = {};
+/* --count: events counted under no key (the key table was full), per type. */
+__u64 unkeyed[TT_COUNT] = {};
+
+/*
+ * No preallocation: memory for the keys seen, not for TRACE_COUNT_KEYS per
+ * CPU (user space sets max_entries 1 when not counting).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, TRACE_COUNT_KEYS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct trace_count_key);
+	__type(value, struct trace_count_val);
+} counts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -142,25 +162,33 @@ static __always_inline void from_sock(struct trace_event *e, const struct sock *
 	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-/* IP header and ports of an skb; false when it carries no IP packet. */
-static __always_inline bool from_skb(struct trace_event *e, const struct sk_buff *skb)
+/*
+ * IP header and ports of an skb; false when it carries no IP packet. typed:
+ * skb is a tracepoint argument (tp_btf), so its fields are plain loads the
+ * verifier guards, not a helper call each; the packet bytes still need one.
+ */
+static __always_inline bool from_skb_typed(struct trace_event *e, const struct sk_buff *skb, bool typed)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
-	__u8 ip[40];
+	unsigned char *head = typed ? skb->head : BPF_CORE_READ(skb, head);
+	__u16 nh = typed ? skb->network_header : BPF_CORE_READ(skb, network_header);
+	__u16 proto = bpf_ntohs(typed ? skb->protocol : BPF_CORE_READ(skb, protocol));
+	struct net_device *dev = typed ? skb->dev : BPF_CORE_READ(skb, dev);
+	__u8 ip[44];
 	__u32 l4;
 
 	if (dev) {
-		e->ifindex = BPF_CORE_READ(dev, ifindex);
-		BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
-		e->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		e->ifindex = typed ? dev->ifindex : BPF_CORE_READ(dev, ifindex);
+		if (!count_mode)	/* counting stores the name once per key */
+			BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
+		e->netns = typed ? dev->nd_net.net->ns.inum : BPF_CORE_READ(dev, nd_net.net, ns.inum);
 	}
 	if (!head || nh == 0xffff)
 		return false;
 	if (proto == ETH_P_IP) {
-		if (bpf_probe_read_kernel(ip, 20, head + nh) || (ip[0] >> 4) != 4)
+		/* header and ports in one read when there are no options (nearly always) */
+		if (bpf_probe_read_kernel(ip, 24, head + nh) && bpf_probe_read_kernel(ip, 20, head + nh))
+			return false;
+		if ((ip[0] >> 4) != 4)
 			return false;
 		e->family = AF_INET;
 		e->proto = ip[9];
@@ -169,15 +197,28 @@ static __always_inline bool from_skb(struct trace_event *e, const struct sk_buff
 		/* a later fragment has no ports */
 		if ((((__u16)ip[6] << 8 | ip[7]) & 0x1fff) != 0)
 			return true;
+		if (ip[0] == 0x45) {
+			if (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP || e->proto == IPPROTO_SCTP) {
+				e->sport = (__u16)ip[20] << 8 | ip[21];
+				e->dport = (__u16)ip[22] << 8 | ip[23];
+			}
+			return true;
+		}
 		l4 = nh + (ip[0] & 0xf) * 4;
 	} else if (proto == ETH_P_IPV6) {
-		if (bpf_probe_read_kernel(ip, 40, head + nh) || (ip[0] >> 4) != 6)
+		if (bpf_probe_read_kernel(ip, 44, head + nh) && bpf_probe_read_kernel(ip, 40, head + nh))
+			return false;
+		if ((ip[0] >> 4) != 6)
 			return false;
 		e->family = AF_INET6;
 		e->proto = ip[6];
 		__builtin_memcpy(e->saddr, &ip[8], 16);
 		__builtin_memcpy(e->daddr, &ip[24], 16);
-		l4 = nh + 40;
+		if (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP || e->proto == IPPROTO_SCTP) {
+			e->sport = (__u16)ip[40] << 8 | ip[41];
+			e->dport = (__u16)ip[42] << 8 | ip[43];
+		}
+		return true;
 	} else {
 		return false;
 	}
@@ -189,6 +230,11 @@ static __always_inline bool from_skb(struct trace_event *e, const struct sk_buff
 		}
 	}
 	return true;
+}
+
+static __always_inline bool from_skb(struct trace_event *e, const struct sk_buff *skb)
+{
+	return from_skb_typed(e, skb, false);
 }
 
 static __always_inline void swap_ends(struct trace_event *e)
@@ -207,6 +253,8 @@ static __always_inline void start(struct trace_event *e, __u8 type)
 {
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = type;
+	if (count_mode)	/* not in the key: three helper calls saved */
+		return;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
@@ -253,11 +301,48 @@ static __always_inline void capture(struct trace_extra *x, const struct sk_buff 
 }
 
 /*
+ * --count: one more for e's key on this CPU. No atomic: the value is this
+ * CPU's, and a program does not run nested on its CPU (the kernel counts
+ * such a miss in the program's recursion_misses, which we report).
+ */
+static __always_inline void count(const struct trace_event *e, __u64 location, const struct sk_buff *skb)
+{
+	struct trace_count_key k = {
+		.location = location,
+		.reason = e->reason,
+		.netns = e->netns,
+		.ifindex = e->ifindex,
+		.dport = e->dport,
+		.type = e->type,
+		.proto = e->proto,
+	};
+	struct trace_count_val *v = bpf_map_lookup_elem(&counts, &k);
+
+	if (v) {
+		v->count++;
+		return;
+	}
+	struct trace_count_val nv = { .count = 1 };
+	struct net_device *dev = skb ? BPF_CORE_READ(skb, dev) : NULL;
+	if (dev)
+		BPF_CORE_READ_STR_INTO(&nv.ifname, dev, name);
+	if (!bpf_map_update_elem(&counts, &k, &nv, BPF_NOEXIST))
+		return;
+	/* another CPU added the key meanwhile (its value here is 0), or the table is full */
+	v = bpf_map_lookup_elem(&counts, &k);
+	if (v)
+		v->count++;
+	else
+		__sync_fetch_and_add(&unkeyed[e->type < TT_COUNT ? e->type : 0], 1);
+}
+
+/*
  * Built on the stack and copied in only when it passes the filters: a
  * filtered-out event never touches the ring buffer. skb: the dropped packet
- * (an IP packet), for -w.
+ * (an IP packet), for -w. location: --count's, of a DROP.
  */
-static __always_inline int finish_skb(void *ctx, struct trace_event *e, const struct sk_buff *skb)
+static __always_inline int finish_at(void *ctx, struct trace_event *e, const struct sk_buff *skb, __u64 location,
+				     const struct sk_buff *dev_skb)
 {
 	bool want_stack = stack_types & (1u << e->type);
 	bool want_pkt = snaplen && skb;
@@ -265,6 +350,10 @@ static __always_inline int finish_skb(void *ctx, struct trace_event *e, const st
 
 	if (!wanted(e))
 		return 0;
+	if (count_mode) {
+		count(e, location, dev_skb);
+		return 0;
+	}
 	if (!want_stack && !want_pkt) {
 		emit(e, sizeof(*e), e->type);
 		return 0;
@@ -291,7 +380,7 @@ static __always_inline int finish_skb(void *ctx, struct trace_event *e, const st
 
 static __always_inline int finish(void *ctx, struct trace_event *e)
 {
-	return finish_skb(ctx, e, NULL);
+	return finish_at(ctx, e, NULL, 0, NULL);
 }
 
 static __always_inline bool reason_wanted(__u32 reason)
@@ -322,14 +411,14 @@ int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 		return 0;
 	start(e, TT_DROP);
 	e->reason = reason;
-	bool ip = from_skb(e, skb);
+	bool ip = from_skb_typed(e, skb, true);
 	if (!ip) {
-		struct sock *sk = BPF_CORE_READ(skb, sk);
+		struct sock *sk = skb->sk;
 		if (sk)
 			from_sock(e, sk);
 	}
 	e->state = 0;
-	return finish_skb(ctx, e, ip ? skb : NULL);
+	return finish_at(ctx, e, ip ? skb : NULL, ctx[1], skb);
 }
 
 SEC("tp_btf/tcp_send_reset")

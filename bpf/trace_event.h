@@ -61,6 +61,28 @@ struct trace_record {
 	struct trace_extra x;
 };
 
+/*
+ * --count: events are counted in the kernel by this key (a per-CPU hash; no
+ * ring buffer). The interface's name is stored with the count when the key
+ * is first seen on a CPU: a hit costs no string read.
+ */
+struct trace_count_key {
+	__u64 location;		/* DROP: kfree_skb's caller (kernel text address); else 0 */
+	__u32 reason;
+	__u32 netns;
+	__u32 ifindex;
+	__u16 dport;		/* host order; 0 when the protocol has none */
+	__u8 type;		/* enum trace_type */
+	__u8 proto;
+};
+
+struct trace_count_val {
+	__u64 count;
+	char ifname[16];	/* on the CPU that added the key; "" on the others */
+};
+
+#define TRACE_COUNT_KEYS 16384
+
 /* A network of --ip/--cidr: the address with host bits cleared, and its mask. */
 struct trace_net {
 	__u32 addr[4];

@@ -479,6 +479,7 @@ struct run {
 	uint64_t delivered;
 	FILE *out;			/* event lines: stdout, or stderr with -w - */
 	struct stack_cache *stacks;	/* --stack */
+	struct stack_ids *stack_ids;
 	struct pcap_out pcap;		/* -w */
 	struct nft_mon *nft;		/* --nft */
 	uint32_t netfilter_drop;	/* the code of NETFILTER_DROP; ~0 unknown */
@@ -499,7 +500,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	r->delivered++;
 	counts_add(&r->counts, e);
 	if (x && (x->flags & TX_STACK) && r->stacks)
-		st = stack_cache_get(r->stacks, (const uint64_t *)x->stack, x->nframes);
+		st = stack_by_id(r->stack_ids, r->stacks, x->stack_id);
 	const struct nft_trace *rule = NULL;
 	char rbuf[192];
 	if (r->nft && e->type == TT_DROP && e->reason == r->netfilter_drop && e->netns == r->nft->netns)
@@ -606,8 +607,12 @@ static void print_summary(const struct run *r, const struct trace_bpf *skel, dou
 	if (r->counts.overflow)
 		fprintf(stderr, "  (%llu events of further reasons not itemized)\n",
 			(unsigned long long)r->counts.overflow);
-	if (r->stacks)
+	if (r->stacks) {
 		fprintf(stderr, "  %llu distinct stacks symbolised\n", (unsigned long long)r->stacks->misses);
+		if (r->stack_ids->missing)
+			fprintf(stderr, "  %llu events without their stack (the kernel gave none, or the stack map "
+				"had no slot for it)\n", (unsigned long long)r->stack_ids->missing);
+	}
 	if (r->pcap.f)
 		fprintf(stderr, "  %llu packets written to %s\n", (unsigned long long)r->pcap.packets, r->pcap.name);
 	if (r->nft) {
@@ -720,10 +725,12 @@ int trace_main(int argc, char **argv)
 		bpf_map__set_max_entries(skel->maps.events, sysconf(_SC_PAGESIZE));
 	else
 		bpf_map__set_max_entries(skel->maps.counts, 1);
+	if (!(o.stack_types & o.types))
+		bpf_map__set_max_entries(skel->maps.stacks, 1);
 	if (o.write_path || o.emit_packets)
 		skel->rodata->snaplen = o.snaplen;
-	/* records with a stack or packet are up to 10x longer: a bigger ring holds the same burst */
-	if (o.stack_types || o.write_path || o.emit_packets)
+	/* records with a packet are up to 10x longer: a bigger ring holds the same burst (a stack is an id) */
+	if (o.write_path || o.emit_packets)
 		bpf_map__set_max_entries(skel->maps.events, 8 << 20);
 	int64_t code;
 	if ((code = reason_code(&drop, "NOT_DROPPED_YET")) >= 0)
@@ -825,6 +832,10 @@ int trace_main(int argc, char **argv)
 		if (!r.stacks)
 			die(EXIT_FAIL, "out of memory");
 		r.stacks->ksyms = load_kallsyms(&ksyms) ? &ksyms : NULL;
+		r.stack_ids = calloc(1, sizeof(*r.stack_ids));
+		if (!r.stack_ids)
+			die(EXIT_FAIL, "out of memory");
+		r.stack_ids->map_fd = bpf_map__fd(skel->maps.stacks);
 	}
 	if (o.write_path && pcap_open(&r.pcap, o.write_path, o.snaplen)) {
 		trace_bpf__destroy(skel);
@@ -894,6 +905,9 @@ int trace_main(int argc, char **argv)
 	if (r.stacks)
 		stack_cache_free(r.stacks);
 	free(r.stacks);
+	if (r.stack_ids)
+		stack_ids_free(r.stack_ids);
+	free(r.stack_ids);
 	ksyms_free(&ksyms);
 	return EXIT_OK;
 }

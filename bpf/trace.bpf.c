@@ -22,6 +22,7 @@
 #define IPPROTO_SCTP 132
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
 #define BPF_MAP_TYPE_PERCPU_HASH 5
+#define BPF_MAP_TYPE_STACK_TRACE 7
 #define BPF_F_NO_PREALLOC 1
 #define BPF_NOEXIST 1
 
@@ -77,7 +78,15 @@ struct {
 	__uint(max_entries, 2 << 20);
 } events SEC(".maps");
 
-/* Where a record with a stack or packet is built: too big for the BPF stack. */
+/* --stack: each distinct stack once (user space sets max_entries 1 without it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, TRACE_STACK_IDS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, TRACE_MAX_FRAMES * sizeof(__u64));
+} stacks SEC(".maps");
+
+/* Where a record with a packet is built: too big for the BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -358,17 +367,29 @@ static __always_inline int finish_at(void *ctx, struct trace_event *e, const str
 		emit(e, sizeof(*e), e->type);
 		return 0;
 	}
+	/* only the filters' survivors get here: the stack walk costs no other drop */
+	long stack_id = want_stack ? bpf_get_stackid(ctx, &stacks, 0) : 0;
+	if (!want_pkt) {	/* small enough for the BPF stack: no scratch lookup, no copy */
+		struct {
+			struct trace_event e;
+			__s32 stack_id;
+			__u32 caplen, pktlen, flags;
+		} s;
+		__builtin_memcpy(&s.e, e, sizeof(*e));
+		s.stack_id = stack_id;
+		s.caplen = s.pktlen = 0;
+		s.flags = TX_STACK;
+		emit(&s, sizeof(s), e->type);
+		return 0;
+	}
 	struct trace_record *r = bpf_map_lookup_elem(&scratch, &zero);
 	if (!r)
 		return 0;
 	__builtin_memcpy(&r->e, e, sizeof(*e));
-	r->x.nframes = r->x.caplen = r->x.pktlen = r->x.flags = 0;
-	if (want_stack) {
-		long n = bpf_get_stack(ctx, r->x.stack, sizeof(r->x.stack), 0);
+	r->x.stack_id = stack_id;
+	r->x.caplen = r->x.pktlen = r->x.flags = 0;
+	if (want_stack)
 		r->x.flags |= TX_STACK;
-		if (n > 0)
-			r->x.nframes = n / 8;
-	}
 	if (want_pkt)
 		capture(&r->x, skb);
 	__u32 cap = r->x.caplen;

@@ -39,21 +39,23 @@ struct trace_event {
 /*
  * With --stack or -w an event record goes on with this (the ring buffer
  * record is longer than struct trace_event; the packet bytes are cut to
- * caplen). The stack comes first so its offset is fixed.
+ * caplen). A stack is kept once in the kernel's stack map (TRACE_MAX_FRAMES
+ * return addresses, innermost first, 0 after the last): the event carries
+ * its id, and user space reads and symbolises each id once.
  */
 #define TRACE_MAX_FRAMES 32
 #define TRACE_SNAPLEN_MAX 1024
+#define TRACE_STACK_IDS 16384	/* the stack map's size (ids are below it) */
 
 struct trace_extra {
-	__u32 nframes;		/* kernel return addresses in stack[], innermost first */
+	__s32 stack_id;		/* in the stacks map; < 0: -errno, no stack (-EEXIST: its slot was taken) */
 	__u32 caplen;		/* bytes of pkt[]: the packet from its network header */
 	__u32 pktlen;		/* the packet's whole length from its network header */
 	__u32 flags;		/* TX_* */
-	__u64 stack[TRACE_MAX_FRAMES];
 	__u8 pkt[TRACE_SNAPLEN_MAX];
 };
 
-#define TX_STACK 1		/* stack[] was asked for (nframes 0: the kernel gave none) */
+#define TX_STACK 1		/* stack_id was asked for */
 #define TX_PKT 2		/* pkt[] holds an IPv4 or IPv6 packet */
 
 struct trace_record {

@@ -10,9 +10,14 @@ tracer process used during a drop storm (UDP at STORM_PPS into an iptables DROP 
 a test namespace), events delivered vs generated (the rule's own packet counter),
 events lost, and the drop path's packets/s at full speed with the tracer vs without.
 
+retina trace --count (-c) counts in the kernel and sends no event: its "events delivered"
+are the counts its JSON lines report for the storm's key (they must equal the rule's
+counter: "generated"), and its CPU per event is the reader's CPU over those.
+
 usage: trace_bench.py BUILD/retina [emit]   (as root; installs Debian's bpftrace if missing;
        emit: only -o json against -o json --emit-packets)
 """
+import json
 import os
 import re
 import shutil
@@ -110,10 +115,26 @@ def count_lines(path, needle):
         return sum(1 for line in f if needle in line)
 
 
+def counted(path, netns):
+    """retina trace --count -o json: the storm key's count so far (the interval deltas summed)."""
+    n = 0
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue	# a line being written
+            if not o.get("final"):
+                n += sum(k["count"] for k in o["keys"] if k["dport"] == PORT and k["netns"] == netns)
+    return n
+
+
 def measure(name, argv, pair, flooder, tmp):
     out_path = Path(tmp) / f"{name}.out"
     err_path = Path(tmp) / f"{name}.err"
     needle = (f'"dst_ip":"{pair.B4}"' if "json" in argv else f"-> {pair.B4}").encode()
+    netns = pair.inode(pair.b)
+    tally = (lambda path: counted(path, netns)) if "--count" in argv else (lambda path: count_lines(path, needle))
     res = {"name": name}
     # a trickle of drops, so "first event" means the tracer is really capturing
     trickle = pair.popen(pair.a, [flooder, pair.B4, str(PORT), "200", "60"], stdout=subprocess.DEVNULL)
@@ -124,7 +145,7 @@ def measure(name, argv, pair, flooder, tmp):
         while time.monotonic() - t0 < 60 and proc.poll() is None:
             if res.get("attached") is None and b" attached " in err_path.read_bytes():
                 res["attached"] = time.monotonic() - t0
-            if count_lines(out_path, needle):
+            if tally(out_path):
                 res["first_event"] = time.monotonic() - t0
                 break
             time.sleep(0.002)
@@ -135,11 +156,11 @@ def measure(name, argv, pair, flooder, tmp):
             proc.kill()
             return None
         time.sleep(0.5)
-        lines0, pkts0, cpu0 = count_lines(out_path, needle), rule_packets(pair), cpu_seconds(proc.pid)
+        lines0, pkts0, cpu0 = tally(out_path), rule_packets(pair), cpu_seconds(proc.pid)
         sent, took = flood(pair, flooder, STORM_PPS, STORM_SECONDS)
         time.sleep(1.0)	# let the reader drain
         res["generated"] = rule_packets(pair) - pkts0
-        res["delivered"] = count_lines(out_path, needle) - lines0
+        res["delivered"] = tally(out_path) - lines0
         res["cpu"] = cpu_seconds(proc.pid) - cpu0
         res["storm_pps"] = sent / took
         sent, took = flood(pair, flooder, 0, MAX_SECONDS)
@@ -154,6 +175,9 @@ def measure(name, argv, pair, flooder, tmp):
     err = err_path.read_text()
     if name.startswith("retina"):
         m = re.search(r"(\d+) lost", err)
+        if "--count" in argv:	# the kernel's own account: events it skipped the program for
+            res["lost"] = int(re.search(r"(\d+) events not counted", err).group(1)) if "not counted" in err else 0
+            return res
         res["lost"] = int(m.group(1)) if m else None
     else:
         res["lost"] = sum(int(n) for n in re.findall(r"Lost (\d+) events", err))
@@ -195,6 +219,10 @@ def main():
                              tmp),
                      measure("retina+both", [retina, "trace", "--stack", "-w", str(Path(tmp) / "both.pcapng")],
                              pair, flooder, tmp)]
+        # counting in the kernel: every mode side by side with bpftrace in the first table
+        results += [r for r in forensics[:2] if r]
+        results.append(measure("retina-count", [retina, "trace", "--count", "-o", "json", "--interval", "250ms"],
+                               pair, flooder, tmp))
         if have_bpftrace:
             script = Path(tmp) / "trace.bt"
             script.write_text(BPFTRACE_SCRIPT)
@@ -249,19 +277,24 @@ def main():
     print(f"  {'':30s}" + "".join(f"{r['name']:>14s}" for r in results))
     for label, key, spec in rows:
         print(f"  {label:30s}" + "".join(f"{fmt(r.get(key), spec):>14s}" for r in results))
-    if len(results) == 2:
-        ours, theirs = results[0], results[1]
+    if len(results) >= 2 and results[0]["name"] == "retina" and results[-1]["name"] == "bpftrace":
+        ours, theirs = results[0], results[-1]
         print("ratios (bpftrace / retina):")
         for label, key in (("start to first event", "first_event"), ("peak RSS", "rss_kb"),
                            ("CPU per event", "us_per_event")):
             if ours.get(key) and theirs.get(key):
                 print(f"  {label:22s} {theirs[key] / ours[key]:.1f}x")
-        print(f"  {'drop path pkt/s':22s} retina {ours['slowdown']:.1%} of no-tracer, "
-              f"bpftrace {theirs['slowdown']:.1%}")
+        print(f"  {'drop path pkt/s':22s} " + ", ".join(f"{r['name']} {r['slowdown']:.1%}" for r in results)
+              + " of no-tracer")
+        print(f"  {'CPU per event':22s} " + ", ".join(
+            f"{r['name']} {r['us_per_event'] / theirs['us_per_event']:.2f}x" for r in results[:-1]
+            if r.get("us_per_event") and theirs.get("us_per_event")) + " of bpftrace's")
 
     plain = results[0] if results and results[0]["name"] == "retina" else None
     if plain and forensics:
         for r in forensics:
+            if "rss_mb" in r:
+                continue	# already in the first table
             r["rss_mb"] = r["rss_kb"] / 1024
             r["us_per_event"] = r["cpu"] * 1e6 / r["delivered"] if r["delivered"] else None
             r["slowdown"] = r["max_pps"] / base_pps

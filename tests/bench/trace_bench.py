@@ -14,6 +14,12 @@ retina trace --count (-c) counts in the kernel and sends no event: its "events d
 are the counts its JSON lines report for the storm's key (they must equal the rule's
 counter: "generated"), and its CPU per event is the reader's CPU over those.
 
+The machine may be noisy (shared cores): each tracer's drop path is compared with a
+no-tracer run right before and after it (their mean), not with one taken minutes
+earlier. The kernel's own account of each tracer's BPF programs (run time per run,
+BPF_ENABLE_STATS while the bench runs) is printed too: it does not depend on how busy
+the other cores are.
+
 usage: trace_bench.py BUILD/retina [emit]   (as root; installs Debian's bpftrace if missing;
        emit: only -o json against -o json --emit-packets)
 """
@@ -31,6 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
 from netns import NetPair  # noqa: E402
+from tracer import fdinfo_ids  # noqa: E402
 
 STORM_PPS = int(os.environ.get("STORM_PPS", "100000"))
 STORM_SECONDS = float(os.environ.get("STORM_SECONDS", "4"))
@@ -100,6 +107,23 @@ def flood(pair, flooder, pps, seconds):
     return int(sent), float(took)
 
 
+def enable_bpf_stats():
+    """BPF_ENABLE_STATS: the kernel times every BPF program while the returned fd is open."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(8)	# union bpf_attr.enable_stats: type = BPF_STATS_RUN_TIME (0)
+    fd = libc.syscall(321 if os.uname().machine == "x86_64" else 280, 32, attr, 8)
+    return fd if fd >= 0 else None
+
+
+def prog_stats(pid):
+    """(run_time_ns, run_cnt) summed over the BPF programs process pid holds."""
+    ids = fdinfo_ids(pid, "prog_id")
+    progs = json.loads(sh(["bpftool", "-j", "prog", "show"]).stdout or "[]")
+    mine = [p for p in progs if p["id"] in ids]
+    return sum(p.get("run_time_ns", 0) for p in mine), sum(p.get("run_cnt", 0) for p in mine)
+
+
 def cpu_seconds(pid):
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -136,6 +160,8 @@ def measure(name, argv, pair, flooder, tmp):
     netns = pair.inode(pair.b)
     tally = (lambda path: counted(path, netns)) if "--count" in argv else (lambda path: count_lines(path, needle))
     res = {"name": name}
+    sent, took = flood(pair, flooder, 0, MAX_SECONDS)
+    base_before = sent / took
     # a trickle of drops, so "first event" means the tracer is really capturing
     trickle = pair.popen(pair.a, [flooder, pair.B4, str(PORT), "200", "60"], stdout=subprocess.DEVNULL)
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -163,8 +189,11 @@ def measure(name, argv, pair, flooder, tmp):
         res["delivered"] = tally(out_path) - lines0
         res["cpu"] = cpu_seconds(proc.pid) - cpu0
         res["storm_pps"] = sent / took
+        ns0, runs0 = prog_stats(proc.pid)
         sent, took = flood(pair, flooder, 0, MAX_SECONDS)
         res["max_pps"] = sent / took
+        ns1, runs1 = prog_stats(proc.pid)
+        res["bpf_ns"] = (ns1 - ns0) / (runs1 - runs0) if runs1 > runs0 and ns1 > ns0 else None
         res["rss_kb"] = peak_rss_kb(proc.pid)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
@@ -172,6 +201,8 @@ def measure(name, argv, pair, flooder, tmp):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    sent, took = flood(pair, flooder, 0, MAX_SECONDS)
+    res["base_pps"] = (base_before + sent / took) / 2
     err = err_path.read_text()
     if name.startswith("retina"):
         m = re.search(r"(\d+) lost", err)
@@ -196,6 +227,9 @@ def main():
     if os.geteuid():
         sys.exit("bench: needs root (BPF, namespaces)")
     have_bpftrace = ensure_bpftrace()
+    stats_fd = enable_bpf_stats()	# closed at exit: the kernel stops timing
+    if stats_fd is None:
+        print("bench: BPF_ENABLE_STATS refused: no BPF run time per run")
     tmp = tempfile.mkdtemp(prefix="retina-bench-")
     pair = NetPair()
     results, forensics, emit = [], [], []
@@ -240,7 +274,7 @@ def main():
     for r in emit:
         r["rss_mb"] = r["rss_kb"] / 1024
         r["us_per_event"] = r["cpu"] * 1e6 / r["delivered"] if r["delivered"] else None
-        r["slowdown"] = r["max_pps"] / base_pps
+        r["slowdown"] = r["max_pps"] / r["base_pps"]
     if len(emit) == 2:
         j, e = emit
         print(f"\nretina trace -o json --emit-packets, same storm ({STORM_PPS}/s for {STORM_SECONDS:g}s)")
@@ -256,7 +290,7 @@ def main():
         return
     forensics = [r for r in forensics if r]
     print(f"\nretina trace vs bpftrace ({'' if have_bpftrace else 'bpftrace skipped; '}"
-          f"drop storm {STORM_PPS}/s for {STORM_SECONDS:g}s; no-tracer drop path {base_pps:,.0f} pkt/s)")
+          f"drop storm {STORM_PPS}/s for {STORM_SECONDS:g}s; no-tracer drop path {base_pps:,.0f} pkt/s at the start)")
     rows = [
         ("launch -> first event (s)", "first_event", ".3f"),
         ("launch -> 'attached' (s)", "attached", ".3f"),
@@ -268,12 +302,14 @@ def main():
         ("events lost (reported)", "lost", ",d"),
         ("CPU us per event", "us_per_event", ".2f"),
         ("drop path, max pkt/s", "max_pps", ",.0f"),
+        ("no tracer, before/after (pkt/s)", "base_pps", ",.0f"),
         ("drop path vs no tracer", "slowdown", ".1%"),
+        ("BPF run time per run (ns)", "bpf_ns", ",.0f"),
     ]
     for r in results:
         r["rss_mb"] = r["rss_kb"] / 1024
         r["us_per_event"] = r["cpu"] * 1e6 / r["delivered"] if r["delivered"] else None
-        r["slowdown"] = r["max_pps"] / base_pps
+        r["slowdown"] = r["max_pps"] / r["base_pps"]
     print(f"  {'':30s}" + "".join(f"{r['name']:>14s}" for r in results))
     for label, key, spec in rows:
         print(f"  {label:30s}" + "".join(f"{fmt(r.get(key), spec):>14s}" for r in results))
@@ -297,7 +333,7 @@ def main():
                 continue	# already in the first table
             r["rss_mb"] = r["rss_kb"] / 1024
             r["us_per_event"] = r["cpu"] * 1e6 / r["delivered"] if r["delivered"] else None
-            r["slowdown"] = r["max_pps"] / base_pps
+            r["slowdown"] = r["max_pps"] / r["base_pps"]
         cols = [plain] + forensics
         print(f"\nretina trace forensics, same storm ({STORM_PPS}/s for {STORM_SECONDS:g}s)")
         print(f"  {'':30s}" + "".join(f"{r['name']:>14s}" for r in cols))

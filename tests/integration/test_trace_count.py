@@ -4,11 +4,10 @@ counter, the interval deltas sum to the totals, filters apply, and a stop leaves
 BPF program or map behind."""
 import json
 import re
-import os
 
 from conftest import require, run
 from test_trace import bpf_ids_held_by, bpftool_ids, iptables
-from tracer import Tracer, wait_for
+from tracer import Tracer, fdinfo_ids, wait_for
 
 PORT, OTHER = 7001, 7002
 
@@ -116,14 +115,7 @@ def test_sigint_leaves_no_program_or_map(retina):
     require("bpftool")
     with Tracer(retina, "--count") as t:
         progs, _ = bpf_ids_held_by(t.proc.pid)
-        maps = set()
-        for fd in os.listdir(f"/proc/{t.proc.pid}/fdinfo"):
-            try:
-                m = re.search(r"^map_id:\s+(\d+)", open(f"/proc/{t.proc.pid}/fdinfo/{fd}").read(), re.M)
-            except OSError:
-                continue
-            if m:
-                maps.add(int(m.group(1)))
+        maps = fdinfo_ids(t.proc.pid, "map_id")
         assert len(progs) == 5 and maps and maps <= bpftool_ids("map")
         assert t.stop() == 0
     _, final = counts(t.stdout)

@@ -187,8 +187,14 @@ static __always_inline bool from_skb_typed(struct trace_event *e, const struct s
 
 	if (dev) {
 		e->ifindex = typed ? dev->ifindex : BPF_CORE_READ(dev, ifindex);
-		if (!count_mode)	/* counting stores the name once per key */
+		if (!count_mode && typed) {	/* plain loads: IFNAMSIZ bytes, NUL-terminated by the kernel */
+			const __u64 *nm = (const __u64 *)dev->name;
+			__u64 *to = (__u64 *)e->ifname;
+			to[0] = nm[0];
+			to[1] = nm[1];
+		} else if (!count_mode) {	/* counting stores the name once per key */
 			BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
+		}
 		e->netns = typed ? dev->nd_net.net->ns.inum : BPF_CORE_READ(dev, nd_net.net, ns.inum);
 	}
 	if (!head || nh == 0xffff)
@@ -269,17 +275,35 @@ static __always_inline void start(struct trace_event *e, __u8 type)
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 }
 
+/* Bytes this CPU queued since it last woke the reader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwoken SEC(".maps");
+
 static __always_inline void emit(const void *rec, __u64 size, __u8 type)
 {
 	/*
 	 * Waking the reader per event costs more than the event: wake it only
-	 * when this event makes the pending data cross wake_bytes (it drains
-	 * everything then); below that, its timer picks events up.
+	 * when this CPU queued wake_bytes since its last wakeup (the reader
+	 * drains everything then); below that, its timer picks events up. A
+	 * per-CPU count is an inlined array lookup; asking the ring for its
+	 * pending bytes is a helper call per event.
 	 */
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 rec_size = (size + 8 + 7) & ~7ULL;	/* with the record header */
-	bool cross = avail + rec_size >= wake_bytes && avail < wake_bytes;
-	if (bpf_ringbuf_output(&events, (void *)rec, size, cross ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
+	__u32 zero = 0;
+	__u64 *queued = bpf_map_lookup_elem(&unwoken, &zero);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (queued) {
+		*queued += (size + 8 + 7) & ~7ULL;	/* with the record header */
+		if (*queued >= wake_bytes) {
+			*queued = 0;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
+	if (bpf_ringbuf_output(&events, (void *)rec, size, flags))
 		__sync_fetch_and_add(&lost[type < TT_COUNT ? type : 0], 1);
 }
 

@@ -21,6 +21,10 @@
 #define IPPROTO_UDP 17
 #define IPPROTO_SCTP 132
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
+#define BPF_MAP_TYPE_PERCPU_HASH 5
+#define BPF_MAP_TYPE_STACK_TRACE 7
+#define BPF_F_NO_PREALLOC 1
+#define BPF_NOEXIST 1
 
 /* Set by user space before load. */
 const volatile __u32 n_nets = 0;
@@ -49,15 +53,40 @@ const volatile __u32 stack_types = 0;
 /* -w: bytes of each dropped packet to capture (0: none). */
 const volatile __u32 snaplen = 0;
 
+/* --count: count by key in the kernel (counts), no event leaves it. */
+const volatile bool count_mode = false;
+
 /* Events the ring buffer had no room for, per type. */
 __u64 lost[TT_COUNT] = {};
+/* --count: events counted under no key (the key table was full), per type. */
+__u64 unkeyed[TT_COUNT] = {};
+
+/*
+ * No preallocation: memory for the keys seen, not for TRACE_COUNT_KEYS per
+ * CPU (user space sets max_entries 1 when not counting).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, TRACE_COUNT_KEYS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct trace_count_key);
+	__type(value, struct trace_count_val);
+} counts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 2 << 20);
 } events SEC(".maps");
 
-/* Where a record with a stack or packet is built: too big for the BPF stack. */
+/* --stack: each distinct stack once (user space sets max_entries 1 without it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, TRACE_STACK_IDS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, TRACE_MAX_FRAMES * sizeof(__u64));
+} stacks SEC(".maps");
+
+/* Where a record with a packet is built: too big for the BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -142,25 +171,39 @@ static __always_inline void from_sock(struct trace_event *e, const struct sock *
 	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-/* IP header and ports of an skb; false when it carries no IP packet. */
-static __always_inline bool from_skb(struct trace_event *e, const struct sk_buff *skb)
+/*
+ * IP header and ports of an skb; false when it carries no IP packet. typed:
+ * skb is a tracepoint argument (tp_btf), so its fields are plain loads the
+ * verifier guards, not a helper call each; the packet bytes still need one.
+ */
+static __always_inline bool from_skb_typed(struct trace_event *e, const struct sk_buff *skb, bool typed)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
-	__u8 ip[40];
+	unsigned char *head = typed ? skb->head : BPF_CORE_READ(skb, head);
+	__u16 nh = typed ? skb->network_header : BPF_CORE_READ(skb, network_header);
+	__u16 proto = bpf_ntohs(typed ? skb->protocol : BPF_CORE_READ(skb, protocol));
+	struct net_device *dev = typed ? skb->dev : BPF_CORE_READ(skb, dev);
+	__u8 ip[44];
 	__u32 l4;
 
 	if (dev) {
-		e->ifindex = BPF_CORE_READ(dev, ifindex);
-		BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
-		e->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		e->ifindex = typed ? dev->ifindex : BPF_CORE_READ(dev, ifindex);
+		if (!count_mode && typed) {	/* plain loads: IFNAMSIZ bytes, NUL-terminated by the kernel */
+			const __u64 *nm = (const __u64 *)dev->name;
+			__u64 *to = (__u64 *)e->ifname;
+			to[0] = nm[0];
+			to[1] = nm[1];
+		} else if (!count_mode) {	/* counting stores the name once per key */
+			BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
+		}
+		e->netns = typed ? dev->nd_net.net->ns.inum : BPF_CORE_READ(dev, nd_net.net, ns.inum);
 	}
 	if (!head || nh == 0xffff)
 		return false;
 	if (proto == ETH_P_IP) {
-		if (bpf_probe_read_kernel(ip, 20, head + nh) || (ip[0] >> 4) != 4)
+		/* header and ports in one read when there are no options (nearly always) */
+		if (bpf_probe_read_kernel(ip, 24, head + nh) && bpf_probe_read_kernel(ip, 20, head + nh))
+			return false;
+		if ((ip[0] >> 4) != 4)
 			return false;
 		e->family = AF_INET;
 		e->proto = ip[9];
@@ -169,15 +212,28 @@ static __always_inline bool from_skb(struct trace_event *e, const struct sk_buff
 		/* a later fragment has no ports */
 		if ((((__u16)ip[6] << 8 | ip[7]) & 0x1fff) != 0)
 			return true;
+		if (ip[0] == 0x45) {
+			if (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP || e->proto == IPPROTO_SCTP) {
+				e->sport = (__u16)ip[20] << 8 | ip[21];
+				e->dport = (__u16)ip[22] << 8 | ip[23];
+			}
+			return true;
+		}
 		l4 = nh + (ip[0] & 0xf) * 4;
 	} else if (proto == ETH_P_IPV6) {
-		if (bpf_probe_read_kernel(ip, 40, head + nh) || (ip[0] >> 4) != 6)
+		if (bpf_probe_read_kernel(ip, 44, head + nh) && bpf_probe_read_kernel(ip, 40, head + nh))
+			return false;
+		if ((ip[0] >> 4) != 6)
 			return false;
 		e->family = AF_INET6;
 		e->proto = ip[6];
 		__builtin_memcpy(e->saddr, &ip[8], 16);
 		__builtin_memcpy(e->daddr, &ip[24], 16);
-		l4 = nh + 40;
+		if (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP || e->proto == IPPROTO_SCTP) {
+			e->sport = (__u16)ip[40] << 8 | ip[41];
+			e->dport = (__u16)ip[42] << 8 | ip[43];
+		}
+		return true;
 	} else {
 		return false;
 	}
@@ -189,6 +245,11 @@ static __always_inline bool from_skb(struct trace_event *e, const struct sk_buff
 		}
 	}
 	return true;
+}
+
+static __always_inline bool from_skb(struct trace_event *e, const struct sk_buff *skb)
+{
+	return from_skb_typed(e, skb, false);
 }
 
 static __always_inline void swap_ends(struct trace_event *e)
@@ -207,22 +268,42 @@ static __always_inline void start(struct trace_event *e, __u8 type)
 {
 	__builtin_memset(e, 0, sizeof(*e));
 	e->type = type;
+	if (count_mode)	/* not in the key: three helper calls saved */
+		return;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 }
 
+/* Bytes this CPU queued since it last woke the reader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwoken SEC(".maps");
+
 static __always_inline void emit(const void *rec, __u64 size, __u8 type)
 {
 	/*
 	 * Waking the reader per event costs more than the event: wake it only
-	 * when this event makes the pending data cross wake_bytes (it drains
-	 * everything then); below that, its timer picks events up.
+	 * when this CPU queued wake_bytes since its last wakeup (the reader
+	 * drains everything then); below that, its timer picks events up. A
+	 * per-CPU count is an inlined array lookup; asking the ring for its
+	 * pending bytes is a helper call per event.
 	 */
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 rec_size = (size + 8 + 7) & ~7ULL;	/* with the record header */
-	bool cross = avail + rec_size >= wake_bytes && avail < wake_bytes;
-	if (bpf_ringbuf_output(&events, (void *)rec, size, cross ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
+	__u32 zero = 0;
+	__u64 *queued = bpf_map_lookup_elem(&unwoken, &zero);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (queued) {
+		*queued += (size + 8 + 7) & ~7ULL;	/* with the record header */
+		if (*queued >= wake_bytes) {
+			*queued = 0;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
+	if (bpf_ringbuf_output(&events, (void *)rec, size, flags))
 		__sync_fetch_and_add(&lost[type < TT_COUNT ? type : 0], 1);
 }
 
@@ -253,11 +334,48 @@ static __always_inline void capture(struct trace_extra *x, const struct sk_buff 
 }
 
 /*
+ * --count: one more for e's key on this CPU. No atomic: the value is this
+ * CPU's, and a program does not run nested on its CPU (the kernel counts
+ * such a miss in the program's recursion_misses, which we report).
+ */
+static __always_inline void count(const struct trace_event *e, __u64 location, const struct sk_buff *skb)
+{
+	struct trace_count_key k = {
+		.location = location,
+		.reason = e->reason,
+		.netns = e->netns,
+		.ifindex = e->ifindex,
+		.dport = e->dport,
+		.type = e->type,
+		.proto = e->proto,
+	};
+	struct trace_count_val *v = bpf_map_lookup_elem(&counts, &k);
+
+	if (v) {
+		v->count++;
+		return;
+	}
+	struct trace_count_val nv = { .count = 1 };
+	struct net_device *dev = skb ? BPF_CORE_READ(skb, dev) : NULL;
+	if (dev)
+		BPF_CORE_READ_STR_INTO(&nv.ifname, dev, name);
+	if (!bpf_map_update_elem(&counts, &k, &nv, BPF_NOEXIST))
+		return;
+	/* another CPU added the key meanwhile (its value here is 0), or the table is full */
+	v = bpf_map_lookup_elem(&counts, &k);
+	if (v)
+		v->count++;
+	else
+		__sync_fetch_and_add(&unkeyed[e->type < TT_COUNT ? e->type : 0], 1);
+}
+
+/*
  * Built on the stack and copied in only when it passes the filters: a
  * filtered-out event never touches the ring buffer. skb: the dropped packet
- * (an IP packet), for -w.
+ * (an IP packet), for -w. location: --count's, of a DROP.
  */
-static __always_inline int finish_skb(void *ctx, struct trace_event *e, const struct sk_buff *skb)
+static __always_inline int finish_at(void *ctx, struct trace_event *e, const struct sk_buff *skb, __u64 location,
+				     const struct sk_buff *dev_skb)
 {
 	bool want_stack = stack_types & (1u << e->type);
 	bool want_pkt = snaplen && skb;
@@ -265,21 +383,37 @@ static __always_inline int finish_skb(void *ctx, struct trace_event *e, const st
 
 	if (!wanted(e))
 		return 0;
+	if (count_mode) {
+		count(e, location, dev_skb);
+		return 0;
+	}
 	if (!want_stack && !want_pkt) {
 		emit(e, sizeof(*e), e->type);
+		return 0;
+	}
+	/* only the filters' survivors get here: the stack walk costs no other drop */
+	long stack_id = want_stack ? bpf_get_stackid(ctx, &stacks, 0) : 0;
+	if (!want_pkt) {	/* small enough for the BPF stack: no scratch lookup, no copy */
+		struct {
+			struct trace_event e;
+			__s32 stack_id;
+			__u32 caplen, pktlen, flags;
+		} s;
+		__builtin_memcpy(&s.e, e, sizeof(*e));
+		s.stack_id = stack_id;
+		s.caplen = s.pktlen = 0;
+		s.flags = TX_STACK;
+		emit(&s, sizeof(s), e->type);
 		return 0;
 	}
 	struct trace_record *r = bpf_map_lookup_elem(&scratch, &zero);
 	if (!r)
 		return 0;
 	__builtin_memcpy(&r->e, e, sizeof(*e));
-	r->x.nframes = r->x.caplen = r->x.pktlen = r->x.flags = 0;
-	if (want_stack) {
-		long n = bpf_get_stack(ctx, r->x.stack, sizeof(r->x.stack), 0);
+	r->x.stack_id = stack_id;
+	r->x.caplen = r->x.pktlen = r->x.flags = 0;
+	if (want_stack)
 		r->x.flags |= TX_STACK;
-		if (n > 0)
-			r->x.nframes = n / 8;
-	}
 	if (want_pkt)
 		capture(&r->x, skb);
 	__u32 cap = r->x.caplen;
@@ -291,7 +425,7 @@ static __always_inline int finish_skb(void *ctx, struct trace_event *e, const st
 
 static __always_inline int finish(void *ctx, struct trace_event *e)
 {
-	return finish_skb(ctx, e, NULL);
+	return finish_at(ctx, e, NULL, 0, NULL);
 }
 
 static __always_inline bool reason_wanted(__u32 reason)
@@ -322,14 +456,14 @@ int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 		return 0;
 	start(e, TT_DROP);
 	e->reason = reason;
-	bool ip = from_skb(e, skb);
+	bool ip = from_skb_typed(e, skb, true);
 	if (!ip) {
-		struct sock *sk = BPF_CORE_READ(skb, sk);
+		struct sock *sk = skb->sk;
 		if (sk)
 			from_sock(e, sk);
 	}
 	e->state = 0;
-	return finish_skb(ctx, e, ip ? skb : NULL);
+	return finish_at(ctx, e, ip ? skb : NULL, ctx[1], skb);
 }
 
 SEC("tp_btf/tcp_send_reset")

@@ -39,27 +39,51 @@ struct trace_event {
 /*
  * With --stack or -w an event record goes on with this (the ring buffer
  * record is longer than struct trace_event; the packet bytes are cut to
- * caplen). The stack comes first so its offset is fixed.
+ * caplen). A stack is kept once in the kernel's stack map (TRACE_MAX_FRAMES
+ * return addresses, innermost first, 0 after the last): the event carries
+ * its id, and user space reads and symbolises each id once.
  */
 #define TRACE_MAX_FRAMES 32
 #define TRACE_SNAPLEN_MAX 1024
+#define TRACE_STACK_IDS 16384	/* the stack map's size (ids are below it) */
 
 struct trace_extra {
-	__u32 nframes;		/* kernel return addresses in stack[], innermost first */
+	__s32 stack_id;		/* in the stacks map; < 0: -errno, no stack (-EEXIST: its slot was taken) */
 	__u32 caplen;		/* bytes of pkt[]: the packet from its network header */
 	__u32 pktlen;		/* the packet's whole length from its network header */
 	__u32 flags;		/* TX_* */
-	__u64 stack[TRACE_MAX_FRAMES];
 	__u8 pkt[TRACE_SNAPLEN_MAX];
 };
 
-#define TX_STACK 1		/* stack[] was asked for (nframes 0: the kernel gave none) */
+#define TX_STACK 1		/* stack_id was asked for */
 #define TX_PKT 2		/* pkt[] holds an IPv4 or IPv6 packet */
 
 struct trace_record {
 	struct trace_event e;
 	struct trace_extra x;
 };
+
+/*
+ * --count: events are counted in the kernel by this key (a per-CPU hash; no
+ * ring buffer). The interface's name is stored with the count when the key
+ * is first seen on a CPU: a hit costs no string read.
+ */
+struct trace_count_key {
+	__u64 location;		/* DROP: kfree_skb's caller (kernel text address); else 0 */
+	__u32 reason;
+	__u32 netns;
+	__u32 ifindex;
+	__u16 dport;		/* host order; 0 when the protocol has none */
+	__u8 type;		/* enum trace_type */
+	__u8 proto;
+};
+
+struct trace_count_val {
+	__u64 count;
+	char ifname[16];	/* on the CPU that added the key; "" on the others */
+};
+
+#define TRACE_COUNT_KEYS 16384
 
 /* A network of --ip/--cidr: the address with host bits cleared, and its mask. */
 struct trace_net {

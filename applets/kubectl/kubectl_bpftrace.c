@@ -34,6 +34,7 @@
 #include "applets/kubectl/kubectl_bpftrace.h"
 #include "applets/kubectl/kubectl_retina.h"
 #include "applets/trace/trace.h"
+#include "applets/trace/trace_count.h"
 #include "applets/trace/trace_io.h"
 #include "kube/client.h"
 #include "kube/debugpod.h"
@@ -71,6 +72,14 @@ const char kubectl_bpftrace_help[] =
 	"                                    to stderr. JSON lines on stdout carry no packet bytes\n"
 	"      --snaplen N                   with -w: bytes of each packet from its IP header\n"
 	"                                    (default 256, max 1024)\n"
+	"  -c, --count                       count in the kernel instead (retina trace --count: exact at\n"
+	"                                    any rate): every node's counts by type, reason, drop\n"
+	"                                    location, netns, interface, protocol and port in one table\n"
+	"                                    with a NODE column and a \"*\" row per key across nodes,\n"
+	"                                    redrawn on a terminal, appended when piped; the totals at\n"
+	"                                    the end. -o json: the nodes' COUNTS lines with \"node\"\n"
+	"      --interval D                  with --count: how often (default 1s)\n"
+	"      --top N                       with --count: the N busiest keys (default 20; 0: all)\n"
 	"  -l, --selector SEL                every Linux node matching the label selector\n"
 	"      --max-nodes N                 allow up to N trace pods (needed above 20)\n"
 	"  -o, --output table|json           table (default), or JSON lines with a \"node\" field\n"
@@ -93,7 +102,8 @@ const char kubectl_bpftrace_help[] =
 	"  kubectl retina bpftrace -l agentpool=blue --drops\n"
 	"  kubectl retina bpftrace node-1 --drops --stack --nft --allow-system-changes\n"
 	"  kubectl retina bpftrace node-1 node-2 --drops --ip 10.0.0.4 -w drops.pcapng\n"
-	"  kubectl retina bpftrace -l agentpool=blue --drops -w - | tshark -r -\n";
+	"  kubectl retina bpftrace -l agentpool=blue --drops -w - | tshark -r -\n"
+	"  kubectl retina bpftrace -l agentpool=blue --drops --count --top 10\n";
 
 #define MAX_TRACE_ARGS 96
 #define NODES_WITHOUT_FLAG 20	/* more needs --max-nodes: no accidental fleet-wide BPF pods */
@@ -131,6 +141,11 @@ struct bt_args {
 	uint32_t snaplen;
 	struct pcap_out pcap;
 	FILE *out;		/* table or JSON lines: stdout, or stderr with -w - */
+	/* --count: every node's counts merged */
+	bool count;
+	uint64_t interval_ms, top;
+	char interval[32];
+	struct count_table *counts;	/* the table: the renderers are given a const bt_args */
 };
 
 static void push(struct bt_args *a, const char *s)
@@ -173,7 +188,8 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	const char *repo = NULL, *version = NULL;
 	unsigned nnets = 0, nports = 0, types = 0;
 	bool nft = false, allow_changes = false;
-	const char *stack = NULL, *snaplen = NULL;
+	const char *stack = NULL, *snaplen = NULL, *interval = NULL;
+	bool top_given = false;
 	struct trace_net net;
 	char err[300];
 	uint64_t v;
@@ -246,6 +262,17 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 					    optarg);
 			a->selector = optarg;
 			break;
+		case 'c': a->count = true; break;
+		case KO_INTERVAL:
+			if (parse_duration_ms(optarg, &a->interval_ms) || a->interval_ms < 10 || a->interval_ms > 86400000)
+				usage_error("bad --interval '%s': a duration from 10ms to 24h, like 1s or 500ms", optarg);
+			interval = optarg;
+			break;
+		case KO_TOP:
+			if (parse_u64(optarg, 0, 1000000, &a->top))
+				usage_error("bad --top '%s': a number of rows (0: all)", optarg);
+			top_given = true;
+			break;
 		case KO_MAX_NODES:
 			if (parse_u64(optarg, 1, 100000, &a->max_nodes))
 				usage_error("bad --max-nodes '%s': a number of nodes from 1 to 100000", optarg);
@@ -310,6 +337,23 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 		usage_error("-w writes dropped packets: use it with --drops (or no event flag)");
 	if (snaplen && !a->write_path)
 		usage_error("--snaplen sets how much of each packet -w writes: use it with -w FILE");
+	if (a->count) {
+		const char *other = stack ? "--stack" : nft ? "--nft" : a->write_path ? "-w" : NULL;
+		if (other)
+			usage_error("%s works on each event, --count only counts them in the kernel: use one or the other",
+				    other);
+		/* the pods' cadence: their count lines instead of STATS lines (argv[4], argv[5]) */
+		snprintf(a->interval, sizeof(a->interval), "%s", interval ? interval : "1s");
+		a->argv[4] = "--interval";
+		a->argv[5] = a->interval;
+		push(a, "--count");
+	} else if (interval || top_given) {
+		usage_error("--%s sets how --count prints: use it with --count (-c)", interval ? "interval" : "top");
+	}
+	if (!a->interval_ms)
+		a->interval_ms = 1000;
+	if (!top_given)
+		a->top = 20;
 	if (stack)
 		push(a, stack);
 	if (nft) {
@@ -436,13 +480,63 @@ static void stop_reader(struct bt_node *n)
 	n->fd = -1;
 }
 
+/*
+ * --count: a node's COUNTS line merged (its JSON passed on with "node");
+ * it also stands for a STATS line, for the drain on a stop. false: not
+ * such a line (the tracer's own words, for bt_handle_line).
+ */
+static bool count_line(const struct bt_args *a, struct bt_node *n)
+{
+	int r = count_parse_json(a->counts, n->name, n->line);
+	size_t len = strlen(n->line);
+
+	if (r == 0)
+		return false;
+	if (r < 0) {
+		fprintf(stderr, "%s: node %s: an unreadable count line was skipped (%zu bytes)\n", applet_name, n->name,
+			len);
+		return true;
+	}
+	n->s.stats_lines++;
+	n->s.final_stats = r == 2;
+	while (len && (unsigned char)n->line[len - 1] <= ' ')
+		len--;
+	if (a->render.json && len && n->line[len - 1] == '}')	/* parsed: an object; the node is a DNS label */
+		fprintf(a->out, "%.*s,\"node\":\"%s\"}\n", (int)(len - 1), n->line, n->name);
+	return true;
+}
+
+/* --count, as a table: the interval's merged counts (redrawn on a terminal), or the totals. */
+static void count_render(const struct bt_args *a, double secs, bool totals)
+{
+	char title[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	if (totals)
+		snprintf(title, sizeof(title), "totals over %.1fs", secs);
+	else
+		snprintf(title, sizeof(title), "%02d:%02d:%02d UTC, last %.1fs", tm.tm_hour, tm.tm_min, tm.tm_sec, secs);
+	struct count_view v = { .title = title, .secs = secs, .by_delta = !totals, .node_col = a->nnodes > 1,
+				.top = a->top };
+	if (!totals && isatty(fileno(a->out)))
+		fputs("\033[H\033[J", a->out);
+	else
+		fputc('\n', a->out);
+	count_print_table(a->counts, &v, a->out);
+	fflush(a->out);
+	count_table_tick(a->counts);
+}
+
 /* The bytes a reader sent: whole lines to the renderer, a partial one kept. */
 static void feed(const struct bt_args *a, struct bt_node *n, const char *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] == '\n') {
 			n->line[n->used] = '\0';
-			bt_handle_line(&n->s, &a->render, n->line, a->out, stderr);
+			if (!a->count || !count_line(a, n))
+				bt_handle_line(&n->s, &a->render, n->line, a->out, stderr);
 			n->used = 0;
 		} else if (n->used < LINE_MAX_BYTES - 1) {
 			n->line[n->used++] = buf[i];
@@ -459,8 +553,12 @@ static void follow(struct kube_client *k, const struct bt_args *a, struct bt_nod
 	struct pollfd *p = calloc(a->nnodes, sizeof(*p));
 	size_t *idx = calloc(a->nnodes, sizeof(*idx));
 	long long start = mono_ms(), deadline = a->duration_ms ? start + (long long)a->duration_ms : -1;
-	long long drain_until = -1;
+	long long drain_until = -1, drain_ms = STATS_DRAIN_MS;
+	long long next_render = start + (long long)a->interval_ms, last_render = start;
 	char buf[16384];
+
+	if (a->count)	/* the next count line: an interval away, and the log's way here */
+		drain_ms = (long long)a->interval_ms + STATS_DRAIN_MS - 1000;
 
 	if (!p || !idx) {
 		warnx("out of memory");
@@ -469,7 +567,7 @@ static void follow(struct kube_client *k, const struct bt_args *a, struct bt_nod
 	for (;;) {
 		long long now = mono_ms();
 		if (drain_until < 0 && (stop_signal || (deadline >= 0 && now >= deadline))) {
-			drain_until = now + STATS_DRAIN_MS;
+			drain_until = now + drain_ms;
 			for (size_t i = 0; i < a->nnodes; i++)
 				nodes[i].stats_at_stop = nodes[i].s.stats_lines;
 		}
@@ -488,6 +586,16 @@ static void follow(struct kube_client *k, const struct bt_args *a, struct bt_nod
 			break;
 		long long until = drain_until >= 0 ? drain_until : deadline;
 		int wait_ms = until < 0 ? 1000 : until - now > 1000 ? 1000 : (int)(until - now);
+		if (a->count && !a->render.json && drain_until < 0) {
+			if (now >= next_render) {
+				count_render(a, (now - last_render) / 1e3, false);
+				last_render = now;
+				while (next_render <= now)
+					next_render += (long long)a->interval_ms;
+			}
+			if (next_render - now < wait_ms)
+				wait_ms = (int)(next_render - now);
+		}
 		int r = poll(p, np, wait_ms);
 		if (r <= 0)
 			continue;	/* EINTR: stop_signal is looked at above */
@@ -519,6 +627,22 @@ out:
 	fflush(a->out);
 	free(p);
 	free(idx);
+}
+
+/* --count's summary of a node: what arrived of its kernel counts. */
+static void count_summary(const struct bt_args *a, const struct bt_node *n, double secs)
+{
+	uint64_t total = 0;
+	size_t keys = 0;
+
+	for (size_t i = 0; i < a->counts->n; i++)
+		if (!strcmp(a->counts->v[i].node, n->name)) {
+			total += a->counts->v[i].total;
+			keys++;
+		}
+	fprintf(stderr, "%s: node %s: %.1fs, %llu events counted in the kernel, %zu keys, %llu count lines%s%s\n",
+		applet_name, n->name, secs, (unsigned long long)total, keys, (unsigned long long)n->s.stats_lines,
+		n->state == BN_FAILED ? "; FAILED: " : "", n->state == BN_FAILED ? n->why : "");
 }
 
 /* The child: everything that talks to the cluster. Returns our exit code. */
@@ -616,7 +740,7 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 	debugpod_progress_end();
 	if (running) {
 		catch_stop_signals(0, true);	/* no SA_RESTART: poll() returns EINTR */
-		if (!a->render.json) {
+		if (!a->render.json && !a->count) {
 			for (size_t i = 0; a->nnodes > 1 && i < a->nnodes; i++)
 				if ((int)strlen(a->names[i]) > a->render.node_width)
 					a->render.node_width = strlen(a->names[i]) > 63 ? 63 : (int)strlen(a->names[i]);
@@ -626,6 +750,8 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 		long long t0 = mono_ms();
 		follow(k, a, nodes);
 		secs = (mono_ms() - t0) / 1000.0;
+		if (a->count && !a->render.json)
+			count_render(a, secs, true);
 		for (size_t i = 0; i < a->nnodes; i++) {
 			stop_reader(&nodes[i]);
 			if (nodes[i].state == BN_RUNNING)
@@ -633,7 +759,9 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 		}
 	}
 	for (size_t i = 0; i < a->nnodes; i++) {
-		if (nodes[i].line)
+		if (nodes[i].line && a->count)
+			count_summary(a, &nodes[i], secs);
+		else if (nodes[i].line)
 			bt_print_summary(&nodes[i].s, applet_name, secs,
 					 nodes[i].state == BN_FAILED ? nodes[i].why : NULL, stderr);
 		else
@@ -692,10 +820,12 @@ static int bt_child(void *arg, int created_fd)
 int kubectl_bpftrace_main(int argc, char **argv)
 {
 	struct bt_args a = { 0 };
+	struct count_table counts = { 0 };
 	struct kube_config cfg = { 0 };
 	char err[1024];
 
 	parse_args(argc, argv, &a);
+	a.counts = &counts;
 	if (kube_config_load(&a.load, &cfg, err, sizeof(err)))
 		die(EXIT_FAIL, "%s", err);
 	a.spec.ns = cfg.namespace;
@@ -716,6 +846,7 @@ int kubectl_bpftrace_main(int argc, char **argv)
 	struct debugpod_super sup = { .cfg = &cfg, .verbosity = a.verbosity, .child = bt_child, .arg = &r };
 	int code = debugpod_supervise(&sup);
 	kube_config_free(&cfg);
+	count_table_free(&counts);
 	free(a.names);
 	return code;
 }

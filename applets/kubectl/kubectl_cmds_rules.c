@@ -43,6 +43,9 @@ static const struct option bpftrace_opts[] = {
 	{ "allow-system-changes", no_argument, NULL, KO_ALLOW_CHANGES },
 	{ "write", required_argument, NULL, 'w' },
 	{ "snaplen", required_argument, NULL, KO_SNAPLEN },
+	{ "count", no_argument, NULL, 'c' },
+	{ "interval", required_argument, NULL, KO_INTERVAL },
+	{ "top", required_argument, NULL, KO_TOP },
 	{ "selector", required_argument, NULL, 'l' },
 	{ "max-nodes", required_argument, NULL, KO_MAX_NODES },
 	{ "output", required_argument, NULL, 'o' },
@@ -77,7 +80,7 @@ static const struct option completion_opts[] = {
 const struct kubectl_cmd kubectl_cmds[] = {
 	{ "shell", "start a debug shell on a node (host network) or in a pod", shell_opts, "mwc:n:v:h", KA_TARGET },
 	{ "bpftrace", "trace packet drops, RSTs, socket errors and retransmits on a node", bpftrace_opts,
-	  "l:o:d:n:v:w:h", KA_NODE },
+	  "cl:o:d:n:v:w:h", KA_NODE },
 	{ "cleanup", "delete debug pods left behind (-A: in every namespace)", cleanup_opts, "An:h", KA_NONE },
 	{ "completion", "print a bash or zsh completion script", completion_opts, "h", KA_SHELL_NAME },
 };

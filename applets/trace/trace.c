@@ -20,6 +20,7 @@
 
 #include "applets/applets.h"
 #include "applets/trace/trace.h"
+#include "applets/trace/trace_count.h"
 #include "applets/trace/trace_io.h"
 #include "bpf/trace.skel.h"
 #include "lib/base64.h"
@@ -33,6 +34,7 @@ const char trace_help[] =
 	"usage: retina trace [EVENTS] [FILTERS] [-o table|json] [--duration D]\n"
 	"                    [--stack[=all]] [-w FILE.pcapng] [--snaplen N]\n"
 	"                    [--nft --allow-system-changes] [-o json --emit-packets]\n"
+	"       retina trace -c|--count [EVENTS] [FILTERS] [--interval D] [--top N] [-o table|json]\n"
 	"       retina trace --list-reasons\n"
 	"\n"
 	"Trace network problems as the kernel sees them: packet drops with the\n"
@@ -59,6 +61,17 @@ const char trace_help[] =
 	"                       {\"type\":\"STATS\",\"events\":N,\"lost\":N,...} (for\n"
 	"                       kubectl retina bpftrace, whose summary needs the lost count)\n"
 	"  --list-reasons       print this kernel's drop reasons (code=name) and exit\n"
+	"Counting (a drop storm: how many, of what, where):\n"
+	"  -c, --count          count in the kernel instead of sending each event: by type,\n"
+	"                       reason, drop location, network namespace, interface,\n"
+	"                       protocol and destination port. Exact at any rate (no ring\n"
+	"                       buffer, nothing lost); filters apply as without it\n"
+	"  --interval D         print the busiest keys every D (default 1s): count so far and\n"
+	"                       rate (a table redrawn in place on a terminal); the totals at the end.\n"
+	"                       -o json: a line {\"type\":\"COUNTS\",...,\"keys\":[{...,\"count\":N,\n"
+	"                       \"rate\":R}]} per interval with the keys that grew (deltas), and\n"
+	"                       one with \"final\":true and the totals\n"
+	"  --top N              table rows: the N busiest keys (default 20; 0: all)\n"
 	"  -v, --verbose        show libbpf's messages\n"
 	"Forensics:\n"
 	"  --stack[=all]        the kernel stack of each DROP (=all: of every event),\n"
@@ -87,6 +100,7 @@ const char trace_help[] =
 	"  retina trace --drops --stack --reason NETFILTER_DROP\n"
 	"  retina trace --drops -w - --ip 10.0.0.12 | tshark -r -\n"
 	"  retina trace --drops --nft --allow-system-changes\n"
+	"  retina trace --count --drops --interval 5s --top 10\n"
 	"  retina trace --list-reasons\n";
 
 /* How long an event may wait in the ring buffer below the wake threshold. */
@@ -255,13 +269,28 @@ struct opts {
 	bool nft, allow_changes;
 	bool emit_packets;		/* --emit-packets: the packet in each DROP's JSON line */
 	uint64_t stats_ms;		/* --stats-interval: STATS lines in JSON */
+	bool count;			/* --count */
+	uint64_t interval_ms;		/* --interval; 0: not given */
+	uint64_t top;
+	bool top_given;
 };
+
+/* --count sends no event: what needs one does not go with it. */
+static void check_count_opts(const struct opts *o)
+{
+	const char *other = o->stack_types ? "--stack" : o->write_path ? "-w" : o->emit_packets ? "--emit-packets"
+			  : o->nft ? "--nft" : o->stats_ms ? "--stats-interval" : NULL;
+
+	if (other)
+		usage_error("%s works on each event, --count only counts them in the kernel: use one or the other",
+			    other);
+}
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_REASON,
 	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN, O_NFT, O_ALLOW_CHANGES, O_STATS,
-	       O_EMIT_PACKETS };
+	       O_EMIT_PACKETS, O_INTERVAL, O_TOP };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -281,6 +310,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "allow-system-changes", no_argument, NULL, O_ALLOW_CHANGES },
 		{ "stats-interval", required_argument, NULL, O_STATS },
 		{ "emit-packets", no_argument, NULL, O_EMIT_PACKETS },
+		{ "count", no_argument, NULL, 'c' },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "top", required_argument, NULL, O_TOP },
 		{ "output", required_argument, NULL, 'o' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -290,7 +322,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	uint64_t v;
 	int c;
 
-	while ((c = next_opt(argc, argv, "o:d:w:vh", longopts)) != -1) {
+	while ((c = next_opt(argc, argv, "co:d:w:vh", longopts)) != -1) {
 		switch (c) {
 		case O_DROPS: o->types |= 1u << TT_DROP; break;
 		case O_RST: o->types |= 1u << TT_RST_SENT | 1u << TT_RST_RECV; break;
@@ -318,9 +350,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case O_ALL_REASONS: o->all_reasons = true; break;
 		case O_LIST_REASONS: o->list_reasons = true; break;
 		case 'o':
-			if (!strcmp(optarg, "json"))
-				o->json = true;
-			else if (strcmp(optarg, "table"))
+			o->json = !strcmp(optarg, "json");	/* the last one given */
+			if (!o->json && strcmp(optarg, "table"))
 				usage_error("bad output format '%s': use table or json", optarg);
 			break;
 		case 'd':
@@ -349,6 +380,17 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			if (parse_duration_ms(optarg, &o->stats_ms) || !o->stats_ms)
 				usage_error("bad --stats-interval '%s': a duration like 1s or 500ms", optarg);
 			break;
+		case 'c': o->count = true; break;
+		case O_INTERVAL:
+			if (parse_duration_ms(optarg, &o->interval_ms) || o->interval_ms < 10 ||
+			    o->interval_ms > 86400000)
+				usage_error("bad --interval '%s': a duration from 10ms to 24h, like 1s or 500ms", optarg);
+			break;
+		case O_TOP:
+			if (parse_u64(optarg, 0, 1000000, &o->top))
+				usage_error("bad --top '%s': a number of rows (0: all)", optarg);
+			o->top_given = true;
+			break;
 		case 'v': verbose = true; break;
 		case 'h': show_help(trace_help);
 		}
@@ -375,6 +417,14 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		usage_error("--nft names the rule of netfilter drops: use it with --drops (or no event flag)");
 	if (o->stats_ms && !o->json)
 		usage_error("--stats-interval writes JSON lines: use it with -o json");
+	if (o->count)
+		check_count_opts(o);
+	else if (o->interval_ms || o->top_given)
+		usage_error("--%s sets how --count prints: use it with --count (-c)", o->interval_ms ? "interval" : "top");
+	if (!o->interval_ms)
+		o->interval_ms = 1000;
+	if (!o->top_given)
+		o->top = 20;
 	if (o->nft && !o->allow_changes)
 		usage_error("--nft changes this system: it adds the nftables table inet %s (nftrace on every packet "
 			    "of this network namespace) while it runs; allow that with --allow-system-changes",
@@ -417,6 +467,7 @@ struct run {
 	uint64_t delivered;
 	FILE *out;			/* event lines: stdout, or stderr with -w - */
 	struct stack_cache *stacks;	/* --stack */
+	struct stack_ids *stack_ids;
 	struct pcap_out pcap;		/* -w */
 	struct nft_mon *nft;		/* --nft */
 	uint32_t netfilter_drop;	/* the code of NETFILTER_DROP; ~0 unknown */
@@ -437,7 +488,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	r->delivered++;
 	counts_add(&r->counts, e);
 	if (x && (x->flags & TX_STACK) && r->stacks)
-		st = stack_cache_get(r->stacks, (const uint64_t *)x->stack, x->nframes);
+		st = stack_by_id(r->stack_ids, r->stacks, x->stack_id);
 	const struct nft_trace *rule = NULL;
 	char rbuf[192];
 	if (r->nft && e->type == TT_DROP && e->reason == r->netfilter_drop && e->netns == r->nft->netns)
@@ -537,8 +588,12 @@ static void print_summary(const struct run *r, const struct trace_bpf *skel, dou
 	if (r->counts.overflow)
 		fprintf(stderr, "  (%llu events of further reasons not itemized)\n",
 			(unsigned long long)r->counts.overflow);
-	if (r->stacks)
+	if (r->stacks) {
 		fprintf(stderr, "  %llu distinct stacks symbolised\n", (unsigned long long)r->stacks->misses);
+		if (r->stack_ids->missing)
+			fprintf(stderr, "  %llu events without their stack (the kernel gave none, or the stack map "
+				"had no slot for it)\n", (unsigned long long)r->stack_ids->missing);
+	}
 	if (r->pcap.f)
 		fprintf(stderr, "  %llu packets written to %s\n", (unsigned long long)r->pcap.packets, r->pcap.name);
 	if (r->nft) {
@@ -575,6 +630,28 @@ static bool tracepoint_exists(const struct btf_facts *facts, int type)
 				return false;
 	}
 	return facts->tracepoints & (1u << type);
+}
+
+/* --count, once attached: the loop is trace_count.c's. */
+static int count_main(const struct opts *o, struct run *r, struct trace_bpf *skel, const char *names, uint64_t t0,
+		      struct reason_table *drop, struct reason_table *rst)
+{
+	struct ksyms ksyms = { 0 };
+	struct count_opts co = { .names = &r->names, .interval_ms = o->interval_ms, .duration_ms = o->duration_ms,
+				 .top = o->top, .json = o->json, .refresh = !o->json && isatty(STDOUT_FILENO) };
+
+	/* drop locations are kernel text addresses: named from kallsyms (raw when hidden, said once) */
+	if (o->types & (1u << TT_DROP))
+		co.ksyms = load_kallsyms(&ksyms) ? &ksyms : NULL;
+	fprintf(stderr, "%s: attached %s in %.0f ms (%u ip/cidr, %u port filters in the kernel); counting in the "
+		"kernel, every %.3gs; %s\n", applet_name, names, (now_ns(CLOCK_MONOTONIC) - t0) / 1e6, o->nnets,
+		o->nports, o->interval_ms / 1e3, o->duration_ms ? "stops after --duration" : "Ctrl-C to stop");
+	int err = trace_count_loop(skel, &co, &stop_signal);
+	trace_bpf__destroy(skel);
+	reason_free(drop);
+	reason_free(rst);
+	ksyms_free(&ksyms);
+	return err ? EXIT_FAIL : EXIT_OK;
 }
 
 int trace_main(int argc, char **argv)
@@ -623,10 +700,18 @@ int trace_main(int argc, char **argv)
 	skel->rodata->has_drop_reason = facts.drop_enum;
 	skel->rodata->has_rst_reason = facts.rst_enum;
 	skel->rodata->stack_types = o.stack_types & o.types;
+	skel->rodata->count_mode = o.count;
+	/* counting needs no ring buffer, the other way no key table: each at its least */
+	if (o.count)
+		bpf_map__set_max_entries(skel->maps.events, sysconf(_SC_PAGESIZE));
+	else
+		bpf_map__set_max_entries(skel->maps.counts, 1);
+	if (!(o.stack_types & o.types))
+		bpf_map__set_max_entries(skel->maps.stacks, 1);
 	if (o.write_path || o.emit_packets)
 		skel->rodata->snaplen = o.snaplen;
-	/* records with a stack or packet are up to 10x longer: a bigger ring holds the same burst */
-	if (o.stack_types || o.write_path || o.emit_packets)
+	/* records with a packet are up to 10x longer: a bigger ring holds the same burst (a stack is an id) */
+	if (o.write_path || o.emit_packets)
 		bpf_map__set_max_entries(skel->maps.events, 8 << 20);
 	int64_t code;
 	if ((code = reason_code(&drop, "NOT_DROPPED_YET")) >= 0)
@@ -710,6 +795,8 @@ int trace_main(int argc, char **argv)
 		trace_bpf__destroy(skel);
 		die(EXIT_FAIL, "no tracepoint could be attached: nothing to trace");
 	}
+	if (o.count)
+		return count_main(&o, &r, skel, names, t0, &drop, &rst);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &r, NULL);
 	if (!rb) {
 		trace_bpf__destroy(skel);
@@ -722,6 +809,10 @@ int trace_main(int argc, char **argv)
 		if (!r.stacks)
 			die(EXIT_FAIL, "out of memory");
 		r.stacks->ksyms = load_kallsyms(&ksyms) ? &ksyms : NULL;
+		r.stack_ids = calloc(1, sizeof(*r.stack_ids));
+		if (!r.stack_ids)
+			die(EXIT_FAIL, "out of memory");
+		r.stack_ids->map_fd = bpf_map__fd(skel->maps.stacks);
 	}
 	if (o.write_path && pcap_open(&r.pcap, o.write_path, o.snaplen)) {
 		trace_bpf__destroy(skel);
@@ -791,6 +882,9 @@ int trace_main(int argc, char **argv)
 	if (r.stacks)
 		stack_cache_free(r.stacks);
 	free(r.stacks);
+	if (r.stack_ids)
+		stack_ids_free(r.stack_ids);
+	free(r.stack_ids);
 	ksyms_free(&ksyms);
 	return EXIT_OK;
 }

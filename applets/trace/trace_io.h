@@ -17,6 +17,19 @@
  */
 bool load_kallsyms(struct ksyms *k);
 
+/* --stack: the kernel's stack map (bpf/trace.bpf.c), each id's frames read once. */
+struct stack_ids {
+	int map_fd;
+	struct stack_id_frames {
+		uint32_t n;
+		uint64_t frames[TRACE_MAX_FRAMES];
+	} *v[TRACE_STACK_IDS];
+	uint64_t read, missing;	/* ids read from the map; events without a stack */
+};
+/* The symbolised stack of an event's stack id (an empty one when it has none); NULL when out of memory. */
+const struct stack_entry *stack_by_id(struct stack_ids *s, struct stack_cache *c, int32_t id);
+void stack_ids_free(struct stack_ids *s);
+
 /* -w: a pcapng file (net/pcapng.h) with one interface, "dropped"; each packet's comment names its event. */
 int pcap_open(struct pcap_out *p, const char *path, uint32_t snaplen);
 void pcap_write(struct pcap_out *p, const struct trace_names *nm, const struct trace_event *e, uint64_t wall_ns,

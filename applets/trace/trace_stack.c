@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
+
 #include "applets/applets.h"
 #include "applets/trace/trace_io.h"
 #include "lib/caps.h"
@@ -72,4 +74,41 @@ bool load_kallsyms(struct ksyms *k)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * An event's stack by its id in the kernel's stack map: read once per id
+ * (the map never replaces a kept stack: ids are stable for the run), then
+ * symbolised once per distinct stack by the cache.
+ */
+const struct stack_entry *stack_by_id(struct stack_ids *s, struct stack_cache *c, int32_t id)
+{
+	static const uint64_t none[1];
+
+	if (id < 0 || id >= TRACE_STACK_IDS) {
+		s->missing++;
+		return stack_cache_get(c, none, 0);
+	}
+	if (!s->v[id]) {
+		uint64_t frames[TRACE_MAX_FRAMES] = { 0 };
+		if (bpf_map_lookup_elem(s->map_fd, &id, frames)) {
+			s->missing++;
+			return stack_cache_get(c, none, 0);
+		}
+		s->v[id] = calloc(1, sizeof(*s->v[id]));
+		if (!s->v[id])
+			return NULL;
+		while (s->v[id]->n < TRACE_MAX_FRAMES && frames[s->v[id]->n])
+			s->v[id]->n++;
+		memcpy(s->v[id]->frames, frames, sizeof(frames));
+		s->read++;
+	}
+	return stack_cache_get(c, s->v[id]->frames, s->v[id]->n);
+}
+
+void stack_ids_free(struct stack_ids *s)
+{
+	for (size_t i = 0; i < TRACE_STACK_IDS; i++)
+		free(s->v[i]);
+	memset(s->v, 0, sizeof(s->v));
 }

@@ -10,9 +10,20 @@ tracer process used during a drop storm (UDP at STORM_PPS into an iptables DROP 
 a test namespace), events delivered vs generated (the rule's own packet counter),
 events lost, and the drop path's packets/s at full speed with the tracer vs without.
 
+retina trace --count (-c) counts in the kernel and sends no event: its "events delivered"
+are the counts its JSON lines report for the storm's key (they must equal the rule's
+counter: "generated"), and its CPU per event is the reader's CPU over those.
+
+The machine may be noisy (shared cores): each tracer's drop path is compared with a
+no-tracer run right before and after it (their mean), not with one taken minutes
+earlier. The kernel's own account of each tracer's BPF programs (run time per run,
+BPF_ENABLE_STATS while the bench runs) is printed too: it does not depend on how busy
+the other cores are.
+
 usage: trace_bench.py BUILD/retina [emit]   (as root; installs Debian's bpftrace if missing;
        emit: only -o json against -o json --emit-packets)
 """
+import json
 import os
 import re
 import shutil
@@ -26,6 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
 from netns import NetPair  # noqa: E402
+from tracer import fdinfo_ids  # noqa: E402
 
 STORM_PPS = int(os.environ.get("STORM_PPS", "100000"))
 STORM_SECONDS = float(os.environ.get("STORM_SECONDS", "4"))
@@ -95,6 +107,23 @@ def flood(pair, flooder, pps, seconds):
     return int(sent), float(took)
 
 
+def enable_bpf_stats():
+    """BPF_ENABLE_STATS: the kernel times every BPF program while the returned fd is open."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(8)	# union bpf_attr.enable_stats: type = BPF_STATS_RUN_TIME (0)
+    fd = libc.syscall(321 if os.uname().machine == "x86_64" else 280, 32, attr, 8)
+    return fd if fd >= 0 else None
+
+
+def prog_stats(pid):
+    """(run_time_ns, run_cnt) summed over the BPF programs process pid holds."""
+    ids = fdinfo_ids(pid, "prog_id")
+    progs = json.loads(sh(["bpftool", "-j", "prog", "show"]).stdout or "[]")
+    mine = [p for p in progs if p["id"] in ids]
+    return sum(p.get("run_time_ns", 0) for p in mine), sum(p.get("run_cnt", 0) for p in mine)
+
+
 def cpu_seconds(pid):
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -110,11 +139,29 @@ def count_lines(path, needle):
         return sum(1 for line in f if needle in line)
 
 
+def counted(path, netns):
+    """retina trace --count -o json: the storm key's count so far (the interval deltas summed)."""
+    n = 0
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue	# a line being written
+            if not o.get("final"):
+                n += sum(k["count"] for k in o["keys"] if k["dport"] == PORT and k["netns"] == netns)
+    return n
+
+
 def measure(name, argv, pair, flooder, tmp):
     out_path = Path(tmp) / f"{name}.out"
     err_path = Path(tmp) / f"{name}.err"
     needle = (f'"dst_ip":"{pair.B4}"' if "json" in argv else f"-> {pair.B4}").encode()
+    netns = pair.inode(pair.b)
+    tally = (lambda path: counted(path, netns)) if "--count" in argv else (lambda path: count_lines(path, needle))
     res = {"name": name}
+    sent, took = flood(pair, flooder, 0, MAX_SECONDS)
+    base_before = sent / took
     # a trickle of drops, so "first event" means the tracer is really capturing
     trickle = pair.popen(pair.a, [flooder, pair.B4, str(PORT), "200", "60"], stdout=subprocess.DEVNULL)
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -124,7 +171,7 @@ def measure(name, argv, pair, flooder, tmp):
         while time.monotonic() - t0 < 60 and proc.poll() is None:
             if res.get("attached") is None and b" attached " in err_path.read_bytes():
                 res["attached"] = time.monotonic() - t0
-            if count_lines(out_path, needle):
+            if tally(out_path):
                 res["first_event"] = time.monotonic() - t0
                 break
             time.sleep(0.002)
@@ -135,15 +182,18 @@ def measure(name, argv, pair, flooder, tmp):
             proc.kill()
             return None
         time.sleep(0.5)
-        lines0, pkts0, cpu0 = count_lines(out_path, needle), rule_packets(pair), cpu_seconds(proc.pid)
+        lines0, pkts0, cpu0 = tally(out_path), rule_packets(pair), cpu_seconds(proc.pid)
         sent, took = flood(pair, flooder, STORM_PPS, STORM_SECONDS)
         time.sleep(1.0)	# let the reader drain
         res["generated"] = rule_packets(pair) - pkts0
-        res["delivered"] = count_lines(out_path, needle) - lines0
+        res["delivered"] = tally(out_path) - lines0
         res["cpu"] = cpu_seconds(proc.pid) - cpu0
         res["storm_pps"] = sent / took
+        ns0, runs0 = prog_stats(proc.pid)
         sent, took = flood(pair, flooder, 0, MAX_SECONDS)
         res["max_pps"] = sent / took
+        ns1, runs1 = prog_stats(proc.pid)
+        res["bpf_ns"] = (ns1 - ns0) / (runs1 - runs0) if runs1 > runs0 and ns1 > ns0 else None
         res["rss_kb"] = peak_rss_kb(proc.pid)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
@@ -151,9 +201,14 @@ def measure(name, argv, pair, flooder, tmp):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    sent, took = flood(pair, flooder, 0, MAX_SECONDS)
+    res["base_pps"] = (base_before + sent / took) / 2
     err = err_path.read_text()
     if name.startswith("retina"):
         m = re.search(r"(\d+) lost", err)
+        if "--count" in argv:	# the kernel's own account: events it skipped the program for
+            res["lost"] = int(re.search(r"(\d+) events not counted", err).group(1)) if "not counted" in err else 0
+            return res
         res["lost"] = int(m.group(1)) if m else None
     else:
         res["lost"] = sum(int(n) for n in re.findall(r"Lost (\d+) events", err))
@@ -172,6 +227,9 @@ def main():
     if os.geteuid():
         sys.exit("bench: needs root (BPF, namespaces)")
     have_bpftrace = ensure_bpftrace()
+    stats_fd = enable_bpf_stats()	# closed at exit: the kernel stops timing
+    if stats_fd is None:
+        print("bench: BPF_ENABLE_STATS refused: no BPF run time per run")
     tmp = tempfile.mkdtemp(prefix="retina-bench-")
     pair = NetPair()
     results, forensics, emit = [], [], []
@@ -195,6 +253,10 @@ def main():
                              tmp),
                      measure("retina+both", [retina, "trace", "--stack", "-w", str(Path(tmp) / "both.pcapng")],
                              pair, flooder, tmp)]
+        # counting in the kernel: every mode side by side with bpftrace in the first table
+        results += [r for r in forensics[:2] if r]
+        results.append(measure("retina-count", [retina, "trace", "--count", "-o", "json", "--interval", "250ms"],
+                               pair, flooder, tmp))
         if have_bpftrace:
             script = Path(tmp) / "trace.bt"
             script.write_text(BPFTRACE_SCRIPT)
@@ -212,7 +274,7 @@ def main():
     for r in emit:
         r["rss_mb"] = r["rss_kb"] / 1024
         r["us_per_event"] = r["cpu"] * 1e6 / r["delivered"] if r["delivered"] else None
-        r["slowdown"] = r["max_pps"] / base_pps
+        r["slowdown"] = r["max_pps"] / r["base_pps"]
     if len(emit) == 2:
         j, e = emit
         print(f"\nretina trace -o json --emit-packets, same storm ({STORM_PPS}/s for {STORM_SECONDS:g}s)")
@@ -228,7 +290,7 @@ def main():
         return
     forensics = [r for r in forensics if r]
     print(f"\nretina trace vs bpftrace ({'' if have_bpftrace else 'bpftrace skipped; '}"
-          f"drop storm {STORM_PPS}/s for {STORM_SECONDS:g}s; no-tracer drop path {base_pps:,.0f} pkt/s)")
+          f"drop storm {STORM_PPS}/s for {STORM_SECONDS:g}s; no-tracer drop path {base_pps:,.0f} pkt/s at the start)")
     rows = [
         ("launch -> first event (s)", "first_event", ".3f"),
         ("launch -> 'attached' (s)", "attached", ".3f"),
@@ -240,31 +302,38 @@ def main():
         ("events lost (reported)", "lost", ",d"),
         ("CPU us per event", "us_per_event", ".2f"),
         ("drop path, max pkt/s", "max_pps", ",.0f"),
+        ("no tracer, before/after (pkt/s)", "base_pps", ",.0f"),
         ("drop path vs no tracer", "slowdown", ".1%"),
+        ("BPF run time per run (ns)", "bpf_ns", ",.0f"),
     ]
     for r in results:
         r["rss_mb"] = r["rss_kb"] / 1024
         r["us_per_event"] = r["cpu"] * 1e6 / r["delivered"] if r["delivered"] else None
-        r["slowdown"] = r["max_pps"] / base_pps
+        r["slowdown"] = r["max_pps"] / r["base_pps"]
     print(f"  {'':30s}" + "".join(f"{r['name']:>14s}" for r in results))
     for label, key, spec in rows:
         print(f"  {label:30s}" + "".join(f"{fmt(r.get(key), spec):>14s}" for r in results))
-    if len(results) == 2:
-        ours, theirs = results[0], results[1]
+    if len(results) >= 2 and results[0]["name"] == "retina" and results[-1]["name"] == "bpftrace":
+        ours, theirs = results[0], results[-1]
         print("ratios (bpftrace / retina):")
         for label, key in (("start to first event", "first_event"), ("peak RSS", "rss_kb"),
                            ("CPU per event", "us_per_event")):
             if ours.get(key) and theirs.get(key):
                 print(f"  {label:22s} {theirs[key] / ours[key]:.1f}x")
-        print(f"  {'drop path pkt/s':22s} retina {ours['slowdown']:.1%} of no-tracer, "
-              f"bpftrace {theirs['slowdown']:.1%}")
+        print(f"  {'drop path pkt/s':22s} " + ", ".join(f"{r['name']} {r['slowdown']:.1%}" for r in results)
+              + " of no-tracer")
+        print(f"  {'CPU per event':22s} " + ", ".join(
+            f"{r['name']} {r['us_per_event'] / theirs['us_per_event']:.2f}x" for r in results[:-1]
+            if r.get("us_per_event") and theirs.get("us_per_event")) + " of bpftrace's")
 
     plain = results[0] if results and results[0]["name"] == "retina" else None
     if plain and forensics:
         for r in forensics:
+            if "rss_mb" in r:
+                continue	# already in the first table
             r["rss_mb"] = r["rss_kb"] / 1024
             r["us_per_event"] = r["cpu"] * 1e6 / r["delivered"] if r["delivered"] else None
-            r["slowdown"] = r["max_pps"] / base_pps
+            r["slowdown"] = r["max_pps"] / r["base_pps"]
         cols = [plain] + forensics
         print(f"\nretina trace forensics, same storm ({STORM_PPS}/s for {STORM_SECONDS:g}s)")
         print(f"  {'':30s}" + "".join(f"{r['name']:>14s}" for r in cols))

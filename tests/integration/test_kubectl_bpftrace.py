@@ -696,3 +696,82 @@ def test_reader_of_stdout_gone_stops_the_trace_and_deletes_the_pod(cluster, netp
     assert "node node-1:" in err and "written to stdout" in err and "deleted" in err.splitlines()[-1], err
     assert "failed" not in err, err	# a reader going away is the end, not an error
     assert cluster.managed_pods() == []
+
+
+# ---- --count: every node's kernel counts merged ----
+
+COUNT_PORT = 7011
+
+
+def udp_drops(netpair, n):
+    """n UDP packets a -> b:COUNT_PORT, each dropped by b's iptables rule; the rule's exact counter."""
+    iptables = ["iptables", "-A", "INPUT", "-p", "udp", "--dport", str(COUNT_PORT), "-j", "DROP"]
+    assert netpair.run(netpair.b, iptables).returncode == 0
+    q = netpair.run(netpair.a, ["python3", "-c", "import socket, sys\ns = socket.socket(socket.AF_INET, "
+                                "socket.SOCK_DGRAM)\nfor _ in range(%d): s.sendto(b'x', ('%s', %d))"
+                                % (n, netpair.B4, COUNT_PORT)])
+    assert q.returncode == 0, q.stderr
+    out = netpair.run(netpair.b, ["iptables", "-L", "INPUT", "-v", "-x", "-n"]).stdout
+    return int([ln for ln in out.splitlines() if f"dpt:{COUNT_PORT}" in ln][0].split()[0])
+
+
+def test_count_merges_two_nodes_with_a_total_per_key(two_nodes, netpair, tmp_path):
+    c = two_nodes
+    p = start(c, tmp_path, "node-1", "node-2", "--drops", "--count", "--interval", "500ms", "--port",
+              str(COUNT_PORT), "--top", "0")
+    assert attached(p, 2), p.errf.read_text()
+    dropped = udp_drops(netpair, 500)
+    assert dropped == 500
+    time.sleep(1.5)	# a count line from each node after the drops
+    code, out, err = finish(p)
+    assert code == 0, err
+    assert "\033[" not in out	# piped: appended, never redrawn
+    totals = out[out.index("totals over"):].splitlines()
+    assert totals[1].split()[:3] == ["NODE", "COUNT", "RATE/s"]
+    ns = str(netpair.inode(netpair.b))
+    mine = [r.split() for r in totals[2:] if f" {ns} " in r]
+    # both "nodes" run a real tracer on this kernel: each counted every drop, the "*" row is their sum
+    assert [(r[0], r[1], r[3:7]) for r in mine] == [
+        ("node-1", "500", ["DROP", "NETFILTER_DROP", "udp", str(COUNT_PORT)]),
+        ("node-2", "500", ["DROP", "NETFILTER_DROP", "udp", str(COUNT_PORT)]),
+        ("*", "1000", ["DROP", "NETFILTER_DROP", "udp", str(COUNT_PORT)])], out
+    # the intervals came too, each with its title
+    assert out.count(" UTC, last ") >= 2, out
+    assert re.search(r"node node-1: [\d.]+s, \d+ events counted in the kernel, \d+ keys", err), err
+    cmd = c.records("create")[0]["spec"]["containers"][0]["command"]
+    assert cmd[:6] == ["retina", "trace", "-o", "json", "--interval", "500ms"] and "--count" in cmd
+    assert "--stats-interval" not in cmd
+    assert c.managed_pods() == []
+
+
+def test_count_json_lines_carry_the_node_and_sum_per_node(two_nodes, netpair, tmp_path):
+    c = two_nodes
+    p = start(c, tmp_path, "node-1", "node-2", "-o", "json", "-c", "--drops", "--interval", "400ms", "--port",
+              str(COUNT_PORT))
+    assert attached(p, 2), p.errf.read_text()
+    assert udp_drops(netpair, 300) == 300
+    time.sleep(1.2)
+    code, out, err = finish(p)
+    assert code == 0, err
+    lines = [json.loads(ln) for ln in out.splitlines()]	# nothing but JSON on stdout
+    assert lines and all(x["type"] == "COUNTS" for x in lines)
+    ns = netpair.inode(netpair.b)
+    per_node = {}
+    for x in lines:
+        if not x["final"]:
+            for k in x["keys"]:
+                if k["netns"] == ns and k["dport"] == COUNT_PORT:
+                    per_node[x["node"]] = per_node.get(x["node"], 0) + k["count"]
+    assert per_node == {"node-1": 300, "node-2": 300}, lines
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["node-1", "-c", "--stack"], "--stack works on each event, --count only counts"),
+    (["node-1", "-c", "-w", "x.pcapng"], "-w works on each event"),
+    (["node-1", "--top", "3"], "--top sets how --count prints"),
+    (["node-1", "-c", "--interval", "0"], "bad --interval '0'"),
+])
+def test_bad_count_flags_exit_2_before_any_request(retina, tmp_path, args, msg):
+    p = run([retina, "kubectl-retina", "bpftrace", "--kubeconfig", str(tmp_path / "none"), *args])
+    assert p.returncode == 2, p.stderr
+    assert msg in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr

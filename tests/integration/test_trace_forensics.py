@@ -185,12 +185,18 @@ def test_snaplen_cuts_packets_and_keeps_their_length(retina, netpair, tmp_path):
 def test_pcapng_to_stdout_pipes_into_tshark_and_rows_go_to_stderr(retina, netpair):
     require("tshark")
     warm(netpair, netpair.B6)
-    p = subprocess.Popen([retina, "trace", "--drops", "-w", "-", "--ip", netpair.B6, "-d", "3s"],
+    p = subprocess.Popen([retina, "trace", "--drops", "-w", "-", "--ip", netpair.B6, "-d", "5s"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        time.sleep(1.0)
+        # attached first (a loaded machine may take more than a second to start), then the drop
+        banner = b""
+        while b" attached " not in banner:
+            chunk = os.read(p.stderr.fileno(), 4096)
+            assert chunk, banner
+            banner += chunk
         udp_send(netpair, netpair.B6, 9)
         out, err = p.communicate(timeout=20)
+        err = banner + err
     finally:
         if p.poll() is None:
             p.kill()

@@ -98,3 +98,17 @@ def connect(pair, ns, host, port, timeout=0):
 def py_env():
     env = dict(os.environ)
     return env
+
+
+def fdinfo_ids(pid, field):
+    """The BPF object ids (field: prog_id, map_id, link_id) of every fd process pid holds."""
+    import re
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            m = re.search(rf"^{field}:\s+(\d+)", open(f"/proc/{pid}/fdinfo/{fd}").read(), re.M)
+        except OSError:
+            continue	# closed meanwhile
+        if m:
+            ids.add(int(m.group(1)))
+    return ids

@@ -118,7 +118,7 @@ static void flags_already_given_are_not_offered_again(void **state)
 	CHECK(NULL, "--namespace\n--kubeconfig\n--context\n--request-timeout\n--help\n:4\n", "cleanup", "-A", "--");
 	CHECK(NULL, "--all-namespaces\n--kubeconfig\n--context\n--request-timeout\n--help\n:4\n", "cleanup", "-nweb", "--");
 	/* repeatable filters stay */
-	CHECK(NULL, "--ip\n:4\n", "bpftrace", "--ip", "10.0.0.1", "--i");
+	CHECK(NULL, "--ip\n--interval\n:4\n", "bpftrace", "--ip", "10.0.0.1", "--i");
 	CHECK(NULL, ":4\n", "bpftrace", "--drops", "--dr");
 	CHECK(NULL, ":4\n", "bpftrace", "-o", "json", "--outp");
 }

@@ -33,6 +33,8 @@ for pins in "$@"; do
 			echo "$name $upv: not fetched yet; would use $ver"
 		elif [ "$inuse" = "$ver" ]; then
 			echo "$name $upv: in use $inuse, the newest revision on the mirror"
+		elif case " $(cat "$dest/$name.unserved" 2>/dev/null) " in *" $ver "*) true ;; *) false ;; esac then
+			echo "$name $upv: in use $inuse; the mirror lists $ver but did not serve it at the last fetch"
 		else
 			echo "$name $upv: in use $inuse; the mirror offers $ver: take it with: touch ${pins#"$PWD"/} && make"
 		fi

@@ -9,7 +9,8 @@
 # and every file against it, dpkg-source the files against the .dsc, we the
 # upstream tarball against the pin: Debian's changes may move, upstream's
 # code may not. DEST/NAME.used and USED (if given) record "name version"
-# for each revision used: the stamp, `retina --version`, `make size`.
+# for each revision used: the stamp, `retina --version`, `make size`;
+# DEST/NAME.unserved the newer ones the mirror listed but did not serve.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mirror.sh"
@@ -83,6 +84,7 @@ while read -r name upv sum rest; do
 		(cd "$dest" && dpkg-source -x "$dsc" "$dir" >>"$name.fetch.log" 2>&1) ||
 			die "dpkg-source could not unpack $dsc (see $dest/$name.fetch.log)"
 		echo "$name $ver" > "$dest/$name.used"
+		echo "${skipped# }" > "$dest/$name.unserved"
 	fi
 	[ -z "$used" ] || echo "$name $ver" >> "$used"
 done < <(grep -v '^#' "$pins")

@@ -167,6 +167,8 @@ def test_revision_the_mirror_lists_but_cannot_serve_falls_back_aloud(tmp_path, r
     assert f"retina deps: warning: the mirror lists {PKG} 1.0-2 but did not serve it (" in p.stderr
     assert p.stderr.endswith("); took 1.0-1\n")
     assert used.read_text() == f"{PKG} 1.0-1\n"
+    p = run([str(ROOT / "deps" / "check.sh"), str(tmp_path / "src"), str(tmp_path / "versions")], env=repo.env())
+    assert p.stdout == f"{PKG} 1.0: in use 1.0-1; the mirror lists 1.0-2 but did not serve it at the last fetch\n"
 
 
 def test_changed_upstream_tarball_is_refused(tmp_path, repo):
@@ -204,6 +206,24 @@ def test_pin_script_refuses_what_the_mirror_lacks(tmp_path, repo):
     assert p.returncode == 1
     assert p.stderr == f"retina deps: {PKG} 2.0 is not on the mirror, which offers: 1.0-1\n"
     assert (tmp_path / "versions").read_text() == ""
+
+
+def test_pin_script_moves_the_line_in_the_file_that_holds_it(tmp_path, repo):
+    repo.add("1.0-1")
+    repo.publish()
+    # a copy of deps/: pin.sh edits the versions* file beside it
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    for f in ("pin.sh", "mirror.sh"):
+        shutil.copy(ROOT / "deps" / f, deps / f)
+    (deps / "versions").write_text("# main pins\nzlib 1.2.13.dfsg " + "1" * 64 + "\n")
+    (deps / "versions-extra").write_text(f"# extra\n{PKG}        0.9    {'2' * 64}\nother 1 {'3' * 64}\n")
+    p = run([str(deps / "pin.sh"), PKG, "1.0-1"], env=repo.env())
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == f"retina deps: pinned {PKG} 1.0 in {deps}/versions-extra (now Debian's 1.0-1); `make` fetches and builds it\n"
+    assert (deps / "versions-extra").read_text() == \
+        f"# extra\n{PKG}     1.0                       {sha256(GOOD)}\nother 1 {'3' * 64}\n"
+    assert (deps / "versions").read_text() == "# main pins\nzlib 1.2.13.dfsg " + "1" * 64 + "\n"
 
 
 def test_deps_check_lists_revision_in_use_and_newer_offers(tmp_path, repo):

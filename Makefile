@@ -4,6 +4,7 @@
 #   make test     build, then run the unit and integration tests
 #   make run      build, then run the main job on this machine
 #   make size     what each library and applet adds to the binary
+#   make deps-check  for every pin, the Debian revision in use and what the mirror offers that is newer
 #   make image    the debug-shell image, offline, as an OCI archive (build/retina-shell.oci.tar)
 #   make image-check  build the Dockerfile's minimal stage (debootstrap base) and compare
 #   make bench    benchmarks (tests/bench)
@@ -30,7 +31,6 @@ CROSS   :=
 B       := build
 CC      := musl-gcc
 EMU     :=
-DEPS_VERSIONS := deps/versions
 else ifeq ($(ARCH)-$(HOST_ARCH),arm64-amd64)
 CROSS   := 1
 B       := build/arm64
@@ -38,7 +38,6 @@ TRIPLET := aarch64-linux-gnu
 MUSL    := $(B)/musl
 CC      := $(MUSL)/bin/musl-gcc
 EMU     := qemu-aarch64-static
-DEPS_VERSIONS := deps/versions-arm64 deps/versions
 else
 $(error ARCH=$(ARCH) on this $(HOST_ARCH) machine: only arm64 is cross-built (from amd64))
 endif
@@ -80,7 +79,7 @@ PREREQ_STAMP := $(B)/.prereqs
 
 # Skeletons are intermediates, but objects include them: keep them.
 .SECONDARY: $(SKELS) $(SKELS:.skel.h=.bpf.o)
-.PHONY: FORCE all test run size bench fuzz clean distclean deps unit integration image image-check dist
+.PHONY: FORCE all test run size bench fuzz clean distclean deps deps-check unit integration image image-check dist
 all: $(B)/retina
 
 ifeq ($(CROSS),)
@@ -89,9 +88,10 @@ $(PREREQ_STAMP): deps/prereqs.sh
 	@deps/prereqs.sh build
 	@touch $@
 
-# The sysroot is rebuilt only when the pinned versions, the recipes or our patches change.
-$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh $(wildcard deps/patches/*.patch) | $(PREREQ_STAMP)
-	@deps/fetch.sh $(DEPSRC)
+# The sysroot is rebuilt only when the pins, the recipes or our patches change.
+# The stamp records the Debian revision each pin took (deps/fetch.sh).
+$(DEPS_STAMP): deps/versions deps/fetch.sh deps/mirror.sh deps/build.sh deps/common.sh $(wildcard deps/patches/*.patch) | $(PREREQ_STAMP)
+	@deps/fetch.sh $(DEPSRC) $@.new
 	@deps/build.sh $(DEPSRC) $(SYSROOT)
 else
 # Cross toolchain and qemu only when asked for (deps/prereqs.sh cross-arm64).
@@ -100,19 +100,23 @@ $(PREREQ_STAMP): deps/prereqs.sh
 	@deps/prereqs.sh cross-arm64
 	@touch $@
 
-$(MUSL)/.versions: deps/versions-arm64 deps/fetch.sh deps/build-musl.sh | $(PREREQ_STAMP)
-	@DEPS_VERSIONS=deps/versions-arm64 deps/fetch.sh $(DEPSRC)
+$(MUSL)/.versions: deps/versions-arm64 deps/fetch.sh deps/mirror.sh deps/build-musl.sh | $(PREREQ_STAMP)
+	@DEPS_VERSIONS=deps/versions-arm64 deps/fetch.sh $(DEPSRC) $@.new
 	@deps/build-musl.sh $(DEPSRC) $(MUSL) $(TRIPLET)
-	@grep -v '^#' deps/versions-arm64 | awk 'NF {print $$1, $$2}' > $@
+	@mv $@.new $@
 
-$(DEPS_STAMP): deps/versions deps/fetch.sh deps/build.sh deps/common.sh $(wildcard deps/patches/*.patch) $(MUSL)/.versions | $(PREREQ_STAMP)
-	@deps/fetch.sh $(DEPSRC)
+$(DEPS_STAMP): deps/versions deps/fetch.sh deps/mirror.sh deps/build.sh deps/common.sh $(wildcard deps/patches/*.patch) $(MUSL)/.versions | $(PREREQ_STAMP)
+	@deps/fetch.sh $(DEPSRC) $@.new
 	@CC=$(CURDIR)/$(CC) AR=$(TRIPLET)-ar HOST=$(TRIPLET) KERNEL_HEADERS=/usr/$(TRIPLET)/include \
 		deps/build.sh $(DEPSRC) $(SYSROOT)
 endif
-	@cat $(DEPS_VERSIONS) | grep -v '^#' | awk 'NF {print $$1, $$2}' > $@
+	@cat $(if $(CROSS),$(MUSL)/.versions) $@.new > $@ && rm -f $@.new
 	@echo "retina deps: versions used:"; sed 's/^/  /' $@
 deps: $(DEPS_STAMP)
+
+# For every pin: the revision in use, newer ones on the mirror, how to move it.
+deps-check:
+	@deps/check.sh $(DEPSRC) deps/versions deps/versions-arm64 deps/versions-arm64-test
 
 # Rewritten only when its content changes, so a rebuild after `git commit`
 # relinks main.o alone.
@@ -239,10 +243,10 @@ UNIT_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_UINTPTR_T_DEFINED -I. -isystem $(SYS
 UNIT_LIBS   := -static -L$(SYSROOT)/lib -L$(CMOCKA)/lib -lcmocka -lbearssl -lyaml -lcjson -lz
 UNIT_DEPS   := $(CMOCKA)/.versions
 
-$(CMOCKA)/.versions: deps/versions-arm64-test deps/fetch.sh deps/build-cmocka.sh | $(DEPS_STAMP)
-	@DEPS_VERSIONS=deps/versions-arm64-test deps/fetch.sh $(DEPSRC)
+$(CMOCKA)/.versions: deps/versions-arm64-test deps/fetch.sh deps/mirror.sh deps/build-cmocka.sh | $(DEPS_STAMP)
+	@DEPS_VERSIONS=deps/versions-arm64-test deps/fetch.sh $(DEPSRC) $@.new
 	@CC=$(CURDIR)/$(CC) AR=$(TRIPLET)-ar deps/build-cmocka.sh $(DEPSRC) $(CMOCKA)
-	@grep -v '^#' deps/versions-arm64-test | awk 'NF {print $$1, $$2}' > $@
+	@mv $@.new $@
 endif
 
 # One object per source file, each with its header dependencies (-MMD -MP:

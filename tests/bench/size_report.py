@@ -10,7 +10,8 @@ with --gc-sections): every input section kept in an allocated output section
 is counted; what --gc-sections discarded is not.  Columns: text (.text, .init,
 .fini), rodata+data (every other allocated section, .eh_frame included: all
 stored in the file), bss (.bss, .tbss: memory only), total = text + data.
-Exits 1 if the map is missing or unparsable, or the binary is over budget.
+Names the Debian revision of each dependency (SYSROOT/.versions beside the
+map).  Exits 1 if the map is missing or unparsable, or the binary is over budget.
 """
 import glob
 import os
@@ -177,6 +178,11 @@ def main():
     print(verdict)
     if not stripped(binary):
         print(f"note: {binary} is not stripped; its size includes symbols")
+    # the Debian revisions deps/fetch.sh took (the stamp beside the map)
+    stamp = os.path.join(os.path.dirname(map_path), "sysroot", ".versions")
+    if os.path.isfile(stamp):
+        with open(stamp, encoding="utf-8") as f:
+            print("built with: " + ", ".join(" ".join(line.split()) for line in f if line.strip()))
 
     libs, applets = defaultdict(Counter), defaultdict(Counter)
     project = [o for o in loaded if library(o).startswith("retina:")]

@@ -7,7 +7,7 @@
 #   make image    the debug-shell image, offline, as an OCI archive (build/retina-shell.oci.tar)
 #   make image-check  build the Dockerfile's minimal stage (debootstrap base) and compare
 #   make bench    benchmarks (tests/bench)
-#   make fuzz     run each fuzz target (tests/fuzz) for FUZZ_SECONDS (default 60)
+#   make fuzz     random fuzzing of each target (tests/fuzz) for FUZZ_SECONDS (default 60); docs/fuzzing.md
 #   make clean    remove build/ except the dependency sysroot; distclean: all
 #   make dist     release tarballs for amd64 and arm64, SHA256SUMS and the krew manifest (dist/)
 #

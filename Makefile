@@ -8,7 +8,7 @@
 #   make image    the debug-shell image, offline, as an OCI archive (build/retina-shell.oci.tar)
 #   make image-check  build the Dockerfile's minimal stage (debootstrap base) and compare
 #   make bench    benchmarks (tests/bench)
-#   make fuzz     run each fuzz target (tests/fuzz) for FUZZ_SECONDS (default 60)
+#   make fuzz     random fuzzing of each target (tests/fuzz) for FUZZ_SECONDS (default 60); docs/fuzzing.md
 #   make clean    remove build/ except the dependency sysroot; distclean: all
 #   make dist     release tarballs for amd64 and arm64, SHA256SUMS and the krew manifest (dist/)
 #
@@ -284,10 +284,11 @@ $(B)/fuzz/%.o: tests/fuzz/%.c | $(HOST_STAMP) $(B)/.prereqs-test
 $(B)/fuzz/%: $(B)/fuzz/%.o $(B)/fuzz/lib.a
 	$(CLANG) $(FUZZ_CFLAGS) $< $(B)/fuzz/lib.a $(HOST_LIBS) -o $@
 
-# make test: everything, fuzz targets briefly (FUZZ_SECONDS=5 each).
+# make test: everything; fuzz targets replay their corpus and regressions, then
+# a short fixed-seed walk (tests/fuzz/run check: the same on every run).
 ifeq ($(CROSS),)
 test: $(B)/retina $(UNIT_BIN) $(FUZZ_BIN) | $(B)/.prereqs-test
-	@FUZZ_SECONDS=5 tests/run $(B) $(UNIT_BIN) -- $(FUZZ_BIN)
+	@tests/run $(B) $(UNIT_BIN) -- $(FUZZ_BIN)
 else
 # Emulated: the unit tests and tests/arm64 (applets that need no kernel
 # features, the arm64 release tarball) under qemu-aarch64-static. No fuzzing:
@@ -301,11 +302,12 @@ unit: $(UNIT_BIN)
 integration: $(B)/retina | $(B)/.prereqs-test
 	@RETINA_BIN=$(CURDIR)/$(B)/retina $(PYTEST) -q $(if $(CROSS),tests/arm64,tests/integration)
 
-# Longer fuzzing: FUZZ_SECONDS per target (default 60), new inputs kept in build/.
-fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(B)/corpus/$$n; \
-		echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
+# Random fuzzing: FUZZ_SECONDS per target (default 60) or FUZZ_RUNS executions,
+# new inputs kept in build/corpus, crashes copied to tests/fuzz/regressions; ends
+# with a table. FUZZ_TARGETS=fuzz_dns picks targets. See docs/fuzzing.md.
+FUZZ_TARGETS ?= $(patsubst $(B)/fuzz/%,%,$(FUZZ_BIN))
+fuzz: $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run explore $(B) $^
 
 # The main job on this machine: trace network problems (drops, resets, socket
 # errors, retransmits) until Ctrl-C. TRACE_ARGS adds flags: make run TRACE_ARGS='--drops -o json'

@@ -153,57 +153,16 @@ static void read_namespaces(struct facts *f)
 		 f->host_net ? "same" : "different");
 }
 
-struct mount_entry {
-	char root[512];		/* the part of the filesystem mounted: "/" for a whole fs */
-	char point[512];
-	char type[64];
-};
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
-		    s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*out++ = *s;
-		}
-	}
-	*out = '\0';
-}
-
-/* Next line of /proc/self/mountinfo: "id parent maj:min root point opts ... - type source superopts". */
-static bool next_mount(FILE *fp, struct mount_entry *m)
-{
-	char line[2048];
-
-	while (fgets(line, sizeof(line), fp)) {
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*s %*s %*s %511s %511s", m->root, m->point) != 2 ||
-		    sscanf(sep + 3, "%63s", m->type) != 1)
-			continue;
-		unescape(m->root);
-		unescape(m->point);
-		return true;
-	}
-	return false;
-}
-
 /* First mount of fstype: its mount point into where. */
 static bool find_mount(const char *fstype, char *where, size_t len)
 {
-	struct mount_entry m;
+	struct proc_mount m;
 	FILE *fp = fopen("/proc/self/mountinfo", "re");
 	bool found = false;
 
 	if (!fp)
 		return false;
-	while (!found && next_mount(fp, &m))
+	while (!found && proc_mount_next(fp, &m))
 		if (!strcmp(m.type, fstype)) {
 			snprintf(where, len, "%s", m.point);
 			found = true;
@@ -213,15 +172,15 @@ static bool find_mount(const char *fstype, char *where, size_t len)
 }
 
 /* The last (topmost) mount at path, which must be canonical. */
-static bool mount_at(const char *path, struct mount_entry *out)
+static bool mount_at(const char *path, struct proc_mount *out)
 {
-	struct mount_entry m;
+	struct proc_mount m;
 	FILE *fp = fopen("/proc/self/mountinfo", "re");
 	bool found = false;
 
 	if (!fp)
 		return false;
-	while (next_mount(fp, &m))
+	while (proc_mount_next(fp, &m))
 		if (!strcmp(m.point, path)) {
 			*out = m;
 			found = true;
@@ -238,7 +197,7 @@ static bool mount_at(const char *path, struct mount_entry *out)
 static void read_host_fs(struct facts *f)
 {
 	const char *root = getenv("HOST_ROOT");
-	struct mount_entry m;
+	struct proc_mount m;
 	struct statvfs vfs;
 	struct stat st, init_root;
 	char real[PATH_MAX], probe[PATH_MAX + 8];

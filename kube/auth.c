@@ -279,16 +279,12 @@ static int run_plugin(const struct kube_config *cfg, char **out, char *err, size
 	return 0;
 }
 
-static int run_exec(struct kube_auth *a, char *err, size_t errlen)
+int kube_exec_credential_parse(const char *out, const char *api_version, const char *cmd, struct kube_exec_cred *c,
+			       char *err, size_t errlen)
 {
-	const struct kube_config *cfg = a->cfg;
-	char *out;
-
-	if (run_plugin(cfg, &out, err, errlen))
-		return -1;
 	cJSON *root = cJSON_Parse(out);
-	wipe_free(out, 0);
-	const char *cmd = cfg->exec->command;
+
+	memset(c, 0, sizeof(*c));
 	cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
 	cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "apiVersion");
 	cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "status");
@@ -296,9 +292,14 @@ static int run_exec(struct kube_auth *a, char *err, size_t errlen)
 		snprintf(err, errlen, "exec plugin \"%s\" did not print an ExecCredential with a status", cmd);
 		goto bad;
 	}
-	if (!cJSON_IsString(ver) || strcmp(ver->valuestring, cfg->exec->api_version)) {
+	if (!cJSON_IsString(ver) || strcmp(ver->valuestring, api_version)) {
+		char said[80];	/* the plugin's words, printable only */
+		snprintf(said, sizeof(said), "%s", cJSON_IsString(ver) ? ver->valuestring : "");
+		for (char *p = said; *p; p++)
+			if ((unsigned char)*p < ' ' || *p == 0x7f)
+				*p = '?';
 		snprintf(err, errlen, "exec plugin \"%s\" answered apiVersion \"%s\", the kubeconfig asked for \"%s\"",
-			 cmd, cJSON_IsString(ver) ? ver->valuestring : "", cfg->exec->api_version);
+			 cmd, said, api_version);
 		goto bad;
 	}
 	cJSON *tok = cJSON_GetObjectItemCaseSensitive(status, "token");
@@ -312,23 +313,22 @@ static int run_exec(struct kube_auth *a, char *err, size_t errlen)
 			 "only one of clientCertificateData and clientKeyData" : "neither a token nor a client certificate");
 		goto bad;
 	}
-	time_t expiry = 0;
-	if (cJSON_IsString(exp) && (expiry = kube_parse_time(exp->valuestring)) == -1) {
+	if (cJSON_IsString(exp) && (c->expiry = kube_parse_time(exp->valuestring)) == -1) {
+		c->expiry = 0;
 		snprintf(err, errlen, "exec plugin \"%s\" gave a bad expirationTimestamp", cmd);
 		goto bad;
 	}
-	exec_forget(a);
-	a->exec_token = has_tok ? strdup(tok->valuestring) : NULL;
+	c->token = has_tok ? strdup(tok->valuestring) : NULL;
 	if (has_cert) {
 		/* cert/key "Data" from a plugin are PEM text, not base64 */
-		a->exec_cert = strdup(cert->valuestring);
-		a->exec_key = strdup(key->valuestring);
-		a->exec_cert_len = strlen(a->exec_cert);
-		a->exec_key_len = strlen(a->exec_key);
-		a->generation++;
+		c->cert = strdup(cert->valuestring);
+		c->key = strdup(key->valuestring);
 	}
-	a->exec_expiry = expiry;
-	a->exec_valid = true;
+	if ((has_tok && !c->token) || (has_cert && (!c->cert || !c->key))) {
+		kube_exec_cred_free(c);
+		snprintf(err, errlen, "exec plugin \"%s\": out of memory", cmd);
+		goto bad;
+	}
 	if (tok && cJSON_IsString(tok))
 		explicit_bzero(tok->valuestring, strlen(tok->valuestring));
 	if (key && cJSON_IsString(key))
@@ -338,6 +338,40 @@ static int run_exec(struct kube_auth *a, char *err, size_t errlen)
 bad:
 	cJSON_Delete(root);
 	return -1;
+}
+
+void kube_exec_cred_free(struct kube_exec_cred *c)
+{
+	wipe_free(c->token, 0);
+	wipe_free(c->cert, 0);
+	wipe_free(c->key, 0);
+	memset(c, 0, sizeof(*c));
+}
+
+static int run_exec(struct kube_auth *a, char *err, size_t errlen)
+{
+	const struct kube_config *cfg = a->cfg;
+	struct kube_exec_cred c;
+	char *out;
+
+	if (run_plugin(cfg, &out, err, errlen))
+		return -1;
+	int rc = kube_exec_credential_parse(out, cfg->exec->api_version, cfg->exec->command, &c, err, errlen);
+	wipe_free(out, 0);
+	if (rc)
+		return -1;
+	exec_forget(a);
+	a->exec_token = c.token;
+	if (c.cert) {
+		a->exec_cert = c.cert;
+		a->exec_key = c.key;
+		a->exec_cert_len = strlen(a->exec_cert);
+		a->exec_key_len = strlen(a->exec_key);
+		a->generation++;
+	}
+	a->exec_expiry = c.expiry;
+	a->exec_valid = true;
+	return 0;
 }
 
 int kube_auth_get(struct kube_auth *a, struct kube_creds *c, char *err, size_t errlen)

@@ -30,6 +30,19 @@ int kube_auth_get(struct kube_auth *a, struct kube_creds *c, char *err, size_t e
  */
 int kube_auth_unauthorized(struct kube_auth *a);
 
+/*
+ * An exec plugin's stdout: an ExecCredential of api_version with a token, a
+ * client certificate and key (PEM), or both. 0 with c filled (malloc'd, free
+ * with kube_exec_cred_free), or -1 with err naming cmd.
+ */
+struct kube_exec_cred {
+	char *token, *cert, *key;
+	time_t expiry;			/* 0: none given */
+};
+int kube_exec_credential_parse(const char *out, const char *api_version, const char *cmd, struct kube_exec_cred *c,
+			       char *err, size_t errlen);
+void kube_exec_cred_free(struct kube_exec_cred *c);
+
 /* "2024-05-01T10:00:00Z" (fraction and offset allowed) to time_t; -1 when invalid. */
 time_t kube_parse_time(const char *s);
 

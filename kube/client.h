@@ -81,6 +81,14 @@ void kube_stream_close(struct kube_stream *s);
 int kube_watch_pod(struct kube_client *k, const char *ns, const char *name, int timeout_ms,
 		   int (*done)(const cJSON *pod, void *arg, char *err, size_t errlen), void *arg,
 		   char *err, size_t errlen);
+/*
+ * One line of the watch stream, as kube_watch_pod takes it: rv follows the
+ * object's resourceVersion; done sees each ADDED/MODIFIED pod.
+ */
+enum { KW_GO_ON, KW_RELIST, KW_DONE, KW_FAIL };
+int kube_watch_event(const char *line, char *rv, size_t rvlen, const char *ns, const char *name,
+		     int (*done)(const cJSON *pod, void *arg, char *err, size_t errlen), void *arg, char *err,
+		     size_t errlen);
 
 /* A WebSocket to the API server with this client's credentials (exec, attach). */
 struct ws;

@@ -131,8 +131,8 @@ static const cJSON *named(const cJSON *array, const char *name)
 	return NULL;
 }
 
-int debugpod_check(const cJSON *pod, const char *cname, bool ephemeral, const char **phase,
-		   char *err, size_t errlen)
+static int pod_state(const cJSON *pod, const char *cname, bool ephemeral, const char **phase, char *err,
+		     size_t errlen)
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(pod, "status");
@@ -205,16 +205,24 @@ struct waitctx {
 	const char *last;
 };
 
+int debugpod_check(const cJSON *pod, const char *cname, bool ephemeral, const char **phase,
+		   char *err, size_t errlen)
+{
+	int rc = pod_state(pod, cname, ephemeral, phase, err, errlen);
+
+	if (rc < 0)	/* the server's words reach a terminal: no control characters */
+		for (char *p = err; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = ' ';
+	return rc;
+}
+
 static int wait_done(const cJSON *pod, void *arg, char *err, size_t errlen)
 {
 	struct waitctx *x = arg;
 	const char *phase;
 	int rc = debugpod_check(pod, x->w->container, x->w->ephemeral, &phase, err, errlen);
 
-	if (rc < 0)	/* the server's words reach a terminal: no control characters */
-		for (char *p = err; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = ' ';
 	if (x->w->progress && phase != x->last)
 		x->w->progress(phase, x->w->arg);
 	x->last = phase;
@@ -292,14 +300,16 @@ void debugpod_print_events(struct kube_client *k, const char *ns, const char *po
 		if (i++ < n - 10)	/* the last ten, as recent ones matter */
 			continue;
 		const cJSON *src = cJSON_GetObjectItemCaseSensitive(e, "source");
-		char from[64], msg[400];
+		char type[16], reason[32], from[64], msg[400];
+		snprintf(type, sizeof(type), "%s", str(e, "type") ? str(e, "type") : "");
+		snprintf(reason, sizeof(reason), "%s", str(e, "reason") ? str(e, "reason") : "");
 		snprintf(from, sizeof(from), "%s", str(src, "component") ? str(src, "component") : "");
 		snprintf(msg, sizeof(msg), "%s", str(e, "message") ? str(e, "message") : "");
-		for (char *p = msg; *p; p++)	/* server text never drives the terminal */
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = ' ';
-		fprintf(stderr, "  %-8.8s %-18.18s %-22.22s %s\n", str(e, "type") ? str(e, "type") : "",
-			str(e, "reason") ? str(e, "reason") : "", from, msg);
+		for (char *f[] = { type, reason, from, msg }, **q = f; q < f + 4; q++)
+			for (char *p = *q; *p; p++)	/* server text never drives the terminal */
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = ' ';
+		fprintf(stderr, "  %-8.8s %-18.18s %-22.22s %s\n", type, reason, from, msg);
 	}
 	cJSON_Delete(list);
 }

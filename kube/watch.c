@@ -20,6 +20,45 @@ static void set_rv(char *rv, size_t len, const cJSON *obj)
 		snprintf(rv, len, "%s", v->valuestring);
 }
 
+int kube_watch_event(const char *line, char *rv, size_t rvlen, const char *ns, const char *name,
+		     int (*done)(const cJSON *pod, void *arg, char *err, size_t errlen), void *arg, char *err,
+		     size_t errlen)
+{
+	cJSON *e = cJSON_Parse(line);
+	cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+	cJSON *obj = cJSON_GetObjectItemCaseSensitive(e, "object");
+	int step = KW_GO_ON;
+
+	if (!cJSON_IsString(type) || !cJSON_IsObject(obj)) {
+		cJSON_Delete(e);
+		return KW_GO_ON;	/* not an event: skip it */
+	}
+	const char *t = type->valuestring;
+	if (!strcmp(t, "ERROR")) {
+		cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
+		if (cJSON_IsNumber(code) && code->valueint == 410) {
+			step = KW_RELIST;
+		} else {
+			char *txt = cJSON_PrintUnformatted(obj);
+			kube_status_error(cJSON_IsNumber(code) ? code->valueint : 500, txt, txt ? strlen(txt) : 0,
+					  err, errlen);
+			free(txt);
+			step = KW_FAIL;
+		}
+	} else {
+		set_rv(rv, rvlen, obj);
+		if (!strcmp(t, "DELETED")) {
+			snprintf(err, errlen, "pod %s/%s was deleted while waiting for it", ns, name);
+			step = KW_FAIL;
+		} else if (strcmp(t, "BOOKMARK")) {
+			int rc = done(obj, arg, err, errlen);
+			step = rc > 0 ? KW_DONE : rc < 0 ? KW_FAIL : KW_GO_ON;
+		}
+	}
+	cJSON_Delete(e);
+	return step;
+}
+
 int kube_watch_pod(struct kube_client *k, const char *ns, const char *name, int timeout_ms,
 		   int (*done)(const cJSON *pod, void *arg, char *err, size_t errlen), void *arg,
 		   char *err, size_t errlen)
@@ -72,43 +111,14 @@ relist:;
 		long long wait;
 		while ((wait = deadline - mono_ms()) > 0 &&
 		       (ev = kube_stream_line(s, (int)wait, line_err, sizeof(line_err)))) {
-			cJSON *e = cJSON_Parse(ev);
+			int step = kube_watch_event(ev, rv, sizeof(rv), ns, name, done, arg, err, errlen);
 			free(ev);
-			cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
-			cJSON *obj = cJSON_GetObjectItemCaseSensitive(e, "object");
-			if (!cJSON_IsString(type) || !cJSON_IsObject(obj)) {
-				cJSON_Delete(e);
-				continue;	/* not an event: skip it */
-			}
-			const char *t = type->valuestring;
-			if (!strcmp(t, "ERROR")) {
-				cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
-				if (cJSON_IsNumber(code) && code->valueint == 410) {
-					cJSON_Delete(e);
-					kube_stream_close(s);
-					goto relist;	/* our version is too old: start over */
-				}
-				char *txt = cJSON_PrintUnformatted(obj);
-				kube_status_error(cJSON_IsNumber(code) ? code->valueint : 500, txt, txt ? strlen(txt) : 0,
-						  err, errlen);
-				free(txt);
-				cJSON_Delete(e);
-				kube_stream_close(s);
-				return -1;
-			}
-			set_rv(rv, sizeof(rv), obj);
-			if (!strcmp(t, "DELETED")) {
-				cJSON_Delete(e);
-				kube_stream_close(s);
-				snprintf(err, errlen, "pod %s/%s was deleted while waiting for it", ns, name);
-				return -1;
-			}
-			rc = strcmp(t, "BOOKMARK") ? done(obj, arg, err, errlen) : 0;
-			cJSON_Delete(e);
-			if (rc) {
-				kube_stream_close(s);
-				return rc > 0 ? 0 : -1;
-			}
+			if (step == KW_GO_ON)
+				continue;
+			kube_stream_close(s);
+			if (step == KW_RELIST)
+				goto relist;	/* our version is too old: start over */
+			return step == KW_DONE ? 0 : -1;
 		}
 		/* the stream ended or dropped: resume from rv (the loop), unless out of time */
 		kube_stream_close(s);

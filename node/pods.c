@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "lib/proc.h"
 #include "lib/retina.h"
 #include "node/pods.h"
 
@@ -280,21 +281,17 @@ int pod_identify(const struct pod_scan *s, const char *uid, struct pod_identity 
 /* Where cgroup2 is mounted (/sys/fs/cgroup on a v2 node, /sys/fs/cgroup/unified on a hybrid one). */
 bool cgroup2_mount(char *out, size_t len)
 {
-	char line[2048];
+	struct proc_mount m;
 	FILE *fp = fopen("/proc/self/mountinfo", "re");
 	bool found = false;
 
 	if (!fp)
 		return false;
-	while (!found && fgets(line, sizeof(line), fp)) {
-		char point[1024], type[64];
-		const char *sep = strstr(line, " - ");
-		if (sep && sscanf(line, "%*s %*s %*s %*s %1023s", point) == 1 && sscanf(sep + 3, "%63s", type) == 1 &&
-		    !strcmp(type, "cgroup2")) {
-			snprintf(out, len, "%s", point);
+	while (!found && proc_mount_next(fp, &m))
+		if (!strcmp(m.type, "cgroup2")) {
+			snprintf(out, len, "%s", m.point);
 			found = true;
 		}
-	}
 	fclose(fp);
 	return found;
 }

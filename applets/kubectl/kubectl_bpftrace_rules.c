@@ -267,24 +267,29 @@ enum bt_line bt_handle_line(struct bt_stream *s, const struct bt_render *r, cons
 		while (n && (unsigned char)line[n - 1] <= ' ')	/* what cJSON skips as blanks */
 			n--;
 		/* -w: the two packet fields go; cut off the text when they are its end and nowhere else */
-		int npkt = 0;
+		int npkt = 0, nnode = 0;
 		const cJSON *it;
-		cJSON_ArrayForEach(it, o)
+		cJSON_ArrayForEach(it, o) {
 			npkt += it->string && (!strcmp(it->string, "packet") || !strcmp(it->string, "packet_len"));
+			nnode += it->string && !strcmp(it->string, "node");
+		}
 		bool strip = r->packet && npkt;
 		long cut = strip && npkt == 2 ? bt_packet_suffix(line, n) : -1;
-		bool splice = n && line[n - 1] == '}' && (!strip || cut > 0);
+		/* "node" is ours: a pod's own (any value, any count) goes, so never splice then */
+		bool splice = !nnode && n && line[n - 1] == '}' && (!strip || cut > 0);
 		if (cut > 0)
 			n = cut + 1;	/* as if the line's '}' came where the packet starts */
 		if (splice) {
 			fprintf(out, "%.*s%s\"node\":\"%s\"}\n", (int)(n - 1), line,
 				cJSON_GetArraySize(o) ? "," : "", s->node);
-		} else {	/* not expected of a parsed object; print the tree */
+		} else {	/* the pod's own "node", or an unexpected text: print the tree */
 			while (r->packet && (cJSON_GetObjectItemCaseSensitive(o, "packet") ||
 					     cJSON_GetObjectItemCaseSensitive(o, "packet_len"))) {	/* each, if twice */
 				cJSON_DeleteItemFromObjectCaseSensitive(o, "packet");
 				cJSON_DeleteItemFromObjectCaseSensitive(o, "packet_len");
 			}
+			while (cJSON_GetObjectItemCaseSensitive(o, "node"))
+				cJSON_DeleteItemFromObjectCaseSensitive(o, "node");
 			cJSON_AddStringToObject(o, "node", s->node);
 			char *txt = cJSON_PrintUnformatted(o);
 			if (txt)

@@ -138,6 +138,7 @@ struct stack_cache {
 	const struct ksyms *ksyms;	/* NULL: raw addresses */
 	struct stack_entry slots[STACK_CACHE_SLOTS];
 	size_t used;
+	size_t lo, hi;		/* the used slots are among slots[lo..hi] */
 	uint64_t hits, misses;
 };
 /* The symbolised stack of frames (innermost first); NULL when out of memory. */

@@ -110,17 +110,21 @@ def fetch(tmp_path, pins, prefix=(), env=None, used=None):
 
 
 def test_prereqs_as_non_root_names_packages_and_the_fix():
-    # A dpkg-query that knows no package: everything is "missing". It lives in a
-    # directory the unprivileged user can reach (pytest's tmp_path is 0700).
+    # A dpkg-query that knows no package: everything is "missing". It and a copy
+    # of prereqs.sh live in a directory the unprivileged user can reach: pytest's
+    # tmp_path is 0700, and so may be any directory above the clone.
     with tempfile.TemporaryDirectory() as d:
         os.chmod(d, 0o755)
         fake = os.path.join(d, "dpkg-query")
         with open(fake, "w") as f:
             f.write("#!/bin/sh\nexit 1\n")
         os.chmod(fake, 0o755)
+        script = os.path.join(d, "prereqs.sh")
+        shutil.copyfile(ROOT / "deps" / "prereqs.sh", script)
+        os.chmod(script, 0o755)
         env = dict(os.environ, PATH=f"{d}:/usr/bin:/bin")
-        p = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-                 str(ROOT / "deps" / "prereqs.sh"), "build"], env=env)
+        p = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", script, "build"],
+                env=env, cwd=d)
     assert p.returncode == 1
     assert "missing build prerequisites: make gcc musl-tools clang llvm bpftool" in p.stderr
     assert "run 'make' as root, or install them first: sudo apt-get install" in p.stderr

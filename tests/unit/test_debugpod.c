@@ -28,6 +28,19 @@ static int check(const char *json, const char *container, bool ephemeral, const 
 
 #define SPEC "\"spec\":{\"containers\":[{\"name\":\"retina-shell\",\"image\":\"reg/rs:v1\"}]}"
 
+/* The server's words in an error are printable (fuzz_debugpod_check found a raw \x01). */
+static void test_error_has_no_control_characters(void **state)
+{
+	(void)state;
+	const char *phase;
+	char err[512];
+
+	assert_int_equal(check("{\"metadata\":{\"name\":\"p\"}," SPEC ",\"status\":{\"conditions\":[{\"type\":"
+			       "\"PodScheduled\",\"reason\":\"Unschedulable\",\"message\":\"0/3\\u001b[2J nodes\"}]}}",
+			       "retina-shell", false, &phase, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "0/3 [2J nodes"));
+}
+
 static void test_waiting_phases(void **state)
 {
 	(void)state;
@@ -155,6 +168,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_waiting_phases),
+		cmocka_unit_test(test_error_has_no_control_characters),
 		cmocka_unit_test(test_failures_say_what_to_do),
 		cmocka_unit_test(test_node_pod_grants_only_what_was_asked),
 		cmocka_unit_test(test_names_are_random),

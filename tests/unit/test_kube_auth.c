@@ -267,6 +267,27 @@ static void times(void **state)
 	assert_int_equal(kube_parse_time("1970-01-01T00:00:00Zjunk"), -1);
 }
 
+/* The plugin's stdout taken apart without running one (fuzz_exec_credential feeds it any bytes). */
+static void exec_credential_parse(void **state)
+{
+	struct kube_exec_cred c;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(kube_exec_credential_parse("{\"kind\":\"ExecCredential\",\"apiVersion\":\"v9\",\"status\":"
+						    "{\"token\":\"t\",\"expirationTimestamp\":\"1970-01-01T00:01:00Z\"}}",
+						    "v9", "p", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.token, "t");
+	assert_null(c.cert);
+	assert_int_equal(c.expiry, 60);
+	kube_exec_cred_free(&c);
+	/* the plugin's words in the error are printable */
+	assert_int_equal(kube_exec_credential_parse("{\"kind\":\"ExecCredential\",\"apiVersion\":\"v\\u001b[2J\","
+						    "\"status\":{\"token\":\"t\"}}", "v9", "p", &c, err, sizeof(err)), -1);
+	assert_string_equal(err, "exec plugin \"p\" answered apiVersion \"v?[2J\", the kubeconfig asked for \"v9\"");
+	assert_null(c.token);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +296,7 @@ int main(void)
 		cmocka_unit_test(plugin_v1beta1),
 		cmocka_unit_test(token_file_reread_when_changed),
 		cmocka_unit_test(times),
+		cmocka_unit_test(exec_credential_parse),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

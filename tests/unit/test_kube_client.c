@@ -608,10 +608,45 @@ static void attach_echoes_stdin(void **state)
 	kube_config_free(&cfg);
 }
 
+static int ready_when_running(const cJSON *pod, void *arg, char *err, size_t errlen)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(pod, "status");
+	const cJSON *ph = cJSON_GetObjectItemCaseSensitive(st, "phase");
+	(void)arg;
+
+	if (cJSON_IsString(ph) && !strcmp(ph->valuestring, "Failed")) {
+		snprintf(err, errlen, "failed");
+		return -1;
+	}
+	return cJSON_IsString(ph) && !strcmp(ph->valuestring, "Running");
+}
+
+/* One watch line at a time, as kube_watch_pod takes them (fuzz_kube_watch feeds it any bytes). */
+static void watch_events(void **state)
+{
+	char rv[32] = "", err[256] = "";
+	(void)state;
+
+#define EV(l) kube_watch_event(l, rv, sizeof(rv), "ns", "p", ready_when_running, NULL, err, sizeof(err))
+	assert_int_equal(EV("not json"), KW_GO_ON);
+	assert_int_equal(EV("{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"17\"}}}"), KW_GO_ON);
+	assert_string_equal(rv, "17");
+	assert_int_equal(EV("{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"resourceVersion\":\"1x\"}}}"), KW_GO_ON);
+	assert_string_equal(rv, "17");	/* not digits: kept the last good one */
+	assert_int_equal(EV("{\"type\":\"MODIFIED\",\"object\":{\"status\":{\"phase\":\"Running\"}}}"), KW_DONE);
+	assert_int_equal(EV("{\"type\":\"MODIFIED\",\"object\":{\"status\":{\"phase\":\"Failed\"}}}"), KW_FAIL);
+	assert_string_equal(err, "failed");
+	assert_int_equal(EV("{\"type\":\"ERROR\",\"object\":{\"code\":410}}"), KW_RELIST);
+	assert_int_equal(EV("{\"type\":\"DELETED\",\"object\":{}}"), KW_FAIL);
+	assert_string_equal(err, "pod ns/p was deleted while waiting for it");
+#undef EV
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(status_words),
+		cmocka_unit_test(watch_events),
 		cmocka_unit_test(nodes_and_errors),
 		cmocka_unit_test(pod_lifecycle),
 		cmocka_unit_test(hostile_server),

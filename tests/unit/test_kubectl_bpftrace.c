@@ -95,6 +95,31 @@ static void json_gains_the_node_and_stats_stay_inside(void **state)
 	cap_free(&c);
 }
 
+/* "node" is the plugin's: whatever the pod sent under that key is replaced, once (fuzz_bpftrace_lines) */
+static void json_node_from_the_pod_is_replaced(void **state)
+{
+	static const struct {
+		const char *line, *want;
+	} cases[] = {
+		{ "{\"node\":1.0,\"type\":\"DROP\"}", "{\"type\":\"DROP\",\"node\":\"node-a\"}\n" },
+		{ "{\"type\":\"DROP\",\"node\":\"evil\",\"node\":{\"x\":[]}}", "{\"type\":\"DROP\",\"node\":\"node-a\"}\n" },
+		{ "{\"type\":\"X\",\"Node\":2}", "{\"type\":\"X\",\"Node\":2,\"node\":\"node-a\"}\n" },
+	};
+	struct bt_stream s = { .node = "node-a" };
+	struct bt_render r = { .json = true };
+	struct cap c;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cap_open(&c);
+		assert_int_equal(bt_handle_line(&s, &r, cases[i].line, c.o, c.e), BT_EVENT);
+		cap_close(&c);
+		assert_string_equal(c.out, cases[i].want);
+		assert_string_equal(c.err, "");
+		cap_free(&c);
+	}
+}
+
 static void summary_counts_by_type_reason_and_lost(void **state)
 {
 	struct bt_stream s = { .node = "node-a" };
@@ -288,6 +313,7 @@ int main(void)
 		cmocka_unit_test(ts_parses_to_epoch_ns),
 		cmocka_unit_test(packets_go_to_the_writer_not_to_stdout),
 		cmocka_unit_test(json_gains_the_node_and_stats_stay_inside),
+		cmocka_unit_test(json_node_from_the_pod_is_replaced),
 		cmocka_unit_test(summary_counts_by_type_reason_and_lost),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

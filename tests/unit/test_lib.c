@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "lib/caps.h"
+#include "lib/proc.h"
 #include "lib/retina.h"
 #include "lib/sys.h"
 #include "lib/table.h"
@@ -198,6 +199,39 @@ static void clock_and_stop_signals(void **state)
 	sigaction(SIGINT, NULL, &sa);
 	assert_true(sa.sa_handler == SIG_DFL);	/* SA_RESETHAND: a second one is not caught */
 	signal(SIGTERM, SIG_DFL);
+/* /proc/self/status and mountinfo as lib/proc.c reads them (fuzz_proc feeds them any bytes) */
+static void proc_status_and_mountinfo_parse(void **state)
+{
+	static const char status[] = "Name:\tx\nCapPrm:\t00000000a80425fb\nCapEff:\t0000000000000400\n"
+				     "NoNewPrivs:\t1\nSeccomp:\t2\n";
+	static const char mounts[] = "junk line\n"
+				     "36 35 98:0 /mnt\\040dir /mnt/a\\134b rw master:1 - ext3 /dev/root rw\n"
+				     "37 1 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+	struct proc_status st;
+	struct proc_mount m;
+	(void)state;
+
+	FILE *f = fmemopen((void *)status, sizeof(status) - 1, "r");
+	proc_status_parse(f, &st);
+	fclose(f);
+	assert_int_equal(st.cap_prm, 0xa80425fb);
+	assert_int_equal(st.cap_eff, 0x400);
+	assert_int_equal(st.cap_bnd, 0);
+	assert_int_equal(st.no_new_privs, 1);
+	assert_int_equal(st.seccomp, 2);
+	proc_status_parse(NULL, &st);
+	assert_int_equal(st.seccomp, -1);
+
+	f = fmemopen((void *)mounts, sizeof(mounts) - 1, "r");
+	assert_true(proc_mount_next(f, &m));
+	assert_string_equal(m.root, "/mnt dir");
+	assert_string_equal(m.point, "/mnt/a\\b");
+	assert_string_equal(m.type, "ext3");
+	assert_true(proc_mount_next(f, &m));
+	assert_string_equal(m.point, "/sys/fs/cgroup");
+	assert_string_equal(m.type, "cgroup2");
+	assert_false(proc_mount_next(f, &m));
+	fclose(f);
 }
 
 int main(void)
@@ -212,6 +246,7 @@ int main(void)
 		cmocka_unit_test(table_aligns_columns_without_trailing_blanks),
 		cmocka_unit_test(write_all_writes_past_a_pipe_buffer),
 		cmocka_unit_test(clock_and_stop_signals),
+		cmocka_unit_test(proc_status_and_mountinfo_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -36,7 +37,7 @@
 const char traceloop_help[] =
 	"usage: retina traceloop record (--cgroup PATH | --pod UID | --mntns INODE... | --all)\n"
 	"                               [--records N] [--slots N]\n"
-	"                               [--socket PATH] [--foreground]\n"
+	"                               [--socket PATH] [--foreground] [-v]\n"
 	"       retina traceloop list [-o table|json] [--socket PATH]\n"
 	"       retina traceloop show ID [-o table|json] [--socket PATH]\n"
 	"       retina traceloop clear ID [--socket PATH]\n"
@@ -60,6 +61,7 @@ const char traceloop_help[] =
 	"                  preallocated: 32 x 2048 x 168 B = 10.5 MiB by default\n"
 	"  --socket PATH   the recorder's control socket (default " DEFAULT_SOCKET ")\n"
 	"  --foreground    do not detach (stop with Ctrl-C)\n"
+	"  -v, --verbose   show libbpf's messages (why a kernel refuses the program)\n"
 	"  -o, --output    table (default) or json\n"
 	"\n"
 	"ID is a container's number from `list`, or a prefix of its container ID.\n"
@@ -459,6 +461,24 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+static int libbpf_verbose(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Its ring heads use BPF atomic fetch-and-add: a kernel before 5.12 refuses them ("BPF_STX uses reserved fields"). */
+static bool kernel_has_bpf_atomics(void)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return true;
+	return ma > 5 || (ma == 5 && mi >= 12);
+}
+
 static int record(int argc, char **argv)
 {
 	enum { OPT_CGROUP = 256, OPT_POD, OPT_ALL, OPT_RECORDS, OPT_SLOTS, OPT_SOCKET, OPT_FG, OPT_MNTNS };
@@ -467,11 +487,11 @@ static int record(int argc, char **argv)
 		{ "all", no_argument, NULL, OPT_ALL }, { "records", required_argument, NULL, OPT_RECORDS },
 		{ "slots", required_argument, NULL, OPT_SLOTS }, { "socket", required_argument, NULL, OPT_SOCKET },
 		{ "foreground", no_argument, NULL, OPT_FG }, { "mntns", required_argument, NULL, OPT_MNTNS },
-		{ "help", no_argument, NULL, 'h' },
+		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cgroup = NULL, *pod = NULL, *sock = DEFAULT_SOCKET;
-	bool all = false, foreground = false;
+	bool all = false, foreground = false, verbose = false;
 	uint64_t nrecords = 2048, nslots = 32, v;
 	unsigned int mntns[TL_MAX_MNTNS];
 	size_t nmntns = 0;
@@ -479,8 +499,9 @@ static int record(int argc, char **argv)
 	char ebuf[16];
 	int c, err, ready[2] = { -1, -1 };
 
-	while ((c = next_opt(argc, argv, "h", longopts)) != -1) {
+	while ((c = next_opt(argc, argv, "hv", longopts)) != -1) {
 		switch (c) {
+		case 'v': verbose = true; break;
 		case OPT_CGROUP: cgroup = optarg; break;
 		case OPT_POD: pod = optarg; break;
 		case OPT_ALL: all = true; break;
@@ -579,7 +600,7 @@ static int record(int argc, char **argv)
 	sigaction(SIGTERM, &sig, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(verbose ? libbpf_verbose : libbpf_quiet);
 	r.skel = traceloop_bpf__open();
 	if (!r.skel)
 		die(EXIT_FAIL, "cannot open the BPF program: %s", errno_name(errno, ebuf));
@@ -600,7 +621,9 @@ static int record(int argc, char **argv)
 		char msg[256];
 		snprintf(msg, sizeof(msg), "error: cannot load the BPF program: %s%s\n", errno_name(-err, ebuf),
 			 err == -EPERM ? ": needs CAP_BPF and CAP_PERFMON: kubectl retina shell --capabilities BPF,PERFMON"
-				       : "");
+			 : err == -EINVAL && !kernel_has_bpf_atomics()
+				 ? ": this kernel predates BPF atomic fetch-and-add (5.12), which the recorder's rings need"
+				 : "");
 		if (ready[1] >= 0 && write(ready[1], msg, strlen(msg)) < 0)
 			_exit(EXIT_FAIL);
 		fputs(msg, stderr);

@@ -429,6 +429,9 @@ struct run {
 	uint64_t delivered;
 	FILE *out;			/* event lines: stdout, or stderr with -w - */
 	struct stack_cache *stacks;	/* --stack */
+	struct ksyms ksyms;		/* --stack, DROP locations: loaded at most once */
+	bool ksyms_tried;
+	uint64_t not_drops;		/* before 5.17: kfree_skb of handled packets, hidden */
 	struct pcap_out pcap;		/* -w */
 	struct nft_mon *nft;		/* --nft */
 	uint32_t netfilter_drop;	/* the code of NETFILTER_DROP; ~0 unknown */
@@ -446,6 +449,20 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	if (size >= offsetof(struct trace_record, x.pkt))
 		x = &((const struct trace_record *)data)->x;
+	/* Symbols only once a drop needs them: a trace that sees none never reads kallsyms. */
+	if (e->type == TT_DROP && e->location && !r->ksyms_tried) {
+		r->ksyms_tried = true;
+		if (load_kallsyms(&r->ksyms, "DROP locations show"))
+			r->names.ksyms = &r->ksyms;
+	}
+	if (e->type == TT_DROP && !r->names.drop->n && !r->o->all_reasons && r->names.ksyms) {
+		char lbuf[128];
+		const char *loc = event_location(&r->names, e, lbuf, sizeof(lbuf));
+		if (loc && location_not_a_drop(loc)) {
+			r->not_drops++;
+			return 0;
+		}
+	}
 	r->delivered++;
 	counts_add(&r->counts, e);
 	if (x && (x->flags & TX_STACK) && r->stacks)
@@ -553,6 +570,9 @@ static void print_summary(const struct run *r, const struct trace_bpf *skel, dou
 				(unsigned long long)r->counts.per_reason[i].n);
 		}
 	}
+	if (r->not_drops)
+		fprintf(stderr, "  %llu kfree_skb of handled packets hidden (icmpv6_rcv, ip6_mc_input; "
+			"--all-reasons shows them)\n", (unsigned long long)r->not_drops);
 	if (r->counts.overflow)
 		fprintf(stderr, "  (%llu events of further reasons not itemized)\n",
 			(unsigned long long)r->counts.overflow);
@@ -600,7 +620,7 @@ int trace_main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct reason_table drop = { 0 }, rst = { 0 };
-	struct run r = { .o = &o, .names = { &drop, &rst } };
+	struct run r = { .o = &o, .names = { &drop, &rst, NULL } };
 	struct ring_buffer *rb = NULL;
 	struct trace_bpf *skel;
 	struct btf *btf;
@@ -640,6 +660,9 @@ int trace_main(int argc, char **argv)
 	skel->rodata->n_ports = o.nports;
 	skel->rodata->all_reasons = o.all_reasons;
 	skel->rodata->has_drop_reason = facts.drop_enum;
+	if (!facts.drop_enum && (o.types & (1u << TT_DROP)))
+		warnx("this kernel gives kfree_skb no drop reason (5.17+): each DROP names where the packet "
+		      "was freed instead (location), IP packets only, handled ones hidden unless --all-reasons");
 	skel->rodata->has_rst_reason = facts.rst_enum;
 	skel->rodata->stack_types = o.stack_types & o.types;
 	if (o.write_path || o.emit_packets)
@@ -739,12 +762,12 @@ int trace_main(int argc, char **argv)
 		die(EXIT_FAIL, "cannot map the ring buffer: %s", strerror(errno));
 	}
 
-	struct ksyms ksyms = { 0 };
 	if (o.stack_types) {
 		r.stacks = calloc(1, sizeof(*r.stacks));
 		if (!r.stacks)
 			die(EXIT_FAIL, "out of memory");
-		r.stacks->ksyms = load_kallsyms(&ksyms) ? &ksyms : NULL;
+		r.stacks->ksyms = r.names.ksyms = load_kallsyms(&r.ksyms, "--stack shows") ? &r.ksyms : NULL;
+		r.ksyms_tried = true;
 	}
 	if (o.write_path && pcap_open(&r.pcap, o.write_path, o.snaplen)) {
 		trace_bpf__destroy(skel);
@@ -814,6 +837,6 @@ int trace_main(int argc, char **argv)
 	if (r.stacks)
 		stack_cache_free(r.stacks);
 	free(r.stacks);
-	ksyms_free(&ksyms);
+	ksyms_free(&r.ksyms);
 	return EXIT_OK;
 }

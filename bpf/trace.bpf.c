@@ -322,7 +322,15 @@ int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 		return 0;
 	start(e, TT_DROP);
 	e->reason = reason;
+	e->location = ctx[1];	/* kfree_skb(skb, location, ...) on every kernel */
 	bool ip = from_skb(e, skb);
+	/*
+	 * Before 5.17 (no reason) kfree_skb also frees what is no network
+	 * drop: netlink messages, unix socket buffers. Only IP packets count
+	 * there, unless --all-reasons.
+	 */
+	if (!ip && !has_drop_reason && !all_reasons)
+		return 0;
 	if (!ip) {
 		struct sock *sk = BPF_CORE_READ(skb, sk);
 		if (sk)

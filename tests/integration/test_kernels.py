@@ -15,7 +15,8 @@ FAMILIES = ["v4", "v6"]
 CHECKS = (["modules", "netns", "nft-ruleset", "ping-v4", "ping-v6", "nc", "trace-attach"] +
           [f"{c}-{f}" for f in FAMILIES for c in ("rst-sent", "rst-sent-nosocket", "rst-recv", "sockerr-refused",
                                                   "drop-noport", "drop-nft", "retrans", "sockerr-timeout")] +
-          ["trace-stack", "trace-pcapng", "trace-filter", "trace-nft", "capcheck", "execsnoop", "traceloop",
+          ["drop-location-noport-v4", "drop-location-noport-v6", "drop-location-nft", "trace-table-reason",
+           "trace-stack", "trace-pcapng", "trace-filter", "trace-nft", "capcheck", "execsnoop", "traceloop",
            "nsenter"])
 # What each kernel lacks, and the words its refusal must contain.
 UNSUPPORTED = {

@@ -70,7 +70,7 @@ start_trace() { # name args...: started in the background; waits until attached
 	shift
 	"$@" >/tmp/$n.json 2>/tmp/$n.err &
 	eval "${n}_pid=$!"
-	for i in $(seq 120); do
+	for i in $(seq 240); do
 		grep -q 'attached' /tmp/$n.err && break
 		kill -0 $(eval echo \$${n}_pid) 2>/dev/null || break
 		sleep 0.5
@@ -80,9 +80,10 @@ stop_trace() { kill -TERM $(eval echo \$${1}_pid) 2>/dev/null; wait $(eval echo 
 
 start_trace all retina trace --all --all-reasons --stack -w /tmp/all.pcapng -o json
 start_trace filt retina trace --all --ip $B6 --port 9 -o json
+start_trace table retina trace --drops --port 9
 /usr/sbin/ip netns exec b retina trace --drops --nft --allow-system-changes -o json >/tmp/nft.json 2>/tmp/nft.err &
 nft_pid=$!
-for i in $(seq 120); do grep -q 'attached' /tmp/nft.err && break; kill -0 $nft_pid 2>/dev/null || break; sleep 0.5; done
+for i in $(seq 240); do grep -q 'attached' /tmp/nft.err && break; kill -0 $nft_pid 2>/dev/null || break; sleep 0.5; done
 
 attached=$(sed -n 's/.*attached \([A-Z_,]*\).*/\1/p' /tmp/all.err)
 [ -n "$attached" ] && res trace-attach pass "$attached; $(grep -iv 'attached\|^$' /tmp/all.err | head -3 | tr '\n' ' ')" ||
@@ -104,6 +105,7 @@ ip netns exec a retina nc -6 -z -w 20 $B6 8080 >/dev/null 2>&1
 sleep 1
 stop_trace all
 stop_trace filt
+stop_trace table
 kill -TERM $nft_pid 2>/dev/null; wait $nft_pid
 
 # has TYPE FAMILY-ADDR PORT [extra grep]: an event line of the full trace
@@ -135,6 +137,28 @@ for fam in v4 v6; do
 	check_ev sockerr-timeout-$fam SOCK_ERR "$b" '"dst_port":8080,' ETIMEDOUT
 done
 
+# where each packet died: kfree_skb's caller, on every kernel (the reason column before 5.17)
+for fam in v4 v6; do
+	if [ $fam = v4 ]; then b=$B; f=tcp_v4_rcv; else b=$B6; f=tcp_v6_rcv; fi
+	line=$(ev DROP "$b" '"dst_port":9,')
+	echo "$line" | grep -q "\"location\":\"$f+0x[0-9a-f]*\"" &&
+		res drop-location-noport-$fam pass "$(echo "$line" | grep -o '"location":"[^"]*"')" ||
+		res drop-location-noport-$fam fail "no location $f+0x.. in: $(echo "$line" | head -c 300)"
+done
+line=$(ev DROP "$B" '"dst_port":8080,')
+echo "$line" | grep -q '"location":"\(nf_hook_slow\|nft_do_chain\)+0x' &&
+	res drop-location-nft pass "$(echo "$line" | grep -o '"location":"[^"]*"')" ||
+	res drop-location-nft fail "no netfilter location in: $(echo "$line" | head -c 300)"
+# the table: REASON is the reason, or before 5.17 the location
+row=$(grep ':9 *$' /tmp/table.json | grep DROP | head -1)
+if echo "$row" | grep -q 'NO_SOCKET\|tcp_v[46]_rcv+0x'; then
+	res trace-table-reason pass "$(echo "$row" | tr -s ' ' | cut -c1-120)"
+else
+	res trace-table-reason fail "no DROP row naming NO_SOCKET or tcp_v4_rcv: $(head -c 300 /tmp/table.json)"
+fi
+# what kfree_skb counted during the run, by location (docs/kernels.md)
+echo "@@ drop-locations: $(grep '"type":"DROP"' /tmp/all.json | grep -o '"location":"[^+"]*' | cut -d'"' -f4 | sort | uniq -c | sort -rn | awk '{printf "%s %s, ", $2, $1}')"
+
 # --stack: DROP events carry symbolised frames
 line=$(grep '"type":"DROP"' /tmp/all.json | grep '"stack":\["[a-z_]' | head -1)
 [ -n "$line" ] && res trace-stack pass "$(echo "$line" | grep -o '"stack":\["[^"]*","[^"]*"')" ||
@@ -156,7 +180,7 @@ line=$(grep '"dst_port":8080' /tmp/nft.json | grep '"nft":{[^}]*"table":"t"' | h
 if [ -n "$line" ]; then
 	res trace-nft pass "$(echo "$line" | grep -o '"nft":{[^}]*}' | head -c 160)"
 elif grep -q 'kernel\|not supported\|needs' /tmp/nft.err && ! grep -q attached /tmp/nft.err; then
-	res trace-nft unsupported "$(head -1 /tmp/nft.err)"
+	res trace-nft unsupported "$(grep -m1 -- '--nft' /tmp/nft.err)"
 else
 	res trace-nft fail "no DROP naming table t"; show /tmp/nft.err 5; show /tmp/nft.json 3
 fi
@@ -174,7 +198,7 @@ fi
 # ---- execsnoop --------------------------------------------------------------
 retina execsnoop -o json >/tmp/exec.json 2>/tmp/exec.err &
 epid=$!
-for i in $(seq 120); do [ -s /tmp/exec.err ] && break; kill -0 $epid 2>/dev/null || break; sleep 0.5; done
+for i in $(seq 240); do [ -s /tmp/exec.err ] && break; kill -0 $epid 2>/dev/null || break; sleep 0.5; done
 /bin/true retina-execsnoop-marker
 sleep 1
 kill -TERM $epid 2>/dev/null; wait $epid

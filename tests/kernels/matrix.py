@@ -103,7 +103,10 @@ def build_initramfs(k, retina):
         arm = os.path.join(KDIR, "userland-arm64", "root")
         if not os.path.isdir(arm):
             die("no arm64 user space in %s (tests/kernels/fetch.sh fetches it)" % arm)
-        shutil.copytree(arm, root, symlinks=True, dirs_exist_ok=True)
+        shutil.copytree(arm, root, symlinks=True, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("gconv", "share", "systemd", "audit"))
+        if not os.path.lexists(os.path.join(root, "usr/sbin/ip")):
+            os.symlink("/bin/ip", os.path.join(root, "usr/sbin/ip"))
     copy(retina, root, "/bin/retina")
     copy(os.path.join(HERE, "guest.sh"), root, "/init")
     os.chmod(os.path.join(root, "init"), 0o755)
@@ -125,7 +128,7 @@ def build_initramfs(k, retina):
             subprocess.run(["zstd", "-qdf", p, "-o", out], check=True)
         else:
             shutil.copy2(p, out)
-    for f in ("modules.builtin", "modules.order"):
+    for f in ("modules.builtin", "modules.builtin.modinfo", "modules.order"):
         if os.path.exists(os.path.join(src, f)):
             shutil.copy2(os.path.join(src, f), dst)
     subprocess.run(["depmod", "-b", root, kver], check=True)
@@ -160,16 +163,18 @@ def boot(k, vmlinuz, initrd, timeout):
 
 
 def parse(console):
-    results, done = {}, False
+    results, notes, done = {}, {}, False
     for line in console.splitlines():
         m = re.match(r"@@ (\S+) (pass|fail|unsupported) ?(.*)", line.strip("\r"))
         if m:
             results[m.group(1)] = (m.group(2), m.group(3).strip())
+        elif line.startswith("@@ drop-locations:"):
+            notes["drop-locations"] = line.split(":", 1)[1].strip().rstrip(", ")
         elif line.startswith("@@ done"):
             done = True
     if not done:
         results["guest"] = ("fail", "the guest did not finish (see its console.log)")
-    return results
+    return results, notes
 
 
 def table(ks, res):
@@ -210,9 +215,10 @@ def main():
         t0 = time.monotonic()
         vmlinuz, initrd = build_initramfs(k, retina)
         console, secs = boot(k, vmlinuz, initrd, a.timeout)
-        checks = parse(console)
+        checks, notes = parse(console)
         res[k["name"]] = {"package": package, "arch": k["arch"], "seconds": round(secs, 1),
-                          "build_seconds": round(time.monotonic() - t0 - secs, 1), "checks": checks}
+                          "build_seconds": round(time.monotonic() - t0 - secs, 1), "checks": checks,
+                          "notes": notes}
         bad = [c for c, (s, _) in checks.items() if s == "fail"]
         print("%-10s %-55s %5.1f s  %d checks, %d failed%s" % (k["name"], package, secs, len(checks), len(bad),
               (": " + ", ".join(bad)) if bad else ""), flush=True)
@@ -247,6 +253,10 @@ def write_md(path, ks, res, lines, checks):
             s, d = res[k["name"]]["checks"].get(c, ("-", ""))
             d = d.replace("|", "\\|")
             out.append("  - %s: %s%s" % (k["name"], s, (" — `%s`" % d[:220]) if d else ""))
+    out += ["", "What `skb:kfree_skb` reported during each guest's run (`--all-reasons`, so "
+            "hidden ones too), by location:", ""]
+    for k in ks:
+        out.append("- %s: %s" % (k["name"], res[k["name"]]["notes"].get("drop-locations", "-")))
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
 

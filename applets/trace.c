@@ -403,6 +403,9 @@ static void resolve_reasons(const struct opts *o, const struct reason_table *dro
 		return;
 	if (!(o->types & (1u << TT_DROP)))
 		usage_error("--reason selects drop reasons: use it with --drops (or no event flag)");
+	if (!drop->n)
+		die(EXIT_USAGE, "--reason: this kernel gives kfree_skb no drop reasons (5.17+); each DROP names "
+				"its location instead: filter with --ip/--cidr/--port");
 	list = strdup(o->reasons);
 	if (!list)
 		die(EXIT_FAIL, "out of memory");
@@ -643,6 +646,9 @@ int trace_main(int argc, char **argv)
 	if (read_btf(btf, &drop, &rst, &facts))
 		die(EXIT_FAIL, "out of memory");
 	if (o.list_reasons) {
+		if (!drop.n)
+			die(EXIT_FAIL, "this kernel has no drop reasons (enum skb_drop_reason came in 5.17): each DROP "
+				       "names the kernel function that freed the packet (location) instead");
 		qsort(drop.v, drop.n, sizeof(*drop.v), cmp_reason);
 		for (size_t i = 0; i < drop.n; i++)
 			printf("%u=%s\n", drop.v[i].code, drop.v[i].name);

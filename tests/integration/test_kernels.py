@@ -16,6 +16,7 @@ CHECKS = (["modules", "netns", "nft-ruleset", "ping-v4", "ping-v6", "nc", "trace
           [f"{c}-{f}" for f in FAMILIES for c in ("rst-sent", "rst-sent-nosocket", "rst-recv", "sockerr-refused",
                                                   "drop-noport", "drop-nft", "retrans", "sockerr-timeout")] +
           ["drop-location-noport-v4", "drop-location-noport-v6", "drop-location-nft", "trace-table-reason",
+           "trace-list-reasons", "trace-reason-filter",
            "trace-stack", "trace-pcapng", "trace-filter", "trace-nft", "capcheck", "execsnoop", "traceloop",
            "nsenter"])
 # What each kernel lacks, and the words its refusal must contain.
@@ -24,6 +25,8 @@ UNSUPPORTED = {
         **{f"sockerr-{k}-{f}": "no tracepoint inet_sk_error_report" for k in ("refused", "timeout") for f in FAMILIES},
         **{f"rst-sent-nosocket-{f}": "resets from a socket only" for f in FAMILIES},
         "trace-nft": "no NETFILTER_DROP drop reason (5.17+)",
+        "trace-list-reasons": "enum skb_drop_reason came in 5.17",
+        "trace-reason-filter": "no drop reasons (5.17+)",
         "traceloop": "predates BPF atomic fetch-and-add (5.12)",
     },
     "6.12": {},

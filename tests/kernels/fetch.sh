@@ -43,6 +43,24 @@ apt_for() {
 	fi
 }
 
+# User space for a foreign-architecture guest: busybox, ip and nft with the
+# libraries they link (the machine's own serve amd64 guests), from the same
+# suite, unpacked into $dest/userland-ARCH/root.
+userland() {
+	local arch=$1 suite=$2 u=$dest/userland-$1 p
+	local pkgs=(busybox-static iproute2 nftables libc6 libbpf1 libbsd0 libcap2 libedit2 libelf1 libgmp10
+		libjansson4 libmd0 libmnl0 libnftables1 libnftnl11 libtinfo6 libxtables12 zlib1g)
+	[ "$(cat "$u/packages" 2>/dev/null)" = "$suite ${pkgs[*]}" ] && return
+	apt_for "$suite" "$arch"
+	echo "retina kernels: fetching $arch user space (${pkgs[*]})"
+	rm -rf "$u" && mkdir -p "$u/debs"
+	(cd "$u/debs" && apt-get "${aptopts[@]}" -qq download "${pkgs[@]/%/:$arch}" >../fetch.log 2>&1) ||
+		die "could not download the $arch user space: $(tail -1 "$u/fetch.log")"
+	for p in "$u"/debs/*.deb; do dpkg-deb -x "$p" "$u/root"; done
+	rm -rf "$u/debs"
+	echo "$suite ${pkgs[*]}" > "$u/packages"
+}
+
 grep -v '^#' "$here/versions" | while read -r name arch suite pattern; do
 	[ -n "$name" ] || continue
 	if [ $# -gt 0 ]; then
@@ -66,4 +84,11 @@ grep -v '^#' "$here/versions" | while read -r name arch suite pattern; do
 	sha256sum "$deb" | cut -d' ' -f1 > "$k/sha256"
 	rm -f "$deb"
 	echo "$pkg $ver $arch" > "$k/package"
+done
+grep -v '^#' "$here/versions" | while read -r name arch suite pattern; do
+	[ -n "$name" ] && [ "$arch" != "$(dpkg --print-architecture)" ] || continue
+	if [ $# -gt 0 ]; then
+		case " $* " in *" $name "*) ;; *) continue ;; esac
+	fi
+	userland "$arch" "$suite"
 done

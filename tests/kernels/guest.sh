@@ -81,6 +81,15 @@ stop_trace() { kill -TERM $(eval echo \$${1}_pid) 2>/dev/null; wait $(eval echo 
 start_trace all retina trace --all --all-reasons --stack -w /tmp/all.pcapng -o json
 start_trace filt retina trace --all --ip $B6 --port 9 -o json
 start_trace table retina trace --drops --port 9
+# --reason: a kernel without reasons must refuse, naming 5.17
+if retina trace --list-reasons >/tmp/lr.out 2>&1; then
+	has_reasons=1
+	start_trace reason retina trace --drops --reason NO_SOCKET -o json
+else
+	has_reasons=
+	retina trace --drops --reason NO_SOCKET -d 1 >/tmp/reason.json 2>/tmp/reason.err
+	echo $? >/tmp/reason.rc
+fi
 /usr/sbin/ip netns exec b retina trace --drops --nft --allow-system-changes -o json >/tmp/nft.json 2>/tmp/nft.err &
 nft_pid=$!
 for i in $(seq 240); do grep -q 'attached' /tmp/nft.err && break; kill -0 $nft_pid 2>/dev/null || break; sleep 0.5; done
@@ -106,6 +115,7 @@ sleep 1
 stop_trace all
 stop_trace filt
 stop_trace table
+[ -n "$has_reasons" ] && stop_trace reason
 kill -TERM $nft_pid 2>/dev/null; wait $nft_pid
 
 # has TYPE FAMILY-ADDR PORT [extra grep]: an event line of the full trace
@@ -158,6 +168,23 @@ else
 fi
 # what kfree_skb counted during the run, by location (docs/kernels.md)
 echo "@@ drop-locations: $(grep '"type":"DROP"' /tmp/all.json | grep -o '"location":"[^+"]*' | cut -d'"' -f4 | sort | uniq -c | sort -rn | awk '{printf "%s %s, ", $2, $1}')"
+
+# --list-reasons and --reason: names from this kernel, or a refusal naming 5.17
+if [ -n "$has_reasons" ]; then
+	grep -q '=NO_SOCKET$' /tmp/lr.out && res trace-list-reasons pass "$(wc -l </tmp/lr.out) reasons, NO_SOCKET among them" ||
+		res trace-list-reasons fail "no NO_SOCKET in: $(head -c 200 /tmp/lr.out)"
+	if grep -q '"reason":"NO_SOCKET"' /tmp/reason.json && ! grep -v '"reason":"NO_SOCKET"' /tmp/reason.json | grep -q DROP; then
+		res trace-reason-filter pass "--reason NO_SOCKET: $(wc -l </tmp/reason.json) DROPs, all NO_SOCKET"
+	else
+		res trace-reason-filter fail "--reason NO_SOCKET kept: $(head -c 300 /tmp/reason.json)"
+	fi
+else
+	grep -q '5.17' /tmp/lr.out && res trace-list-reasons unsupported "$(head -1 /tmp/lr.out)" ||
+		res trace-list-reasons fail "--list-reasons failed without naming 5.17: $(head -c 200 /tmp/lr.out)"
+	[ "$(cat /tmp/reason.rc)" = 2 ] && grep -q '5.17' /tmp/reason.err &&
+		res trace-reason-filter unsupported "$(head -1 /tmp/reason.err)" ||
+		res trace-reason-filter fail "exit $(cat /tmp/reason.rc): $(head -c 200 /tmp/reason.err)"
+fi
 
 # --stack: DROP events carry symbolised frames
 line=$(grep '"type":"DROP"' /tmp/all.json | grep '"stack":\["[a-z_]' | head -1)

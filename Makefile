@@ -266,11 +266,12 @@ test: $(B)/retina $(UNIT_BIN) | $(B)/.prereqs-test
 	@TEST_EMULATOR=$(EMU) PYTEST_DIR=tests/arm64 tests/run $(B) $(UNIT_BIN)
 endif
 
-# Real kernels (tests/kernels/versions: Debian's 5.10, 6.1, 6.12) booted under
-# qemu-system, a table of kernel x check into docs/kernels.md; KERNELS="5.10 6.12"
-# picks some. make test runs the oldest and newest (tests/integration/test_kernels.py).
+# Real kernels (tests/kernels/versions: Debian's 5.10, 6.1, 6.12, and 6.1 on
+# arm64 with the arm64 build) booted under qemu-system, a table of kernel x
+# check into docs/kernels.md; KERNELS="5.10 6.12" picks some. make test runs the oldest and newest (tests/integration/test_kernels.py).
 test-kernels: $(B)/retina
 	@deps/prereqs.sh kernels
+	@if [ -z "$(KERNELS)" ] || echo "$(KERNELS)" | grep -q arm64; then $(MAKE) --no-print-directory ARCH=arm64; fi
 	@/usr/bin/python3 tests/kernels/matrix.py --md docs/kernels.md $(KERNELS)
 
 unit: $(UNIT_BIN)

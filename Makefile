@@ -2,6 +2,7 @@
 #
 #   make          build build/retina (installs build prerequisites when missing)
 #   make test     build, then run the unit and integration tests
+#   make test-kernels  boot Debian's kernels under qemu-system and check each (docs/kernels.md)
 #   make run      build, then run the main job on this machine
 #   make size     what each library and applet adds to the binary
 #   make deps-check  for every pin, the Debian revision in use and what the mirror offers that is newer
@@ -79,7 +80,7 @@ PREREQ_STAMP := $(B)/.prereqs
 
 # Skeletons are intermediates, but objects include them: keep them.
 .SECONDARY: $(SKELS) $(SKELS:.skel.h=.bpf.o)
-.PHONY: FORCE all test run size bench fuzz clean distclean deps deps-check unit integration image image-check dist
+.PHONY: FORCE all test test-kernels run size bench fuzz clean distclean deps deps-check unit integration image image-check dist
 all: $(B)/retina
 
 ifeq ($(CROSS),)
@@ -296,6 +297,14 @@ else
 test: $(B)/retina $(UNIT_BIN) | $(B)/.prereqs-test
 	@TEST_EMULATOR=$(EMU) PYTEST_DIR=tests/arm64 tests/run $(B) $(UNIT_BIN)
 endif
+
+# Real kernels (tests/kernels/versions: Debian's 5.10, 6.1, 6.12, and 6.1 on
+# arm64 with the arm64 build) booted under qemu-system, a table of kernel x
+# check into docs/kernels.md; KERNELS="5.10 6.12" picks some. make test runs the oldest and newest (tests/integration/test_kernels.py).
+test-kernels: $(B)/retina
+	@deps/prereqs.sh kernels
+	@if [ -z "$(KERNELS)" ] || echo "$(KERNELS)" | grep -q arm64; then $(MAKE) --no-print-directory ARCH=arm64; fi
+	@/usr/bin/python3 tests/kernels/matrix.py --md docs/kernels.md $(KERNELS)
 
 unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do $(EMU) $$t || exit 1; done

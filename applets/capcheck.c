@@ -360,6 +360,7 @@ void capcheck_gather(struct facts *f, bool verbose)
 	f->debugfs = find_mount("debugfs", f->debugfs_at, sizeof(f->debugfs_at));
 	/* The kprobe PMU shows in sysfs when the kernel has kprobe events. */
 	f->kprobes = !access("/sys/bus/event_source/devices/kprobe", F_OK);
+	f->no_bpf_atomics = !kernel_at_least(5, 12);
 	f->proc_sys_rw = !access("/proc/sys/net/ipv4/ip_forward", W_OK);
 	read_ping_group(f);
 	read_kallsyms(f);

@@ -36,6 +36,7 @@ struct facts {
 	int kallsyms_addrs;	/* /proc/kallsyms shows real addresses to us */
 	int kptr_restrict, perf_event_paranoid;	/* -1 unknown */
 	bool ping_group_ok;
+	bool no_bpf_atomics;	/* the kernel predates BPF atomic fetch-and-add (5.12) */
 	int bpf_ok;
 	int bpf_err;		/* errno of the failed step */
 	char bpf_detail[160];
@@ -57,6 +58,8 @@ enum need {
 	/* only in verdicts: why a requirement above is unmet */
 	NEED_SECCOMP_OFF = 1 << 11,
 	NEED_APPARMOR_OFF = 1 << 12,
+	/* BPF atomic fetch-and-add (5.12+): traceloop's ring heads */
+	NEED_BPF_ATOMICS = 1 << 13,
 };
 
 /* One way to run a tool: these capabilities and these needs, all of them. */

@@ -55,7 +55,7 @@ const struct tool_req capcheck_tools[] = {
 	TOOL("ping", NULL, WAY(C(NET_RAW), 0), ALT(0, NEED_PING_GROUP, "ping (ICMP datagram socket)")),
 	/* retina's exec and syscall tracers: raw_tp programs too */
 	TOOL("execsnoop", NULL, WAY(C(BPF) | C(PERFMON), NEED_BTF | NEED_BPF_LOAD)),
-	TOOL("traceloop", NULL, WAY(C(BPF) | C(PERFMON), NEED_BTF | NEED_BPF_LOAD)),
+	TOOL("traceloop", NULL, WAY(C(BPF) | C(PERFMON), NEED_BTF | NEED_BPF_LOAD | NEED_BPF_ATOMICS)),
 	/* retina nsenter --pod: setns, other users' /proc/PID/ns, the node's PIDs (SYS_CHROOT only for --root) */
 	TOOL("nsenter", NULL, WAY(C(SYS_ADMIN) | C(SYS_PTRACE), NEED_HOST_PID)),
 };
@@ -117,6 +117,8 @@ static void judge_way(const struct facts *f, const struct way *w, struct verdict
 		v->missing |= NEED_BTF;
 	if ((needs & NEED_KPROBES) && !f->kprobes)
 		v->missing |= NEED_KPROBES;
+	if ((needs & NEED_BPF_ATOMICS) && f->no_bpf_atomics)
+		v->missing |= NEED_BPF_ATOMICS;
 	if ((needs & NEED_TRACEFS) && !tracefs_reachable(f))
 		v->missing |= NEED_TRACEFS;
 	if ((needs & NEED_HOST_FS) && f->host_fs != 1)
@@ -156,7 +158,7 @@ static void judge_way(const struct facts *f, const struct way *w, struct verdict
 }
 
 /* What no shell flag can grant: the kernel's or the image's doing. */
-#define NEED_UNGRANTABLE (NEED_BTF | NEED_KPROBES | NEED_PROC_SYS_RW | NEED_PING_GROUP | NEED_ROOT | NEED_KALLSYMS)
+#define NEED_UNGRANTABLE (NEED_BTF | NEED_KPROBES | NEED_BPF_ATOMICS | NEED_PROC_SYS_RW | NEED_PING_GROUP | NEED_ROOT | NEED_KALLSYMS)
 
 void capcheck_judge(const struct facts *f, const struct tool_req *t, struct verdict *v)
 {
@@ -222,6 +224,7 @@ static const struct { unsigned need; const char *text; } need_text[] = {
 	  "kernel addresses in /proc/kallsyms (kernel.kptr_restrict below 2; not in a user namespace)" },
 	{ NEED_SECCOMP_OFF, "bpf() allowed by seccomp" },
 	{ NEED_APPARMOR_OFF, "mount allowed by AppArmor" },
+	{ NEED_BPF_ATOMICS, "BPF atomic fetch-and-add (kernel 5.12+)" },
 };
 
 void capcheck_needs_text(unsigned needs, char *buf, size_t len)

@@ -456,14 +456,22 @@ int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 		return 0;
 	start(e, TT_DROP);
 	e->reason = reason;
+	e->location = ctx[1];	/* kfree_skb(skb, location, ...) on every kernel */
 	bool ip = from_skb_typed(e, skb, true);
+	/*
+	 * Before 5.17 (no reason) kfree_skb also frees what is no network
+	 * drop: netlink messages, unix socket buffers. Only IP packets count
+	 * there, unless --all-reasons.
+	 */
+	if (!ip && !has_drop_reason && !all_reasons)
+		return 0;
 	if (!ip) {
 		struct sock *sk = skb->sk;
 		if (sk)
 			from_sock(e, sk);
 	}
 	e->state = 0;
-	return finish_at(ctx, e, ip ? skb : NULL, ctx[1], skb);
+	return finish_at(ctx, e, ip ? skb : NULL, e->location, skb);
 }
 
 SEC("tp_btf/tcp_send_reset")

@@ -34,6 +34,12 @@ struct trace_event {
 	__u8 state;		/* TCP state where known, else 0 */
 	char comm[16];
 	char ifname[16];
+	/*
+	 * DROP: the kernel function that freed the packet (kfree_skb's
+	 * "location", a return address); user space names it from
+	 * /proc/kallsyms. Before 5.17 the only clue where a packet died.
+	 */
+	__u64 location;
 };
 
 /*

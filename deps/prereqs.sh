@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the build (or the tests) need, only when missing.
-# usage: deps/prereqs.sh build|test|image|cross-arm64
+# usage: deps/prereqs.sh build|test|image|cross-arm64|kernels
 set -euo pipefail
 
 build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file patch binutils ca-certificates)
@@ -15,13 +15,17 @@ test_pkgs=(libcmocka-dev python3-pytest iproute2 libcap2-bin util-linux procps l
 # to run the result (make test ARCH=arm64)
 cross_arm64_pkgs=(gcc-aarch64-linux-gnu linux-libc-dev-arm64-cross qemu-user-static)
 image_pkgs=(buildah busybox-static ca-certificates podman runc skopeo debootstrap)
+# make test-kernels (and its CI part): Debian kernels booted under qemu-system
+# (TCG), an initramfs of busybox-static + retina + the kernel's own modules
+kernels_pkgs=(qemu-system-x86 qemu-system-arm busybox-static cpio gzip zstd kmod)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
-test)  want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${image_pkgs[@]}") ;;
+test)  want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${image_pkgs[@]}" "${kernels_pkgs[@]}") ;;
 image) want=("${build_pkgs[@]}" "${image_pkgs[@]}") ;;
 cross-arm64) want=("${build_pkgs[@]}" "${cross_arm64_pkgs[@]}") ;;
-*) echo "usage: $0 build|test|image|cross-arm64" >&2; exit 2 ;;
+kernels) want=("${build_pkgs[@]}" "${kernels_pkgs[@]}") ;;
+*) echo "usage: $0 build|test|image|cross-arm64|kernels" >&2; exit 2 ;;
 esac
 
 missing=()

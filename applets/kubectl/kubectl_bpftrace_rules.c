@@ -303,8 +303,11 @@ enum bt_line bt_handle_line(struct bt_stream *s, const struct bt_render *r, cons
 		snprintf(tbuf, sizeof(tbuf), "%.12s", strlen(ts) >= 23 ? ts + 11 : ts);
 		endpoint(o, "src_ip", "src_port", src, sizeof(src));
 		endpoint(o, "dst_ip", "dst_port", dst, sizeof(dst));
-		struct trace_row row_f = { s->node, tbuf, type->valuestring, jstr(o, "reason"), jstr(o, "probe"), src,
-					   dst };
+		/* a node before 5.17 gives no drop reason: where the packet died, as the tracer's table */
+		const char *reason = jstr(o, "reason");
+		if (!strcmp(reason, "-"))
+			reason = jstr(o, "location");
+		struct trace_row row_f = { s->node, tbuf, type->valuestring, reason, jstr(o, "probe"), src, dst };
 		format_row_text(&row_f, r->node_width, row, sizeof(row));
 		fputs(row, out);
 		bt_render_extra(o, out);

@@ -441,6 +441,9 @@ static void resolve_reasons(const struct opts *o, const struct reason_table *dro
 		return;
 	if (!(o->types & (1u << TT_DROP)))
 		usage_error("--reason selects drop reasons: use it with --drops (or no event flag)");
+	if (!drop->n)
+		die(EXIT_USAGE, "--reason: this kernel gives kfree_skb no drop reasons (5.17+); each DROP names "
+				"its location instead: filter with --ip/--cidr/--port");
 	list = strdup(o->reasons);
 	if (!list)
 		die(EXIT_FAIL, "out of memory");
@@ -468,6 +471,9 @@ struct run {
 	FILE *out;			/* event lines: stdout, or stderr with -w - */
 	struct stack_cache *stacks;	/* --stack */
 	struct stack_ids *stack_ids;
+	struct ksyms ksyms;		/* --stack, DROP locations: loaded at most once */
+	bool ksyms_tried;
+	uint64_t not_drops;		/* before 5.17: kfree_skb of handled packets, hidden */
 	struct pcap_out pcap;		/* -w */
 	struct nft_mon *nft;		/* --nft */
 	uint32_t netfilter_drop;	/* the code of NETFILTER_DROP; ~0 unknown */
@@ -485,6 +491,20 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	if (size >= offsetof(struct trace_record, x.pkt))
 		x = &((const struct trace_record *)data)->x;
+	/* Symbols only once a drop needs them: a trace that sees none never reads kallsyms. */
+	if (e->type == TT_DROP && e->location && !r->ksyms_tried) {
+		r->ksyms_tried = true;
+		if (load_kallsyms(&r->ksyms, "DROP locations show"))
+			r->names.ksyms = &r->ksyms;
+	}
+	if (e->type == TT_DROP && !r->names.drop->n && !r->o->all_reasons && r->names.ksyms) {
+		char lbuf[128];
+		const char *loc = event_location(&r->names, e, lbuf, sizeof(lbuf));
+		if (loc && location_not_a_drop(loc)) {
+			r->not_drops++;
+			return 0;
+		}
+	}
 	r->delivered++;
 	counts_add(&r->counts, e);
 	if (x && (x->flags & TX_STACK) && r->stacks)
@@ -585,6 +605,9 @@ static void print_summary(const struct run *r, const struct trace_bpf *skel, dou
 				(unsigned long long)r->counts.per_reason[i].n);
 		}
 	}
+	if (r->not_drops)
+		fprintf(stderr, "  %llu kfree_skb of handled packets hidden (icmpv6_rcv, ip6_mc_input; "
+			"--all-reasons shows them)\n", (unsigned long long)r->not_drops);
 	if (r->counts.overflow)
 		fprintf(stderr, "  (%llu events of further reasons not itemized)\n",
 			(unsigned long long)r->counts.overflow);
@@ -642,7 +665,7 @@ static int count_main(const struct opts *o, struct run *r, struct trace_bpf *ske
 
 	/* drop locations are kernel text addresses: named from kallsyms (raw when hidden, said once) */
 	if (o->types & (1u << TT_DROP))
-		co.ksyms = load_kallsyms(&ksyms) ? &ksyms : NULL;
+		co.ksyms = load_kallsyms(&ksyms, "DROP locations show") ? &ksyms : NULL;
 	fprintf(stderr, "%s: attached %s in %.0f ms (%u ip/cidr, %u port filters in the kernel); counting in the "
 		"kernel, every %.3gs; %s\n", applet_name, names, (now_ns(CLOCK_MONOTONIC) - t0) / 1e6, o->nnets,
 		o->nports, o->interval_ms / 1e3, o->duration_ms ? "stops after --duration" : "Ctrl-C to stop");
@@ -658,7 +681,7 @@ int trace_main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct reason_table drop = { 0 }, rst = { 0 };
-	struct run r = { .o = &o, .names = { &drop, &rst } };
+	struct run r = { .o = &o, .names = { &drop, &rst, NULL } };
 	struct ring_buffer *rb = NULL;
 	struct trace_bpf *skel;
 	struct btf *btf;
@@ -681,6 +704,9 @@ int trace_main(int argc, char **argv)
 	if (read_btf(btf, &drop, &rst, &facts))
 		die(EXIT_FAIL, "out of memory");
 	if (o.list_reasons) {
+		if (!drop.n)
+			die(EXIT_FAIL, "this kernel has no drop reasons (enum skb_drop_reason came in 5.17): each DROP "
+				       "names the kernel function that freed the packet (location) instead");
 		qsort(drop.v, drop.n, sizeof(*drop.v), cmp_reason);
 		for (size_t i = 0; i < drop.n; i++)
 			printf("%u=%s\n", drop.v[i].code, drop.v[i].name);
@@ -698,6 +724,9 @@ int trace_main(int argc, char **argv)
 	skel->rodata->n_ports = o.nports;
 	skel->rodata->all_reasons = o.all_reasons;
 	skel->rodata->has_drop_reason = facts.drop_enum;
+	if (!facts.drop_enum && (o.types & (1u << TT_DROP)))
+		warnx("this kernel gives kfree_skb no drop reason (5.17+): each DROP names where the packet "
+		      "was freed instead (location), IP packets only, handled ones hidden unless --all-reasons");
 	skel->rodata->has_rst_reason = facts.rst_enum;
 	skel->rodata->stack_types = o.stack_types & o.types;
 	skel->rodata->count_mode = o.count;
@@ -803,12 +832,12 @@ int trace_main(int argc, char **argv)
 		die(EXIT_FAIL, "cannot map the ring buffer: %s", strerror(errno));
 	}
 
-	struct ksyms ksyms = { 0 };
 	if (o.stack_types) {
 		r.stacks = calloc(1, sizeof(*r.stacks));
 		if (!r.stacks)
 			die(EXIT_FAIL, "out of memory");
-		r.stacks->ksyms = load_kallsyms(&ksyms) ? &ksyms : NULL;
+		r.stacks->ksyms = r.names.ksyms = load_kallsyms(&r.ksyms, "--stack shows") ? &r.ksyms : NULL;
+		r.ksyms_tried = true;
 		r.stack_ids = calloc(1, sizeof(*r.stack_ids));
 		if (!r.stack_ids)
 			die(EXIT_FAIL, "out of memory");
@@ -885,6 +914,6 @@ int trace_main(int argc, char **argv)
 	if (r.stack_ids)
 		stack_ids_free(r.stack_ids);
 	free(r.stack_ids);
-	ksyms_free(&ksyms);
+	ksyms_free(&r.ksyms);
 	return EXIT_OK;
 }

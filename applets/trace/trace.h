@@ -61,9 +61,23 @@ const char *proto_name(unsigned proto);
 /* --ip or --cidr (host bits must be clear for --cidr) into a kernel filter entry. -1 on junk. */
 int trace_net_parse(const char *s, bool cidr_required, struct trace_net *out);
 /* "TCP_STATE_NAME" etc. are decided by type: the reason of e as text. */
+struct ksyms;
 struct trace_names {
 	const struct reason_table *drop, *rst;
+	/* names DROP locations; NULL: shown as raw addresses */
+	const struct ksyms *ksyms;
 };
+/*
+ * A DROP's location, "tcp_v4_rcv+0x1a2" (raw "0xffff..." without symbols);
+ * NULL for other events and when the kernel gave none.
+ */
+const char *event_location(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len);
+/*
+ * Before 5.17 kfree_skb frees packets that were handled, not dropped: a
+ * location ("icmpv6_rcv+0x3c0") where that is what the kernel does. Such
+ * DROPs are hidden unless --all-reasons (5.17+ calls them NOT_SPECIFIED).
+ */
+bool location_not_a_drop(const char *location);
 const char *event_reason(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len);
 
 /* The table header (two lines: names, then a rule), and one row. */

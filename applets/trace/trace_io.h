@@ -13,9 +13,10 @@
 /*
  * Read /proc/kallsyms (RETINA_KALLSYMS overrides the path, for tests) into k.
  * false when stacks can only be shown as raw addresses: a warning says why
- * (unreadable, or addresses hidden by kptr_restrict) and what to do.
+ * (unreadable, or addresses hidden by kptr_restrict) and what to do; what
+ * says what suffers ("--stack shows", "DROP locations show").
  */
-bool load_kallsyms(struct ksyms *k);
+bool load_kallsyms(struct ksyms *k, const char *what);
 
 /* --stack: the kernel's stack map (bpf/trace.bpf.c), each id's frames read once. */
 struct stack_ids {

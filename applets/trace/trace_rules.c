@@ -227,6 +227,43 @@ const char *event_reason(const struct trace_names *nm, const struct trace_event 
 	return "-";
 }
 
+const char *event_location(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len)
+{
+	if (e->type != TT_DROP || !e->location)
+		return NULL;
+	return ksyms_frame(nm->ksyms, e->location, buf, len);
+}
+
+bool location_not_a_drop(const char *location)
+{
+	/*
+	 * icmpv6_rcv: every ICMPv6 message it handled except echo replies
+	 * (neighbour discovery, router advertisements); ip6_mc_input: multicast
+	 * for a group this host has not joined.
+	 */
+	static const char *const handled[] = { "icmpv6_rcv", "ip6_mc_input" };
+
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++) {
+		size_t n = strlen(handled[i]);
+		if (!strncmp(location, handled[i], n) && location[n] == '+')
+			return true;
+	}
+	return false;
+}
+
+/* The REASON column: where the kernel gives no drop reason (before 5.17), where the packet died. */
+static const char *row_reason(const struct trace_names *nm, const struct trace_event *e, char *buf, size_t len)
+{
+	const char *r = event_reason(nm, e, buf, len);
+
+	if (!strcmp(r, "-")) {
+		const char *loc = event_location(nm, e, buf, len);
+		if (loc)
+			return loc;
+	}
+	return r;
+}
+
 static bool have_addr(const struct trace_event *e)
 {
 	return e->family == AF_INET || e->family == AF_INET6;
@@ -422,7 +459,7 @@ void format_row(const struct trace_names *nm, const struct trace_event *e, uint6
 {
 	struct out o = { buf, len, 0 };
 	struct out t;
-	char tbuf[16], rbuf[64];
+	char tbuf[16], rbuf[128];
 	struct tm tm;
 
 	utc(wall_ns / 1000000000u, &tm);
@@ -435,7 +472,7 @@ void format_row(const struct trace_names *nm, const struct trace_event *e, uint6
 	put_char(&t, '.');
 	put_uint(&t, wall_ns % 1000000000u / 1000000u, 3);
 	put_end(&t);
-	put_row(&o, tbuf, e->type < TT_COUNT ? trace_type_names[e->type] : "?", event_reason(nm, e, rbuf, sizeof(rbuf)),
+	put_row(&o, tbuf, e->type < TT_COUNT ? trace_type_names[e->type] : "?", row_reason(nm, e, rbuf, sizeof(rbuf)),
 		e->type < TT_COUNT ? trace_probe_names[e->type] : "?");
 	put_endpoint(&o, e, true);
 	put_str(&o, " -> ");
@@ -500,6 +537,12 @@ void format_json(const struct trace_names *nm, const struct trace_event *e, uint
 	put_uint(&o, e->reason, 1);
 	put_str(&o, ",\"reason\":");
 	put_json_str(&o, reason, strlen(reason));
+	char lbuf[128];
+	const char *loc = event_location(nm, e, lbuf, sizeof(lbuf));
+	if (loc) {
+		put_str(&o, ",\"location\":");
+		put_json_str(&o, loc, strlen(loc));
+	}
 	put_str(&o, ",\"probe\":\"");
 	put_str(&o, e->type < TT_COUNT ? trace_probe_names[e->type] : "?");
 	put_str(&o, "\",\"proto\":");

@@ -35,7 +35,7 @@ static bool has_syslog(void)
 	return !proc_self_status(&st) && (st.cap_eff & CAPBIT(CAPN_SYSLOG));
 }
 
-bool load_kallsyms(struct ksyms *k)
+bool load_kallsyms(struct ksyms *k, const char *what)
 {
 	const char *path = getenv("RETINA_KALLSYMS");
 	FILE *f;
@@ -44,7 +44,7 @@ bool load_kallsyms(struct ksyms *k)
 		path = "/proc/kallsyms";
 	f = fopen(path, "r");
 	if (!f) {
-		warnx("cannot read %s (%s): --stack shows raw addresses", path, strerror(errno));
+		warnx("cannot read %s (%s): %s raw addresses", path, strerror(errno), what);
 		return false;
 	}
 	int err = ksyms_load(k, f);
@@ -55,22 +55,22 @@ bool load_kallsyms(struct ksyms *k)
 		int kr = kptr_restrict();
 		if (kr >= 2)
 			warnx("%s shows every address as 0 (kernel.kptr_restrict=2 hides them from everyone): "
-			      "--stack shows raw addresses; 'sysctl kernel.kptr_restrict=1' and CAP_SYSLOG would "
-			      "name the functions", path);
+			      "%s raw addresses; 'sysctl kernel.kptr_restrict=1' and CAP_SYSLOG would "
+			      "name the functions", path, what);
 		else if (has_syslog())
 			warnx("%s shows every address as 0 although this process has CAP_SYSLOG "
 			      "(kernel.kptr_restrict=%d): the kernel wants it in the initial user namespace, "
-			      "and this is another one; --stack shows raw addresses", path, kr);
+			      "and this is another one; %s raw addresses", path, kr, what);
 		else
 			warnx("%s shows every address as 0 (kernel.kptr_restrict=%d and this process lacks "
-			      "CAP_SYSLOG): --stack shows raw addresses; add SYSLOG "
+			      "CAP_SYSLOG): %s raw addresses; add SYSLOG "
 			      "(kubectl retina shell --capabilities SYSLOG,BPF,PERFMON NODE) to name the functions",
-			      path, kr);
+			      path, kr, what);
 		ksyms_free(k);
 		return false;
 	}
 	if (!k->n) {
-		warnx("%s lists no kernel functions: --stack shows raw addresses", path);
+		warnx("%s lists no kernel functions: %s raw addresses", path, what);
 		return false;
 	}
 	return true;

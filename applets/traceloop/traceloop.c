@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@
 const char traceloop_help[] =
 	"usage: retina traceloop record (--cgroup PATH | --pod UID | --mntns INODE... | --all)\n"
 	"                               [--records N] [--slots N]\n"
-	"                               [--socket PATH] [--foreground]\n"
+	"                               [--socket PATH] [--foreground] [-v]\n"
 	"       retina traceloop list [-o table|json] [--socket PATH]\n"
 	"       retina traceloop show ID [-o table|json] [--socket PATH]\n"
 	"       retina traceloop clear ID [--socket PATH]\n"
@@ -62,6 +63,7 @@ const char traceloop_help[] =
 	"                  preallocated: 32 x 2048 x 168 B = 10.5 MiB by default\n"
 	"  --socket PATH   the recorder's control socket (default " DEFAULT_SOCKET ")\n"
 	"  --foreground    do not detach (stop with Ctrl-C)\n"
+	"  -v, --verbose   show libbpf's messages (why a kernel refuses the program)\n"
 	"  -o, --output    table (default) or json\n"
 	"\n"
 	"ID is a container's number from `list`, or a prefix of its container ID.\n"
@@ -449,11 +451,22 @@ static void serve(struct recorder *r, int lfd)
 
 struct record_opts {
 	const char *cgroup, *pod, *sock;
-	bool all, foreground;
+	bool all, foreground, verbose;
 	uint64_t nrecords, nslots;
 	unsigned int mntns[TL_MAX_MNTNS];
 	size_t nmntns;
 };
+
+/* Its ring heads use BPF atomic fetch-and-add: a kernel before 5.12 refuses them ("BPF_STX uses reserved fields"). */
+static bool kernel_has_bpf_atomics(void)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return true;
+	return ma > 5 || (ma == 5 && mi >= 12);
+}
 
 static void parse_record(int argc, char **argv, struct record_opts *o)
 {
@@ -463,14 +476,15 @@ static void parse_record(int argc, char **argv, struct record_opts *o)
 		{ "all", no_argument, NULL, OPT_ALL }, { "records", required_argument, NULL, OPT_RECORDS },
 		{ "slots", required_argument, NULL, OPT_SLOTS }, { "socket", required_argument, NULL, OPT_SOCKET },
 		{ "foreground", no_argument, NULL, OPT_FG }, { "mntns", required_argument, NULL, OPT_MNTNS },
-		{ "help", no_argument, NULL, 'h' },
+		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
 	int c;
 
-	while ((c = next_opt(argc, argv, "h", longopts)) != -1) {
+	while ((c = next_opt(argc, argv, "hv", longopts)) != -1) {
 		switch (c) {
+		case 'v': o->verbose = true; break;
 		case OPT_CGROUP: o->cgroup = optarg; break;
 		case OPT_POD: o->pod = optarg; break;
 		case OPT_ALL: o->all = true; break;
@@ -565,7 +579,7 @@ static int load(const struct record_opts *o, struct recorder *r, int ready_fd)
 	char ebuf[16];
 	int err;
 
-	libbpf_messages(false);
+	libbpf_messages(o->verbose);
 	r->skel = traceloop_bpf__open();
 	if (!r->skel)
 		die(EXIT_FAIL, "cannot open the BPF program: %s", errno_name(errno, ebuf));
@@ -586,7 +600,9 @@ static int load(const struct record_opts *o, struct recorder *r, int ready_fd)
 		char msg[256];
 		snprintf(msg, sizeof(msg), "error: cannot load the BPF program: %s%s\n", errno_name(-err, ebuf),
 			 err == -EPERM ? ": needs CAP_BPF and CAP_PERFMON: kubectl retina shell --capabilities BPF,PERFMON"
-				       : "");
+			 : err == -EINVAL && !kernel_has_bpf_atomics()
+				 ? ": this kernel predates BPF atomic fetch-and-add (5.12), which the recorder's rings need"
+				 : "");
 		if (ready_fd >= 0 && write(ready_fd, msg, strlen(msg)) < 0)
 			_exit(EXIT_FAIL);
 		fputs(msg, stderr);

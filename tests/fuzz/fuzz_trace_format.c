@@ -15,7 +15,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct reason_table drop;
-	struct trace_names nm = { &drop, &drop };
+	struct trace_names nm = { &drop, &drop, NULL };
 	struct trace_event e;
 	uint64_t wall = 0;
 	char buf[1024];

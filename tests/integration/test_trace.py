@@ -69,6 +69,36 @@ def test_netfilter_drop_retransmitted_syn_and_timeout(retina, netpair, v6):
     assert find(ev, "SOCK_ERR", reason="ETIMEDOUT", reason_code=110, src_ip=a, dst_ip=b, dst_port=8080)
 
 
+def kernel_functions():
+    with open("/proc/kallsyms") as f:
+        return {line.split()[2] for line in f if line.split()[1] in "tTwW"}
+
+
+@FAMILIES
+def test_drops_name_the_function_that_freed_the_packet(retina, netpair, v6):
+    """"location": kfree_skb's caller, named from /proc/kallsyms (the only clue before
+    5.17, where docs/kernels.md shows it in the REASON column; beside the reason here)."""
+    require("iptables", "ip6tables")
+    a, b = addrs(netpair, v6)
+    iptables(netpair, netpair.b, v6, "-A", "INPUT", "-p", "tcp", "--dport", "8080", "-j", "DROP")
+    assert netpair.run(netpair.a, ["sysctl", "-qw", "net.ipv4.tcp_syn_retries=1"]).returncode == 0
+    with Tracer(retina, "--drops", "--ip", b) as t:
+        assert connect(netpair, netpair.a, b, 9) == "error 111"
+        connect(netpair, netpair.a, b, 8080)
+        t.stop()
+    ev = t.events(netpair)
+    funcs = kernel_functions()
+    nosock = find(ev, "DROP", reason="NO_SOCKET", dst_ip=b, dst_port=9)
+    assert nosock and re.fullmatch(r"tcp_v%s_rcv\+0x[0-9a-f]+" % ("6" if v6 else "4"), nosock[0]["location"]), ev
+    nf = find(ev, "DROP", reason="NETFILTER_DROP", dst_ip=b, dst_port=8080)
+    assert nf, ev
+    func = re.fullmatch(r"([a-z0-9_.]+)\+0x[0-9a-f]+( \[\w+\])?", nf[0]["location"])
+    assert func and func.group(1) in funcs and func.group(1) in ("nf_hook_slow", "nft_do_chain"), nf[0]
+    # the reason stays where it was; the location comes right after it
+    line = next(l for l in t.stdout.splitlines() if '"NO_SOCKET"' in l)
+    assert '"reason":"NO_SOCKET","location":"tcp_v' in line
+
+
 LOSSY_CLIENT = """
 import socket, sys, time
 s = socket.create_connection((sys.argv[1], 8081), timeout=50)

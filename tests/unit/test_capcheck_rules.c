@@ -77,6 +77,28 @@ static void sys_admin_stands_in_for_bpf_and_perfmon(void **state)
 	assert_true(v.ok);
 }
 
+/* 5.10 refuses traceloop's fetch-and-add: no flag helps, and the text names the kernel feature. */
+static void traceloop_before_5_12_names_bpf_atomics(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512], text[512];
+
+	(void)state;
+	f.cap_eff |= C(BPF) | C(PERFMON);
+	f.bpf_ok = 1;
+	f.no_bpf_atomics = true;
+	struct verdict v = judge(&f, "traceloop");
+	assert_false(v.ok);
+	assert_int_equal(v.missing, NEED_BPF_ATOMICS);
+	flags_of(&v, flags);
+	assert_string_equal(flags, "");
+	capcheck_missing_text(&v, text, sizeof(text));
+	assert_string_equal(text, "BPF atomic fetch-and-add (kernel 5.12+)");
+	/* trace and execsnoop need no atomics */
+	assert_true(judge(&f, "trace").ok);
+	assert_true(judge(&f, "execsnoop").ok);
+}
+
 static void old_kernel_without_cap_bpf_needs_sys_admin(void **state)
 {
 	struct facts f = plain_pod();
@@ -326,6 +348,7 @@ int main(void)
 		cmocka_unit_test(trace_stack_under_kptr_restrict_2_is_not_fixable_by_flags),
 		cmocka_unit_test(trace_nft_needs_net_admin_too),
 		cmocka_unit_test(unknown_tool_is_not_found),
+		cmocka_unit_test(traceloop_before_5_12_names_bpf_atomics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,24 @@ static void table_rows_match_the_tracer(void **state)
 	cap_free(&c);
 }
 
+/* A 5.10 node's DROP has no reason: the row shows its location, as the tracer's own table does. */
+static void row_of_a_drop_without_reason_shows_its_location(void **state)
+{
+	struct bt_stream s = { .node = "node-a" };
+	struct bt_render r = { .json = false, .node_width = 7 };
+	struct cap c;
+	(void)state;
+
+	cap_open(&c);
+	assert_int_equal(bt_handle_line(&s, &r, "{\"ts\":\"2026-11-22T01:30:04.123456789Z\",\"type\":\"DROP\","
+					    "\"reason\":\"-\",\"location\":\"tcp_v4_rcv+0x62\",\"probe\":\"kfree_skb\"}",
+					 c.o, c.e),
+			 BT_EVENT);
+	cap_close(&c);
+	assert_non_null(strstr(c.out, "DROP      tcp_v4_rcv+0x62           kfree_skb"));
+	cap_free(&c);
+}
+
 static void json_gains_the_node_and_stats_stay_inside(void **state)
 {
 	struct bt_stream s = { .node = "node-a" };
@@ -308,6 +326,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(table_rows_match_the_tracer),
+		cmocka_unit_test(row_of_a_drop_without_reason_shows_its_location),
 		cmocka_unit_test(nft_and_stack_render_under_the_row),
 		cmocka_unit_test(packet_suffix_is_cut_only_when_it_ends_the_line),
 		cmocka_unit_test(ts_parses_to_epoch_ns),

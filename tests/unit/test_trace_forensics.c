@@ -230,7 +230,7 @@ static void pcapng_packets_of_every_size(void **state)
 static void pcap_comment_names_the_event(void **state)
 {
 	struct reason_table drop = { 0 };
-	struct trace_names nm = { &drop, &drop };
+	struct trace_names nm = { &drop, &drop, NULL };
 	struct trace_event e = { .type = TT_DROP, .reason = 3, .netns = 4026531840u };
 	char buf[200];
 

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -167,7 +168,7 @@ static struct trace_event v4_event(void)
 static void rows_and_json_say_the_same(void **state)
 {
 	struct reason_table drop = { 0 };
-	struct trace_names nm = { &drop, NULL };
+	struct trace_names nm = { &drop, NULL, NULL };
 	struct trace_event e = v4_event();
 	uint64_t wall = 1795311205ull * 1000000000ull + 852126494ull;	/* 2026-11-22T01:33:25.852126494Z */
 	char buf[1024];
@@ -222,7 +223,7 @@ static void endpoints_of_v6_portless_and_unknown(void **state)
 
 static void reasons_by_event_type(void **state)
 {
-	struct trace_names nm = { NULL, NULL };
+	struct trace_names nm = { NULL, NULL, NULL };
 	struct trace_event e = { .type = TT_SOCK_ERR, .reason = 111 };
 	char buf[64];
 	(void)state;
@@ -241,7 +242,7 @@ static void reasons_by_event_type(void **state)
 static void json_of_an_event_without_addresses_is_still_valid(void **state)
 {
 	struct reason_table drop = { 0 };
-	struct trace_names nm = { &drop, NULL };
+	struct trace_names nm = { &drop, NULL, NULL };
 	struct trace_event e = { .type = TT_DROP, .reason = 3 };
 	char buf[1024], small[8];
 	(void)state;
@@ -253,6 +254,62 @@ static void json_of_an_event_without_addresses_is_still_valid(void **state)
 	format_json(&nm, &e, 0, small, sizeof(small));
 	assert_string_equal(small, "{}");
 	reason_free(&drop);
+}
+
+/*
+ * Before 5.17 a DROP has no reason: its location (kfree_skb's caller) is
+ * named from kallsyms and fills the REASON column; with reasons it is added
+ * to the JSON beside them. Raw address when the symbol is unknown.
+ */
+static void drop_location_named_in_json_and_reason_column(void **state)
+{
+	static const char syms[] = "ffffffff81000000 T _stext\n"
+				   "ffffffff81a00000 T tcp_v4_rcv\n"
+				   "ffffffff81a01000 t tcp_v4_fill_cb\n"
+				   "ffffffffc0200000 t nft_do_chain\t[nf_tables]\n";
+	struct ksyms k = { 0 };
+	struct reason_table drop = { 0 };
+	struct trace_names old = { NULL, NULL, &k }, now = { &drop, NULL, &k };
+	struct trace_event e = v4_event();
+	char buf[1024], lbuf[64];
+	FILE *f = fmemopen((void *)syms, strlen(syms), "r");
+	(void)state;
+
+	assert_non_null(f);
+	assert_int_equal(ksyms_load(&k, f), 0);
+	fclose(f);
+	e.location = 0xffffffff81a001a2ull;
+	e.reason = 0;
+	format_row(&old, &e, 0, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "DROP      tcp_v4_rcv+0x1a2          kfree_skb"));
+	format_json(&old, &e, 0, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\"reason_code\":0,\"reason\":\"-\",\"location\":\"tcp_v4_rcv+0x1a2\",\"probe\""));
+	/* with reasons: the reason in the column, both in JSON */
+	feed_kernel(&drop);
+	e.reason = 9;
+	e.location = 0xffffffffc020046full;
+	format_row(&now, &e, 0, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "DROP      NETFILTER_DROP            kfree_skb"));
+	format_json(&now, &e, 0, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\"reason\":\"NETFILTER_DROP\",\"location\":\"nft_do_chain+0x46f [nf_tables]\","));
+	/* no symbols (kallsyms hidden): the raw address; no location at all: no field */
+	now.ksyms = NULL;
+	assert_string_equal(event_location(&now, &e, lbuf, sizeof(lbuf)), "0xffffffffc020046f");
+	e.location = 0;
+	assert_null(event_location(&now, &e, lbuf, sizeof(lbuf)));
+	format_json(&now, &e, 0, buf, sizeof(buf));
+	assert_null(strstr(buf, "location"));
+	/* only DROPs carry one */
+	e.location = 0xffffffff81a001a2ull, e.type = TT_RETRANS;
+	assert_null(event_location(&old, &e, lbuf, sizeof(lbuf)));
+	ksyms_free(&k);
+	reason_free(&drop);
+	/* before 5.17: handled packets freed through kfree_skb, by function */
+	assert_true(location_not_a_drop("icmpv6_rcv+0x3c0"));
+	assert_true(location_not_a_drop("ip6_mc_input+0x1f"));
+	assert_false(location_not_a_drop("icmpv6_rcv_other+0x1"));
+	assert_false(location_not_a_drop("tcp_v4_rcv+0x1a2"));
+	assert_false(location_not_a_drop("0xffffffff81a001a2"));
 }
 
 static void counts_per_type_and_reason(void **state)
@@ -294,6 +351,7 @@ int main(void)
 		cmocka_unit_test(reasons_by_event_type),
 		cmocka_unit_test(json_of_an_event_without_addresses_is_still_valid),
 		cmocka_unit_test(counts_per_type_and_reason),
+		cmocka_unit_test(drop_location_named_in_json_and_reason_column),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the build (or the tests) need, only when missing.
-# usage: deps/prereqs.sh build|test|image|cross-arm64
+# usage: deps/prereqs.sh build|test|image|toolbox|cross-arm64
 set -euo pipefail
 
 build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file patch binutils ca-certificates)
@@ -15,13 +15,16 @@ test_pkgs=(libcmocka-dev python3-pytest iproute2 libcap2-bin util-linux procps l
 # to run the result (make test ARCH=arm64)
 cross_arm64_pkgs=(gcc-aarch64-linux-gnu linux-libc-dev-arm64-cross qemu-user-static)
 image_pkgs=(buildah busybox-static ca-certificates podman runc skopeo debootstrap)
+# make toolbox: libpcap's and iptables' parsers
+toolbox_pkgs=(flex bison)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
 test)  want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${image_pkgs[@]}") ;;
 image) want=("${build_pkgs[@]}" "${image_pkgs[@]}") ;;
+toolbox) want=("${build_pkgs[@]}" "${toolbox_pkgs[@]}") ;;
 cross-arm64) want=("${build_pkgs[@]}" "${cross_arm64_pkgs[@]}") ;;
-*) echo "usage: $0 build|test|image|cross-arm64" >&2; exit 2 ;;
+*) echo "usage: $0 build|test|image|toolbox|cross-arm64" >&2; exit 2 ;;
 esac
 
 missing=()

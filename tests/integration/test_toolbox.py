@@ -100,6 +100,8 @@ def test_iptables_follows_rules_in_nft_through_the_nodes_tool(shell_image, netns
     assert p.returncode == 0, p.stderr
     nft, legacy = p.stdout.split("==")
     assert re.search(r"DROP .*tcp dpt:4343", nft)
+    # the choice looked at legacy without creating its tables (iptables-nft would warn)
+    assert "iptables-legacy tables present" not in nft
     assert "4343" not in legacy
     assert "iptables backend: nft" in p.stderr
     # forced: RETINA_IPTABLES_BACKEND and the -legacy name win over the rules

@@ -4,7 +4,10 @@
 #   make test     build, then run the unit and integration tests
 #   make run      build, then run the main job on this machine
 #   make size     what each library and applet adds to the binary
-#   make image    the debug-shell image, offline, as an OCI archive (build/retina-shell.oci.tar)
+#   make image    the debug-shell image, offline, as an OCI archive (build/retina-shell.oci.tar),
+#                 per-tool sizes and the archive size raw and gzipped
+#   make toolbox  the image's static tcpdump, iptables, iproute2, ethtool (build/toolbox/bin)
+#   make image-pins  write the Dockerfile's bpftool/pwru/ig sha256 pins (needs GitHub)
 #   make image-check  build the Dockerfile's minimal stage (debootstrap base) and compare
 #   make bench    benchmarks (tests/bench)
 #   make fuzz     run each fuzz target (tests/fuzz) for FUZZ_SECONDS (default 60)
@@ -277,7 +280,7 @@ $(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/lib.a
 
 # make test: everything, fuzz targets briefly (FUZZ_SECONDS=5 each).
 ifeq ($(CROSS),)
-test: $(B)/retina $(UNIT_BIN) $(FUZZ_BIN) | $(B)/.prereqs-test
+test: $(B)/retina $(UNIT_BIN) $(FUZZ_BIN) $(TOOLBOX_STAMP) | $(B)/.prereqs-test
 	@FUZZ_SECONDS=5 tests/run $(B) $(UNIT_BIN) -- $(FUZZ_BIN)
 else
 # Emulated: the unit tests and tests/arm64 (applets that need no kernel

@@ -30,6 +30,18 @@ ARG IG_VERSION=v0.49.1
 ARG IG_SHA256_AMD64=
 ARG IG_SHA256_ARM64=
 
+# ---- toolbox: tcpdump, iptables, iproute2, ethtool, static -----------------
+# From the Debian sources pinned in deps/versions-toolbox (deb-src of the base
+# image's mirror), as `make toolbox` builds them (deps/build-toolbox.sh).
+FROM ${DEBIAN_IMAGE} AS toolbox
+RUN apt-get update && \
+    apt-get install -y --no-install-recommends make ca-certificates && \
+    rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Makefile ./
+COPY deps/ deps/
+RUN make toolbox
+
 # ---- build: retina, with the same `make` a user runs -------------------------
 # Runs on the target platform (emulated when cross-building): the Makefile
 # builds natively, its own prerequisites and static musl dependencies included.
@@ -41,9 +53,10 @@ WORKDIR /src
 COPY . .
 ARG RETINA_VERSION=
 ARG SOURCE_DATE_EPOCH=0
+COPY --from=toolbox /src/build/toolbox/bin/ /toolbox/
 RUN make ${RETINA_VERSION:+VERSION=$RETINA_VERSION} && \
     build/retina --version && \
-    image/stage.sh build/retina /bin/busybox /etc/ssl/certs/ca-certificates.crt /stage "$SOURCE_DATE_EPOCH"
+    TOOLBOX=/toolbox image/stage.sh build/retina /bin/busybox /etc/ssl/certs/ca-certificates.crt /stage "$SOURCE_DATE_EPOCH"
 
 # ---- minimal: what `make image` builds offline -------------------------------
 # Layers from least to most often changed; retina's applet links come first
@@ -51,6 +64,7 @@ RUN make ${RETINA_VERSION:+VERSION=$RETINA_VERSION} && \
 FROM scratch AS minimal
 COPY --from=build /stage/base/ /
 COPY --from=build /stage/certs/ /
+COPY --from=build /stage/toolbox/ /
 COPY --from=build /stage/retina/ /
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOST_ROOT=/host \

@@ -6,7 +6,10 @@
 #   make run      build, then run the main job on this machine
 #   make size     what each library and applet adds to the binary
 #   make deps-check  for every pin, the Debian revision in use and what the mirror offers that is newer
-#   make image    the debug-shell image, offline, as an OCI archive (build/retina-shell.oci.tar)
+#   make image    the debug-shell image, offline, as an OCI archive (build/retina-shell.oci.tar),
+#                 per-tool sizes and the archive size raw and gzipped
+#   make toolbox  the image's static tcpdump, iptables, iproute2, ethtool (build/toolbox/bin)
+#   make image-pins  write the Dockerfile's bpftool/pwru/ig sha256 pins (needs GitHub)
 #   make image-check  build the Dockerfile's minimal stage (debootstrap base) and compare
 #   make bench    benchmarks (tests/bench)
 #   make fuzz     random fuzzing of each target (tests/fuzz) for FUZZ_SECONDS (default 60); docs/fuzzing.md
@@ -80,7 +83,7 @@ PREREQ_STAMP := $(B)/.prereqs
 
 # Skeletons are intermediates, but objects include them: keep them.
 .SECONDARY: $(SKELS) $(SKELS:.skel.h=.bpf.o)
-.PHONY: FORCE all test test-kernels run size bench fuzz clean distclean deps deps-check unit integration image image-check dist
+.PHONY: FORCE all test test-kernels run size bench fuzz clean distclean deps deps-check unit integration image image-check image-pins dist toolbox
 all: $(B)/retina
 
 ifeq ($(CROSS),)
@@ -169,10 +172,32 @@ $(B)/.prereqs-image: deps/prereqs.sh
 	@deps/prereqs.sh image
 	@touch $@
 
-$(IMAGE): $(B)/retina image/build.sh image/stage.sh image/containers.conf $(wildcard image/rootfs/etc/*) | $(B)/.prereqs-image
-	@image/build.sh $(B)/retina $@ $(VERSION)
+# The toolbox (tcpdump, iptables, iproute2, ethtool: static, from the Debian
+# sources in deps/versions-toolbox) is built once into build/toolbox/ and kept
+# by `make clean`, like the sysroot.
+TOOLBOX := build/toolbox
+TOOLBOX_STAMP := $(TOOLBOX)/.versions
+$(B)/.prereqs-toolbox: deps/prereqs.sh
+	@mkdir -p $(B)
+	@deps/prereqs.sh toolbox
+	@touch $@
+$(TOOLBOX_STAMP): deps/versions-toolbox deps/build-toolbox.sh deps/common.sh deps/fetch.sh deps/mirror.sh | $(B)/.prereqs-toolbox
+	@DEPS_VERSIONS=deps/versions-toolbox deps/fetch.sh $(TOOLBOX)/src $@.new
+	@deps/build-toolbox.sh $(TOOLBOX)/src $(TOOLBOX)
+	@mv $@.new $@
+toolbox: $(TOOLBOX_STAMP)
+
+$(IMAGE): $(B)/retina $(TOOLBOX_STAMP) image/build.sh image/stage.sh image/containers.conf image/toolbox/iptables $(wildcard image/rootfs/etc/*) | $(B)/.prereqs-image
+	@TOOLBOX=$(TOOLBOX)/bin image/build.sh $(B)/retina $@ $(VERSION)
 image: $(IMAGE)
+	@cd $(TOOLBOX)/bin && for f in *; do printf '  %-22s %8s bytes\n' "$$f" "$$(stat -c %s $$f)"; done
+	@echo "  toolbox total          $$(cat $(TOOLBOX)/bin/* | wc -c) bytes"
 	@echo "$(IMAGE): $$(stat -c %s $(IMAGE)) bytes, $$(gzip -c $(IMAGE) | wc -c) gzipped (offline build: no bpftool, pwru, ig)"
+
+# Where GitHub is reachable: download bpftool/pwru/ig (amd64, arm64), check
+# them against their projects' checksum files, write the Dockerfile's pins.
+image-pins:
+	@image/pins.sh Dockerfile
 
 # Slow (minutes): build the Dockerfile's minimal stage for real and compare.
 image-check: image
@@ -288,7 +313,7 @@ $(B)/fuzz/%: $(B)/fuzz/%.o $(B)/fuzz/lib.a
 # make test: everything; fuzz targets replay their corpus and regressions, then
 # a short fixed-seed walk (tests/fuzz/run check: the same on every run).
 ifeq ($(CROSS),)
-test: $(B)/retina $(UNIT_BIN) $(FUZZ_BIN) | $(B)/.prereqs-test
+test: $(B)/retina $(UNIT_BIN) $(FUZZ_BIN) $(TOOLBOX_STAMP) | $(B)/.prereqs-test
 	@tests/run $(B) $(UNIT_BIN) -- $(FUZZ_BIN)
 else
 # Emulated: the unit tests and tests/arm64 (applets that need no kernel
@@ -336,6 +361,6 @@ bench: size $(B)/retina | $(B)/.prereqs-test
 
 # (ARCH=amd64 leaves build/arm64/ alone; ARCH=arm64 keeps its musl and sysroot)
 clean:
-	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name musl ! -name arm64 ! -name .prereqs ! -name .prereqs-test ! -name .prereqs-image -exec rm -rf {} +
+	find $(B) -mindepth 1 -maxdepth 1 ! -name sysroot ! -name deps ! -name toolbox ! -name musl ! -name arm64 ! -name .prereqs ! -name .prereqs-test ! -name .prereqs-image ! -name .prereqs-toolbox -exec rm -rf {} +
 distclean:
 	rm -rf $(B) dist

@@ -43,7 +43,11 @@ const struct tool_req capcheck_tools[] = {
 			     NEED_BTF | NEED_TRACEFS | NEED_HOST_PID | NEED_HOST_FS)),
 	/* iptables-legacy opens a raw socket; both read rules over NET_ADMIN */
 	TOOL("iptables", "iptables", WAY(C(NET_ADMIN) | C(NET_RAW), 0)),
+	/* the image's iptables-nft is the node's own, run by chroot into /host */
+	TOOL("iptables-nft", "iptables-nft", WAY(C(NET_ADMIN) | C(SYS_CHROOT), NEED_HOST_FS)),
 	TOOL("nft", "nft", WAY(C(NET_ADMIN), 0)),
+	/* an AF_PACKET socket; promiscuous mode through it needs nothing more */
+	TOOL("tcpdump", "tcpdump", WAY(C(NET_RAW), 0)),
 	/* chroot /host: a shell with the node's own tools */
 	TOOL("chroot", "chroot", WAY(C(SYS_CHROOT), NEED_HOST_FS)),
 	/* chroot /host systemctl: talks to the host's systemd, which must be visible */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the build (or the tests) need, only when missing.
-# usage: deps/prereqs.sh build|test|image|cross-arm64|kernels
+# usage: deps/prereqs.sh build|test|image|toolbox|cross-arm64|kernels
 set -euo pipefail
 
 build_pkgs=(make gcc musl-tools clang llvm bpftool dpkg-dev xz-utils bzip2 file patch binutils ca-certificates)
@@ -18,14 +18,17 @@ image_pkgs=(buildah busybox-static ca-certificates podman runc skopeo debootstra
 # make test-kernels (and its CI part): Debian kernels booted under qemu-system
 # (TCG), an initramfs of busybox-static + retina + the kernel's own modules
 kernels_pkgs=(qemu-system-x86 qemu-system-arm busybox-static cpio gzip zstd kmod)
+# make toolbox: libpcap's and iptables' parsers
+toolbox_pkgs=(flex bison)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;
 test)  want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${image_pkgs[@]}" "${kernels_pkgs[@]}") ;;
 image) want=("${build_pkgs[@]}" "${image_pkgs[@]}") ;;
+toolbox) want=("${build_pkgs[@]}" "${toolbox_pkgs[@]}") ;;
 cross-arm64) want=("${build_pkgs[@]}" "${cross_arm64_pkgs[@]}") ;;
 kernels) want=("${build_pkgs[@]}" "${kernels_pkgs[@]}") ;;
-*) echo "usage: $0 build|test|image|cross-arm64|kernels" >&2; exit 2 ;;
+*) echo "usage: $0 build|test|image|toolbox|cross-arm64|kernels" >&2; exit 2 ;;
 esac
 
 missing=()

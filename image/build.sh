@@ -6,7 +6,11 @@
 #
 # usage: image/build.sh RETINA_BINARY OUTPUT.oci.tar [VERSION]
 #
-# Layers base, certs, retina, as image/stage.sh lays them out and the
+# With TOOLBOX=DIR (deps/build-toolbox.sh's bin/, `make image` passes it), a
+# layer before retina's: the static tools (tcpdump, iptables legacy, iproute2,
+# ethtool) in /usr/sbin.
+#
+# Layers base, certs, [toolbox,] retina, as image/stage.sh lays them out and the
 # Dockerfile's `minimal` stage copies them. Intermediate images are removed by
 # their names; only the OCI archive is left.
 set -euo pipefail
@@ -31,6 +35,12 @@ file -L "$retina" | grep -q 'statically linked' || fail "$retina is not statical
 # Debian's plain busybox package is dynamically linked and would not run in FROM scratch.
 file -L "$busybox" | grep -q 'statically linked' ||
 	fail "$busybox is not statically linked: apt-get install busybox-static (it replaces busybox)"
+if [ -n "${TOOLBOX:-}" ]; then
+	[ -d "$TOOLBOX" ] || fail "TOOLBOX=$TOOLBOX is not a directory: run 'make toolbox' first"
+	for f in "$TOOLBOX"/*; do
+		if readelf -lW "$f" | grep -q INTERP; then fail "$f is not statically linked"; fi
+	done
+fi
 [ -s "$certs" ] || fail "$certs is missing: apt-get install ca-certificates"
 command -v buildah >/dev/null || fail "buildah is missing: apt-get install buildah (deps/prereqs.sh image does)"
 [ "$(id -u)" -eq 0 ] || fail "buildah needs root here (run 'make image' as root)"
@@ -45,11 +55,14 @@ cleanup() {
 trap cleanup EXIT
 "$here/stage.sh" "$retina" "$busybox" "$certs" "$stage" "$epoch"
 
+layers="base certs retina"
+[ -n "${TOOLBOX:-}" ] && layers="base certs toolbox retina"
+last=retina
 from=scratch
-for layer in base certs retina; do
+for layer in $layers; do
 	ctr=$(buildah from --name "retina-shell-build-$$-$layer" "$from")
 	buildah copy --quiet "$ctr" "$stage/$layer/" / >/dev/null
-	if [ $layer != retina ]; then
+	if [ "$layer" != "$last" ]; then
 		# Named, and removed by name: another build may hold the same image ID.
 		from=localhost/retina-shell-build-$$-$layer
 		buildah commit --quiet --rm --timestamp "$epoch" "$ctr" "$from" >/dev/null
@@ -67,7 +80,7 @@ buildah config \
 	--entrypoint '["/usr/local/bin/shell-init", "--"]' \
 	--cmd '["/bin/sh", "-l"]' \
 	--label org.opencontainers.image.title=retina-shell \
-	--label org.opencontainers.image.description="retina debug shell: retina, busybox, CA certificates (offline build: no bpftool, pwru, ig)" \
+	--label org.opencontainers.image.description="retina debug shell: retina, busybox, CA certificates${TOOLBOX:+, tcpdump, iptables, iproute2, ethtool} (offline build: no bpftool, pwru, ig)" \
 	--label org.opencontainers.image.version="$version" \
 	"$ctr"
 

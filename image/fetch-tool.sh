@@ -20,7 +20,9 @@ if [ -z "$want" ]; then
 	fail "build argument $arg is empty, and $name is not downloaded without a pinned checksum.
   Check the sha256 of $url
   against the checksum its project publishes for that release, then build with
-  --build-arg $arg=<sha256>, or build without bpftool/pwru/ig: --target minimal (docs/image.md)."
+  --build-arg $arg=<sha256> (or run 'make image-pins', which checks all six against
+  the checksum files the projects publish and writes them into the Dockerfile),
+  or build without bpftool/pwru/ig: --target minimal (docs/image.md)."
 fi
 case $want in
 *[!0-9a-f]*) fail "$arg='$want' is not a lowercase hex sha256" ;;

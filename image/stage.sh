@@ -5,6 +5,9 @@
 #   OUTDIR/base    busybox static and a link per applet, /etc/{passwd,group,profile}, /tmp, /root
 #   OUTDIR/certs   /etc/ssl/certs/ca-certificates.crt
 #   OUTDIR/retina  /usr/local/bin/retina and a link per applet (ahead of busybox on PATH)
+#   OUTDIR/toolbox with TOOLBOX=DIR (deps/build-toolbox.sh's bin/): the static
+#                  tools in /usr/sbin (ahead of busybox's ip/tc on PATH), the
+#                  iptables wrapper (image/toolbox/iptables) and its names
 #
 # usage: image/stage.sh RETINA BUSYBOX CA_BUNDLE OUTDIR [EPOCH]
 # EPOCH (seconds) becomes every file's mtime, so layers depend only on content.
@@ -45,5 +48,28 @@ chmod 0644 "$out/certs/etc/ssl/certs/ca-certificates.crt"
 cp "$retina" "$out/retina/usr/local/bin/retina"
 chmod 0755 "$out/retina/usr/local/bin/retina"
 "$out/retina/usr/local/bin/retina" --install -s "$out/retina/usr/local/bin" >/dev/null
+
+# toolbox: static tools, and the iptables names all pointing at the wrapper
+# that picks the node's backend.
+if [ -n "${TOOLBOX:-}" ]; then
+	tb=$out/toolbox/usr/sbin
+	mkdir -p "$tb"
+	for f in "$TOOLBOX"/*; do
+		cp "$f" "$tb/"
+		chmod 0755 "$tb/${f##*/}"
+	done
+	if [ -e "$tb/xtables-legacy-multi" ]; then
+		cp "$here/toolbox/iptables" "$tb/iptables"
+		chmod 0755 "$tb/iptables"
+		for t in ip6tables iptables-save ip6tables-save iptables-restore ip6tables-restore; do
+			ln -s iptables "$tb/$t"
+		done
+		for t in iptables ip6tables; do
+			for b in legacy nft; do
+				for s in "" -save -restore; do ln -s iptables "$tb/$t-$b$s"; done
+			done
+		done
+	fi
+fi
 
 find "$out" -exec touch -h -d "@$epoch" {} +

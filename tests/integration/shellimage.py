@@ -35,7 +35,7 @@ class ShellImage:
 
     def __init__(self):
         _check(subprocess.run(["make", "-C", str(ROOT), "image"], capture_output=True, text=True, env=ENV,
-                              timeout=600), "make image")
+                              timeout=2400), "make image")
         self.archive = ARCHIVE
         self.name = f"localhost/retina-shell-test:{os.getpid()}"
         _check(subprocess.run(["skopeo", "copy", "--quiet", f"oci-archive:{ARCHIVE}",

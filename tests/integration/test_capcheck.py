@@ -223,10 +223,10 @@ def test_no_bpf_program_is_left_loaded(retina):
 
 
 def test_bad_input_is_one_line_and_exit_2(retina):
-    p = run([retina, "capcheck", "tcpdump"])
+    p = run([retina, "capcheck", "tshark"])
     assert p.returncode == 2
     assert len(p.stderr.splitlines()) == 1
-    assert "unknown tool 'tcpdump'" in p.stderr and "trace, trace-stack, trace-nft, bpftool" in p.stderr
+    assert "unknown tool 'tshark'" in p.stderr and "trace, trace-stack, trace-nft, bpftool" in p.stderr
     p = run([retina, "capcheck", "-o", "yaml"])
     assert p.returncode == 2
     assert "bad output format 'yaml': use table or json" in p.stderr

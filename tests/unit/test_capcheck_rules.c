@@ -324,10 +324,36 @@ static void trace_nft_needs_net_admin_too(void **state)
 	assert_true(judge(&f, "trace-nft").ok);
 }
 
+static void toolbox_tcpdump_and_iptables_nft(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512];
+	(void)state;
+
+	struct verdict v = judge(&f, "tcpdump");
+	assert_false(v.ok);
+	assert_int_equal(v.missing_caps, C(NET_RAW));
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--capabilities NET_RAW");
+	f.cap_eff |= C(NET_RAW);
+	v = judge(&f, "tcpdump");	/* ok but for being on this machine's PATH */
+	assert_int_equal(v.missing_caps, 0);
+	assert_int_equal(v.missing, 0);
+
+	/* the node's iptables-nft runs by chroot into /host: that and the flag */
+	f = plain_pod();
+	f.cap_eff |= C(NET_ADMIN) | C(SYS_CHROOT);
+	v = judge(&f, "iptables-nft");
+	assert_false(v.ok);
+	assert_int_equal(v.missing_caps, 0);
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--mount-host-filesystem");
+}
+
 static void unknown_tool_is_not_found(void **state)
 {
 	(void)state;
-	assert_null(capcheck_find("tcpdump"));
+	assert_null(capcheck_find("tshark"));
 	assert_non_null(capcheck_find("nft"));
 }
 
@@ -347,6 +373,7 @@ int main(void)
 		cmocka_unit_test(trace_stack_without_syslog_is_fine_when_addresses_are_shown_to_all),
 		cmocka_unit_test(trace_stack_under_kptr_restrict_2_is_not_fixable_by_flags),
 		cmocka_unit_test(trace_nft_needs_net_admin_too),
+		cmocka_unit_test(toolbox_tcpdump_and_iptables_nft),
 		cmocka_unit_test(unknown_tool_is_not_found),
 		cmocka_unit_test(traceloop_before_5_12_names_bpf_atomics),
 	};

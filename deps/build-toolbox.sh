@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Build the debug-shell toolbox: static, stripped musl binaries of the tools
+# the retina shell docs walk a user through, from the Debian sources pinned in
+# deps/versions-toolbox (deps/fetch.sh). Each tool is configured down to what a
+# debug shell needs (no shared libraries, no NLS, no optional libraries that
+# are not here).
+#
+# usage: deps/build-toolbox.sh SRCDIR OUT
+#   OUT/root     work dir
+#   OUT/bin      the tools, ready for the image (image/stage.sh toolbox layer)
+#   OUT/build.log
+set -euo pipefail
+unset ARCH MAKEFLAGS MAKEOVERRIDES MFLAGS
+src=$(cd "$1" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$2"
+out=$(cd "$2" && pwd)
+root=$out/root
+. "$here/common.sh"
+
+CC=${CC:-musl-gcc}
+STRIP=${STRIP:-strip}
+# musl-gcc sees no kernel headers: the same private include dir as deps/build.sh.
+kinc=$root/kernel-include
+mkdir -p "$kinc"
+ln -sfn /usr/include/linux "$kinc/linux"
+ln -sfn /usr/include/asm-generic "$kinc/asm-generic"
+ln -sfn "/usr/include/$(gcc -dumpmachine)/asm" "$kinc/asm"
+CFLAGS="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -w -isystem $root/include -idirafter $kinc"
+LDFLAGS="-static -Wl,--gc-sections -L$root/lib"
+bin=$out/bin
+rm -rf "$bin"
+mkdir -p "$bin"
+
+# install_bin FILE [NAME]: strip into OUT/bin, refusing anything dynamic.
+install_bin() {
+	local name=${2:-$(basename "$1")}
+	"$STRIP" -o "$bin/$name" "$1"
+	if readelf -lW "$bin/$name" | grep -q INTERP; then
+		die "$name is dynamically linked (has PT_INTERP); see $log"
+	fi
+}
+
+build_libpcap() {
+	local d
+	step libpcap
+	d=$(workcopy libpcap)
+	# Linux packet sockets only: no USB/Bluetooth/D-Bus/RDMA/netmap/DPDK capture,
+	# no libnl (only needed for monitor mode on Wi-Fi).
+	(cd "$d" && run env CC="$CC" CFLAGS="$CFLAGS" LDFLAGS="$LDFLAGS" ./configure \
+		--prefix="$root" --disable-shared --disable-usb --disable-bluetooth --disable-dbus \
+		--disable-rdma --disable-netmap --without-dpdk --without-libnl --with-pcap=linux &&
+		run make -j"$JOBS" libpcap.a)
+}
+
+build_tcpdump() {
+	local d
+	step tcpdump
+	d=$(workcopy tcpdump)
+	# No libcrypto (ESP decryption), no libsmi, no libcap-ng. configure finds
+	# the static libpcap built just before in the sibling work dir ../libpcap.
+	(cd "$d" && run env CC="$CC" CFLAGS="$CFLAGS" LDFLAGS="$LDFLAGS" \
+		PKG_CONFIG=false ./configure --without-crypto --without-smi --without-cap-ng &&
+		run make -j"$JOBS" tcpdump)
+	install_bin "$d/tcpdump"
+}
+
+build_iptables() {
+	local d
+	step "iptables (legacy backend)"
+	d=$(workcopy iptables)
+	# One static xtables-legacy-multi with every extension linked in (no
+	# dlopen; libtool drops a plain -static, hence -all-static). The nf_tables
+	# backend needs libnftnl, whose source the mirror lacks
+	# (deps/versions-toolbox); without it there is no ebtables/arptables.
+	(cd "$d" && run env CC="$CC" CFLAGS="$CFLAGS -D_GNU_SOURCE" LDFLAGS="$LDFLAGS" PKG_CONFIG=false \
+		./configure --enable-static --disable-shared --disable-nftables --disable-devel \
+		--disable-libipq --disable-bpf-compiler --disable-nfsynproxy --disable-connlabel \
+		--without-kernel &&
+		run make -j"$JOBS" LDFLAGS="-all-static -Wl,--gc-sections")
+	install_bin "$d/iptables/xtables-legacy-multi"
+}
+
+build_iproute2() {
+	local d t
+	step "iproute2 (ip, ss, tc, bridge)"
+	d=$(workcopy iproute2)
+	# No libmnl/libelf/libbpf/libcap/SELinux/xtables/ATM (PKG_CONFIG=false and
+	# no -latm): ip, ss, tc and bridge keep every netlink feature; tc loses
+	# eBPF object loading and the xt action, ip loses `vrf exec`.
+	(cd "$d" && run env CC="$CC" PKG_CONFIG=false ./configure &&
+		run make -j"$JOBS" SUBDIRS="lib ip tc bridge misc" SHARED_LIBS=n CC="$CC" \
+			CCOPTS="$CFLAGS -D_GNU_SOURCE" LDFLAGS="$LDFLAGS")
+	for t in ip/ip misc/ss tc/tc bridge/bridge; do install_bin "$d/$t"; done
+}
+
+build_ethtool() {
+	local d
+	step ethtool
+	d=$(workcopy ethtool)
+	# The ioctl interface only: the netlink one needs libmnl (not on the mirror).
+	(cd "$d" && run env CC="$CC" CFLAGS="$CFLAGS -D_GNU_SOURCE" LDFLAGS="$LDFLAGS" PKG_CONFIG=false \
+		./configure --disable-netlink --disable-pretty-dump &&
+		run make -j"$JOBS" ethtool)
+	install_bin "$d/ethtool"
+}
+
+want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool}
+for t in $want; do "build_$t"; done
+rm -rf "$work"
+echo "retina toolbox: $(ls "$bin" | wc -l) tools in $bin"

@@ -48,7 +48,7 @@ static const uint8_t *comment_of(const uint8_t *o, size_t len, size_t *n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct reason_table drop;
-	struct trace_names nm = { &drop, &drop };
+	struct trace_names nm = { &drop, &drop, NULL };
 	struct trace_event e;
 	uint64_t ts;
 	uint16_t room;

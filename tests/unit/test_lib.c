@@ -199,6 +199,8 @@ static void clock_and_stop_signals(void **state)
 	sigaction(SIGINT, NULL, &sa);
 	assert_true(sa.sa_handler == SIG_DFL);	/* SA_RESETHAND: a second one is not caught */
 	signal(SIGTERM, SIG_DFL);
+}
+
 /* /proc/self/status and mountinfo as lib/proc.c reads them (fuzz_proc feeds them any bytes) */
 static void proc_status_and_mountinfo_parse(void **state)
 {

@@ -153,24 +153,6 @@ static void read_namespaces(struct facts *f)
 		 f->host_net ? "same" : "different");
 }
 
-/* First mount of fstype: its mount point into where. */
-static bool find_mount(const char *fstype, char *where, size_t len)
-{
-	struct proc_mount m;
-	FILE *fp = fopen("/proc/self/mountinfo", "re");
-	bool found = false;
-
-	if (!fp)
-		return false;
-	while (!found && proc_mount_next(fp, &m))
-		if (!strcmp(m.type, fstype)) {
-			snprintf(where, len, "%s", m.point);
-			found = true;
-		}
-	fclose(fp);
-	return found;
-}
-
 /* The last (topmost) mount at path, which must be canonical. */
 static bool mount_at(const char *path, struct proc_mount *out)
 {
@@ -355,9 +337,9 @@ void capcheck_gather(struct facts *f, bool verbose)
 		f->btf = true;
 		f->btf_size = st.st_size;
 	}
-	f->bpffs = find_mount("bpf", f->bpffs_at, sizeof(f->bpffs_at));
-	f->tracefs = find_mount("tracefs", f->tracefs_at, sizeof(f->tracefs_at));
-	f->debugfs = find_mount("debugfs", f->debugfs_at, sizeof(f->debugfs_at));
+	f->bpffs = proc_mount_of("bpf", f->bpffs_at, sizeof(f->bpffs_at));
+	f->tracefs = proc_mount_of("tracefs", f->tracefs_at, sizeof(f->tracefs_at));
+	f->debugfs = proc_mount_of("debugfs", f->debugfs_at, sizeof(f->debugfs_at));
 	/* The kprobe PMU shows in sysfs when the kernel has kprobe events. */
 	f->kprobes = !access("/sys/bus/event_source/devices/kprobe", F_OK);
 	f->no_bpf_atomics = !kernel_at_least(5, 12);

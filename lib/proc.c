@@ -97,3 +97,20 @@ int read_first_line(const char *path, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
 }
+
+bool proc_mount_of(const char *fstype, char *out, size_t len)
+{
+	struct proc_mount m;
+	FILE *fp = fopen("/proc/self/mountinfo", "re");
+	bool found = false;
+
+	if (!fp)
+		return false;
+	while (!found && proc_mount_next(fp, &m))
+		if (!strcmp(m.type, fstype)) {
+			snprintf(out, len, "%s", m.point);
+			found = true;
+		}
+	fclose(fp);
+	return found;
+}

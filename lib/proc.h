@@ -26,6 +26,8 @@ struct proc_mount {
 };
 /* The next mount of fp (lines that are not one are skipped); false at the end. */
 bool proc_mount_next(FILE *fp, struct proc_mount *m);
+/* The mount point of the first mount of fstype in this process's mountinfo into out; false when none. */
+bool proc_mount_of(const char *fstype, char *out, size_t len);
 /* The first line of a small file (a sysctl, a /sys flag), newline stripped. 0 or -1. */
 int read_first_line(const char *path, char *buf, size_t len);
 

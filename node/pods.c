@@ -281,19 +281,7 @@ int pod_identify(const struct pod_scan *s, const char *uid, struct pod_identity 
 /* Where cgroup2 is mounted (/sys/fs/cgroup on a v2 node, /sys/fs/cgroup/unified on a hybrid one). */
 bool cgroup2_mount(char *out, size_t len)
 {
-	struct proc_mount m;
-	FILE *fp = fopen("/proc/self/mountinfo", "re");
-	bool found = false;
-
-	if (!fp)
-		return false;
-	while (!found && proc_mount_next(fp, &m))
-		if (!strcmp(m.type, "cgroup2")) {
-			snprintf(out, len, "%s", m.point);
-			found = true;
-		}
-	fclose(fp);
-	return found;
+	return proc_mount_of("cgroup2", out, len);
 }
 
 bool is_cgroup2_dir(const char *path)

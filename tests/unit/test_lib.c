@@ -234,6 +234,12 @@ static void proc_status_and_mountinfo_parse(void **state)
 	assert_string_equal(m.type, "cgroup2");
 	assert_false(proc_mount_next(f, &m));
 	fclose(f);
+
+	/* this process's own mounts: /proc is procfs, a made-up type is nowhere */
+	char at[512];
+	assert_true(proc_mount_of("proc", at, sizeof(at)));
+	assert_string_equal(at, "/proc");
+	assert_false(proc_mount_of("no-such-fs", at, sizeof(at)));
 }
 
 int main(void)

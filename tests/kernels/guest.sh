@@ -172,7 +172,8 @@ check_ev() { # name type addr portpattern needs-attach [extra]
 	esac
 	line=$(ev $t "$3" "$4" "$5")
 	[ -n "$line" ] && res $n pass "$(echo "$line" | grep -o '"reason":"[^"]*"\|"location":"[^"]*"' | tr '\n' ' ')" ||
-		{ res $n fail "no $t event for $3 $4 $5"; show /tmp/all.json 8; }
+		{ res $n fail "no $t event for $3 $4 $5"; # the evidence: what that flow did show, and trace's own words
+		  grep "\"$3\"" /tmp/all.json | grep "$4" >/tmp/flow.json; show /tmp/flow.json 8; show /tmp/all.err 5; }
 }
 for fam in v4 v6; do
 	if [ $fam = v4 ]; then b=$B; else b=$B6; fi

@@ -12,7 +12,8 @@ from conftest import ROOT
 
 KERNELS = ["5.10", "6.12"]
 FAMILIES = ["v4", "v6"]
-CHECKS = (["modules", "netns", "nft-ruleset", "ping-v4", "ping-v6", "nc", "trace-attach"] +
+CHECKS = (["modules", "netns", "nft-ruleset", "ping-v4", "ping-v6", "nc",
+           "dig-v4", "dig-v6", "dig-tcp", "dig-nxdomain", "trace-attach"] +
           [f"{c}-{f}" for f in FAMILIES for c in ("rst-sent", "rst-sent-nosocket", "rst-recv", "sockerr-refused",
                                                   "drop-noport", "drop-nft", "retrans", "sockerr-timeout")] +
           ["drop-location-noport-v4", "drop-location-noport-v6", "drop-location-nft", "trace-table-reason",

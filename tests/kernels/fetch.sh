@@ -43,13 +43,15 @@ apt_for() {
 	fi
 }
 
-# User space for a foreign-architecture guest: busybox, ip and nft with the
-# libraries they link (the machine's own serve amd64 guests), from the same
+# User space for a foreign-architecture guest: busybox, ip, nft and unbound
+# with the libraries they link (the machine's own serve amd64 guests), from the same
 # suite, unpacked into $dest/userland-ARCH/root.
 userland() {
 	local arch=$1 suite=$2 u=$dest/userland-$1 p
 	local pkgs=(busybox-static iproute2 nftables libc6 libbpf1 libbsd0 libcap2 libedit2 libelf1 libgmp10
-		libjansson4 libmd0 libmnl0 libnftables1 libnftnl11 libtinfo6 libxtables12 zlib1g)
+		libjansson4 libmd0 libmnl0 libnftables1 libnftnl11 libtinfo6 libxtables12 zlib1g
+		unbound libevent-2.1-7 libexpat1 libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libnghttp2-14
+		libprotobuf-c1 libpython3.11 libssl3 libsystemd0 libzstd1)
 	[ "$(cat "$u/packages" 2>/dev/null)" = "$suite ${pkgs[*]}" ] && return
 	apt_for "$suite" "$arch"
 	echo "retina kernels: fetching $arch user space (${pkgs[*]})"

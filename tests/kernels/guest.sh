@@ -48,7 +48,7 @@ table inet t {
 }
 EOF
 
-# ---- peers: ping, nc ------------------------------------------------------------
+# ---- peers: ping, nc (dig below, against unbound) ------------------------------------------------------------
 out=$(ip netns exec a retina ping -c 1 -W 5 $B 2>&1) && res ping-v4 pass "$(echo "$out" | sed -n 2p)" || res ping-v4 fail "$out"
 out=$(ip netns exec a retina ping -6 -c 1 -W 5 $B6 2>&1) && res ping-v6 pass "$(echo "$out" | sed -n 2p)" || res ping-v6 fail "$out"
 ip netns exec b sh -c 'echo hello-from-b | retina nc -l -w 20 -p 7000 >/tmp/nc.got' &
@@ -58,6 +58,50 @@ got=$(echo hello-from-a | ip netns exec a retina nc -w 5 $B 7000 2>&1)
 wait $ncpid
 [ "$got" = hello-from-b ] && grep -q hello-from-a /tmp/nc.got && res nc pass "TCP both ways a<->b:7000" ||
 	res nc fail "got '$got' / '$(cat /tmp/nc.got)'"
+
+# ---- dig against a DNS peer: unbound in b (the server tests/integration uses) ----
+# Local data only: names outside peer.test are NXDOMAIN ("." static), no recursion out.
+cat >/tmp/unbound.conf <<EOF
+server:
+  interface: $B
+  interface: $B6
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "/tmp"
+  pidfile: ""
+  use-syslog: no
+  num-threads: 1
+  module-config: "iterator"
+  access-control: 10.0.0.0/24 allow
+  access-control: fd00::/64 allow
+  local-zone: "." static
+  local-zone: "peer.test." static
+  local-data: "b.peer.test. 300 IN A $B"
+  local-data: "b.peer.test. 300 IN AAAA $B6"
+remote-control:
+  control-enable: no
+EOF
+/usr/sbin/ip netns exec b unbound -d -c /tmp/unbound.conf >/tmp/unbound.log 2>&1 &
+ubpid=$!
+qdig() { ip netns exec a retina dig +tries=1 +timeout=3 "$@" 2>&1; }
+for i in $(seq 60); do
+	[ "$(qdig @$B b.peer.test +short)" = "$B" ] && break
+	kill -0 $ubpid 2>/dev/null || break
+	sleep 0.5
+done
+out=$(qdig @$B b.peer.test +short) && [ "$out" = "$B" ] && res dig-v4 pass "@$B b.peer.test A: $out" ||
+	{ res dig-v4 fail "@$B b.peer.test +short: '$out'"; show /tmp/unbound.log 10; }
+out=$(qdig @$B6 -t AAAA b.peer.test +short) && [ "$out" = "$B6" ] && res dig-v6 pass "@$B6 b.peer.test AAAA: $out" ||
+	res dig-v6 fail "@$B6 -t AAAA b.peer.test +short: '$out'"
+out=$(qdig @$B +tcp b.peer.test +short) && [ "$out" = "$B" ] && res dig-tcp pass "@$B +tcp b.peer.test A: $out" ||
+	res dig-tcp fail "@$B +tcp b.peer.test +short: '$out'"
+# an unknown name: the server's rcode, exit 0 (an answer arrived), no answer section
+out=$(qdig @$B nosuch.peer.test) && echo "$out" | grep -q 'status: NXDOMAIN' && ! echo "$out" | grep -q 'ANSWER SECTION' &&
+	res dig-nxdomain pass "@$B nosuch.peer.test: $(echo "$out" | grep -o 'status: NXDOMAIN[^,]*'), no answer" ||
+	res dig-nxdomain fail "$(echo "$out" | head -8 | tr '\n' ' ')"
+kill $ubpid 2>/dev/null
+wait $ubpid
 
 # ---- capcheck ---------------------------------------------------------------------
 retina capcheck -o json trace trace-stack trace-nft execsnoop traceloop >/tmp/cap.json 2>/tmp/cap.err
@@ -128,7 +172,8 @@ check_ev() { # name type addr portpattern needs-attach [extra]
 	esac
 	line=$(ev $t "$3" "$4" "$5")
 	[ -n "$line" ] && res $n pass "$(echo "$line" | grep -o '"reason":"[^"]*"\|"location":"[^"]*"' | tr '\n' ' ')" ||
-		{ res $n fail "no $t event for $3 $4 $5"; show /tmp/all.json 8; }
+		{ res $n fail "no $t event for $3 $4 $5"; # the evidence: what that flow did show, and trace's own words
+		  grep "\"$3\"" /tmp/all.json | grep "$4" >/tmp/flow.json; show /tmp/flow.json 8; show /tmp/all.err 5; }
 }
 for fam in v4 v6; do
 	if [ $fam = v4 ]; then b=$B; else b=$B6; fi

@@ -6,8 +6,8 @@ kernel x check -> pass / fail / unsupported (with the kernel's reason).
 usage: tests/kernels/matrix.py [--md docs/kernels.md] [--json FILE] [NAME...]
 
 The initramfs holds busybox-static, retina for the kernel's architecture,
-iproute2's ip and nft with their shared libraries (amd64: the build machine's;
-arm64: from the mirror), and the kernel's own modules (veth, nf_tables, ...)
+iproute2's ip, nft and unbound (the guest's DNS peer) with their shared
+libraries (amd64: the build machine's; arm64: from the mirror), and the kernel's own modules (veth, nf_tables, ...)
 with a modules.dep made by depmod. Exit status 1 when any check failed."""
 import argparse
 import json
@@ -30,7 +30,7 @@ QEMU = {
 CONSOLE = {"amd64": "ttyS0", "arm64": "ttyAMA0"}
 RETINA = {"amd64": os.environ.get("RETINA_BIN") or "build/retina", "arm64": "build/arm64/retina"}
 # host user-space tools the guest runs (amd64 guests only take the host's)
-TOOLS = ["/usr/sbin/nft", "/usr/sbin/ip"]
+TOOLS = ["/usr/sbin/nft", "/usr/sbin/ip", "/usr/sbin/unbound"]
 
 
 def die(msg):

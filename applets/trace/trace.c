@@ -659,13 +659,12 @@ static bool tracepoint_exists(const struct btf_facts *facts, int type)
 static int count_main(const struct opts *o, struct run *r, struct trace_bpf *skel, const char *names, uint64_t t0,
 		      struct reason_table *drop, struct reason_table *rst)
 {
-	struct ksyms ksyms = { 0 };
 	struct count_opts co = { .names = &r->names, .interval_ms = o->interval_ms, .duration_ms = o->duration_ms,
 				 .top = o->top, .json = o->json, .refresh = !o->json && isatty(STDOUT_FILENO) };
 
 	/* drop locations are kernel text addresses: named from kallsyms (raw when hidden, said once) */
 	if (o->types & (1u << TT_DROP))
-		co.ksyms = load_kallsyms(&ksyms, "DROP locations show") ? &ksyms : NULL;
+		co.ksyms = r->names.ksyms = load_kallsyms(&r->ksyms, "DROP locations show") ? &r->ksyms : NULL;
 	fprintf(stderr, "%s: attached %s in %.0f ms (%u ip/cidr, %u port filters in the kernel); counting in the "
 		"kernel, every %.3gs; %s\n", applet_name, names, (now_ns(CLOCK_MONOTONIC) - t0) / 1e6, o->nnets,
 		o->nports, o->interval_ms / 1e3, o->duration_ms ? "stops after --duration" : "Ctrl-C to stop");
@@ -673,7 +672,7 @@ static int count_main(const struct opts *o, struct run *r, struct trace_bpf *ske
 	trace_bpf__destroy(skel);
 	reason_free(drop);
 	reason_free(rst);
-	ksyms_free(&ksyms);
+	ksyms_free(&r->ksyms);
 	return err ? EXIT_FAIL : EXIT_OK;
 }
 

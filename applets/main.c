@@ -124,8 +124,9 @@ static int run_applet(const struct applet *a, int argc, char **argv, bool by_lin
 	snprintf(name, sizeof(name), "%s%s", strncmp(a->name, "kubectl", 7) ? "retina " : "", a->name);
 	applet_name = name;
 	/* -h/--help as the only argument is handled here, uniformly (for
-	 * kubectl's completer, run by its link name, it is a word to complete). */
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) &&
+	 * kubectl's completer, run by its link name, it is a word to complete;
+	 * an empty help is built by the applet from its flag table: trace). */
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) && a->help[0] &&
 	    !(by_link && a->main == kubectl_complete_retina_main))
 		show_help(a->help);
 	return a->main(argc, argv);

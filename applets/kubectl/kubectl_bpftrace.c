@@ -44,70 +44,6 @@
 #include "lib/sys.h"
 #include "version.h"
 
-const char kubectl_bpftrace_help[] =
-	"usage: kubectl retina bpftrace [OPTIONS] NODE [NODE...]\n"
-	"       kubectl retina bpftrace [OPTIONS] -l SELECTOR\n"
-	"\n"
-	"Trace packet drops, RSTs, socket errors and retransmits on nodes: a pod per\n"
-	"node runs `retina trace -o json` there (capabilities BPF and PERFMON only) and\n"
-	"the events of all of them are shown here, with a NODE column for several.\n"
-	"Every pod is deleted on Ctrl-C, SIGTERM, --duration and errors; a summary per\n"
-	"node (counts by type and reason, events lost) goes to stderr. A node whose pod\n"
-	"fails is reported and the others keep tracing (exit code 1 in the end).\n"
-	"\n"
-	"Options:\n"
-	"      --drops, --rst, --errors, --retransmits, --all   event types (default: all)\n"
-	"      --ip ADDR                     only packets from or to ADDR (repeatable; IPv4/IPv6)\n"
-	"      --cidr NET                    only packets from or to NET (repeatable)\n"
-	"      --port N                      only packets with source or destination port N (repeatable)\n"
-	"      --stack[=all]                 the kernel stack of each DROP (=all: of every event), under\n"
-	"                                    the row / as \"stack\" (adds SYSLOG to the pod: symbols)\n"
-	"      --nft --allow-system-changes  the nftables rule that dropped each NETFILTER_DROP in the\n"
-	"                                    node's network namespace: each pod adds the table inet\n"
-	"                                    retina_nftrace while it runs (and NET_ADMIN to the pod)\n"
-	"  -w, --write FILE                  write every node's dropped packets to one pcapng FILE\n"
-	"                                    (raw IP; an interface per node, named after it; each\n"
-	"                                    packet's comment: node, type, reason, probe, netns,\n"
-	"                                    ifname); - for stdout, then the table or JSON lines go\n"
-	"                                    to stderr. JSON lines on stdout carry no packet bytes\n"
-	"      --snaplen N                   with -w: bytes of each packet from its IP header\n"
-	"                                    (default 256, max 1024)\n"
-	"  -c, --count                       count in the kernel instead (retina trace --count: exact at\n"
-	"                                    any rate): every node's counts by type, reason, drop\n"
-	"                                    location, netns, interface, protocol and port in one table\n"
-	"                                    with a NODE column and a \"*\" row per key across nodes,\n"
-	"                                    redrawn on a terminal, appended when piped; the totals at\n"
-	"                                    the end. -o json: the nodes' COUNTS lines with \"node\"\n"
-	"      --interval D                  with --count: how often (default 1s)\n"
-	"      --top N                       with --count: the N busiest keys (default 20; 0: all)\n"
-	"  -l, --selector SEL                every Linux node matching the label selector\n"
-	"      --max-nodes N                 allow up to N trace pods (needed above 20)\n"
-	"  -o, --output table|json           table (default), or JSON lines with a \"node\" field\n"
-	"  -d, --duration D                  stop after D (30s, 5m; 0: until Ctrl-C, the default)\n"
-	"      --startup-timeout D           how long to wait for the trace pods to start (30s)\n"
-	"      --retina-shell-image-repo R   image repository (env RETINA_SHELL_IMAGE_REPO;\n"
-	"                                    default " DEBUGPOD_IMAGE_REPO ")\n"
-	"      --retina-shell-image-version V  image tag (env RETINA_SHELL_IMAGE_VERSION;\n"
-	"                                    default this binary's version, " RETINA_VERSION ")\n"
-	"      --kubeconfig FILE             kubeconfig file (else KUBECONFIG, ~/.kube/config)\n"
-	"      --context NAME                kubeconfig context\n"
-	"      --request-timeout D           give up on an API request after D (30s; 0: never)\n"
-	"  -n, --namespace NS                where the trace pods run\n"
-	"  -v, --verbose N                   log API requests (1: method, URL, status, latency)\n"
-	"\n"
-	"Examples:\n"
-	"  kubectl retina bpftrace node-1\n"
-	"  kubectl retina bpftrace node-1 --drops --ip 10.0.0.4 --duration 60s\n"
-	"  kubectl retina bpftrace node-1 node-2 --rst --port 443 -o json | jq .\n"
-	"  kubectl retina bpftrace -l agentpool=blue --drops\n"
-	"  kubectl retina bpftrace node-1 --drops --stack --nft --allow-system-changes\n"
-	"  kubectl retina bpftrace node-1 node-2 --drops --ip 10.0.0.4 -w drops.pcapng\n"
-	"  kubectl retina bpftrace -l agentpool=blue --drops -w - | tshark -r -\n"
-	"  kubectl retina bpftrace -l agentpool=blue --drops --count --top 10\n";
-
-#define MAX_TRACE_ARGS 96
-#define NODES_WITHOUT_FLAG 20	/* more needs --max-nodes: no accidental fleet-wide BPF pods */
-#define STATS_INTERVAL "1s"
 #define STATS_DRAIN_MS 2500	/* one interval, and the log's way here */
 #define LINE_MAX_BYTES 65536
 
@@ -124,266 +60,16 @@ struct bt_node {
 	struct bt_stream s;
 };
 
-struct bt_args {
-	const char **names;	/* the nodes given, or found by -l */
-	size_t nnodes;
-	const char *selector;
-	uint64_t max_nodes;
-	const char *argv[MAX_TRACE_ARGS];	/* retina trace -o json ... */
-	int argc;
-	struct bt_render render;
-	uint64_t duration_ms, startup_ms;
-	struct debugpod_spec spec;	/* shared by the pods: name and node set per pod */
-	struct kube_load_opts load;
-	int verbosity;
-	char image[512];
-	const char *write_path;	/* -w */
-	uint32_t snaplen;
-	struct pcap_out pcap;
-	FILE *out;		/* table or JSON lines: stdout, or stderr with -w - */
-	/* --count: every node's counts merged */
-	bool count;
-	uint64_t interval_ms, top;
-	char interval[32];
-	struct count_table *counts;	/* the table: the renderers are given a const bt_args */
-};
-
-static void push(struct bt_args *a, const char *s)
-{
-	if (a->argc >= MAX_TRACE_ARGS - 1)
-		usage_error("too many filters (at most %d arguments)", MAX_TRACE_ARGS - 8);
-	a->argv[a->argc++] = s;
-}
-
-static const char *node_name(const char *arg)
-{
-	const char *n = arg;
-
-	if (!strncmp(n, "node/", 5))
-		n += 5;
-	else if (!strncmp(n, "nodes/", 6))
-		n += 6;
-	else if (!strncmp(n, "no/", 3))
-		n += 3;
-	if (!n[0] || strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(n) || strlen(n) > 253)
-		usage_error("'%s' is not a valid node name (lowercase letters, digits, '-' and '.')", arg);
-	return n;
-}
-
-/* More than 20 pods only when asked for, and never more than asked for: exit 2 before any pod. */
-static void check_count(const struct bt_args *a, size_t n, const char *what)
-{
-	if (a->max_nodes && n > a->max_nodes)
-		usage_error("%zu nodes %s, more than --max-nodes %llu: raise it to %zu or trace fewer nodes", n, what,
-			    (unsigned long long)a->max_nodes, n);
-	if (!a->max_nodes && n > NODES_WITHOUT_FLAG)
-		usage_error("%zu nodes %s: a trace pod on more than %d nodes needs --max-nodes %zu", n, what,
-			    NODES_WITHOUT_FLAG, n);
-}
-
-/* Everything checked here, before the cluster is touched: bad input exits 2. */
+/* The command line (kubectl_bpftrace_rules.c), and the image it names. */
 static void parse_args(int argc, char **argv, struct bt_args *a)
 {
-	const struct kubectl_cmd *cmd = kubectl_cmd_find("bpftrace");
-	const char *repo = NULL, *version = NULL;
-	unsigned nnets = 0, nports = 0, types = 0;
-	bool nft = false, allow_changes = false;
-	const char *stack = NULL, *snaplen = NULL, *interval = NULL;
-	bool top_given = false;
-	struct trace_net net;
 	char err[300];
-	uint64_t v;
-	int c;
 
-	a->startup_ms = 30000;
-	push(a, "retina");
-	push(a, "trace");
-	push(a, "-o");
-	push(a, "json");
-	push(a, "--stats-interval");
-	push(a, STATS_INTERVAL);
-	optind = 1;
-	while ((c = next_opt(argc, argv, cmd->shortopts, cmd->longopts)) != -1) {
-		if (kubectl_connection_opt(c, optarg, &a->load))
-			continue;
-		switch (c) {
-		case KO_DROPS: push(a, "--drops"); types |= 1u << TT_DROP; break;
-		case KO_RST: push(a, "--rst"); types |= 1u << TT_RST_SENT; break;
-		case KO_ERRORS: push(a, "--errors"); types |= 1u << TT_SOCK_ERR; break;
-		case KO_RETRANS: push(a, "--retransmits"); types |= 1u << TT_RETRANS; break;
-		case KO_ALL: push(a, "--all"); types |= (1u << TT_COUNT) - 1; break;
-		case KO_STACK:
-			if (!optarg || !strcmp(optarg, "drops"))
-				stack = "--stack";
-			else if (!strcmp(optarg, "all"))
-				stack = "--stack=all";
-			else
-				usage_error("bad --stack '%s': use --stack (drops) or --stack=all (every event)", optarg);
-			break;
-		case KO_NFT: nft = true; break;
-		case KO_ALLOW_CHANGES: allow_changes = true; break;
-		case 'w':
-			if (!optarg[0])
-				usage_error("-w needs a file name (or - for stdout)");
-			a->write_path = optarg;
-			break;
-		case KO_SNAPLEN:
-			if (parse_u64(optarg, 1, TRACE_SNAPLEN_MAX, &v))
-				usage_error("bad --snaplen '%s': give a number of bytes from 1 to %d", optarg,
-					    TRACE_SNAPLEN_MAX);
-			snaplen = optarg;
-			a->snaplen = v;
-			break;
-		case KO_IP:
-		case KO_CIDR:
-			if (++nnets > TRACE_MAX_NETS)
-				usage_error("too many --ip/--cidr filters (at most %d)", TRACE_MAX_NETS);
-			if (trace_net_parse(optarg, c == KO_CIDR, &net))
-				usage_error(c == KO_IP ? "bad --ip '%s': give an IPv4 or IPv6 address (for a network use --cidr)"
-						      : "bad --cidr '%s': give a network like 10.0.0.0/8 or fd00::/8",
-					    optarg);
-			push(a, c == KO_IP ? "--ip" : "--cidr");
-			push(a, optarg);
-			break;
-		case KO_PORT:
-			if (++nports > TRACE_MAX_PORTS)
-				usage_error("too many --port filters (at most %d)", TRACE_MAX_PORTS);
-			if (parse_u64(optarg, 1, 65535, &v))
-				usage_error("bad --port '%s': give a number from 1 to 65535", optarg);
-			push(a, "--port");
-			push(a, optarg);
-			break;
-		case 'l':
-			/* the server parses it; we only keep out what no selector holds */
-			if (!optarg[0] || strlen(optarg) > 256 ||
-			    strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=!,() ") !=
-				    strlen(optarg))
-				usage_error("bad -l '%s': a label selector like agentpool=blue or 'zone in (a,b)'",
-					    optarg);
-			a->selector = optarg;
-			break;
-		case 'c': a->count = true; break;
-		case KO_INTERVAL:
-			if (parse_duration_ms(optarg, &a->interval_ms) || a->interval_ms < 10 || a->interval_ms > 86400000)
-				usage_error("bad --interval '%s': a duration from 10ms to 24h, like 1s or 500ms", optarg);
-			interval = optarg;
-			break;
-		case KO_TOP:
-			if (parse_u64(optarg, 0, 1000000, &a->top))
-				usage_error("bad --top '%s': a number of rows (0: all)", optarg);
-			top_given = true;
-			break;
-		case KO_MAX_NODES:
-			if (parse_u64(optarg, 1, 100000, &a->max_nodes))
-				usage_error("bad --max-nodes '%s': a number of nodes from 1 to 100000", optarg);
-			break;
-		case 'o':
-			if (!strcmp(optarg, "json"))
-				a->render.json = true;
-			else if (!strcmp(optarg, "table"))
-				a->render.json = false;
-			else
-				usage_error("bad output format '%s': use table or json", optarg);
-			break;
-		case 'd':
-			if (parse_duration_ms(optarg, &a->duration_ms))
-				usage_error("bad --duration '%s': use e.g. 30s, 5m, 1h, or 0 for until Ctrl-C", optarg);
-			break;
-		case KO_STARTUP:
-			if (parse_duration_ms(optarg, &a->startup_ms) || !a->startup_ms || a->startup_ms > 86400000)
-				usage_error("bad --startup-timeout '%s': a duration like 30s, 2m or 1m30s", optarg);
-			break;
-		case KO_REPO: repo = optarg; break;
-		case KO_VERSION: version = optarg; break;
-		case 'v':
-			if (parse_u64(optarg, 0, 9, &v))
-				usage_error("bad -v '%s': a level from 0 to 9", optarg);
-			a->verbosity = (int)v;
-			break;
-		case 'h': show_help(kubectl_bpftrace_help);
-		}
-	}
-	if (optind >= argc && !a->selector)
-		usage_error("which nodes? give NODE [NODE...], or -l SELECTOR");
-	if (optind < argc && a->selector)
-		usage_error("give nodes or -l SELECTOR, not both (got '%s' and -l '%s')", argv[optind], a->selector);
-	a->names = calloc(argc - optind + 1, sizeof(*a->names));
-	if (!a->names)
-		die(EXIT_FAIL, "out of memory");
-	for (int i = optind; i < argc; i++) {
-		const char *n = node_name(argv[i]);
-		bool dup = false;
-		for (size_t j = 0; j < a->nnodes && !dup; j++)
-			dup = !strcmp(a->names[j], n);
-		if (!dup)
-			a->names[a->nnodes++] = n;
-	}
-	if (a->nnodes)
-		check_count(a, a->nnodes, "given");
-	/* the tracer's own checks, here: a bad combination exits 2 before any pod */
-	if (!types)
-		types = (1u << TT_COUNT) - 1;
-	if (stack && !strcmp(stack, "--stack") && !(types & (1u << TT_DROP)))
-		usage_error("--stack shows the stacks of DROP events: add --drops, or use --stack=all for every event");
-	if (nft && !(types & (1u << TT_DROP)))
-		usage_error("--nft names the rule of netfilter drops: use it with --drops (or no event flag)");
-	if (nft && !allow_changes)
-		usage_error("--nft changes the nodes: each trace pod adds the nftables table inet %s (nftrace on "
-			    "every packet of the node's network namespace) while it runs, and needs NET_ADMIN for it; "
-			    "allow that with --allow-system-changes", NFT_TRACE_TABLE);
-	if (allow_changes && !nft)
-		usage_error("--allow-system-changes allows --nft's tracing table: use it with --nft");
-	if (a->write_path && !(types & (1u << TT_DROP)))
-		usage_error("-w writes dropped packets: use it with --drops (or no event flag)");
-	if (snaplen && !a->write_path)
-		usage_error("--snaplen sets how much of each packet -w writes: use it with -w FILE");
-	if (a->count) {
-		const char *other = stack ? "--stack" : nft ? "--nft" : a->write_path ? "-w" : NULL;
-		if (other)
-			usage_error("%s works on each event, --count only counts them in the kernel: use one or the other",
-				    other);
-		/* the pods' cadence: their count lines instead of STATS lines (argv[4], argv[5]) */
-		snprintf(a->interval, sizeof(a->interval), "%s", interval ? interval : "1s");
-		a->argv[4] = "--interval";
-		a->argv[5] = a->interval;
-		push(a, "--count");
-	} else if (interval || top_given) {
-		usage_error("--%s sets how --count prints: use it with --count (-c)", interval ? "interval" : "top");
-	}
-	if (!a->interval_ms)
-		a->interval_ms = 1000;
-	if (!top_given)
-		a->top = 20;
-	if (stack)
-		push(a, stack);
-	if (nft) {
-		push(a, "--nft");
-		push(a, "--allow-system-changes");
-	}
-	if (a->write_path) {	/* the packets come in the JSON lines: logs carry text only */
-		push(a, "--emit-packets");
-		if (snaplen) {
-			push(a, "--snaplen");
-			push(a, snaplen);
-		}
-	}
-	if (!a->snaplen)
-		a->snaplen = 256;	/* the tracer's default */
-	a->argv[a->argc] = NULL;
-	if (debugpod_image(a->image, sizeof(a->image), repo, version, RETINA_VERSION, err, sizeof(err)))
+	a->default_version = RETINA_VERSION;
+	bt_parse_args(argc, argv, a);
+	if (debugpod_image(a->image, sizeof(a->image), a->repo, a->version, RETINA_VERSION, err, sizeof(err)))
 		usage_error("%s", err);
 	a->spec.image = a->image;
-	a->spec.command = a->argv;
-	/*
-	 * what retina trace needs on 5.8+ (docs/trace.md): load BPF, attach
-	 * tracepoints; --stack: SYSLOG, or /proc/kallsyms reads as zeros (raw
-	 * addresses); --nft: NET_ADMIN to add its nftables table. Only when asked.
-	 */
-	a->spec.caps = CAPBIT(CAPN_BPF) | CAPBIT(CAPN_PERFMON);
-	if (stack)
-		a->spec.caps |= CAPBIT(CAPN_SYSLOG);
-	if (nft)
-		a->spec.caps |= CAPBIT(CAPN_NET_ADMIN);
 }
 
 struct progress_ctx {
@@ -519,7 +205,7 @@ static void count_render(const struct bt_args *a, double secs, bool totals)
 	else
 		snprintf(title, sizeof(title), "%02d:%02d:%02d UTC, last %.1fs", tm.tm_hour, tm.tm_min, tm.tm_sec, secs);
 	struct count_view v = { .title = title, .secs = secs, .by_delta = !totals, .node_col = a->nnodes > 1,
-				.top = a->top };
+				.top = a->t.top };
 	if (!totals && isatty(fileno(a->out)))
 		fputs("\033[H\033[J", a->out);
 	else
@@ -535,7 +221,7 @@ static void feed(const struct bt_args *a, struct bt_node *n, const char *buf, si
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] == '\n') {
 			n->line[n->used] = '\0';
-			if (!a->count || !count_line(a, n))
+			if (!a->t.f.count || !count_line(a, n))
 				bt_handle_line(&n->s, &a->render, n->line, a->out, stderr);
 			n->used = 0;
 		} else if (n->used < LINE_MAX_BYTES - 1) {
@@ -552,13 +238,13 @@ static void follow(struct kube_client *k, const struct bt_args *a, struct bt_nod
 {
 	struct pollfd *p = calloc(a->nnodes, sizeof(*p));
 	size_t *idx = calloc(a->nnodes, sizeof(*idx));
-	long long start = mono_ms(), deadline = a->duration_ms ? start + (long long)a->duration_ms : -1;
+	long long start = mono_ms(), deadline = a->t.duration_ms ? start + (long long)a->t.duration_ms : -1;
 	long long drain_until = -1, drain_ms = STATS_DRAIN_MS;
-	long long next_render = start + (long long)a->interval_ms, last_render = start;
+	long long next_render = start + (long long)a->t.f.interval_ms, last_render = start;
 	char buf[16384];
 
-	if (a->count)	/* the next count line: an interval away, and the log's way here */
-		drain_ms = (long long)a->interval_ms + STATS_DRAIN_MS - 1000;
+	if (a->t.f.count)	/* the next count line: an interval away, and the log's way here */
+		drain_ms = (long long)a->t.f.interval_ms + STATS_DRAIN_MS - 1000;
 
 	if (!p || !idx) {
 		warnx("out of memory");
@@ -586,12 +272,12 @@ static void follow(struct kube_client *k, const struct bt_args *a, struct bt_nod
 			break;
 		long long until = drain_until >= 0 ? drain_until : deadline;
 		int wait_ms = until < 0 ? 1000 : until - now > 1000 ? 1000 : (int)(until - now);
-		if (a->count && !a->render.json && drain_until < 0) {
+		if (a->t.f.count && !a->render.json && drain_until < 0) {
 			if (now >= next_render) {
 				count_render(a, (now - last_render) / 1e3, false);
 				last_render = now;
 				while (next_render <= now)
-					next_render += (long long)a->interval_ms;
+					next_render += (long long)a->t.f.interval_ms;
 			}
 			if (next_render - now < wait_ms)
 				wait_ms = (int)(next_render - now);
@@ -620,7 +306,7 @@ static void follow(struct kube_client *k, const struct bt_args *a, struct bt_nod
 		}
 		fflush(a->out);
 		/* the file is full, or its reader (| tshark -r -) went away: stop as on Ctrl-C */
-		if (a->write_path && !stop_signal && pcap_flush((struct pcap_out *)&a->pcap))
+		if (a->t.write_path && !stop_signal && pcap_flush((struct pcap_out *)&a->pcap))
 			stop_signal = SIGPIPE;
 	}
 out:
@@ -645,50 +331,41 @@ static void count_summary(const struct bt_args *a, const struct bt_node *n, doub
 		n->state == BN_FAILED ? "; FAILED: " : "", n->state == BN_FAILED ? n->why : "");
 }
 
-/* The child: everything that talks to the cluster. Returns our exit code. */
-static int run_trace(struct bt_args *a, const struct kube_config *cfg, int created_fd)
+/* The nodes to trace: -l's matches, or the ones given, each checked (exists, runs Linux). */
+static int find_nodes(struct kube_client *k, struct bt_args *a, char *err, size_t len)
 {
-	char err[1024];
-	struct kube_client *k = kube_client_new(cfg, a->verbosity, err, sizeof(err));
-	struct bt_node *nodes = NULL;
-	size_t running = 0, failed = 0;
-	unsigned described = 0;
-	double secs = 0;
-	int code;
-
-	if (!k)
-		goto fail;
-	if (a->selector) {
-		char **found;
-		size_t skipped;
-		if (debugpod_select_nodes(k, a->selector, &found, &a->nnodes, &skipped, err, sizeof(err)))
-			goto fail;
-		a->names = (const char **)found;
-		if (skipped)
-			fprintf(stderr, "%s: -l %s: %zu nodes skipped, not Linux (kubernetes.io/os)\n", applet_name,
-				a->selector, skipped);
-		if (!a->nnodes) {
-			snprintf(err, sizeof(err), "no Linux node matches -l '%s' (see: kubectl get nodes -l '%s' "
-				 "--show-labels)", a->selector, a->selector);
-			goto fail;
-		}
-		check_count(a, a->nnodes, "match -l");
-	} else {
+	if (!a->selector) {
 		for (size_t i = 0; i < a->nnodes; i++)	/* all exist and run Linux, or no pod at all */
-			if (debugpod_check_node(k, a->names[i], "retina trace", err, sizeof(err)))
-				goto fail;
+			if (debugpod_check_node(k, a->names[i], "retina trace", err, len))
+				return -1;
+		return 0;
 	}
-	nodes = calloc(a->nnodes, sizeof(*nodes));
-	if (!nodes) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto fail;
+	char **found;
+	size_t skipped;
+	if (debugpod_select_nodes(k, a->selector, &found, &a->nnodes, &skipped, err, len))
+		return -1;
+	a->names = (const char **)found;
+	if (skipped)
+		fprintf(stderr, "%s: -l %s: %zu nodes skipped, not Linux (kubernetes.io/os)\n", applet_name,
+			a->selector, skipped);
+	if (!a->nnodes) {
+		snprintf(err, len, "no Linux node matches -l '%s' (see: kubectl get nodes -l '%s' --show-labels)",
+			 a->selector, a->selector);
+		return -1;
 	}
-	/* -w: an interface per node, named after it, before any packet */
-	for (size_t i = 0; a->write_path && i < a->nnodes; i++) {
-		int id = pcap_add_iface(&a->pcap, a->snaplen, a->names[i]);
+	bt_check_nodes(a, a->nnodes, "match -l");
+	return 0;
+}
+
+/* A pod per node (-w: first an interface per node, named after it, before any packet). */
+static int create_pods(struct kube_client *k, struct bt_args *a, struct bt_node *nodes, int created_fd, char *err,
+		       size_t len)
+{
+	for (size_t i = 0; a->t.write_path && i < a->nnodes; i++) {
+		int id = pcap_add_iface(&a->pcap, a->t.f.snaplen, a->names[i]);
 		if (id < 0) {
-			snprintf(err, sizeof(err), "cannot write %s: %s", a->pcap.name, strerror(errno));
-			goto fail;
+			snprintf(err, len, "cannot write %s: %s", a->pcap.name, strerror(errno));
+			return -1;
 		}
 		nodes[i].s.ifid = id;
 	}
@@ -699,13 +376,43 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 		debugpod_name(n->pod, sizeof(n->pod), "retina-bpftrace-");
 		a->spec.name = n->pod;
 		a->spec.node = n->name;
-		if (debugpod_create(k, created_fd, &a->spec, err, sizeof(err)))
+		if (debugpod_create(k, created_fd, &a->spec, err, len))
 			fail_node(n, err);
 		else
 			n->state = BN_WAITING;
 	}
-	/* all pods start at once in the cluster; their watches share one deadline */
+	return 0;
+}
+
+/* A pod that did not start: why, and (for the first few) its events. */
+static void pod_failed(struct kube_client *k, const struct bt_args *a, struct bt_node *n, char *err, size_t len,
+		       unsigned *described)
+{
+	bool timeout = !strncmp(err, "timed out", 9);
+
+	if (timeout) {	/* the pods share one deadline: name it, not this watch's rest */
+		char why[300];
+		const char *seen = strstr(err, "(last seen: ");
+		snprintf(why, sizeof(why), "pod %s/%s did not run within --startup-timeout %llus %.*s; a slow "
+			 "image pull may need a longer one", a->spec.ns, n->pod,
+			 (unsigned long long)(a->startup_ms + 999) / 1000,
+			 seen ? (int)(strcspn(seen, ")") + 1) : 0, seen ? seen : "");
+		snprintf(err, len, "%s", why);
+	}
+	fail_node(n, err);
+	/* the events of the first few say why; the rest are likely the same */
+	if ((timeout || strstr(err, "runtime refused")) && ++*described <= 3)
+		debugpod_print_events(k, a->spec.ns, n->pod);
+}
+
+/* Wait for the pods (one deadline for all: they start at once), a log reader for each running one. */
+static size_t wait_pods(struct kube_client *k, const struct bt_args *a, struct bt_node *nodes, int created_fd)
+{
 	long long deadline = mono_ms() + (long long)a->startup_ms;
+	size_t running = 0;
+	unsigned described = 0;
+	char err[1024];
+
 	for (size_t i = 0; i < a->nnodes; i++) {
 		struct bt_node *n = &nodes[i];
 		if (n->state != BN_WAITING)
@@ -714,20 +421,7 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 		struct debugpod_wait w = { .container = DEBUGPOD_CONTAINER, .progress = progress, .arg = &pc };
 		long long left = deadline - mono_ms();
 		if (debugpod_wait(k, a->spec.ns, n->pod, left > 1 ? (int)left : 1, &w, err, sizeof(err))) {
-			bool timeout = !strncmp(err, "timed out", 9);
-			if (timeout) {	/* the pods share one deadline: name it, not this watch's rest */
-				char why[300];
-				const char *seen = strstr(err, "(last seen: ");
-				snprintf(why, sizeof(why), "pod %s/%s did not run within --startup-timeout %llus %.*s; a slow "
-					 "image pull may need a longer one", a->spec.ns, n->pod,
-					 (unsigned long long)(a->startup_ms + 999) / 1000,
-					 seen ? (int)(strcspn(seen, ")") + 1) : 0, seen ? seen : "");
-				snprintf(err, sizeof(err), "%s", why);
-			}
-			fail_node(n, err);
-			/* the events of the first few say why; the rest are likely the same */
-			if ((timeout || strstr(err, "runtime refused")) && ++described <= 3)
-				debugpod_print_events(k, a->spec.ns, n->pod);
+			pod_failed(k, a, n, err, sizeof(err), &described);
 			continue;
 		}
 		if (!(n->line = malloc(LINE_MAX_BYTES)) || start_reader(k, a, n, created_fd)) {
@@ -738,41 +432,52 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 		running++;
 	}
 	debugpod_progress_end();
-	if (running) {
-		catch_stop_signals(0, true);	/* no SA_RESTART: poll() returns EINTR */
-		if (!a->render.json && !a->count) {
-			for (size_t i = 0; a->nnodes > 1 && i < a->nnodes; i++)
-				if ((int)strlen(a->names[i]) > a->render.node_width)
-					a->render.node_width = strlen(a->names[i]) > 63 ? 63 : (int)strlen(a->names[i]);
-			bt_print_header(&a->render, a->out);
-			fflush(a->out);
-		}
-		long long t0 = mono_ms();
-		follow(k, a, nodes);
-		secs = (mono_ms() - t0) / 1000.0;
-		if (a->count && !a->render.json)
-			count_render(a, secs, true);
-		for (size_t i = 0; i < a->nnodes; i++) {
-			stop_reader(&nodes[i]);
-			if (nodes[i].state == BN_RUNNING)
-				nodes[i].state = BN_STOPPED;
-		}
+	return running;
+}
+
+/* Trace the running nodes until a stop; how long it took. */
+static double trace_nodes(struct kube_client *k, struct bt_args *a, struct bt_node *nodes)
+{
+	catch_stop_signals(0, true);	/* no SA_RESTART: poll() returns EINTR */
+	if (!a->render.json && !a->t.f.count) {
+		for (size_t i = 0; a->nnodes > 1 && i < a->nnodes; i++)
+			if ((int)strlen(a->names[i]) > a->render.node_width)
+				a->render.node_width = strlen(a->names[i]) > 63 ? 63 : (int)strlen(a->names[i]);
+		bt_print_header(&a->render, a->out);
+		fflush(a->out);
 	}
+	long long t0 = mono_ms();
+	follow(k, a, nodes);
+	double secs = (mono_ms() - t0) / 1000.0;
+	if (a->t.f.count && !a->render.json)
+		count_render(a, secs, true);
 	for (size_t i = 0; i < a->nnodes; i++) {
-		if (nodes[i].line && a->count)
+		stop_reader(&nodes[i]);
+		if (nodes[i].state == BN_RUNNING)
+			nodes[i].state = BN_STOPPED;
+	}
+	return secs;
+}
+
+/* Each node's summary, the failures, -w's file; the number of failed nodes. */
+static size_t report_nodes(struct bt_args *a, const struct bt_node *nodes, double secs)
+{
+	size_t failed = 0;
+
+	for (size_t i = 0; i < a->nnodes; i++) {
+		if (nodes[i].line && a->t.f.count)
 			count_summary(a, &nodes[i], secs);
 		else if (nodes[i].line)
 			bt_print_summary(&nodes[i].s, applet_name, secs,
 					 nodes[i].state == BN_FAILED ? nodes[i].why : NULL, stderr);
 		else
 			fprintf(stderr, "%s: node %s: not traced: %s\n", applet_name, nodes[i].name, nodes[i].why);
-	}
-	for (size_t i = 0; i < a->nnodes; i++)
 		failed += nodes[i].state == BN_FAILED;
+	}
 	if (failed)
 		fprintf(stderr, "%s: %zu of %zu nodes failed%s\n", applet_name, failed, a->nnodes,
 			failed == a->nnodes ? "" : "; the others traced to the end");
-	if (a->write_path) {
+	if (a->t.write_path) {
 		uint64_t packets = 0, bad = 0;
 		size_t from = 0;
 		for (size_t i = 0; i < a->nnodes; i++) {
@@ -787,7 +492,29 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 			fprintf(stderr, "%s: %llu packets unreadable in the trace pods' lines, not written\n",
 				applet_name, (unsigned long long)bad);
 	}
-	code = failed ? EXIT_FAIL : EXIT_OK;
+	return failed;
+}
+
+/* The child: everything that talks to the cluster. Returns our exit code. */
+static int run_trace(struct bt_args *a, const struct kube_config *cfg, int created_fd)
+{
+	char err[1024];
+	struct kube_client *k = kube_client_new(cfg, a->verbosity, err, sizeof(err));
+	struct bt_node *nodes = NULL;
+	double secs = 0;
+
+	if (!k || find_nodes(k, a, err, sizeof(err)))
+		goto fail;
+	nodes = calloc(a->nnodes, sizeof(*nodes));
+	if (!nodes) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
+	if (create_pods(k, a, nodes, created_fd, err, sizeof(err)))
+		goto fail;
+	if (wait_pods(k, a, nodes, created_fd))
+		secs = trace_nodes(k, a, nodes);
+	int code = report_nodes(a, nodes, secs) ? EXIT_FAIL : EXIT_OK;
 	for (size_t i = 0; i < a->nnodes; i++)
 		free(nodes[i].line);
 	free(nodes);
@@ -796,6 +523,7 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 fail:
 	debugpod_progress_end();
 	warnx("%s", err);
+	free(nodes);
 	kube_client_free(k);
 	return EXIT_FAIL;
 }
@@ -830,11 +558,11 @@ int kubectl_bpftrace_main(int argc, char **argv)
 		die(EXIT_FAIL, "%s", err);
 	a.spec.ns = cfg.namespace;
 	a.out = stdout;
-	if (a.write_path) {
+	if (a.t.write_path) {
 		/* before any request: a file we cannot write stops us first */
-		if (pcap_create(&a.pcap, a.write_path, "kubectl retina bpftrace"))
-			die(EXIT_FAIL, "cannot write %s: %s", a.write_path, strerror(errno));
-		if (!strcmp(a.write_path, "-"))
+		if (pcap_create(&a.pcap, a.t.write_path, "kubectl retina bpftrace"))
+			die(EXIT_FAIL, "cannot write %s: %s", a.t.write_path, strerror(errno));
+		if (!strcmp(a.t.write_path, "-"))
 			a.out = stderr;
 		a.render.packet = on_packet;
 		a.render.packet_ctx = &a.pcap;

@@ -20,6 +20,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "applets/trace/trace_opts.h"
+#include "kube/debugpod.h"
+#include "kube/kubeconfig.h"
+#include "net/pcapng.h"
+
 #define BT_MAX_REASONS 64
 #define BT_MAX_TYPES 8
 
@@ -83,5 +88,44 @@ int bt_parse_ts(const char *ts, uint64_t *ns);
 void bt_print_header(const struct bt_render *r, FILE *out);
 /* The per-node summary: counts by type and reason, lost events. failed: why the node stopped early, or NULL. */
 void bt_print_summary(const struct bt_stream *s, const char *prog, double secs, const char *failed, FILE *err);
+
+/* ---- the command line (bt_parse_args, pure: tests/unit/test_trace_opts.c) ---- */
+
+#define BT_MAX_TRACE_ARGS 96
+#define BT_NODES_WITHOUT_FLAG 20	/* more needs --max-nodes: no accidental fleet-wide BPF pods */
+
+struct count_table;
+
+struct bt_args {
+	struct trace_opts t;	/* the trace flags (applets/trace/trace_opts.h) */
+	const char **names;	/* the nodes given, or found by -l */
+	size_t nnodes;
+	const char *selector;
+	uint64_t max_nodes;
+	const char *argv[BT_MAX_TRACE_ARGS];	/* retina trace -o json ... */
+	int argc;
+	char argbuf[64];	/* numbers in argv */
+	struct bt_render render;
+	uint64_t startup_ms;
+	const char *repo, *version;	/* --retina-shell-image-repo, --retina-shell-image-version */
+	const char *default_version;	/* this binary's: the image tag without --retina-shell-image-version */
+	struct debugpod_spec spec;	/* shared by the pods: name and node set per pod */
+	struct kube_load_opts load;
+	int verbosity;
+	char image[512];
+	struct pcap_out pcap;
+	FILE *out;		/* table or JSON lines: stdout, or stderr with -w - */
+	struct count_table *counts;	/* --count: every node's counts merged */
+};
+
+/*
+ * Parse and check argv (argv[0] "bpftrace"): the trace flags through the
+ * shared table, the plugin's own options, the nodes; then the trace pods'
+ * command (a->argv) and capabilities. Bad input exits 2 before the cluster
+ * is touched; --help prints the help and exits 0. a->names is malloc'd.
+ */
+void bt_parse_args(int argc, char **argv, struct bt_args *a);
+/* More than BT_NODES_WITHOUT_FLAG pods only with --max-nodes, never more than it: exit 2. */
+void bt_check_nodes(const struct bt_args *a, size_t n, const char *what);
 
 #endif

@@ -7,8 +7,11 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "applets/kubectl/kubectl_bpftrace.h"
+#include "applets/kubectl/kubectl_retina.h"
 #include "applets/trace/trace.h"
 #include "lib/base64.h"
+#include "lib/caps.h"
+#include "lib/retina.h"
 
 static const char *jstr(const cJSON *o, const char *key)
 {
@@ -371,4 +374,165 @@ void bt_print_summary(const struct bt_stream *s, const char *prog, double secs, 
 	if (s->stats_lines && s->tracer_events > s->events)
 		fprintf(err, "  (%llu events the tracer sent did not arrive here)\n",
 			(unsigned long long)(s->tracer_events - s->events));
+}
+
+/* ---- the command line ---- */
+
+static const char bt_usage[] =
+	"usage: kubectl retina bpftrace [OPTIONS] NODE [NODE...]\n"
+	"       kubectl retina bpftrace [OPTIONS] -l SELECTOR\n"
+	"\n"
+	"Trace packet drops, RSTs, socket errors and retransmits on nodes: a pod per\n"
+	"node runs `retina trace -o json` there (capabilities BPF and PERFMON only) and\n"
+	"the events of all of them are shown here, with a NODE column for several.\n"
+	"Every pod is deleted on Ctrl-C, SIGTERM, --duration and errors; a summary per\n"
+	"node (counts by type and reason, events lost) goes to stderr. A node whose pod\n"
+	"fails is reported and the others keep tracing (exit code 1 in the end).\n"
+	"The trace flags are retina trace's (below), checked here before any pod.\n"
+	"\n"
+	"Options:\n"
+	"  -l, --selector SEL                every Linux node matching the label selector\n"
+	"      --max-nodes N                 allow up to N trace pods (needed above 20)\n"
+	"      --startup-timeout D           how long to wait for the trace pods to start (30s)\n"
+	"      --retina-shell-image-repo R   image repository (env RETINA_SHELL_IMAGE_REPO;\n"
+	"                                    default " DEBUGPOD_IMAGE_REPO ")\n"
+	"      --retina-shell-image-version V  image tag (env RETINA_SHELL_IMAGE_VERSION;\n"
+	"                                    default this binary's version, ";
+static const char bt_usage_own[] =
+	")\n"
+	"      --kubeconfig FILE             kubeconfig file (else KUBECONFIG, ~/.kube/config)\n"
+	"      --context NAME                kubeconfig context\n"
+	"      --request-timeout D           give up on an API request after D (30s; 0: never)\n"
+	"  -n, --namespace NS                where the trace pods run\n"
+	"  -v, --verbose N                   log API requests (1: method, URL, status, latency)\n"
+	"\n";
+static const char bt_examples[] =
+	"\n"
+	"Examples:\n"
+	"  kubectl retina bpftrace node-1\n"
+	"  kubectl retina bpftrace node-1 --drops --ip 10.0.0.4 --duration 60s\n"
+	"  kubectl retina bpftrace node-1 node-2 --rst --port 443 -o json | jq .\n"
+	"  kubectl retina bpftrace -l agentpool=blue --drops\n"
+	"  kubectl retina bpftrace node-1 --drops --reason NETFILTER_DROP --stack\n"
+	"  kubectl retina bpftrace node-1 --drops --stack --nft --allow-system-changes\n"
+	"  kubectl retina bpftrace node-1 node-2 --drops --ip 10.0.0.4 -w drops.pcapng\n"
+	"  kubectl retina bpftrace -l agentpool=blue --drops -w - | tshark -r -\n"
+	"  kubectl retina bpftrace -l agentpool=blue --drops --count --top 10\n";
+
+
+static const char *node_name(const char *arg)
+{
+	const char *n = arg;
+
+	if (!strncmp(n, "node/", 5))
+		n += 5;
+	else if (!strncmp(n, "nodes/", 6))
+		n += 6;
+	else if (!strncmp(n, "no/", 3))
+		n += 3;
+	if (!n[0] || strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(n) || strlen(n) > 253)
+		usage_error("'%s' is not a valid node name (lowercase letters, digits, '-' and '.')", arg);
+	return n;
+}
+
+void bt_check_nodes(const struct bt_args *a, size_t n, const char *what)
+{
+	if (a->max_nodes && n > a->max_nodes)
+		usage_error("%zu nodes %s, more than --max-nodes %llu: raise it to %zu or trace fewer nodes", n, what,
+			    (unsigned long long)a->max_nodes, n);
+	if (!a->max_nodes && n > BT_NODES_WITHOUT_FLAG)
+		usage_error("%zu nodes %s: a trace pod on more than %d nodes needs --max-nodes %zu", n, what,
+			    BT_NODES_WITHOUT_FLAG, n);
+}
+
+/* One option of the plugin's own (the trace flags went to a->t). */
+static void own_option(struct bt_args *a, int c, const char *arg)
+{
+	uint64_t v;
+
+	if (kubectl_connection_opt(c, arg, &a->load))
+		return;
+	switch (c) {
+	case 'l':
+		/* the server parses it; we only keep out what no selector holds */
+		if (!arg[0] || strlen(arg) > 256 ||
+		    strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=!,() ") != strlen(arg))
+			usage_error("bad -l '%s': a label selector like agentpool=blue or 'zone in (a,b)'", arg);
+		a->selector = arg;
+		break;
+	case KO_MAX_NODES:
+		if (parse_u64(arg, 1, 100000, &a->max_nodes))
+			usage_error("bad --max-nodes '%s': a number of nodes from 1 to 100000", arg);
+		break;
+	case KO_STARTUP:
+		if (parse_duration_ms(arg, &a->startup_ms) || !a->startup_ms || a->startup_ms > 86400000)
+			usage_error("bad --startup-timeout '%s': a duration like 30s, 2m or 1m30s", arg);
+		break;
+	case KO_REPO: a->repo = arg; break;
+	case KO_VERSION: a->version = arg; break;
+	case 'v':
+		if (parse_u64(arg, 0, 9, &v))
+			usage_error("bad -v '%s': a level from 0 to 9", arg);
+		a->verbosity = (int)v;
+		break;
+	case 'h':
+		printf("%s%s%s", bt_usage, a->default_version, bt_usage_own);
+		trace_opts_help(stdout, TF_PLUGIN);
+		fputs(bt_examples, stdout);
+		exit(EXIT_OK);
+	}
+}
+
+/* NODE [NODE...] or -l: each node once. */
+static void parse_nodes(int argc, char **argv, struct bt_args *a)
+{
+	if (optind >= argc && !a->selector)
+		usage_error("which nodes? give NODE [NODE...], or -l SELECTOR");
+	if (optind < argc && a->selector)
+		usage_error("give nodes or -l SELECTOR, not both (got '%s' and -l '%s')", argv[optind], a->selector);
+	a->names = calloc(argc - optind + 1, sizeof(*a->names));
+	if (!a->names)
+		die(EXIT_FAIL, "out of memory");
+	for (int i = optind; i < argc; i++) {
+		const char *n = node_name(argv[i]);
+		bool dup = false;
+		for (size_t j = 0; j < a->nnodes && !dup; j++)
+			dup = !strcmp(a->names[j], n);
+		if (!dup)
+			a->names[a->nnodes++] = n;
+	}
+	if (a->nnodes)
+		bt_check_nodes(a, a->nnodes, "given");
+}
+
+void bt_parse_args(int argc, char **argv, struct bt_args *a)
+{
+	const struct kubectl_cmd *cmd = kubectl_cmd_find("bpftrace");
+	char err[300];
+	int c;
+
+	trace_opts_init(&a->t);
+	a->startup_ms = 30000;
+	optind = 0;	/* from the start (glibc, musl), for a second parse too */
+	while ((c = trace_opts_next(argc, argv, cmd->shortopts, cmd->longopts, &a->t)) != -1)
+		own_option(a, c, optarg);
+	parse_nodes(argc, argv, a);
+	/* the tracer's own checks, here: a bad combination exits 2 before any pod */
+	if (trace_opts_check(&a->t, TF_PLUGIN, err, sizeof(err)))
+		usage_error("%s", err);
+	a->render.json = a->t.json;
+	a->argc = trace_opts_argv(&a->t, a->argv, BT_MAX_TRACE_ARGS, a->argbuf, sizeof(a->argbuf));
+	if (a->argc < 0)
+		usage_error("too many filters (at most %d arguments)", BT_MAX_TRACE_ARGS - 8);
+	a->spec.command = a->argv;
+	/*
+	 * what retina trace needs on 5.8+ (docs/trace.md): load BPF, attach
+	 * tracepoints; --stack: SYSLOG, or /proc/kallsyms reads as zeros (raw
+	 * addresses); --nft: NET_ADMIN to add its nftables table. Only when asked.
+	 */
+	a->spec.caps = CAPBIT(CAPN_BPF) | CAPBIT(CAPN_PERFMON);
+	if (a->t.f.stack_types)
+		a->spec.caps |= CAPBIT(CAPN_SYSLOG);
+	if (a->t.f.nft)
+		a->spec.caps |= CAPBIT(CAPN_NET_ADMIN);
 }

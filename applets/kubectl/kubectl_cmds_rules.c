@@ -3,11 +3,23 @@
  * its arguments with its table here, and completion lists flags from the same
  * table, so what completes is what parses.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "applets/kubectl/kubectl_retina.h"
+#include "applets/trace/trace_opts.h"
 #include "kube/kubeconfig.h"
 #include "lib/retina.h"
+
+/* The last rows of shell's and bpftrace's tables: the cluster, -v, help. */
+#define CLUSTER_OPTIONS \
+	{ "kubeconfig", required_argument, NULL, KO_KUBECONFIG }, \
+	{ "context", required_argument, NULL, KO_CONTEXT }, \
+	{ "request-timeout", required_argument, NULL, KO_REQTIMEOUT }, \
+	{ "namespace", required_argument, NULL, 'n' }, \
+	{ "verbose", required_argument, NULL, 'v' }, \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ NULL, 0, NULL, 0 }
 
 static const struct option shell_opts[] = {
 	{ "mount-host-filesystem", no_argument, NULL, 'm' },
@@ -20,47 +32,28 @@ static const struct option shell_opts[] = {
 	{ "retina-shell-image-repo", required_argument, NULL, KO_REPO },
 	{ "retina-shell-image-version", required_argument, NULL, KO_VERSION },
 	{ "target-container", required_argument, NULL, KO_TARGET },
-	{ "kubeconfig", required_argument, NULL, KO_KUBECONFIG },
-	{ "context", required_argument, NULL, KO_CONTEXT },
-	{ "request-timeout", required_argument, NULL, KO_REQTIMEOUT },
-	{ "namespace", required_argument, NULL, 'n' },
-	{ "verbose", required_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	CLUSTER_OPTIONS,
 };
 
-static const struct option bpftrace_opts[] = {
-	{ "drops", no_argument, NULL, KO_DROPS },
-	{ "rst", no_argument, NULL, KO_RST },
-	{ "errors", no_argument, NULL, KO_ERRORS },
-	{ "retransmits", no_argument, NULL, KO_RETRANS },
-	{ "all", no_argument, NULL, KO_ALL },
-	{ "ip", required_argument, NULL, KO_IP },
-	{ "cidr", required_argument, NULL, KO_CIDR },
-	{ "port", required_argument, NULL, KO_PORT },
-	{ "stack", optional_argument, NULL, KO_STACK },
-	{ "nft", no_argument, NULL, KO_NFT },
-	{ "allow-system-changes", no_argument, NULL, KO_ALLOW_CHANGES },
-	{ "write", required_argument, NULL, 'w' },
-	{ "snaplen", required_argument, NULL, KO_SNAPLEN },
-	{ "count", no_argument, NULL, 'c' },
-	{ "interval", required_argument, NULL, KO_INTERVAL },
-	{ "top", required_argument, NULL, KO_TOP },
+/* bpftrace: the trace flags' rows (applets/trace/trace_opts.h), then these of its own */
+static const struct option bpftrace_own[] = {
 	{ "selector", required_argument, NULL, 'l' },
 	{ "max-nodes", required_argument, NULL, KO_MAX_NODES },
-	{ "output", required_argument, NULL, 'o' },
-	{ "duration", required_argument, NULL, 'd' },
 	{ "startup-timeout", required_argument, NULL, KO_STARTUP },
 	{ "retina-shell-image-repo", required_argument, NULL, KO_REPO },
 	{ "retina-shell-image-version", required_argument, NULL, KO_VERSION },
-	{ "kubeconfig", required_argument, NULL, KO_KUBECONFIG },
-	{ "context", required_argument, NULL, KO_CONTEXT },
-	{ "request-timeout", required_argument, NULL, KO_REQTIMEOUT },
-	{ "namespace", required_argument, NULL, 'n' },
-	{ "verbose", required_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	CLUSTER_OPTIONS,
 };
+static struct option bpftrace_opts[64];
+static char bpftrace_short[32];
+
+/* Before main (and before any test): the table is data, merged once. */
+__attribute__((constructor)) static void bpftrace_table(void)
+{
+	if (trace_opts_getopt(TF_PLUGIN, bpftrace_own, "l:n:v:h", bpftrace_opts, 64, bpftrace_short,
+			      sizeof(bpftrace_short)))
+		abort();	/* a name or letter of both tables: test_trace_opts says which */
+}
 
 static const struct option cleanup_opts[] = {
 	{ "all-namespaces", no_argument, NULL, 'A' },
@@ -80,7 +73,7 @@ static const struct option completion_opts[] = {
 const struct kubectl_cmd kubectl_cmds[] = {
 	{ "shell", "start a debug shell on a node (host network) or in a pod", shell_opts, "mwc:n:v:h", KA_TARGET },
 	{ "bpftrace", "trace packet drops, RSTs, socket errors and retransmits on a node", bpftrace_opts,
-	  "cl:o:d:n:v:w:h", KA_NODE },
+	  bpftrace_short, KA_NODE },
 	{ "cleanup", "delete debug pods left behind (-A: in every namespace)", cleanup_opts, "An:h", KA_NONE },
 	{ "completion", "print a bash or zsh completion script", completion_opts, "h", KA_SHELL_NAME },
 };
@@ -96,7 +89,9 @@ const struct kubectl_cmd *kubectl_cmd_find(const char *name)
 
 bool kubectl_opt_repeatable(const struct option *o)
 {
-	return o->val == KO_IP || o->val == KO_CIDR || o->val == KO_PORT;
+	const struct trace_flag *f = trace_flag_of(o->val);
+
+	return f && f->repeat;
 }
 
 bool kubectl_connection_opt(int c, const char *arg, struct kube_load_opts *lo)

@@ -222,14 +222,112 @@ void kcomp_run(struct kcomp *c, int nwords, char *const words[])
 	c->nstatic = c->n;
 }
 
+/* What the words before the current one were, walked as getopt would. */
+struct walk {
+	const struct option *pending;	/* the last word is an option whose value is being typed */
+	bool dashdash;
+	int positionals;
+	unsigned char seen[64];		/* by index in cmd->longopts */
+};
+
+/* -mw, -nfoo, -n foo; returns the index of the last word it took. */
+static int walk_short(struct kcomp *c, const struct kubectl_cmd *cmd, int nwords, char *const words[], int i,
+		      struct walk *w)
+{
+	const struct option *o;
+
+	for (const char *p = words[i] + 1; *p; p++) {
+		const char *s = strchr(cmd->shortopts, *p);
+		if (!s || *p == ':' || !(o = opt_by_val(cmd, *p)))
+			break;
+		w->seen[(o - cmd->longopts) & 63] = 1;
+		if (s[1] != ':')
+			continue;
+		if (p[1])
+			remember(c, o, p + 1);
+		else if (i + 1 < nwords - 1)
+			remember(c, o, words[++i]);
+		else
+			w->pending = o;
+		break;
+	}
+	return i;
+}
+
+static void walk(struct kcomp *c, const struct kubectl_cmd *cmd, int nwords, char *const words[], struct walk *w)
+{
+	for (int i = 1; i < nwords - 1; i++) {
+		const char *word = words[i];
+		if (w->dashdash || word[0] != '-' || !word[1]) {
+			w->positionals++;
+			continue;
+		}
+		if (!strcmp(word, "--")) {
+			w->dashdash = true;
+			continue;
+		}
+		if (word[1] != '-') {
+			i = walk_short(c, cmd, nwords, words, i, w);
+			continue;
+		}
+		const char *eq = strchr(word, '=');
+		const struct option *o = opt_by_name(cmd, word + 2, eq ? (size_t)(eq - word - 2) : strlen(word + 2));
+		if (!o)
+			continue;
+		w->seen[(o - cmd->longopts) & 63] = 1;
+		if (o->has_arg != required_argument)
+			continue;
+		if (eq)
+			remember(c, o, eq + 1);
+		else if (i + 1 < nwords - 1)
+			remember(c, o, words[++i]);
+		else
+			w->pending = o;
+	}
+}
+
+/* The flags not given yet (and the repeatable ones), long and short. */
+static void offer_flags(struct kcomp *c, const struct kubectl_cmd *cmd, const struct walk *w, const char *cur)
+{
+	c->match = cur;
+	for (const struct option *o = cmd->longopts; o->name; o++) {
+		char name[80];
+		if (w->seen[(o - cmd->longopts) & 63] && !kubectl_opt_repeatable(o))
+			continue;
+		snprintf(name, sizeof(name), "--%s", o->name);
+		kcomp_add(c, name);
+		if (o->val < 256 && strchr(cmd->shortopts, o->val)) {
+			snprintf(name, sizeof(name), "-%c", o->val);
+			kcomp_add(c, name);
+		}
+	}
+}
+
+/* The first positional word: a node, a pod, a shell's name. */
+static void offer_positional(struct kcomp *c, const struct kubectl_cmd *cmd, const char *cur)
+{
+	switch (cmd->args) {
+	case KA_TARGET:
+		complete_target(c, cur, true);
+		break;
+	case KA_NODE:
+		complete_target(c, cur, false);
+		break;
+	case KA_SHELL_NAME:
+		c->match = cur;
+		kcomp_add(c, "bash");
+		kcomp_add(c, "zsh");
+		break;
+	case KA_NONE:
+		break;
+	}
+}
+
 static void run(struct kcomp *c, int nwords, char *const words[])
 {
 	static char *const empty[] = { "" };
 	const struct kubectl_cmd *cmd;
-	const struct option *pending = NULL;
-	bool dashdash = false;
-	int positionals = 0;
-	unsigned char seen[64] = { 0 };
+	struct walk w = { 0 };
 
 	c->directive = KCOMP_NOFILE;
 	c->match = "";
@@ -251,59 +349,12 @@ static void run(struct kcomp *c, int nwords, char *const words[])
 	}
 	if (!(cmd = kubectl_cmd_find(words[0])))
 		return;
-
-	/* Walk the words before the current one as getopt would. */
-	for (int i = 1; i < nwords - 1; i++) {
-		const char *w = words[i];
-		const struct option *o;
-
-		if (dashdash || w[0] != '-' || !w[1]) {
-			positionals++;
-			continue;
-		}
-		if (!strcmp(w, "--")) {
-			dashdash = true;
-			continue;
-		}
-		if (w[1] == '-') {
-			const char *eq = strchr(w, '=');
-			o = opt_by_name(cmd, w + 2, eq ? (size_t)(eq - w - 2) : strlen(w + 2));
-			if (!o)
-				continue;
-			seen[(o - cmd->longopts) & 63] = 1;
-			if (o->has_arg != required_argument)
-				continue;
-			if (eq)
-				remember(c, o, eq + 1);
-			else if (i + 1 < nwords - 1)
-				remember(c, o, words[++i]);
-			else
-				pending = o;
-			continue;
-		}
-		/* -mw, -nfoo, -n foo */
-		for (const char *p = w + 1; *p; p++) {
-			const char *s = strchr(cmd->shortopts, *p);
-			if (!s || *p == ':' || !(o = opt_by_val(cmd, *p)))
-				break;
-			seen[(o - cmd->longopts) & 63] = 1;
-			if (s[1] != ':')
-				continue;
-			if (p[1])
-				remember(c, o, p + 1);
-			else if (i + 1 < nwords - 1)
-				remember(c, o, words[++i]);
-			else
-				pending = o;
-			break;
-		}
-	}
-
-	if (pending) {
-		complete_value(c, pending, cur);
+	walk(c, cmd, nwords, words, &w);
+	if (w.pending) {
+		complete_value(c, w.pending, cur);
 		return;
 	}
-	if (dashdash)
+	if (w.dashdash)
 		return;		/* the command run in the shell: nothing to offer from here */
 	if (cur[0] == '-' && cur[1] == '-' && strchr(cur, '=')) {
 		const char *eq = strchr(cur, '=');
@@ -313,36 +364,8 @@ static void run(struct kcomp *c, int nwords, char *const words[])
 			complete_value(c, o, eq + 1);
 		return;
 	}
-	if (cur[0] == '-') {
-		c->match = cur;
-		for (const struct option *o = cmd->longopts; o->name; o++) {
-			char name[80];
-			if (seen[(o - cmd->longopts) & 63] && !kubectl_opt_repeatable(o))
-				continue;
-			snprintf(name, sizeof(name), "--%s", o->name);
-			kcomp_add(c, name);
-			if (o->val < 256 && strchr(cmd->shortopts, o->val)) {
-				snprintf(name, sizeof(name), "-%c", o->val);
-				kcomp_add(c, name);
-			}
-		}
-		return;
-	}
-	if (positionals > 0)
-		return;
-	switch (cmd->args) {
-	case KA_TARGET:
-		complete_target(c, cur, true);
-		break;
-	case KA_NODE:
-		complete_target(c, cur, false);
-		break;
-	case KA_SHELL_NAME:
-		c->match = cur;
-		kcomp_add(c, "bash");
-		kcomp_add(c, "zsh");
-		break;
-	case KA_NONE:
-		break;
-	}
+	if (cur[0] == '-')
+		offer_flags(c, cmd, &w, cur);
+	else if (!w.positionals)
+		offer_positional(c, cmd, cur);
 }

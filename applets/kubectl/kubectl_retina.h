@@ -18,7 +18,7 @@ int kubectl_shell_main(int argc, char **argv);
 extern const char kubectl_cleanup_help[];
 int kubectl_cleanup_main(int argc, char **argv);
 
-extern const char kubectl_bpftrace_help[];
+/* (its help is built from the trace flag table: bt_parse_args prints it) */
 int kubectl_bpftrace_main(int argc, char **argv);
 
 extern const char kubectl_completion_help[];
@@ -30,10 +30,8 @@ int kubectl_complete_words(int argc, char **argv);
 /* getopt ids of the long-only options (single-letter options use the letter). */
 enum kubectl_opt_id {
 	KO_KUBECONFIG = 256, KO_CONTEXT, KO_TIMEOUT, KO_REPO, KO_VERSION, KO_TARGET, KO_HOSTPID,
-	KO_APPARMOR, KO_SECCOMP, KO_DROPS, KO_RST, KO_ERRORS, KO_RETRANS, KO_ALL, KO_IP, KO_CIDR,
-	KO_PORT, KO_STARTUP, KO_MAX_NODES, KO_REQTIMEOUT,
-	KO_STACK, KO_NFT, KO_ALLOW_CHANGES, KO_SNAPLEN,
-	KO_INTERVAL, KO_TOP,
+	KO_APPARMOR, KO_SECCOMP, KO_STARTUP, KO_MAX_NODES, KO_REQTIMEOUT,
+	/* (the trace flags of bpftrace are applets/trace/trace_opts.h's rows) */
 };
 
 struct kube_load_opts;

@@ -394,7 +394,7 @@ def test_real_kubectl_asks_the_completion_link(bindir, env, cluster):
     p = run([kubectl_path(), "__complete", "retina", "shell", "--kubeconfig", kc, "n"], env=env)
     assert p.stdout.splitlines() == ["node-1", ":4"], p.stderr
     p = run([kubectl_path(), "__complete", "retina", "bpftrace", "node-1", "--r"], env=env)
-    assert p.stdout.splitlines() == ["--rst", "--retransmits", "--retina-shell-image-repo",
+    assert p.stdout.splitlines() == ["--rst", "--retransmits", "--reason", "--retina-shell-image-repo",
                                      "--retina-shell-image-version", "--request-timeout", ":4"]
     # without the link, kubectl offers nothing for the plugin's arguments (and files)
     (bindir / "kubectl_complete-retina").unlink()

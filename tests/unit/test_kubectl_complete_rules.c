@@ -272,7 +272,7 @@ static void connection_options_are_shared(void **state)
 	assert_string_equal(lo.namespace, "web");
 	assert_int_equal(lo.request_timeout_ms, 60000);
 	assert_false(kubectl_connection_opt('o', "json", &lo));
-	assert_false(kubectl_connection_opt(KO_PORT, "80", &lo));
+	assert_false(kubectl_connection_opt(KO_MAX_NODES, "80", &lo));
 }
 
 int main(void)

@@ -2,6 +2,7 @@
 dependency work on a rebuild."""
 import re
 import subprocess
+import sys
 
 from conftest import ROOT, run
 
@@ -85,3 +86,17 @@ def test_arm64_cross_build_writes_only_under_build_arm64():
     assert "-D__TARGET_ARCH_x86" in native and "build/arm64" not in native and "qemu" not in native
     p = subprocess.run(["make", "-n", "ARCH=riscv64"], cwd=ROOT, capture_output=True, text=True)
     assert p.returncode == 2 and "retina builds for amd64 or arm64" in p.stderr
+
+
+def test_no_function_in_applets_is_over_100_lines(tmp_path):
+    """Long functions mix phases: split them (parse, configure, attach, loop, report)."""
+    lint = [sys.executable, str(ROOT / "tests/lint/func_length.py")]
+    p = subprocess.run(lint + [str(ROOT / "applets")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout
+    # and it does find one: a 101-line body fails, a 100-line one passes
+    for body, code in ((97, 0), (98, 1)):
+        src = tmp_path / "f.c"
+        src.write_text("static int\nf(int a)\n{\n" + "\ta++;\n" * body + "}\n")
+        p = subprocess.run(lint + [str(src)], capture_output=True, text=True)
+        assert p.returncode == code, (body, p.stdout)
+    assert "f: 101 lines, more than 100" in p.stdout

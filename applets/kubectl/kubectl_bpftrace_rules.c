@@ -69,11 +69,25 @@ static void endpoint(const cJSON *o, const char *ipkey, const char *portkey, cha
 		snprintf(buf, len, "%s", ip->valuestring);
 }
 
-/* Text from a pod drives no terminal: control characters become blanks. */
+static bool is_ctl(char c)
+{
+	return (unsigned char)c < 0x20 || c == 0x7f;
+}
+
+/*
+ * Text from a pod drives no terminal: control characters become blanks.
+ * Runs of clean bytes go out in one fwrite, not one locked fputc per byte.
+ */
 static void put_clean(FILE *out, const char *s)
 {
-	for (; *s; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, out);
+	while (*s) {
+		size_t n = 0;
+		while (s[n] && !is_ctl(s[n]))
+			n++;
+		fwrite(s, 1, n, out);
+		for (s += n; *s && is_ctl(*s); s++)
+			fputc(' ', out);
+	}
 }
 
 /* The tracer's "nft" object back into what nft_trace_format() takes; false when it names no table. */
@@ -245,8 +259,7 @@ enum bt_line bt_handle_line(struct bt_stream *s, const struct bt_render *r, cons
 			return BT_EMPTY;
 		/* the tracer's banner and warnings; its words never drive the terminal */
 		fprintf(err, "%s: ", s->node);
-		for (const char *p = line; *p; p++)
-			fputc((unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p, err);
+		put_clean(err, line);
 		fputc('\n', err);
 		return BT_TEXT;
 	}

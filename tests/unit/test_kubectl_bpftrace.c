@@ -100,6 +100,8 @@ static void json_gains_the_node_and_stats_stay_inside(void **state)
 	assert_int_equal(bt_handle_line(&s, &r, "{\"type\":\"STATS\",\"events\":1,\"lost\":5,\"lost_by_type\":{\"DROP\":5}}",
 					c.o, c.e), BT_STATS);
 	assert_int_equal(bt_handle_line(&s, &r, "retina trace: attached\x1b[2J DROP", c.o, c.e), BT_TEXT);
+	/* runs of control characters, first and last: one blank each */
+	assert_int_equal(bt_handle_line(&s, &r, "\x1b\x01x\x7f\ty\r", c.o, c.e), BT_TEXT);
 	assert_int_equal(bt_handle_line(&s, &r, "", c.o, c.e), BT_EMPTY);
 	cap_close(&c);
 	/* the tracer's line as it came, "node" added: nothing reordered or reformatted */
@@ -107,7 +109,8 @@ static void json_gains_the_node_and_stats_stay_inside(void **state)
 	assert_string_equal(c.out + strlen(EVENT) - 1, ",\"node\":\"node-a\"}\n");
 	assert_null(strstr(c.out, "STATS"));
 	assert_string_equal(c.err, "node-a: 5 events lost so far (the tracer's ring buffer was full)\n"
-				   "node-a: retina trace: attached [2J DROP\n");
+				   "node-a: retina trace: attached [2J DROP\n"
+				   "node-a:   x  y \n");
 	assert_int_equal(s.lost, 5);
 	assert_int_equal(s.stats_lines, 2);
 	cap_free(&c);

@@ -23,11 +23,8 @@
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
 #define BPF_MAP_TYPE_PERCPU_HASH 5
 #define BPF_MAP_TYPE_STACK_TRACE 7
-#define BPF_MAP_TYPE_LRU_HASH 9
 #define BPF_F_NO_PREALLOC 1
 #define BPF_NOEXIST 1
-#define BPF_ANY 0
-#define TCP_CLOSE 7
 
 /* Set by user space before load. */
 const volatile __u32 n_nets = 0;
@@ -508,55 +505,12 @@ int BPF_PROG(trace_tcp_receive_reset, const struct sock *sk)
 	return finish(ctx, e);
 }
 
-/*
- * A TCP socket's error as it was before its owner could read it. The owner is
- * woken before inet_sk_error_report fires: sk_error_report() runs the wake-up
- * callback first, and tcp_done_with_error() (6.10, in 6.1.y and others since
- * "tcp: fix race in tcp_write_err()") wakes it in tcp_done() before even
- * calling sk_error_report(). A poll() + getsockopt(SO_ERROR) on another CPU
- * (nc, curl, any connect with a timeout) then clears sk_err before the
- * tracepoint reads it: the ETIMEDOUT of a SYN timeout was lost that way under
- * load (tests/kernels, 6.1). A connection dying of an error is set TCP_CLOSE
- * before anything is woken, with sk_err already set: noted there by socket,
- * taken by the report. LRU: errors never reported (the socket was already
- * orphaned) cannot fill it.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, int);
-} close_err SEC(".maps");
-
-/* Loaded and attached with SOCK_ERR only. */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(trace_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
-{
-	__u64 key = (__u64)(unsigned long)sk;
-	int err;
-
-	if (newstate != TCP_CLOSE) {	/* alive (again: a reused struct sock): an old error is not its own */
-		bpf_map_delete_elem(&close_err, &key);
-		return 0;
-	}
-	err = BPF_CORE_READ(sk, sk_err);
-	if (err)
-		bpf_map_update_elem(&close_err, &key, &err, BPF_ANY);
-	return 0;
-}
-
 SEC("tp_btf/inet_sk_error_report")
 int BPF_PROG(trace_inet_sk_error_report, const struct sock *sk)
 {
-	__u64 key = (__u64)(unsigned long)sk;
-	int err = BPF_CORE_READ(sk, sk_err), *noted = bpf_map_lookup_elem(&close_err, &key);
+	int err = BPF_CORE_READ(sk, sk_err);
 	struct trace_event ev, *e = &ev;
 
-	if (noted) {
-		if (!err)	/* read by the woken owner already */
-			err = *noted;
-		bpf_map_delete_elem(&close_err, &key);
-	}
 	if (!err)
 		return 0;
 	start(e, TT_SOCK_ERR);

@@ -763,8 +763,6 @@ int trace_main(int argc, char **argv)
 	}
 	if (!active)
 		die(EXIT_FAIL, "none of the requested tracepoints exists on this kernel: nothing to trace");
-	/* SOCK_ERR's helper: a closing socket's error, before its owner reads it (bpf/trace.bpf.c) */
-	bpf_program__set_autoload(skel->progs.trace_inet_sock_set_state, active & (1u << TT_SOCK_ERR));
 
 	vmlinux_handoff = btf;	/* libbpf's now: it frees it after loading */
 	err = trace_bpf__load(skel);
@@ -816,13 +814,6 @@ int trace_main(int argc, char **argv)
 		case TT_RST_RECV: skel->links.trace_tcp_receive_reset = link; break;
 		case TT_SOCK_ERR: skel->links.trace_inet_sk_error_report = link; break;
 		case TT_RETRANS: skel->links.trace_tcp_retransmit_skb = link; break;
-		}
-		if (t == TT_SOCK_ERR) {
-			skel->links.trace_inet_sock_set_state = bpf_program__attach(skel->progs.trace_inet_sock_set_state);
-			if (!skel->links.trace_inet_sock_set_state)
-				warnx("cannot attach to tracepoint inet_sock_set_state: %s; a connection's error read "
-				      "by its owner before %s fires shows no SOCK_ERR", strerror(errno),
-				      trace_tp_names[t]);
 		}
 		attached |= 1u << t;
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", names[0] ? "," : "",

@@ -143,18 +143,18 @@ attached=$(sed -n 's/.*attached \([A-Z_,]*\).*/\1/p' /tmp/all.err)
 	{ res trace-attach fail "$(head -3 /tmp/all.err | tr '\n' ' ')"; }
 
 # closed port 9: RST_SENT (b), RST_RECV and SOCK_ERR ECONNREFUSED (a), DROP (b: no socket)
-ip netns exec a retina nc -z -w 3 $B 9 >/dev/null 2>&1
-ip netns exec a retina nc -6 -z -w 3 $B6 9 >/dev/null 2>&1
+ip netns exec a retina nc -z -w 3 $B 9 >/dev/null 2>/tmp/nc-v4-9.err
+ip netns exec a retina nc -6 -z -w 3 $B6 9 >/dev/null 2>/tmp/nc-v6-9.err
 # an active reset (RST_SENT on every kernel): b's server closes with a's data unread
 /usr/sbin/ip netns exec b busybox nc -l -p 7001 -e sleep 2 &
 sleep 1
-(echo unread; sleep 4) | ip netns exec a retina nc -w 3 $B 7001 >/dev/null 2>&1
+(echo unread; sleep 4) | ip netns exec a retina nc -w 3 $B 7001 >/dev/null 2>/tmp/nc-v4-7001.err
 /usr/sbin/ip netns exec b busybox nc -l -p 7001 -e sleep 2 &
 sleep 1
-(echo unread; sleep 4) | ip netns exec a retina nc -w 3 $B6 7001 >/dev/null 2>&1
+(echo unread; sleep 4) | ip netns exec a retina nc -w 3 $B6 7001 >/dev/null 2>/tmp/nc-v6-7001.err
 # 8080 dropped by nft: SYN retransmits (RETRANS), then ETIMEDOUT (SOCK_ERR), NETFILTER_DROP
-ip netns exec a retina nc -z -w 20 $B 8080 >/dev/null 2>&1
-ip netns exec a retina nc -6 -z -w 20 $B6 8080 >/dev/null 2>&1
+ip netns exec a retina nc -z -w 20 $B 8080 >/dev/null 2>/tmp/nc-v4-8080.err
+ip netns exec a retina nc -6 -z -w 20 $B6 8080 >/dev/null 2>/tmp/nc-v6-8080.err
 sleep 1
 stop_trace all
 stop_trace filt
@@ -172,8 +172,21 @@ check_ev() { # name type addr portpattern needs-attach [extra]
 	esac
 	line=$(ev $t "$3" "$4" "$5")
 	[ -n "$line" ] && res $n pass "$(echo "$line" | grep -o '"reason":"[^"]*"\|"location":"[^"]*"' | tr '\n' ' ')" ||
-		{ res $n fail "no $t event for $3 $4 $5"; # the evidence: what that flow did show, and trace's own words
-		  grep "\"$3\"" /tmp/all.json | grep "$4" >/tmp/flow.json; show /tmp/flow.json 8; show /tmp/all.err 5; }
+		{ evidence "$3" "$4"; res $n fail "no $t event for $3 $4 $5; $(cat /tmp/evidence)"; }
+}
+# Why an event check failed, in its result line (matrix.py prints it) and in
+# full on the console: what trace saw of that flow (type reason ports, no
+# stacks), trace's exit summary (events lost to a full ring?), and what the
+# connecting process itself was told (nc's words, e.g. "TIMEOUT.").
+evidence() { # addr portpattern
+	local p=$(echo "$2" | tr -dc 0-9)
+	grep "\"$1\"" /tmp/all.json | grep "$2" | sed 's/.*"type":"\([A-Z_]*\)".*"reason":"\([^"]*\)".*"src_port":\([0-9]*\).*"dst_port":\([0-9]*\).*/\1 \2 \3->\4/' |
+		cut -c1-160 >/tmp/flow.txt
+	echo "trace saw of that flow: $(head -8 /tmp/flow.txt | tr '\n' ',' | sed 's/,$//');" \
+		"trace's summary: $(grep 'lost (ring' /tmp/all.err);" \
+		"nc was told: $(head -2 /tmp/nc-$fam-$p.err 2>/dev/null | tr '\n' ' ')" >/tmp/evidence
+	show /tmp/flow.txt 20
+	grep -A8 'lost (ring' /tmp/all.err >/tmp/summary.txt; show /tmp/summary.txt 10
 }
 for fam in v4 v6; do
 	if [ $fam = v4 ]; then b=$B; else b=$B6; fi

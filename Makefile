@@ -45,6 +45,12 @@ EMU     := qemu-aarch64-static
 else
 $(error ARCH=$(ARCH) on this $(HOST_ARCH) machine: only arm64 is cross-built (from amd64))
 endif
+# The image's busybox and toolbox are this machine's: no cross-built image.
+ifneq ($(CROSS),)
+ifneq ($(filter image image-check toolbox,$(MAKECMDGOALS)),)
+$(error make $(filter image image-check toolbox,$(MAKECMDGOALS)) ARCH=$(ARCH): the image's busybox and toolbox are built for this $(HOST_ARCH) machine only; build the $(ARCH) image on an $(ARCH) machine (make image) or with the Dockerfile (docker buildx build --platform linux/$(ARCH)))
+endif
+endif
 SYSROOT := $(B)/sysroot
 DEPSRC  := build/deps/src
 CLANG   ?= clang

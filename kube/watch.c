@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kube/client.h"
 #include "lib/sys.h"
@@ -128,4 +129,70 @@ relist:;
 badname:
 	snprintf(err, errlen, "pod '%s/%s' is not a valid namespace/name", ns, name);
 	return -1;
+}
+
+/*
+ * A collection listed, then watched from the list's resourceVersion for as
+ * long as cb wants: the names of pods, services and nodes for kubectl retina
+ * bpftrace. A dropped stream resumes from the last version seen; 410 Gone
+ * (or an ERROR event saying it) lists again, between BEGIN and END.
+ */
+int kube_list_watch(struct kube_client *k, const char *path, int (*cb)(const char *type, const cJSON *obj, void *arg),
+		    void *arg, int *status, char *err, size_t errlen)
+{
+	char url[1024], rv[32] = "", line_err[512];
+	const char *sep = strchr(path, '?') ? "&" : "?";
+	cJSON *list, *item;
+
+relist:
+	rv[0] = '\0';
+	if (kube_request(k, "GET", path, NULL, NULL, &list, status, err, errlen))
+		return -1;
+	set_rv(rv, sizeof(rv), list);
+	if (cb("BEGIN", NULL, arg))
+		goto stop;
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items"))
+		if (cb("ADDED", item, arg))
+			goto stop;
+	if (cb("END", NULL, arg))
+		goto stop;
+	cJSON_Delete(list);
+	for (;;) {
+		struct kube_stream *s;
+		snprintf(url, sizeof(url), "%s%swatch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=300",
+			 path, sep, rv);
+		int st = kube_stream_open(k, url, 330000, &s, err, errlen);
+		if (st == -410)
+			goto relist;
+		if (st) {	/* the server is away for a moment: again, not in a busy loop */
+			sleep(1);
+			continue;
+		}
+		char *ev;
+		while ((ev = kube_stream_line(s, 330000, line_err, sizeof(line_err)))) {
+			cJSON *e = cJSON_Parse(ev);
+			cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+			cJSON *obj = cJSON_GetObjectItemCaseSensitive(e, "object");
+			int rc = 0;
+			free(ev);
+			if (cJSON_IsString(type) && cJSON_IsObject(obj)) {
+				if (!strcmp(type->valuestring, "ERROR")) {
+					cJSON_Delete(e);
+					kube_stream_close(s);
+					goto relist;	/* 410 Expired, or anything: start over from a list */
+				}
+				set_rv(rv, sizeof(rv), obj);
+				rc = cb(type->valuestring, obj, arg);
+			}
+			cJSON_Delete(e);
+			if (rc) {
+				kube_stream_close(s);
+				return 0;
+			}
+		}
+		kube_stream_close(s);
+	}
+stop:
+	cJSON_Delete(list);
+	return 0;
 }

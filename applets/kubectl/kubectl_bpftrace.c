@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "applets/kubectl/kubectl_bpftrace.h"
+#include "applets/kubectl/kubectl_names.h"
 #include "applets/kubectl/kubectl_retina.h"
 #include "applets/trace/trace.h"
 #include "applets/trace/trace_count.h"
@@ -146,6 +147,7 @@ struct bt_args {
 	uint64_t interval_ms, top;
 	char interval[32];
 	struct count_table *counts;	/* the table: the renderers are given a const bt_args */
+	struct bt_namer *namer;	/* pods, services, nodes watched: events named (kubectl_names.c) */
 };
 
 static void push(struct bt_args *a, const char *s)
@@ -535,8 +537,11 @@ static void feed(const struct bt_args *a, struct bt_node *n, const char *buf, si
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] == '\n') {
 			n->line[n->used] = '\0';
-			if (!a->count || !count_line(a, n))
+			if (!a->count || !count_line(a, n)) {
+				bt_namer_lock(a->namer);
 				bt_handle_line(&n->s, &a->render, n->line, a->out, stderr);
+				bt_namer_unlock(a->namer);
+			}
 			n->used = 0;
 		} else if (n->used < LINE_MAX_BYTES - 1) {
 			n->line[n->used++] = buf[i];
@@ -677,6 +682,10 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 		for (size_t i = 0; i < a->nnodes; i++)	/* all exist and run Linux, or no pod at all */
 			if (debugpod_check_node(k, a->names[i], "retina trace", err, sizeof(err)))
 				goto fail;
+	}
+	if (!a->count) {	/* names known before the first event: the watches start with the pods */
+		a->namer = bt_namer_start(cfg, a->verbosity, cfg->namespace);
+		a->render.names = bt_namer_map(a->namer);
 	}
 	nodes = calloc(a->nnodes, sizeof(*nodes));
 	if (!nodes) {

@@ -1,0 +1,114 @@
+"""kubectl retina bpftrace names the addresses of its events: the fake API server serves pods
+with the addresses the test's network namespaces really use (netpair a = shop/client,
+b = shop/server), the trace pod runs the real tracer here, and a refused connect a -> b:9
+comes out with src_pod/dst_pod (JSON) or "(pod shop/server)" beside the address (table).
+A pod deleted and recreated under another name with the same address mid-trace: the events
+after it carry the new name. Listing pods forbidden cluster-wide: the user's namespace is
+named, with one notice naming the RBAC verb and resource. (The map's by-time rule for
+events that arrive late is unit-tested: tests/unit/test_kube_names.c.)"""
+import json
+import signal
+import subprocess
+
+from conftest import run
+from fakeapi import kubectl_path
+from test_kubectl_bpftrace import Cluster, bindir, wait_for  # noqa: F401 (bindir: a fixture)
+from tracer import connect
+
+
+def pod(name, ips):
+    """A pod some node runs, with these addresses (the fake keeps its status as given)."""
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "shop", "annotations": {"fake.retina.io/status": "as-given"}},
+            "spec": {"nodeName": "node-1", "containers": [{"name": "main", "image": "app:1"}]},
+            "status": {"phase": "Running", "podIP": ips[0], "podIPs": [{"ip": ip} for ip in ips]}}
+
+
+def kubectl(c, *args, stdin=None):
+    return run([kubectl_path(), *args], input=stdin, env=c.api.kubectl_env(c.kc))
+
+
+def create(c, obj):
+    kubectl(c, "create", "--validate=false", "-f", "-", stdin=json.dumps(obj))
+
+
+def refused(netpair):
+    assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
+
+
+def start(c, tmp_path, *args):
+    errf = tmp_path / "stderr"
+    ef = open(errf, "w")
+    p = subprocess.Popen(c.argv("node-1", "--rst", "--port", "9", "-v", "1", *args), stdout=subprocess.PIPE,
+                         stderr=ef, text=True, env=c.env)
+    return p, ef, errf
+
+
+def stop(p, ef):
+    try:
+        p.send_signal(signal.SIGINT)
+        out, _ = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+        ef.close()
+    return p.returncode, out
+
+
+def rst_from_b(events, netpair):
+    return [e for e in events if e.get("netns") in (netpair.inode(netpair.a), netpair.inode(netpair.b))
+            and e["type"] == "RST_SENT" and e["src_ip"] == netpair.B4]
+
+
+def test_json_names_pods_and_follows_a_recreated_pod(tmp_path, pki, bindir, netpair):  # noqa: F811
+    c = Cluster(tmp_path, pki, bindir)
+    try:
+        create(c, pod("client", [netpair.A4, netpair.A6]))
+        create(c, pod("server", [netpair.B4, netpair.B6]))
+        p, ef, errf = start(c, tmp_path, "-o", "json")
+        try:
+            assert wait_for(lambda: " attached " in errf.read_text()
+                            and "names: pod shop/server ADDED" in errf.read_text()), errf.read_text()
+            refused(netpair)
+            kubectl(c, "delete", "pod", "-n", "shop", "server")
+            create(c, pod("server-2", [netpair.B4, netpair.B6]))
+            assert wait_for(lambda: "names: pod shop/server-2 ADDED" in errf.read_text()), errf.read_text()
+            refused(netpair)
+        finally:
+            code, out = stop(p, ef)
+        assert code == 0, errf.read_text()
+        rst = rst_from_b([json.loads(line) for line in out.splitlines()], netpair)
+        assert len(rst) == 2, out
+        assert [(e["src_pod"], e["dst_pod"]) for e in rst] == [("shop/server", "shop/client"),
+                                                               ("shop/server-2", "shop/client")]
+        assert all("src_svc" not in e and "src_node" not in e for e in rst)
+        assert "cannot" not in errf.read_text()
+    finally:
+        c.api.close()
+
+
+def test_table_names_beside_the_address_when_pods_are_listable_only_in_the_namespace(tmp_path, pki, bindir,
+                                                                                     netpair):  # noqa: F811
+    c = Cluster(tmp_path, pki, bindir, "--forbid", "list:pods@cluster")
+    c.kc = c.api.kubeconfig(namespace="shop")
+    try:
+        create(c, pod("client", [netpair.A4, netpair.A6]))
+        create(c, pod("server", [netpair.B4, netpair.B6]))
+        p, ef, errf = start(c, tmp_path)
+        try:
+            assert wait_for(lambda: " attached " in errf.read_text()
+                            and "names: pod shop/server ADDED" in errf.read_text()), errf.read_text()
+            refused(netpair)
+        finally:
+            code, out = stop(p, ef)
+        err = errf.read_text()
+        assert code == 0, err
+        row = f"{netpair.B4}:9 (pod shop/server) -> {netpair.A4}:"
+        assert [line for line in out.splitlines() if "RST_SENT" in line and row in line and "(pod shop/client)" in line], out
+        notices = [line for line in err.splitlines() if "cannot list pods at the cluster scope" in line]
+        assert len(notices) == 1, err
+        assert "verbs list and watch on resource pods" in notices[0] and "namespace shop" in notices[0]
+        assert "cannot list services" not in err and "cannot list nodes" not in err
+    finally:
+        c.api.close()

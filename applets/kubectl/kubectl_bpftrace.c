@@ -33,6 +33,7 @@
 
 #include "applets/kubectl/kubectl_bpftrace.h"
 #include "applets/kubectl/kubectl_names.h"
+#include "applets/kubectl/kubectl_pods.h"
 #include "applets/kubectl/kubectl_retina.h"
 #include "applets/trace/trace.h"
 #include "applets/trace/trace_count.h"
@@ -48,6 +49,7 @@
 const char kubectl_bpftrace_help[] =
 	"usage: kubectl retina bpftrace [OPTIONS] NODE [NODE...]\n"
 	"       kubectl retina bpftrace [OPTIONS] -l SELECTOR\n"
+	"       kubectl retina bpftrace [OPTIONS] pods/NAME [pods/NAME...] | --pod-selector LABELS\n"
 	"\n"
 	"Trace packet drops, RSTs, socket errors and retransmits on nodes: a pod per\n"
 	"node runs `retina trace -o json` there (capabilities BPF and PERFMON only) and\n"
@@ -82,6 +84,9 @@ const char kubectl_bpftrace_help[] =
 	"      --interval D                  with --count: how often (default 1s)\n"
 	"      --top N                       with --count: the N busiest keys (default 20; 0: all)\n"
 	"  -l, --selector SEL                every Linux node matching the label selector\n"
+	"      pods/NAME                     the pod's node, only the pod's addresses (in -n NS; several:\n"
+	"                                    each node once, the union of the addresses)\n"
+	"      --pod-selector LABELS         the same for every running pod matching LABELS in -n NS\n"
 	"      --max-nodes N                 allow up to N trace pods (needed above 20)\n"
 	"  -o, --output table|json           table (default), or JSON lines with a \"node\" field\n"
 	"  -d, --duration D                  stop after D (30s, 5m; 0: until Ctrl-C, the default)\n"
@@ -148,6 +153,10 @@ struct bt_args {
 	char interval[32];
 	struct count_table *counts;	/* the table: the renderers are given a const bt_args */
 	struct bt_namer *namer;	/* pods, services, nodes watched: events named (kubectl_names.c) */
+	const char **pods;	/* pods/NAME given (kubectl_pods.c) */
+	size_t npods;
+	const char *pod_selector;
+	struct bt_pods found;	/* their nodes and addresses */
 };
 
 static void push(struct bt_args *a, const char *s)
@@ -264,6 +273,13 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 					    optarg);
 			a->selector = optarg;
 			break;
+		case KO_POD_SELECTOR:
+			if (!optarg[0] || strlen(optarg) > 256 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=!,() ") !=
+				    strlen(optarg))
+				usage_error("bad --pod-selector '%s': a label selector like app=web", optarg);
+			a->pod_selector = optarg;
+			break;
 		case 'c': a->count = true; break;
 		case KO_INTERVAL:
 			if (parse_duration_ms(optarg, &a->interval_ms) || a->interval_ms < 10 || a->interval_ms > 86400000)
@@ -305,8 +321,20 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 		case 'h': show_help(kubectl_bpftrace_help);
 		}
 	}
-	if (optind >= argc && !a->selector)
+	if (optind >= argc && !a->selector && !a->pod_selector)
 		usage_error("which nodes? give NODE [NODE...], or -l SELECTOR");
+	a->pods = calloc(argc - optind + 1, sizeof(*a->pods));
+	if (!a->pods)
+		die(EXIT_FAIL, "out of memory");
+	for (int i = optind; i < argc; i++)	/* pods/NAME: out of the node list */
+		if (bt_pod_arg(argv[i], &a->pods[a->npods])) {
+			memmove(argv + i, argv + i + 1, (argc - i - 1) * sizeof(*argv));
+			argc--, i--, a->npods++;
+		}
+	if ((a->npods || a->pod_selector) && (optind < argc || a->selector))
+		usage_error("give pods (pods/NAME, --pod-selector) or nodes (NODE, -l), not both");
+	if ((a->npods || a->pod_selector) && nnets)
+		usage_error("pods/NAME and --pod-selector filter on the pods' addresses: leave out --ip and --cidr");
 	if (optind < argc && a->selector)
 		usage_error("give nodes or -l SELECTOR, not both (got '%s' and -l '%s')", argv[optind], a->selector);
 	a->names = calloc(argc - optind + 1, sizeof(*a->names));
@@ -663,6 +691,21 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 
 	if (!k)
 		goto fail;
+	if (a->npods || a->pod_selector) {	/* their nodes, filtered to their addresses */
+		if (bt_pods_resolve(k, cfg->namespace, a->pods, a->npods, a->pod_selector,
+				    (MAX_TRACE_ARGS - 1 - a->argc) / 2 < TRACE_MAX_NETS ? (MAX_TRACE_ARGS - 1 - a->argc) / 2
+										: TRACE_MAX_NETS,
+				    &a->found, err, sizeof(err)))
+			goto fail;
+		for (size_t i = 0; i < a->found.naddrs; i++) {
+			push(a, "--ip");
+			push(a, a->found.addrs[i]);
+		}
+		a->argv[a->argc] = NULL;
+		a->names = (const char **)a->found.nodes;
+		a->nnodes = a->found.nnodes;
+		check_count(a, a->nnodes, "run the pods");
+	}
 	if (a->selector) {
 		char **found;
 		size_t skipped;
@@ -856,6 +899,8 @@ int kubectl_bpftrace_main(int argc, char **argv)
 	int code = debugpod_supervise(&sup);
 	kube_config_free(&cfg);
 	count_table_free(&counts);
-	free(a.names);
+	if (a.names != (const char **)a.found.nodes)
+		free(a.names);
+	free(a.pods);
 	return code;
 }

@@ -47,6 +47,7 @@ static const struct option bpftrace_opts[] = {
 	{ "interval", required_argument, NULL, KO_INTERVAL },
 	{ "top", required_argument, NULL, KO_TOP },
 	{ "selector", required_argument, NULL, 'l' },
+	{ "pod-selector", required_argument, NULL, KO_POD_SELECTOR },
 	{ "max-nodes", required_argument, NULL, KO_MAX_NODES },
 	{ "output", required_argument, NULL, 'o' },
 	{ "duration", required_argument, NULL, 'd' },

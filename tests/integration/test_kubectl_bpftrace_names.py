@@ -32,6 +32,11 @@ def create(c, obj):
     kubectl(c, "create", "--validate=false", "-f", "-", stdin=json.dumps(obj))
 
 
+def trace_pods(c):
+    """The trace pods the plugin created (not the test's own)."""
+    return [r for r in c.records("create") if "kubectl-retina" in (r["metadata"].get("labels") or {}).values()]
+
+
 def refused(netpair):
     assert connect(netpair, netpair.a, netpair.B4, 9) == "error 111"
 
@@ -112,3 +117,67 @@ def test_table_names_beside_the_address_when_pods_are_listable_only_in_the_names
         assert "cannot list services" not in err and "cannot list nodes" not in err
     finally:
         c.api.close()
+
+
+OTHER = "198.51.100.7"	# pod shop/other: an address on b's loopback, on the same node
+
+
+def test_pods_name_traces_only_that_pods_addresses(tmp_path, pki, bindir, netpair):  # noqa: F811
+    """bpftrace pods/client: node-1 traced, the kernel filter is client's two addresses; a RST of
+    shop/other on the same node does not appear, client's do (named)."""
+    run(netpair.cmd(netpair.b, ["ip", "addr", "add", OTHER + "/32", "dev", "lo"]))
+    c = Cluster(tmp_path, pki, bindir)
+    try:
+        create(c, pod("client", [netpair.A4, netpair.A6]))
+        create(c, pod("server", [netpair.B4, netpair.B6]))
+        create(c, pod("other", [OTHER]))
+        errf = tmp_path / "stderr"
+        ef = open(errf, "w")
+        p = subprocess.Popen(c.argv("-n", "shop", "pods/client", "--rst", "-o", "json"), stdout=subprocess.PIPE,
+                             stderr=ef, text=True, env=c.env)
+        try:
+            assert wait_for(lambda: " attached " in errf.read_text()), errf.read_text()
+            assert connect(netpair, netpair.b, OTHER, 9) == "error 111"	# other's own RST, first
+            refused(netpair)
+        finally:
+            code, out = stop(p, ef)
+        assert code == 0, errf.read_text()
+        events = [json.loads(line) for line in out.splitlines()]
+        assert [e for e in events if e["type"] == "RST_SENT" and e["dst_ip"] == netpair.A4
+                and e["src_pod"] == "shop/server" and e["dst_pod"] == "shop/client"], out
+        assert all({e["src_ip"], e["dst_ip"]} & {netpair.A4, netpair.A6} for e in events), out
+        assert not [e for e in events if OTHER in (e["src_ip"], e["dst_ip"])]
+        [created] = trace_pods(c)
+        assert created["spec"]["nodeName"] == "node-1"
+        cmd = created["spec"]["containers"][0]["command"]
+        assert cmd[cmd.index("--rst") + 1:] == ["--ip", netpair.A4, "--ip", netpair.A6]
+    finally:
+        c.api.close()
+
+
+def test_pod_selector_unions_the_pods_and_bad_pod_arguments(tmp_path, pki, bindir, retina, netpair):  # noqa: F811
+    c = Cluster(tmp_path, pki, bindir)
+    try:
+        a, b = pod("client", [netpair.A4]), pod("server", [netpair.B4, netpair.B6])
+        a["metadata"]["labels"] = b["metadata"]["labels"] = {"tier": "web"}
+        create(c, a)
+        create(c, b)
+        create(c, pod("other", [OTHER]))
+        r = run(c.argv("-n", "shop", "--pod-selector", "tier=web", "--rst", "-d", "1s"), env=c.env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        [created] = trace_pods(c)	# one node, one pod
+        cmd = created["spec"]["containers"][0]["command"]
+        assert cmd[cmd.index("--rst") + 1:] == ["--ip", netpair.A4, "--ip", netpair.B4, "--ip", netpair.B6]
+        r = run(c.argv("-n", "shop", "pods/nope"), env=c.env, check=1)
+        assert 'pods "nope" not found' in r.stderr
+        r = run(c.argv("-n", "shop", "--pod-selector", "tier=db"), env=c.env, check=1)
+        assert "no running pod in namespace shop matches --pod-selector 'tier=db'" in r.stderr
+        assert len(trace_pods(c)) == 1	# no pod for either
+    finally:
+        c.api.close()
+    for args, msg in ((["pods/Bad_Name"], "is not a valid pod name"),
+                      (["pods/a", "node-1"], "not both"),
+                      (["pods/a", "--ip", "10.0.0.1"], "leave out --ip and --cidr"),
+                      (["--pod-selector", "a=b", "-l", "x=y"], "not both")):
+        r = run([str(bindir / "kubectl-retina"), "bpftrace", *args], check=2)
+        assert msg in r.stderr, (args, r.stderr)

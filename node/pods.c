@@ -372,3 +372,42 @@ bool pod_trace_target(const char *arg, char *dir, size_t len, unsigned int mntns
 	}
 	return false;
 }
+
+/* ---- which pod a network namespace belongs to (retina trace --pods) ---------- */
+
+int pod_netns_scan(struct pod_netns **out, size_t *n)
+{
+	struct pod_scan s = { 0 };
+	struct stat self;
+	char path[64];
+
+	*out = NULL;
+	*n = 0;
+	if (stat("/proc/self/ns/net", &self) || pod_scan_proc(&s))
+		return -1;
+	for (size_t i = 0; i < s.n; i++) {
+		struct stat st;
+		bool seen = false;
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", s.procs[i].pid);
+		/* the host's own namespace is every hostNetwork pod's: it names none of them */
+		if (stat(path, &st) || st.st_ino == self.st_ino)
+			continue;
+		for (size_t j = 0; j < *n && !seen; j++)
+			seen = (*out)[j].inode == st.st_ino;
+		if (seen)
+			continue;
+		struct pod_netns *v = realloc(*out, (*n + 1) * sizeof(**out));
+		if (!v) {
+			pod_scan_free(&s);
+			return -1;
+		}
+		*out = v;
+		struct pod_netns *p = &v[(*n)++];
+		memset(p, 0, sizeof(*p));
+		p->inode = (unsigned int)st.st_ino;
+		snprintf(p->uid, sizeof(p->uid), "%s", s.procs[i].ref.pod_uid);
+		p->named = !pod_identify(&s, p->uid, &p->id);
+	}
+	pod_scan_free(&s);
+	return 0;
+}

@@ -20,6 +20,7 @@
 
 #include "applets/applets.h"
 #include "applets/trace/trace.h"
+#include "applets/trace/trace_pods.h"
 #include "applets/trace/trace_count.h"
 #include "applets/trace/trace_io.h"
 #include "bpf/trace.skel.h"
@@ -80,6 +81,9 @@ const char trace_help[] =
 	"                       comment with type, reason, probe); - for stdout, then the\n"
 	"                       event lines go to stderr\n"
 	"  --snaplen N          bytes of each packet from its IP header (default 256, max 1024)\n"
+	"  --pods               name each event's pod from the node alone (its network namespace's\n"
+	"                       processes, their cgroup's pod UID, the runtime's state): \"pod\"\n"
+	"                       in JSON, \"pod: NS/NAME\" under the row (with --host-pid or on the node)\n"
 	"  --emit-packets       with -o json: each dropped packet in its event's line, as\n"
 	"                       \"packet_len\":N,\"packet\":\"BASE64\" (the first --snaplen bytes\n"
 	"                       from the IP header); kubectl retina bpftrace -w merges them\n"
@@ -268,6 +272,7 @@ struct opts {
 	uint32_t snaplen;
 	bool nft, allow_changes;
 	bool emit_packets;		/* --emit-packets: the packet in each DROP's JSON line */
+	bool pods;			/* --pods: trace_pods.c */
 	uint64_t stats_ms;		/* --stats-interval: STATS lines in JSON */
 	bool count;			/* --count */
 	uint64_t interval_ms;		/* --interval; 0: not given */
@@ -290,7 +295,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_DROPS = 256, O_RST, O_ERRORS, O_RETRANS, O_ALL, O_IP, O_CIDR, O_PORT, O_REASON,
 	       O_ALL_REASONS, O_LIST_REASONS, O_STACK, O_SNAPLEN, O_NFT, O_ALLOW_CHANGES, O_STATS,
-	       O_EMIT_PACKETS, O_INTERVAL, O_TOP };
+	       O_EMIT_PACKETS, O_INTERVAL, O_TOP, O_PODS };
 	static const struct option longopts[] = {
 		{ "drops", no_argument, NULL, O_DROPS },
 		{ "rst", no_argument, NULL, O_RST },
@@ -310,6 +315,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "allow-system-changes", no_argument, NULL, O_ALLOW_CHANGES },
 		{ "stats-interval", required_argument, NULL, O_STATS },
 		{ "emit-packets", no_argument, NULL, O_EMIT_PACKETS },
+		{ "pods", no_argument, NULL, O_PODS },
 		{ "count", no_argument, NULL, 'c' },
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "top", required_argument, NULL, O_TOP },
@@ -376,6 +382,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case O_NFT: o->nft = true; break;
 		case O_ALLOW_CHANGES: o->allow_changes = true; break;
 		case O_EMIT_PACKETS: o->emit_packets = true; break;
+		case O_PODS: o->pods = true; break;
 		case O_STATS:
 			if (parse_duration_ms(optarg, &o->stats_ms) || !o->stats_ms)
 				usage_error("bad --stats-interval '%s': a duration like 1s or 500ms", optarg);
@@ -477,6 +484,7 @@ struct run {
 	struct pcap_out pcap;		/* -w */
 	struct nft_mon *nft;		/* --nft */
 	uint32_t netfilter_drop;	/* the code of NETFILTER_DROP; ~0 unknown */
+	struct trace_pods *pods;	/* --pods */
 };
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -517,6 +525,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		format_json(&r->names, e, e->ts_ns + r->wall_offset_ns, line, sizeof(line));
 		line[strlen(line) - 1] = '\0';	/* the closing brace: more fields may follow */
 		fputs(line, r->out);
+		const char *pod = r->pods ? trace_pods_name(r->pods, e->netns) : NULL;
+		if (pod)
+			fprintf(r->out, ",\"pod\":\"%s\"", pod);
 		if (rule) {
 			fprintf(r->out, ",\"nft\":{\"family\":\"%s\",\"table\":\"%s\",\"chain\":\"%s\",",
 				nft_family_name(rule->nfproto), rule->table, rule->chain);
@@ -545,6 +556,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	} else {
 		format_row(&r->names, e, e->ts_ns + r->wall_offset_ns, line, sizeof(line));
 		fputs(line, r->out);
+		const char *pod = r->pods ? trace_pods_name(r->pods, e->netns) : NULL;
+		if (pod)
+			fprintf(r->out, "\n    pod: %s", pod);
 		if (rule)
 			fprintf(r->out, "\n    nft: %s", nft_trace_format(rule, rbuf, sizeof(rbuf)));
 		if (st)
@@ -689,6 +703,8 @@ int trace_main(int argc, char **argv)
 	parse_opts(argc, argv, &o);
 	libbpf_messages(verbose);
 	r.out = o.write_path && !strcmp(o.write_path, "-") ? stderr : stdout;
+	if (o.pods && !(r.pods = trace_pods_new()))
+		die(EXIT_FAIL, "out of memory");
 
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
 	btf = btf__load_vmlinux_btf();
@@ -914,5 +930,6 @@ int trace_main(int argc, char **argv)
 		stack_ids_free(r.stack_ids);
 	free(r.stack_ids);
 	ksyms_free(&r.ksyms);
+	trace_pods_free(r.pods);
 	return EXIT_OK;
 }

@@ -155,25 +155,11 @@ static int pid_in_mntns(uint64_t ino)
 /* Pod and container of pid, from its /proc/PID/cgroup (any hierarchy). */
 static void pod_of_pid(int pid, struct slot_name *n)
 {
-	char path[64], buf[4096], *line, *save = NULL;
-	int fd;
-	ssize_t len;
+	struct cgroup_ref ref;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		close(fd);
-	buf[len > 0 ? len : 0] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *ctl, *cg;
-		int hier;
-		struct cgroup_ref ref;
-		if (!cgroup_line_split(line, &hier, &ctl, &cg) && !cgroup_path_pod(cg, &ref)) {
-			snprintf(n->pod, sizeof(n->pod), "%s", ref.pod_uid);
-			snprintf(n->container, sizeof(n->container), "%s", ref.container_id);
-			return;
-		}
+	if (!pod_ref_of_pid(pid, &ref)) {
+		snprintf(n->pod, sizeof(n->pod), "%s", ref.pod_uid);
+		snprintf(n->container, sizeof(n->container), "%s", ref.container_id);
 	}
 }
 

@@ -3,6 +3,8 @@
  * resourceVersion, then watch from there; resume from the last version seen
  * when the stream drops, list again on 410 Gone.
  */
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,26 +139,44 @@ badname:
  * bpftrace. A dropped stream resumes from the last version seen; 410 Gone
  * (or an ERROR event saying it) lists again, between BEGIN and END.
  */
+#define LIST_PAGE 500
+
 int kube_list_watch(struct kube_client *k, const char *path, int (*cb)(const char *type, const cJSON *obj, void *arg),
 		    void *arg, int *status, char *err, size_t errlen)
 {
-	char url[1024], rv[32] = "", line_err[512];
+	char url[2400], rv[32] = "", line_err[512];
 	const char *sep = strchr(path, '?') ? "&" : "?";
-	cJSON *list, *item;
+	cJSON *list = NULL, *item;
 
 relist:
 	rv[0] = '\0';
-	if (kube_request(k, "GET", path, NULL, NULL, &list, status, err, errlen))
-		return -1;
-	set_rv(rv, sizeof(rv), list);
-	if (cb("BEGIN", NULL, arg))
-		goto stop;
-	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items"))
-		if (cb("ADDED", item, arg))
+	/* in pages of LIST_PAGE (limit + continue): 10,000 pods in one answer would be ~100 MB of JSON */
+	char cont[1024] = "";
+	bool first = true;
+	do {
+		snprintf(url, sizeof(url), "%s%slimit=%d%s%s", path, sep, LIST_PAGE, cont[0] ? "&continue=" : "", cont);
+		if (kube_request(k, "GET", url, NULL, NULL, &list, status, err, errlen))
+			return -1;
+		set_rv(rv, sizeof(rv), list);
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(list, "metadata"),
+								  "continue");
+		cont[0] = '\0';
+		/* the token is opaque base64(url): escaped as a query value must be */
+		for (size_t i = 0, j = 0; cJSON_IsString(c) && c->valuestring[i] && j + 4 < sizeof(cont); i++) {
+			unsigned char ch = (unsigned char)c->valuestring[i];
+			j += snprintf(cont + j, sizeof(cont) - j, isalnum(ch) || strchr("-_.~", ch) ? "%c" : "%%%02X", ch);
+		}
+		if (first && cb("BEGIN", NULL, arg))
 			goto stop;
+		first = false;
+		cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items"))
+			if (cb("ADDED", item, arg))
+				goto stop;
+		cJSON_Delete(list);
+		list = NULL;
+	} while (cont[0]);
 	if (cb("END", NULL, arg))
 		goto stop;
-	cJSON_Delete(list);
 	for (;;) {
 		struct kube_stream *s;
 		snprintf(url, sizeof(url), "%s%swatch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=300",

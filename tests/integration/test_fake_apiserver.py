@@ -237,3 +237,16 @@ def test_services_and_nodes_list_and_watch(api, tmp_path):
             proc.terminate()
             proc.wait(timeout=10)
             fh.close()
+
+
+def test_lists_come_in_chunks(api, tmp_path):
+    """kubectl asks lists in chunks (--chunk-size: limit + continue); every item comes, once."""
+    kc = api.kubeconfig()
+    items = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s%d" % i, "namespace": "shop"},
+              "spec": {"ports": [{"port": 80}]}} for i in range(5)]
+    (tmp_path / "list.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    kubectl(api, kc, "create", "--validate=false", "-f", str(tmp_path / "list.json"))
+    out = kubectl(api, kc, "get", "services", "-A", "--chunk-size=2", "-o", "name", "-v", "6").stdout
+    assert out.split() == ["service/s%d" % i for i in range(5)]
+    r = kubectl(api, kc, "get", "services", "-A", "--chunk-size=2", "-o", "name", "-v", "6")
+    assert r.stderr.count("limit=2") == 3, r.stderr	# three pages

@@ -181,3 +181,27 @@ def test_pod_selector_unions_the_pods_and_bad_pod_arguments(tmp_path, pki, bindi
                       (["--pod-selector", "a=b", "-l", "x=y"], "not both")):
         r = run([str(bindir / "kubectl-retina"), "bpftrace", *args], check=2)
         assert msg in r.stderr, (args, r.stderr)
+
+
+def test_a_service_on_the_second_page_of_the_list_is_named(tmp_path, pki, bindir, netpair):  # noqa: F811
+    """The plugin lists in pages of 500: the 501st service (ClusterIP = b's address) names b's RST."""
+    c = Cluster(tmp_path, pki, bindir)
+    try:
+        items = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc-%03d" % i, "namespace": "shop"},
+                  "spec": {"ports": [{"port": 80}], **({"clusterIP": netpair.B4} if i == 500 else {})}}
+                 for i in range(501)]
+        kubectl(c, "create", "--validate=false", "-f", "-",
+                stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+        p, ef, errf = start(c, tmp_path, "-o", "json")
+        try:
+            assert wait_for(lambda: " attached " in errf.read_text()
+                            and "names: svc shop/svc-500 ADDED" in errf.read_text()), errf.read_text()[-2000:]
+            refused(netpair)
+        finally:
+            code, out = stop(p, ef)
+        assert code == 0
+        rst = rst_from_b([json.loads(line) for line in out.splitlines()], netpair)
+        assert rst and all(e["src_svc"] == "shop/svc-500" for e in rst), out
+        assert any("/api/v1/services?limit=500&continue=" in r for r in c.requests())
+    finally:
+        c.api.close()

@@ -257,6 +257,17 @@ $(HOST_STAMP): $(DEPS_STAMP) deps/build-host.sh deps/common.sh
 	@deps/build-host.sh $(DEPSRC) $(HOSTROOT)
 	@cp $(DEPS_STAMP) $@
 
+# The cost of naming in the plugin (tests/bench/names_bench.c): the shared code at -O2, no sanitizers.
+BENCH_OBJ := $(patsubst %.c,$(B)/bench/obj/%.o,$(HOST_SRC))
+$(B)/bench/obj/%.o: %.c | $(HOST_STAMP)
+	@mkdir -p $(@D)
+	gcc $(HOST_CFLAGS) -O2 -MMD -MP -c $< -o $@
+$(B)/bench/lib.a: $(BENCH_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/bench/names_bench: tests/bench/names_bench.c $(B)/bench/lib.a
+	gcc $(HOST_CFLAGS) -O2 $< $(B)/bench/lib.a $(HOST_LIBS) -o $@
+
 ifeq ($(CROSS),)
 UNIT_CC     := gcc
 UNIT_AR     := ar
@@ -359,7 +370,8 @@ run: $(B)/retina
 # of dig/ping/nc beside bind9 dig and iputils ping; traceloop's syscall
 # overhead beside strace; kubectl-retina startup and shell-to-attach beside
 # the real kubectl on the fake API server.
-bench: size $(B)/retina | $(B)/.prereqs-test
+bench: size $(B)/retina $(B)/bench/names_bench | $(B)/.prereqs-test
+	@$(EMU) $(B)/bench/names_bench
 	@/usr/bin/python3 tests/bench/trace_bench.py $(B)/retina
 	@/usr/bin/python3 tests/bench/probes_bench.py $(B)/retina
 	@/usr/bin/python3 tests/bench/traceloop_overhead.py $(B)/retina

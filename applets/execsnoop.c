@@ -55,12 +55,36 @@ const char execsnoop_help[] =
 	"  retina execsnoop --pod 3f1c2a4e-8d2b-4f7a-9c1d-2b3e4f5a6b7c -o json\n"
 	"  retina execsnoop --cgroup /kubepods.slice --comm curl --duration 1m\n";
 
+#define CG_PODS 64	/* cgroup -> pod UID, so a process gone already is still named */
+
 struct ctx {
 	bool json;
 	unsigned long long events;
+	struct pod_names *pods;	/* "pod": namespace/name beside cgroup_id */
+	struct {
+		uint64_t cg;
+		char uid[POD_UID_MAX];
+	} cg_pod[CG_PODS];
+	unsigned ncg;
 };
 
-static void print_event(const struct ctx *c, const struct exec_event *e)
+/* namespace/name of the event's pod: its cgroup's, learnt from a process in it while it lived */
+static const char *pod_name(struct ctx *c, const struct exec_event *e)
+{
+	struct cgroup_ref ref;
+
+	for (unsigned i = 0; i < c->ncg && i < CG_PODS; i++)
+		if (c->cg_pod[i].cg == e->cgroup_id)
+			return c->cg_pod[i].uid[0] ? pod_names_uid(c->pods, c->cg_pod[i].uid) : NULL;
+	if (pod_ref_of_pid((int)e->pid, &ref))
+		return NULL;	/* gone, or not in a pod: ask again next time */
+	unsigned i = c->ncg++ % CG_PODS;
+	c->cg_pod[i].cg = e->cgroup_id;
+	snprintf(c->cg_pod[i].uid, sizeof(c->cg_pod[i].uid), "%s", ref.pod_uid);
+	return pod_names_uid(c->pods, ref.pod_uid);
+}
+
+static void print_event(struct ctx *c, const struct exec_event *e)
 {
 	char args[EXECSNOOP_ARGS_SIZE + 8];
 	size_t used = 0, size = e->args_size < EXECSNOOP_ARGS_SIZE ? e->args_size : EXECSNOOP_ARGS_SIZE;
@@ -90,6 +114,9 @@ static void print_event(const struct ctx *c, const struct exec_event *e)
 		}
 		cJSON_AddBoolToObject(o, "args_truncated", e->args_truncated);
 		cJSON_AddNumberToObject(o, "cgroup_id", (double)e->cgroup_id);
+		const char *pod = pod_name(c, e);
+		if (pod)
+			cJSON_AddStringToObject(o, "pod", pod);
 		cJSON_AddNumberToObject(o, "mntns", e->mntns);
 		char *s = cJSON_PrintUnformatted(o);
 		if (s)
@@ -258,6 +285,8 @@ int execsnoop_main(int argc, char **argv)
 
 	parse_args(argc, argv, &o, &c);
 	choose_target(&o);
+	if (c.json && !(c.pods = pod_names_new()))
+		die(EXIT_FAIL, "out of memory");
 
 	/*
 	 * Handlers first: a Ctrl-C between attach and the loop must not be lost.
@@ -286,5 +315,6 @@ int execsnoop_main(int argc, char **argv)
 	execsnoop_bpf__destroy(skel);
 	if (o.cg_fd >= 0)
 		close(o.cg_fd);
+	pod_names_free(c.pods);
 	return EXIT_OK;
 }

@@ -90,6 +90,17 @@ int kube_watch_event(const char *line, char *rv, size_t rvlen, const char *ns, c
 		     int (*done)(const cJSON *pod, void *arg, char *err, size_t errlen), void *arg, char *err,
 		     size_t errlen);
 
+/*
+ * List a collection (path: "/api/v1/pods", "/api/v1/namespaces/NS/services"),
+ * then watch it from the list's resourceVersion until cb returns non-zero:
+ * cb("BEGIN", NULL), cb("ADDED", item) per item, cb("END", NULL), then each
+ * watch event's type and object (BOOKMARKs too). A dropped stream resumes;
+ * 410 Gone lists again (BEGIN ... END anew). -1 with err (and the HTTP
+ * status in *status) when the list fails: the caller decides (403: RBAC).
+ */
+int kube_list_watch(struct kube_client *k, const char *path, int (*cb)(const char *type, const cJSON *obj, void *arg),
+		    void *arg, int *status, char *err, size_t errlen);
+
 /* A WebSocket to the API server with this client's credentials (exec, attach). */
 struct ws;
 int kube_ws_open(struct kube_client *k, const char *path, const char *const *protocols, struct ws **ws,

@@ -3,10 +3,13 @@
  * resourceVersion, then watch from there; resume from the last version seen
  * when the stream drops, list again on 410 Gone.
  */
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kube/client.h"
 #include "lib/sys.h"
@@ -128,4 +131,88 @@ relist:;
 badname:
 	snprintf(err, errlen, "pod '%s/%s' is not a valid namespace/name", ns, name);
 	return -1;
+}
+
+/*
+ * A collection listed, then watched from the list's resourceVersion for as
+ * long as cb wants: the names of pods, services and nodes for kubectl retina
+ * bpftrace. A dropped stream resumes from the last version seen; 410 Gone
+ * (or an ERROR event saying it) lists again, between BEGIN and END.
+ */
+#define LIST_PAGE 500
+
+int kube_list_watch(struct kube_client *k, const char *path, int (*cb)(const char *type, const cJSON *obj, void *arg),
+		    void *arg, int *status, char *err, size_t errlen)
+{
+	char url[2400], rv[32] = "", line_err[512];
+	const char *sep = strchr(path, '?') ? "&" : "?";
+	cJSON *list = NULL, *item;
+
+relist:
+	rv[0] = '\0';
+	/* in pages of LIST_PAGE (limit + continue): 10,000 pods in one answer would be ~100 MB of JSON */
+	char cont[1024] = "";
+	bool first = true;
+	do {
+		snprintf(url, sizeof(url), "%s%slimit=%d%s%s", path, sep, LIST_PAGE, cont[0] ? "&continue=" : "", cont);
+		if (kube_request(k, "GET", url, NULL, NULL, &list, status, err, errlen))
+			return -1;
+		set_rv(rv, sizeof(rv), list);
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(list, "metadata"),
+								  "continue");
+		cont[0] = '\0';
+		/* the token is opaque base64(url): escaped as a query value must be */
+		for (size_t i = 0, j = 0; cJSON_IsString(c) && c->valuestring[i] && j + 4 < sizeof(cont); i++) {
+			unsigned char ch = (unsigned char)c->valuestring[i];
+			j += snprintf(cont + j, sizeof(cont) - j, isalnum(ch) || strchr("-_.~", ch) ? "%c" : "%%%02X", ch);
+		}
+		if (first && cb("BEGIN", NULL, arg))
+			goto stop;
+		first = false;
+		cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(list, "items"))
+			if (cb("ADDED", item, arg))
+				goto stop;
+		cJSON_Delete(list);
+		list = NULL;
+	} while (cont[0]);
+	if (cb("END", NULL, arg))
+		goto stop;
+	for (;;) {
+		struct kube_stream *s;
+		snprintf(url, sizeof(url), "%s%swatch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=300",
+			 path, sep, rv);
+		int st = kube_stream_open(k, url, 330000, &s, err, errlen);
+		if (st == -410)
+			goto relist;
+		if (st) {	/* the server is away for a moment: again, not in a busy loop */
+			sleep(1);
+			continue;
+		}
+		char *ev;
+		while ((ev = kube_stream_line(s, 330000, line_err, sizeof(line_err)))) {
+			cJSON *e = cJSON_Parse(ev);
+			cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+			cJSON *obj = cJSON_GetObjectItemCaseSensitive(e, "object");
+			int rc = 0;
+			free(ev);
+			if (cJSON_IsString(type) && cJSON_IsObject(obj)) {
+				if (!strcmp(type->valuestring, "ERROR")) {
+					cJSON_Delete(e);
+					kube_stream_close(s);
+					goto relist;	/* 410 Expired, or anything: start over from a list */
+				}
+				set_rv(rv, sizeof(rv), obj);
+				rc = cb(type->valuestring, obj, arg);
+			}
+			cJSON_Delete(e);
+			if (rc) {
+				kube_stream_close(s);
+				return 0;
+			}
+		}
+		kube_stream_close(s);
+	}
+stop:
+	cJSON_Delete(list);
+	return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "lib/proc.h"
 #include "lib/retina.h"
+#include "lib/sys.h"
 #include "node/pods.h"
 
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -371,4 +372,106 @@ bool pod_trace_target(const char *arg, char *dir, size_t len, unsigned int mntns
 		    uid);
 	}
 	return false;
+}
+
+/* ---- which pod a network namespace belongs to (retina trace --pods) ---------- */
+
+int pod_netns_scan(struct pod_netns **out, size_t *n)
+{
+	struct pod_scan s = { 0 };
+	struct stat self;
+	char path[64];
+
+	*out = NULL;
+	*n = 0;
+	if (stat("/proc/self/ns/net", &self) || pod_scan_proc(&s))
+		return -1;
+	for (size_t i = 0; i < s.n; i++) {
+		struct stat st;
+		bool seen = false;
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", s.procs[i].pid);
+		/* the host's own namespace is every hostNetwork pod's: it names none of them */
+		if (stat(path, &st) || st.st_ino == self.st_ino)
+			continue;
+		for (size_t j = 0; j < *n && !seen; j++)
+			seen = (*out)[j].inode == st.st_ino;
+		if (seen)
+			continue;
+		struct pod_netns *v = realloc(*out, (*n + 1) * sizeof(**out));
+		if (!v) {
+			pod_scan_free(&s);
+			return -1;
+		}
+		*out = v;
+		struct pod_netns *p = &v[(*n)++];
+		memset(p, 0, sizeof(*p));
+		p->inode = (unsigned int)st.st_ino;
+		snprintf(p->uid, sizeof(p->uid), "%s", s.procs[i].ref.pod_uid);
+		p->named = !pod_identify(&s, p->uid, &p->id);
+	}
+	pod_scan_free(&s);
+	return 0;
+}
+
+/* ---- pod UID -> namespace/name, cached (execsnoop, traceloop) ----------------- */
+
+int pod_ref_of_pid(int pid, struct cgroup_ref *ref)
+{
+	return pod_of(pid, ref);
+}
+
+#define POD_NAMES_MAX 256
+#define POD_NAMES_RESCAN_MS 1000
+
+struct pod_names {
+	struct {
+		char uid[POD_UID_MAX];
+		char name[320];		/* "ns/name", "" when the node does not say */
+	} v[POD_NAMES_MAX];
+	size_t n, next;			/* full: the oldest is replaced */
+	long long scanned_ms;
+};
+
+struct pod_names *pod_names_new(void)
+{
+	struct pod_names *p = calloc(1, sizeof(*p));
+
+	if (p)
+		p->scanned_ms = -POD_NAMES_RESCAN_MS;
+	return p;
+}
+
+void pod_names_free(struct pod_names *p)
+{
+	free(p);
+}
+
+const char *pod_names_uid(struct pod_names *p, const char *uid)
+{
+	struct pod_scan s = { 0 };
+	struct pod_identity id;
+
+	if (!p || !uid[0])
+		return NULL;
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->v[i].uid, uid))
+			return p->v[i].name[0] ? p->v[i].name : NULL;
+	/* a walk of /proc per new pod, at most one a second */
+	if (mono_ms() - p->scanned_ms < POD_NAMES_RESCAN_MS)
+		return NULL;
+	p->scanned_ms = mono_ms();
+	if (pod_scan_proc(&s))
+		return NULL;
+	bool named = !pod_identify(&s, uid, &id);
+	pod_scan_free(&s);
+	size_t i = p->n < POD_NAMES_MAX ? p->n++ : p->next++ % POD_NAMES_MAX;
+	snprintf(p->v[i].uid, sizeof(p->v[i].uid), "%s", uid);
+	p->v[i].name[0] = '\0';
+	if (named && id.name[0])
+		snprintf(p->v[i].name, sizeof(p->v[i].name), "%s%s%s", id.ns, id.ns[0] ? "/" : "", id.name);
+	/* from a pod's own files: printable, no quotes, for JSON and the terminal */
+	for (char *c = p->v[i].name; *c; c++)
+		if ((unsigned char)*c < 0x21 || *c == 0x7f || *c == '"' || *c == '\\')
+			*c = '?';
+	return p->v[i].name[0] ? p->v[i].name : NULL;
 }

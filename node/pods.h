@@ -87,6 +87,32 @@ struct pod_identity {
 };
 int pod_identify(const struct pod_scan *s, const char *uid, struct pod_identity *id);
 
+/*
+ * Every network namespace of this node that pods' processes are in
+ * (/proc/PID/ns/net of each process pod_scan_proc finds), each once, with
+ * its pod's UID and, when pod_identify knows it, namespace/name. The host's
+ * own namespace (hostNetwork pods) is left out. *out is malloc'd.
+ */
+struct pod_netns {
+	unsigned int inode;
+	char uid[POD_UID_MAX];
+	bool named;
+	struct pod_identity id;
+};
+int pod_netns_scan(struct pod_netns **out, size_t *n);
+
+/* The pod (UID, container) of pid from its /proc/PID/cgroup: 0, or -1 when not in a pod. */
+int pod_ref_of_pid(int pid, struct cgroup_ref *ref);
+
+/*
+ * Pod UID -> "namespace/name" (pod_identify), cached per UID; an unknown
+ * UID walks /proc at most once a second. NULL: not known on this node.
+ */
+struct pod_names;
+struct pod_names *pod_names_new(void);
+void pod_names_free(struct pod_names *p);
+const char *pod_names_uid(struct pod_names *p, const char *uid);
+
 /* Where cgroup2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid node). */
 bool cgroup2_mount(char *out, size_t len);
 bool is_cgroup2_dir(const char *path);

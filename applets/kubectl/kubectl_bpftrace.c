@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include "applets/kubectl/kubectl_bpftrace.h"
+#include "applets/kubectl/kubectl_names.h"
+#include "applets/kubectl/kubectl_pods.h"
 #include "applets/kubectl/kubectl_retina.h"
 #include "applets/trace/trace.h"
 #include "applets/trace/trace_count.h"
@@ -221,8 +223,11 @@ static void feed(const struct bt_args *a, struct bt_node *n, const char *buf, si
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] == '\n') {
 			n->line[n->used] = '\0';
-			if (!a->t.f.count || !count_line(a, n))
+			if (!a->t.f.count || !count_line(a, n)) {
+				bt_namer_lock(a->namer);
 				bt_handle_line(&n->s, &a->render, n->line, a->out, stderr);
+				bt_namer_unlock(a->namer);
+			}
 			n->used = 0;
 		} else if (n->used < LINE_MAX_BYTES - 1) {
 			n->line[n->used++] = buf[i];
@@ -331,9 +336,31 @@ static void count_summary(const struct bt_args *a, const struct bt_node *n, doub
 		n->state == BN_FAILED ? "; FAILED: " : "", n->state == BN_FAILED ? n->why : "");
 }
 
-/* The nodes to trace: -l's matches, or the ones given, each checked (exists, runs Linux). */
-static int find_nodes(struct kube_client *k, struct bt_args *a, char *err, size_t len)
+/* pods/NAME, --pod-selector: their nodes, and the tracer filtered to their addresses. */
+static int find_pods(struct kube_client *k, struct bt_args *a, const char *ns, char *err, size_t len)
 {
+	size_t room = (BT_MAX_TRACE_ARGS - 1 - a->argc) / 2;
+
+	if (bt_pods_resolve(k, ns, a->pods, a->npods, a->pod_selector, room < TRACE_MAX_NETS ? room : TRACE_MAX_NETS,
+			    &a->found, err, len))
+		return -1;
+	for (size_t i = 0; i < a->found.naddrs; i++) {
+		a->argv[a->argc++] = "--ip";
+		a->argv[a->argc++] = a->found.addrs[i];
+	}
+	a->argv[a->argc] = NULL;
+	free(a->names);
+	a->names = (const char **)a->found.nodes;
+	a->nnodes = a->found.nnodes;
+	bt_check_nodes(a, a->nnodes, "run the pods");
+	return 0;
+}
+
+/* The nodes to trace: the pods', -l's matches, or the ones given, each checked (exists, runs Linux). */
+static int find_nodes(struct kube_client *k, struct bt_args *a, const char *ns, char *err, size_t len)
+{
+	if ((a->npods || a->pod_selector) && find_pods(k, a, ns, err, len))
+		return -1;
 	if (!a->selector) {
 		for (size_t i = 0; i < a->nnodes; i++)	/* all exist and run Linux, or no pod at all */
 			if (debugpod_check_node(k, a->names[i], "retina trace", err, len))
@@ -503,8 +530,12 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 	struct bt_node *nodes = NULL;
 	double secs = 0;
 
-	if (!k || find_nodes(k, a, err, sizeof(err)))
+	if (!k || find_nodes(k, a, cfg->namespace, err, sizeof(err)))
 		goto fail;
+	if (!a->t.f.count) {	/* names known before the first event: the watches start with the pods */
+		a->namer = bt_namer_start(cfg, a->verbosity, cfg->namespace);
+		a->render.names = bt_namer_map(a->namer);
+	}
 	nodes = calloc(a->nnodes, sizeof(*nodes));
 	if (!nodes) {
 		snprintf(err, sizeof(err), "out of memory");
@@ -575,6 +606,7 @@ int kubectl_bpftrace_main(int argc, char **argv)
 	int code = debugpod_supervise(&sup);
 	kube_config_free(&cfg);
 	count_table_free(&counts);
-	free(a.names);
+	free(a.names);	/* (the child's pods/NAME and -l nodes died with it) */
+	free(a.pods);
 	return code;
 }

@@ -20,9 +20,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
+#include "applets/kubectl/kubectl_pods.h"
 #include "applets/trace/trace_opts.h"
 #include "kube/debugpod.h"
 #include "kube/kubeconfig.h"
+#include "kube/names.h"
 #include "net/pcapng.h"
 
 #define BT_MAX_REASONS 64
@@ -64,7 +68,23 @@ struct bt_render {
 	/* -w: each packet to packet(); lines go on without it */
 	void (*packet)(void *ctx, struct bt_stream *s, const struct bt_packet *p);
 	void *packet_ctx;
+	/* the plugin's address -> name map: events gain src_pod/dst_svc/... (NULL: none) */
+	const struct kube_names *names;
 };
+
+/* kubectl_names_rules.c: an event's names, from the map, at its "ts" */
+struct bt_names {
+	const char *src, *dst;		/* NULL: not named */
+	enum kn_kind src_kind, dst_kind;
+};
+/* How many of the event's two addresses were named (0 without m, "ts" or addresses). */
+int bt_names_of(const struct kube_names *m, const cJSON *o, struct bt_names *out);
+/* "src_pod":"ns/name","dst_svc":"ns/name", (each with its comma; "" when none fit): its length */
+size_t bt_names_json(const struct bt_names *n, char *buf, size_t len);
+/* " (pod ns/name)" after the endpoint text in ep, when named */
+void bt_names_beside(char *ep, size_t len, const char *name, enum kn_kind kind);
+/* A JSON key the plugin writes itself (src_pod, dst_svc, ...): a pod's own goes. */
+bool bt_names_key(const char *key);
 
 enum bt_line { BT_EMPTY, BT_EVENT, BT_STATS, BT_TEXT };
 
@@ -116,6 +136,11 @@ struct bt_args {
 	struct pcap_out pcap;
 	FILE *out;		/* table or JSON lines: stdout, or stderr with -w - */
 	struct count_table *counts;	/* --count: every node's counts merged */
+	struct bt_namer *namer;	/* pods, services, nodes watched: events named (kubectl_names.c) */
+	const char **pods;	/* pods/NAME given (kubectl_pods.c) */
+	size_t npods;
+	const char *pod_selector;	/* --pod-selector */
+	struct bt_pods found;	/* their nodes and addresses */
 };
 
 /*

@@ -170,12 +170,19 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 
 int bt_parse_ts(const char *ts, uint64_t *ns)
 {
-	unsigned y, mo, d, h, mi, sec, frac = 0, digits = 0;
-	int used = 0;
-
-	if (strlen(ts) < 20 || sscanf(ts, "%4u-%2u-%2uT%2u:%2u:%2u%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 ||
-	    used != 19)
-		return -1;
+	unsigned v[6], frac = 0, digits = 0;
+	/* by hand, not sscanf: once per event when the plugin names addresses (a third of its cost) */
+	static const char form[] = "dddd-dd-ddTdd:dd:dd";
+	for (int i = 0, f = 0; i < 19; i++) {
+		if (form[i] == 'd' ? (ts[i] < '0' || ts[i] > '9') : ts[i] != form[i])
+			return -1;
+		if (form[i] == 'd') {
+			if (i == 0 || form[i - 1] != 'd')
+				v[f++] = 0;
+			v[f - 1] = v[f - 1] * 10 + (ts[i] - '0');
+		}
+	}
+	unsigned y = v[0], mo = v[1], d = v[2], h = v[3], mi = v[4], sec = v[5];
 	const char *p = ts + 19;
 	if (*p == '.')
 		for (p++; *p >= '0' && *p <= '9'; p++)
@@ -246,6 +253,36 @@ static void stats(struct bt_stream *s, const cJSON *o, FILE *err)
 	}
 }
 
+/* An event's object printed anew: the packet gone (-w), "node" and the names ours. */
+static void print_tree(const struct bt_stream *s, const struct bt_render *r, cJSON *o, const struct bt_names *nm,
+		       FILE *out)
+{
+	while (r->packet && (cJSON_GetObjectItemCaseSensitive(o, "packet") ||
+			     cJSON_GetObjectItemCaseSensitive(o, "packet_len"))) {	/* each, if twice */
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "packet");
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "packet_len");
+	}
+	for (cJSON *it = o->child, *nx; it; it = nx) {
+		nx = it->next;
+		if (it->string && (!strcmp(it->string, "node") || (r->names && bt_names_key(it->string))))
+			cJSON_Delete(cJSON_DetachItemViaPointer(o, it));
+	}
+	char key[16];
+	if (nm->src) {
+		snprintf(key, sizeof(key), "src_%s", kube_names_key(nm->src_kind));
+		cJSON_AddStringToObject(o, key, nm->src);
+	}
+	if (nm->dst) {
+		snprintf(key, sizeof(key), "dst_%s", kube_names_key(nm->dst_kind));
+		cJSON_AddStringToObject(o, key, nm->dst);
+	}
+	cJSON_AddStringToObject(o, "node", s->node);
+	char *txt = cJSON_PrintUnformatted(o);
+	if (txt)
+		fprintf(out, "%s\n", txt);
+	free(txt);
+}
+
 enum bt_line bt_handle_line(struct bt_stream *s, const struct bt_render *r, const char *line, FILE *out,
 			    FILE *err)
 {
@@ -269,6 +306,8 @@ enum bt_line bt_handle_line(struct bt_stream *s, const struct bt_render *r, cons
 		return BT_STATS;
 	}
 	count(s, type->valuestring, jstr(o, "reason"));
+	struct bt_names nm;
+	bt_names_of(r->names, o, &nm);
 	const cJSON *pkt = cJSON_GetObjectItemCaseSensitive(o, "packet");
 	if (r->packet && cJSON_IsString(pkt))
 		emit_packet(s, r, o, pkt->valuestring);
@@ -287,7 +326,7 @@ enum bt_line bt_handle_line(struct bt_stream *s, const struct bt_render *r, cons
 		const cJSON *it;
 		cJSON_ArrayForEach(it, o) {
 			npkt += it->string && (!strcmp(it->string, "packet") || !strcmp(it->string, "packet_len"));
-			nnode += it->string && !strcmp(it->string, "node");
+			nnode += it->string && (!strcmp(it->string, "node") || (r->names && bt_names_key(it->string)));
 		}
 		bool strip = r->packet && npkt;
 		long cut = strip && npkt == 2 ? bt_packet_suffix(line, n) : -1;
@@ -295,30 +334,23 @@ enum bt_line bt_handle_line(struct bt_stream *s, const struct bt_render *r, cons
 		bool splice = !nnode && n && line[n - 1] == '}' && (!strip || cut > 0);
 		if (cut > 0)
 			n = cut + 1;	/* as if the line's '}' came where the packet starts */
+		char names[768];	/* two names of at most 317 bytes, keys and quotes */
+		bt_names_json(&nm, names, sizeof(names));
 		if (splice) {
-			fprintf(out, "%.*s%s\"node\":\"%s\"}\n", (int)(n - 1), line,
-				cJSON_GetArraySize(o) ? "," : "", s->node);
+			fprintf(out, "%.*s%s%s\"node\":\"%s\"}\n", (int)(n - 1), line,
+				cJSON_GetArraySize(o) ? "," : "", names, s->node);
 		} else {	/* the pod's own "node", or an unexpected text: print the tree */
-			while (r->packet && (cJSON_GetObjectItemCaseSensitive(o, "packet") ||
-					     cJSON_GetObjectItemCaseSensitive(o, "packet_len"))) {	/* each, if twice */
-				cJSON_DeleteItemFromObjectCaseSensitive(o, "packet");
-				cJSON_DeleteItemFromObjectCaseSensitive(o, "packet_len");
-			}
-			while (cJSON_GetObjectItemCaseSensitive(o, "node"))
-				cJSON_DeleteItemFromObjectCaseSensitive(o, "node");
-			cJSON_AddStringToObject(o, "node", s->node);
-			char *txt = cJSON_PrintUnformatted(o);
-			if (txt)
-				fprintf(out, "%s\n", txt);
-			free(txt);
+			print_tree(s, r, o, &nm, out);
 		}
 	} else {
 		const char *ts = jstr(o, "ts");
-		char tbuf[16], src[64], dst[64], row[512];
+		char tbuf[16], src[384], dst[384], row[1024];
 		/* "2026-11-22T01:30:04.123456789Z" -> "01:30:04.123", as the tracer's table */
 		snprintf(tbuf, sizeof(tbuf), "%.12s", strlen(ts) >= 23 ? ts + 11 : ts);
 		endpoint(o, "src_ip", "src_port", src, sizeof(src));
 		endpoint(o, "dst_ip", "dst_port", dst, sizeof(dst));
+		bt_names_beside(src, sizeof(src), nm.src, nm.src_kind);
+		bt_names_beside(dst, sizeof(dst), nm.dst, nm.dst_kind);
 		/* a node before 5.17 gives no drop reason: where the packet died, as the tracer's table */
 		const char *reason = jstr(o, "reason");
 		if (!strcmp(reason, "-"))
@@ -394,6 +426,7 @@ void bt_print_summary(const struct bt_stream *s, const char *prog, double secs, 
 static const char bt_usage[] =
 	"usage: kubectl retina bpftrace [OPTIONS] NODE [NODE...]\n"
 	"       kubectl retina bpftrace [OPTIONS] -l SELECTOR\n"
+	"       kubectl retina bpftrace [OPTIONS] pods/NAME [pods/NAME...] | --pod-selector LABELS\n"
 	"\n"
 	"Trace packet drops, RSTs, socket errors and retransmits on nodes: a pod per\n"
 	"node runs `retina trace -o json` there (capabilities BPF and PERFMON only) and\n"
@@ -401,10 +434,16 @@ static const char bt_usage[] =
 	"Every pod is deleted on Ctrl-C, SIGTERM, --duration and errors; a summary per\n"
 	"node (counts by type and reason, events lost) goes to stderr. A node whose pod\n"
 	"fails is reported and the others keep tracing (exit code 1 in the end).\n"
+	"Each event names the pods, services and nodes of its addresses (src_pod,\n"
+	"dst_svc, ... in JSON; (pod NS/NAME) beside the address in the table), from a\n"
+	"list and watch of pods, services and nodes (docs/rbac.md).\n"
 	"The trace flags are retina trace's (below), checked here before any pod.\n"
 	"\n"
 	"Options:\n"
 	"  -l, --selector SEL                every Linux node matching the label selector\n"
+	"      pods/NAME                     the pod's node, only the pod's addresses (in -n NS; several:\n"
+	"                                    each node once, the union of the addresses)\n"
+	"      --pod-selector LABELS         the same for every running pod matching LABELS in -n NS\n"
 	"      --max-nodes N                 allow up to N trace pods (needed above 20)\n"
 	"      --startup-timeout D           how long to wait for the trace pods to start (30s)\n"
 	"      --retina-shell-image-repo R   image repository (env RETINA_SHELL_IMAGE_REPO;\n"
@@ -416,7 +455,7 @@ static const char bt_usage_own[] =
 	"      --kubeconfig FILE             kubeconfig file (else KUBECONFIG, ~/.kube/config)\n"
 	"      --context NAME                kubeconfig context\n"
 	"      --request-timeout D           give up on an API request after D (30s; 0: never)\n"
-	"  -n, --namespace NS                where the trace pods run\n"
+	"  -n, --namespace NS                where the trace pods run (and pods/NAME are looked up)\n"
 	"  -v, --verbose N                   log API requests (1: method, URL, status, latency)\n"
 	"\n";
 static const char bt_examples[] =
@@ -430,7 +469,9 @@ static const char bt_examples[] =
 	"  kubectl retina bpftrace node-1 --drops --stack --nft --allow-system-changes\n"
 	"  kubectl retina bpftrace node-1 node-2 --drops --ip 10.0.0.4 -w drops.pcapng\n"
 	"  kubectl retina bpftrace -l agentpool=blue --drops -w - | tshark -r -\n"
-	"  kubectl retina bpftrace -l agentpool=blue --drops --count --top 10\n";
+	"  kubectl retina bpftrace -l agentpool=blue --drops --count --top 10\n"
+	"  kubectl retina bpftrace pods/web-0 -n shop --drops\n"
+	"  kubectl retina bpftrace --pod-selector app=web -n shop --rst -o json\n";
 
 
 static const char *node_name(const char *arg)
@@ -446,6 +487,23 @@ static const char *node_name(const char *arg)
 	if (!n[0] || strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(n) || strlen(n) > 253)
 		usage_error("'%s' is not a valid node name (lowercase letters, digits, '-' and '.')", arg);
 	return n;
+}
+
+bool bt_pod_arg(const char *arg, const char **name)
+{
+	static const char *const prefixes[] = { "pods/", "pod/", "po/" };
+
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = strlen(prefixes[i]);
+		if (strncmp(arg, prefixes[i], n))
+			continue;
+		const char *p = arg + n;
+		if (!p[0] || strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-.") != strlen(p) || strlen(p) > 253)
+			usage_error("'%s' is not a valid pod name (lowercase letters, digits, '-' and '.')", arg);
+		*name = p;
+		return true;
+	}
+	return false;
 }
 
 void bt_check_nodes(const struct bt_args *a, size_t n, const char *what)
@@ -473,6 +531,12 @@ static void own_option(struct bt_args *a, int c, const char *arg)
 			usage_error("bad -l '%s': a label selector like agentpool=blue or 'zone in (a,b)'", arg);
 		a->selector = arg;
 		break;
+	case KO_POD_SELECTOR:
+		if (!arg[0] || strlen(arg) > 256 ||
+		    strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=!,() ") != strlen(arg))
+			usage_error("bad --pod-selector '%s': a label selector like app=web", arg);
+		a->pod_selector = arg;
+		break;
 	case KO_MAX_NODES:
 		if (parse_u64(arg, 1, 100000, &a->max_nodes))
 			usage_error("bad --max-nodes '%s': a number of nodes from 1 to 100000", arg);
@@ -496,11 +560,32 @@ static void own_option(struct bt_args *a, int c, const char *arg)
 	}
 }
 
+/* pods/NAME out of the node list (argv shrinks); pods or nodes, not both. */
+static int parse_pods(int argc, char **argv, struct bt_args *a)
+{
+	const char *pod;
+
+	for (int i = optind; i < argc; i++)
+		if (bt_pod_arg(argv[i], &pod)) {
+			if (!a->pods && !(a->pods = calloc(argc - optind + 1, sizeof(*a->pods))))
+				die(EXIT_FAIL, "out of memory");
+			a->pods[a->npods++] = pod;
+			memmove(argv + i, argv + i + 1, (argc - i - 1) * sizeof(*argv));
+			argc--, i--;
+		}
+	if ((a->npods || a->pod_selector) && (optind < argc || a->selector))
+		usage_error("give pods (pods/NAME, --pod-selector) or nodes (NODE, -l), not both");
+	if ((a->npods || a->pod_selector) && a->t.f.nnets)
+		usage_error("pods/NAME and --pod-selector filter on the pods' addresses: leave out --ip and --cidr");
+	return argc;
+}
+
 /* NODE [NODE...] or -l: each node once. */
 static void parse_nodes(int argc, char **argv, struct bt_args *a)
 {
-	if (optind >= argc && !a->selector)
-		usage_error("which nodes? give NODE [NODE...], or -l SELECTOR");
+	argc = parse_pods(argc, argv, a);
+	if (optind >= argc && !a->selector && !a->npods && !a->pod_selector)
+		usage_error("which nodes? give NODE [NODE...], -l SELECTOR, pods/NAME or --pod-selector LABELS");
 	if (optind < argc && a->selector)
 		usage_error("give nodes or -l SELECTOR, not both (got '%s' and -l '%s')", argv[optind], a->selector);
 	a->names = calloc(argc - optind + 1, sizeof(*a->names));

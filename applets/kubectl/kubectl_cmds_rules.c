@@ -38,6 +38,7 @@ static const struct option shell_opts[] = {
 /* bpftrace: the trace flags' rows (applets/trace/trace_opts.h), then these of its own */
 static const struct option bpftrace_own[] = {
 	{ "selector", required_argument, NULL, 'l' },
+	{ "pod-selector", required_argument, NULL, KO_POD_SELECTOR },
 	{ "max-nodes", required_argument, NULL, KO_MAX_NODES },
 	{ "startup-timeout", required_argument, NULL, KO_STARTUP },
 	{ "retina-shell-image-repo", required_argument, NULL, KO_REPO },

@@ -23,6 +23,7 @@
 #include "applets/trace/trace_count.h"
 #include "applets/trace/trace_io.h"
 #include "applets/trace/trace_opts.h"
+#include "applets/trace/trace_pods.h"
 #include "bpf/trace.skel.h"
 #include "lib/base64.h"
 #include "lib/caps.h"
@@ -226,6 +227,7 @@ struct run {
 	struct pcap_out pcap;		/* -w */
 	struct nft_mon *nft;		/* --nft */
 	uint32_t netfilter_drop;	/* the code of NETFILTER_DROP; ~0 unknown */
+	struct trace_pods *pods;	/* --pods */
 	/* the run's kernel side */
 	struct reason_table drop, rst;	/* the kernel's reasons (names points at them) */
 	struct btf_facts facts;
@@ -272,6 +274,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		format_json(&r->names, e, e->ts_ns + r->wall_offset_ns, line, sizeof(line));
 		line[strlen(line) - 1] = '\0';	/* the closing brace: more fields may follow */
 		fputs(line, r->out);
+		const char *pod = r->pods ? trace_pods_name(r->pods, e->netns) : NULL;
+		if (pod)
+			fprintf(r->out, ",\"pod\":\"%s\"", pod);
 		if (rule) {
 			fprintf(r->out, ",\"nft\":{\"family\":\"%s\",\"table\":\"%s\",\"chain\":\"%s\",",
 				nft_family_name(rule->nfproto), rule->table, rule->chain);
@@ -300,6 +305,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	} else {
 		format_row(&r->names, e, e->ts_ns + r->wall_offset_ns, line, sizeof(line));
 		fputs(line, r->out);
+		const char *pod = r->pods ? trace_pods_name(r->pods, e->netns) : NULL;
+		if (pod)
+			fprintf(r->out, "\n    pod: %s", pod);
 		if (rule)
 			fprintf(r->out, "\n    nft: %s", nft_trace_format(rule, rbuf, sizeof(rbuf)));
 		if (st)
@@ -423,6 +431,7 @@ static void run_free(struct run *r)
 		stack_ids_free(r->stack_ids);
 	free(r->stack_ids);
 	ksyms_free(&r->ksyms);
+	trace_pods_free(r->pods);
 }
 
 /* --count, once attached: the loop is trace_count.c's. */
@@ -672,6 +681,8 @@ int trace_main(int argc, char **argv)
 	libbpf_messages(verbose);
 	r = (struct run){ .o = &o, .names = { &r.drop, &r.rst, NULL } };
 	r.out = o.write_path && !strcmp(o.write_path, "-") ? stderr : stdout;
+	if (o.pods && !(r.pods = trace_pods_new()))
+		die(EXIT_FAIL, "out of memory");
 	r.t0 = now_ns(CLOCK_MONOTONIC);
 	btf = read_kernel(&r);
 	if (o.list_reasons) {

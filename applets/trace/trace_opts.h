@@ -67,6 +67,7 @@ struct trace_flag;
 struct trace_opts {
 	struct trace_filter f;
 	bool json, list_reasons, emit_packets;
+	bool pods;			/* --pods: each event's pod named from the node (trace_pods.c) */
 	uint64_t duration_ms;
 	uint64_t stats_ms;		/* --stats-interval: STATS lines in JSON */
 	uint64_t top;

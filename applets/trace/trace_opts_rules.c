@@ -209,6 +209,12 @@ const struct trace_flag trace_flags[] = {
 	  "kubectl retina bpftrace, whose summary needs the lost count)" },
 	{ "--list-reasons", 0, no_argument, TF_TRACE, TF_FWD_NONE, false, 2, set_bool, OFF(list_reasons), NULL,
 	  "print this kernel's drop reasons (code=name) and exit" },
+	{ "--pods", 0, no_argument, TF_TRACE, TF_FWD_NONE, false, 2, set_bool, OFF(pods), NULL,
+	  "name each event's pod from the node alone (its network\n"
+	  "namespace's processes, their cgroup's pod UID, the runtime's\n"
+	  "state): \"pod\" in JSON, \"pod: NS/NAME\" under the row (with\n"
+	  "--host-pid or on the node; kubectl retina bpftrace names\n"
+	  "pods from the API instead)" },
 	{ "--count", 'c', no_argument, TF_BOTH, TF_FWD_CONFIG, false, 3, set_bool, OFF(f.count), NULL,
 	  "count in the kernel instead of sending each event: by type,\n"
 	  "reason, drop location, network namespace, interface,\n"
@@ -299,7 +305,7 @@ static const char *needs_drops(const struct trace_opts *o)
 static const char *count_conflict(const struct trace_opts *o)
 {
 	const char *other = o->f.stack_types ? "--stack" : o->write_path ? "-w" : o->emit_packets ? "--emit-packets"
-			  : o->f.nft ? "--nft" : o->stats_ms ? "--stats-interval" : NULL;
+			  : o->f.nft ? "--nft" : o->stats_ms ? "--stats-interval" : o->pods ? "--pods" : NULL;
 
 	return other;
 }

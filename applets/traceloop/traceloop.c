@@ -124,6 +124,7 @@ struct recorder {
 	bool key_mntns;		/* rings per mount namespace (cgroup v1 pods, --mntns) */
 	char root[1024], scope[1024];
 	struct slot_name *names;
+	struct pod_names *pods;		/* pod UID -> namespace/name (node/pods.c) */
 };
 
 static bool read_slot(const struct recorder *r, uint32_t i, struct tl_slot *s)
@@ -154,25 +155,11 @@ static int pid_in_mntns(uint64_t ino)
 /* Pod and container of pid, from its /proc/PID/cgroup (any hierarchy). */
 static void pod_of_pid(int pid, struct slot_name *n)
 {
-	char path[64], buf[4096], *line, *save = NULL;
-	int fd;
-	ssize_t len;
+	struct cgroup_ref ref;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		close(fd);
-	buf[len > 0 ? len : 0] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *ctl, *cg;
-		int hier;
-		struct cgroup_ref ref;
-		if (!cgroup_line_split(line, &hier, &ctl, &cg) && !cgroup_path_pod(cg, &ref)) {
-			snprintf(n->pod, sizeof(n->pod), "%s", ref.pod_uid);
-			snprintf(n->container, sizeof(n->container), "%s", ref.container_id);
-			return;
-		}
+	if (!pod_ref_of_pid(pid, &ref)) {
+		snprintf(n->pod, sizeof(n->pod), "%s", ref.pod_uid);
+		snprintf(n->container, sizeof(n->container), "%s", ref.container_id);
 	}
 }
 
@@ -226,14 +213,15 @@ static void reply_list(struct recorder *r, FILE *out, bool json)
 
 	name_slots(r);
 	if (!json)
-		fprintf(out, "%-3s %-10s %-36s %-12s %-7s %-8s %s\n", "ID", r->key_mntns ? "MNTNS" : "CGROUP-ID", "POD",
-			"CONTAINER", "STATE", "RECORDS", "PATH");
+		fprintf(out, "%-3s %-10s %-36s %-12s %-7s %-8s %-24s %s\n", "ID", r->key_mntns ? "MNTNS" : "CGROUP-ID", "POD",
+			"CONTAINER", "STATE", "RECORDS", "NAMESPACE/NAME", "PATH");
 	for (uint32_t i = 0; i < r->nslots; i++) {
 		struct tl_slot s;
 		const struct slot_name *n = &r->names[i];
 		struct stat st;
 		if (!read_slot(r, i, &s))
 			continue;
+		const char *pname = n->pod[0] ? pod_names_uid(r->pods, n->pod) : NULL;
 		bool alive = r->key_mntns ? pid_in_mntns(s.key) > 0 :
 					    n->path[0] && !stat(n->path, &st) && (uint64_t)st.st_ino == s.key;
 		if (json) {
@@ -241,6 +229,7 @@ static void reply_list(struct recorder *r, FILE *out, bool json)
 			cJSON_AddNumberToObject(o, "id", i);
 			cJSON_AddNumberToObject(o, r->key_mntns ? "mntns" : "cgroup_id", (double)s.key);
 			cJSON_AddStringToObject(o, "pod_uid", n->pod);
+			cJSON_AddStringToObject(o, "pod", pname ? pname : "");
 			cJSON_AddStringToObject(o, "container_id", n->container);
 			cJSON_AddStringToObject(o, "state", alive ? "running" : "exited");
 			cJSON_AddNumberToObject(o, "records", (double)slot_count(r, &s));
@@ -248,9 +237,9 @@ static void reply_list(struct recorder *r, FILE *out, bool json)
 			cJSON_AddStringToObject(o, "path", n->path);
 			cJSON_AddItemToArray(arr, o);
 		} else {
-			fprintf(out, "%-3u %-10llu %-36s %-12.12s %-7s %-8llu %s\n", i, (unsigned long long)s.key,
+			fprintf(out, "%-3u %-10llu %-36s %-12.12s %-7s %-8llu %-24s %s\n", i, (unsigned long long)s.key,
 				n->pod[0] ? n->pod : "-", n->container[0] ? n->container : "-",
-				alive ? "running" : "exited", (unsigned long long)slot_count(r, &s),
+				alive ? "running" : "exited", (unsigned long long)slot_count(r, &s), pname ? pname : "-",
 				n->path[0] ? n->path : "?");
 		}
 	}
@@ -634,7 +623,8 @@ static int configure(const struct record_opts *o, struct recorder *r)
 	if (r->ring == MAP_FAILED)
 		die(EXIT_FAIL, "cannot map the rings: %s", strerror(errno));
 	r->names = calloc(r->nslots, sizeof(*r->names));
-	if (!r->names)
+	r->pods = pod_names_new();
+	if (!r->names || !r->pods)
 		die(EXIT_FAIL, "out of memory");
 	return cg_fd;
 }

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 from conftest import require, run
 from containers import CGROUP_V1_PIDS, cid, new_uid, v2_root
@@ -217,3 +218,41 @@ def test_32_bit_compat_execve_is_seen(retina, containers, tmp_path):
                    ("ia32-exec", ["/bin/echo", "ia32-marker"], -2),
                    ("echo", ["/bin/echo", "ia32-marker"], 0)]
     assert len({e["pid"] for e in events(out)}) == 1
+
+
+def test_json_names_the_pod_from_the_runtimes_state(retina, containers, tmp_path, monkeypatch):
+    """"pod": namespace/name beside cgroup_id, from containerd's state on disk for the container's ID."""
+    uid, c = new_uid(), cid()
+    pod = f"kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{uid.replace('-', '_')}.slice"
+    c1 = containers.mkdir(v2_root(), f"{pod}/cri-containerd-{c}.scope")
+    d = tmp_path / "state" / c
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "annotations": {
+        "io.kubernetes.cri.sandbox-name": "api-0", "io.kubernetes.cri.sandbox-namespace": "team-a"}}))
+    monkeypatch.setenv("RETINA_RUNTIME_STATE", str(tmp_path / "state"))
+    app = containers.track(subprocess.Popen(in_cgroup_sh(c1, "read x; exec /bin/sleep 3"), stdin=subprocess.PIPE,
+                                            text=True))
+    for _ in range(100):
+        if str(app.pid) in (c1 / "cgroup.procs").read_text():
+            break
+        time.sleep(0.02)
+    s = Snoop(retina, "-o", "json", "--pod", uid)
+    try:
+        app.stdin.write("go\n")
+        app.stdin.flush()
+        out, _ = s.stop() if wait_exec(app.pid) else (None, None)
+    finally:
+        s.kill()
+    assert [(e["comm"], e.get("pod")) for e in events(out)] == [("sleep", "team-a/api-0")], out
+
+
+def wait_exec(pid):
+    """True once pid runs /bin/sleep (its exec happened)."""
+    for _ in range(200):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "sleep":
+                return True
+        except OSError:
+            return False
+        time.sleep(0.02)
+    return False

@@ -190,3 +190,63 @@ def test_kubectl_attach_joins_the_containers_own_process(api, tmp_path):
     assert r.returncode == 4, r.stdout + r.stderr
     assert "ran:x" in r.stdout
     assert kubectl(api, kc, "get", "pod", "runner", check=1).returncode == 1
+
+
+def watching(api, kc, tmp_path, *args):
+    """`kubectl get ARGS -w -o name` (a list, then a watch from its resourceVersion), stdout to a file."""
+    out = tmp_path / ("watch-%s.out" % args[0])
+    f = open(out, "w")
+    p = subprocess.Popen([kubectl_path(), "get", *args, "-w", "-o", "name"], stdout=f, stderr=subprocess.STDOUT,
+                         env=api.kubectl_env(kc))
+    return p, f, out
+
+
+def until(pred, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_services_and_nodes_list_and_watch(api, tmp_path):
+    """What kubectl retina bpftrace lists and watches to name addresses: services (a ClusterIP
+    allocated on create), nodes; kubectl's own list + watch sees each change."""
+    kc = api.kubeconfig()
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "shop"},
+           "spec": {"selector": {"app": "api"}, "ports": [{"port": 443, "targetPort": 8443}]}}
+    (tmp_path / "svc.json").write_text(json.dumps(svc))
+    p, f, out = watching(api, kc, tmp_path, "services", "-A")
+    q, g, nout = watching(api, kc, tmp_path, "nodes")
+    try:
+        assert until(lambda: "node/node-1" in nout.read_text()), nout.read_text()
+        kubectl(api, kc, "create", "--validate=false", "-f", str(tmp_path / "svc.json"))
+        assert until(lambda: "service/api" in out.read_text()), out.read_text()
+        got = json.loads(kubectl(api, kc, "get", "service", "-n", "shop", "api", "-o", "json").stdout)
+        assert got["spec"]["clusterIP"].startswith("10.96.") and got["spec"]["clusterIPs"] == [got["spec"]["clusterIP"]]
+        listed = json.loads(kubectl(api, kc, "get", "services", "-A", "-o", "json").stdout)
+        assert [s["metadata"]["name"] for s in listed["items"]] == ["api"]
+        assert kubectl(api, kc, "get", "services", "-n", "other", "-o", "name").stdout == ""
+        kubectl(api, kc, "delete", "service", "-n", "shop", "api")
+        assert until(lambda: out.read_text().count("service/api") == 2), out.read_text()	# ADDED, DELETED
+        r = kubectl(api, kc, "get", "service", "-n", "shop", "api", check=1)
+        assert 'services "api" not found' in r.stderr
+    finally:
+        for proc, fh in ((p, f), (q, g)):
+            proc.terminate()
+            proc.wait(timeout=10)
+            fh.close()
+
+
+def test_lists_come_in_chunks(api, tmp_path):
+    """kubectl asks lists in chunks (--chunk-size: limit + continue); every item comes, once."""
+    kc = api.kubeconfig()
+    items = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s%d" % i, "namespace": "shop"},
+              "spec": {"ports": [{"port": 80}]}} for i in range(5)]
+    (tmp_path / "list.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    kubectl(api, kc, "create", "--validate=false", "-f", str(tmp_path / "list.json"))
+    out = kubectl(api, kc, "get", "services", "-A", "--chunk-size=2", "-o", "name", "-v", "6").stdout
+    assert out.split() == ["service/s%d" % i for i in range(5)]
+    r = kubectl(api, kc, "get", "services", "-A", "--chunk-size=2", "-o", "name", "-v", "6")
+    assert r.stderr.count("limit=2") == 3, r.stderr	# three pages

@@ -300,3 +300,29 @@ def test_exec_from_a_second_thread_is_one_line(retina, containers, recorder, hel
     js = json.loads(recorder.cmd("show", "0", "-o", "json").stdout)
     ex = [e for e in js if e["syscall"] == "execve" and "from-a-thread" in e.get("args", "")]
     assert len(ex) == 1 and ex[0]["ret"] == 0 and ex[0]["pid"] == leader and ex[0]["tid"] != leader
+
+
+def test_list_names_the_pod_from_the_runtimes_state(retina, containers, recorder, tmp_path, monkeypatch):
+    """list: the pod's namespace/name (containerd's state on disk for the container's ID) beside its UID."""
+    uid, c = new_uid(), cid()
+    pod = f"kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{uid.replace('-', '_')}.slice"
+    ctr = containers.mkdir(v2_root(), f"{pod}/cri-containerd-{c}.scope")
+    d = tmp_path / "state" / c
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({"ociVersion": "1.0.2", "annotations": {
+        "io.kubernetes.cri.sandbox-name": "api-0", "io.kubernetes.cri.sandbox-namespace": "team-a"}}))
+    monkeypatch.setenv("RETINA_RUNTIME_STATE", str(tmp_path / "state"))
+    app = containers.track(subprocess.Popen(["sh", "-c", 'echo $$ > "$0/cgroup.procs"; read x; /bin/true',
+                                             str(ctr)], stdin=subprocess.PIPE, text=True))
+    for _ in range(100):
+        if str(app.pid) in (ctr / "cgroup.procs").read_text():
+            break
+        time.sleep(0.02)
+    recorder.start("--pod", uid)
+    app.stdin.write("go\n")
+    app.stdin.flush()
+    listing = json.loads(recorder.cmd("list", "-o", "json").stdout)
+    assert [(e["pod_uid"], e["pod"]) for e in listing] == [(uid, "team-a/api-0")], listing
+    rows = [l.split() for l in recorder.cmd("list").stdout.splitlines()[1:]]
+    assert rows and rows[0][2] == uid and rows[0][6] == "team-a/api-0", rows
+    app.communicate("", timeout=20)

@@ -41,6 +41,7 @@ static const struct sample {
 	{ "--duration", { 0 }, { "--duration", "30s" } },
 	{ "--stats-interval", { "-o", "json" }, { "--stats-interval", "2s" } },
 	{ "--list-reasons", { 0 }, { "--list-reasons" } },
+	{ "--pods", { 0 }, { "--pods" } },
 	{ "--count", { 0 }, { "-c" } },
 	{ "--interval", { "--count" }, { "--interval", "500ms" } },
 	{ "--top", { "-c" }, { "--top", "5" } },
@@ -105,6 +106,7 @@ static bool same_view(const struct trace_opts *x, const struct trace_opts *y)
 {
 	return x->json == y->json && x->duration_ms == y->duration_ms && x->top == y->top &&
 	       x->stats_ms == y->stats_ms && x->list_reasons == y->list_reasons && x->emit_packets == y->emit_packets &&
+	       x->pods == y->pods &&
 	       !x->write_path == !y->write_path && (!x->write_path || !strcmp(x->write_path, y->write_path));
 }
 
@@ -251,6 +253,7 @@ static void bad_values_and_combinations_name_the_fix(void **state)
 		{ TF_TRACE, { "--stats-interval", "1s" }, "--stats-interval writes JSON lines: use it with -o json" },
 		{ TF_BOTH, { "-c", "--stack" }, "--stack works on each event, --count only counts" },
 		{ TF_BOTH, { "-c", "-w", "x" }, "-w works on each event" },
+		{ TF_TRACE, { "-c", "--pods" }, "--pods works on each event" },
 		{ TF_BOTH, { "-c", "--nft" }, "--nft works on each event" },
 		{ TF_BOTH, { "--top", "3" }, "--top sets how --count prints: use it with --count (-c)" },
 		{ TF_BOTH, { "--interval", "3s" }, "--interval sets how --count prints" },

@@ -33,6 +33,7 @@
 
 #include "applets/kubectl/kubectl_bpftrace.h"
 #include "applets/kubectl/kubectl_retina.h"
+#include "applets/kubectl/kubectl_ship.h"
 #include "applets/trace/trace.h"
 #include "applets/trace/trace_count.h"
 #include "applets/trace/trace_io.h"
@@ -86,9 +87,13 @@ const char kubectl_bpftrace_help[] =
 	"  -d, --duration D                  stop after D (30s, 5m; 0: until Ctrl-C, the default)\n"
 	"      --startup-timeout D           how long to wait for the trace pods to start (30s)\n"
 	"      --retina-shell-image-repo R   image repository (env RETINA_SHELL_IMAGE_REPO;\n"
-	"                                    default " DEBUGPOD_IMAGE_REPO ")\n"
+	"                                    default: the build's: kubectl retina version)\n"
 	"      --retina-shell-image-version V  image tag (env RETINA_SHELL_IMAGE_VERSION;\n"
 	"                                    default this binary's version, " RETINA_VERSION ")\n"
+	"      --ship-binary                 no registry: this binary goes to the nodes in a ConfigMap\n"
+	"                                    and runs in an image each node has (its pause image)\n"
+	"      --retina-binaries DIR         with --ship-binary: where the retina of another\n"
+	"                                    architecture is (make dist's retina-V-linux-ARCH/)\n"
 	"      --kubeconfig FILE             kubeconfig file (else KUBECONFIG, ~/.kube/config)\n"
 	"      --context NAME                kubeconfig context\n"
 	"      --request-timeout D           give up on an API request after D (30s; 0: never)\n"
@@ -146,6 +151,7 @@ struct bt_args {
 	uint64_t interval_ms, top;
 	char interval[32];
 	struct count_table *counts;	/* the table: the renderers are given a const bt_args */
+	struct ship ship;	/* --ship-binary (kubectl_ship.c) */
 };
 
 static void push(struct bt_args *a, const char *s)
@@ -295,6 +301,8 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 			break;
 		case KO_REPO: repo = optarg; break;
 		case KO_VERSION: version = optarg; break;
+		case KO_SHIP: a->ship.on = true; break;
+		case KO_BINARIES: a->ship.bin_dir = optarg; break;
 		case 'v':
 			if (parse_u64(optarg, 0, 9, &v))
 				usage_error("bad -v '%s': a level from 0 to 9", optarg);
@@ -370,7 +378,10 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	if (!a->snaplen)
 		a->snaplen = 256;	/* the tracer's default */
 	a->argv[a->argc] = NULL;
-	if (debugpod_image(a->image, sizeof(a->image), repo, version, RETINA_VERSION, err, sizeof(err)))
+	if (a->ship.bin_dir && !a->ship.on)
+		usage_error("--retina-binaries says where --ship-binary finds binaries: use it with --ship-binary");
+	if (!a->ship.on && debugpod_image(a->image, sizeof(a->image), repo, version, kubectl_image_repo,
+					  RETINA_VERSION, err, sizeof(err)))
 		usage_error("%s", err);
 	a->spec.image = a->image;
 	a->spec.command = a->argv;
@@ -683,6 +694,8 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
+	if (a->ship.on && ship_prepare(&a->ship, k, created_fd, a->spec.ns, a->names, a->nnodes, err, sizeof(err)))
+		goto fail;
 	/* -w: an interface per node, named after it, before any packet */
 	for (size_t i = 0; a->write_path && i < a->nnodes; i++) {
 		int id = pcap_add_iface(&a->pcap, a->snaplen, a->names[i]);
@@ -699,6 +712,12 @@ static int run_trace(struct bt_args *a, const struct kube_config *cfg, int creat
 		debugpod_name(n->pod, sizeof(n->pod), "retina-bpftrace-");
 		a->spec.name = n->pod;
 		a->spec.node = n->name;
+		if (a->ship.on && a->ship.nodes[i].why[0]) {	/* no image to run it in */
+			fail_node(n, a->ship.nodes[i].why);
+			continue;
+		}
+		if (a->ship.on)
+			ship_spec(&a->ship, i, &a->spec);
 		if (debugpod_create(k, created_fd, &a->spec, err, sizeof(err)))
 			fail_node(n, err);
 		else
@@ -847,6 +866,7 @@ int kubectl_bpftrace_main(int argc, char **argv)
 	int code = debugpod_supervise(&sup);
 	kube_config_free(&cfg);
 	count_table_free(&counts);
+	ship_free(&a.ship);
 	free(a.names);
 	return code;
 }

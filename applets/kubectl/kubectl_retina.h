@@ -34,6 +34,7 @@ enum kubectl_opt_id {
 	KO_PORT, KO_STARTUP, KO_MAX_NODES, KO_REQTIMEOUT,
 	KO_STACK, KO_NFT, KO_ALLOW_CHANGES, KO_SNAPLEN,
 	KO_INTERVAL, KO_TOP,
+	KO_SHIP, KO_BINARIES,
 };
 
 struct kube_load_opts;

@@ -380,6 +380,9 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 	a->argv[a->argc] = NULL;
 	if (a->ship.bin_dir && !a->ship.on)
 		usage_error("--retina-binaries says where --ship-binary finds binaries: use it with --ship-binary");
+	if (a->ship.on && (repo || version))
+		usage_error("--ship-binary runs in an image the node already has: --retina-shell-image-%s does not "
+			    "apply (use one or the other)", repo ? "repo" : "version");
 	if (!a->ship.on && debugpod_image(a->image, sizeof(a->image), repo, version, kubectl_image_repo,
 					  RETINA_VERSION, err, sizeof(err)))
 		usage_error("%s", err);

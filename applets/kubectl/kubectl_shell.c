@@ -169,6 +169,9 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 	}
 	if (a->ship.bin_dir && !a->ship.on)
 		usage_error("--retina-binaries says where --ship-binary finds binaries: use it with --ship-binary");
+	if (a->ship.on && (repo || version))
+		usage_error("--ship-binary runs in an image the node already has: --retina-shell-image-%s does not "
+			    "apply (use one or the other)", repo ? "repo" : "version");
 	if (a->ship.on) {
 		ship_check_shell_args(a->pod, command);
 		return;

@@ -250,6 +250,12 @@ def test_a_leftover_configmap_with_other_bytes_is_replaced(cluster, retina, tmp_
 
 # ---- errors a user can act on ----
 
+def test_bpftrace_image_flags_do_not_mix_with_ship_binary(retina, tmp_path):
+    p = run([retina, "kubectl-retina", "bpftrace", "--kubeconfig", str(tmp_path / "none"), "node-1",
+             "--ship-binary", "--retina-shell-image-version", "v1"])
+    assert p.returncode == 2 and "--retina-shell-image-version does not apply" in p.stderr, p.stderr
+
+
 def test_configmap_create_forbidden_names_verb_and_resource(tmp_path, pki, retina):
     c = Cluster(tmp_path, pki, retina, "--forbid", "create:configmaps")
     try:
@@ -349,6 +355,7 @@ def test_shell_ship_binary_runs_an_applet(cluster):
     (["node-1", "--", "sh", "-c", "true"], "'sh' is none"),
     (["pods/web", "--", "capcheck"], "an ephemeral container cannot mount a ConfigMap"),
     (["node-1", "--retina-binaries", "/tmp", "--", "capcheck"], "use it with --ship-binary"),
+    (["node-1", "--retina-shell-image-repo", "r.io/x", "--", "capcheck"], "does not apply"),
 ])
 def test_shell_ship_binary_usage(retina, tmp_path, args, msg):
     ship = [] if "--retina-binaries" in args else ["--ship-binary"]

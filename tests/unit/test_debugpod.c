@@ -143,7 +143,7 @@ static void test_names_are_random(void **state)
 static void test_image_flags_env_and_defaults(void **state)
 {
 	(void)state;
-	char img[128], err[128];
+	char img[128], err[512];
 
 	unsetenv("RETINA_SHELL_IMAGE_REPO");
 	unsetenv("RETINA_SHELL_IMAGE_VERSION");

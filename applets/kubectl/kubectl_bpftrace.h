@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "applets/kubectl/kubectl_ship.h"
 #include "applets/trace/trace_opts.h"
 #include "kube/debugpod.h"
 #include "kube/kubeconfig.h"
@@ -116,6 +117,7 @@ struct bt_args {
 	struct pcap_out pcap;
 	FILE *out;		/* table or JSON lines: stdout, or stderr with -w - */
 	struct count_table *counts;	/* --count: every node's counts merged */
+	struct ship ship;	/* --ship-binary (kubectl_ship.c) */
 };
 
 /*

@@ -32,6 +32,7 @@ enum kubectl_opt_id {
 	KO_KUBECONFIG = 256, KO_CONTEXT, KO_TIMEOUT, KO_REPO, KO_VERSION, KO_TARGET, KO_HOSTPID,
 	KO_APPARMOR, KO_SECCOMP, KO_STARTUP, KO_MAX_NODES, KO_REQTIMEOUT,
 	/* (the trace flags of bpftrace are applets/trace/trace_opts.h's rows) */
+	KO_SHIP, KO_BINARIES,
 };
 
 struct kube_load_opts;

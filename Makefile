@@ -58,6 +58,14 @@ BPFTOOL ?= bpftool
 PYTEST  := /usr/bin/python3 -m pytest
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+# The debug-shell image repository `kubectl retina shell|bpftrace` use by
+# default (make IMAGE_REPO=registry.example/retina-shell; make dist passes it
+# on; shown by `kubectl retina --version`). Empty: no default, and they ask
+# for --retina-shell-image-repo or --ship-binary (docs/shell.md).
+IMAGE_REPO ?=
+ifneq ($(shell printf '%s' '$(IMAGE_REPO)' | tr -d 'a-zA-Z0-9._:/-'),)
+$(error IMAGE_REPO=$(IMAGE_REPO): a repository like registry.example:5000/retina-shell)
+endif
 
 # snprintf truncation is how this code bounds strings, not a bug to warn of.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
@@ -134,6 +142,11 @@ $(B)/version.h: FORCE | $(DEPS_STAMP)
 	@printf '#define RETINA_VERSION "%s"\n#define RETINA_DEPS "%s"\n' "$(VERSION)" \
 		"$$(awk '{printf "%s%s %s", (NR>1?", ":""), $$1, $$2}' $(DEPS_STAMP))" > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+# (its own header: a build with another IMAGE_REPO recompiles one file)
+$(B)/image_repo.h: FORCE
+	@mkdir -p $(@D)
+	@printf '#define RETINA_IMAGE_REPO "%s"\n' "$(IMAGE_REPO)" > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 FORCE:
 
 # BPF: clang -> bpftool gen object (strips DWARF, keeps BTF) -> skeleton.
@@ -154,7 +167,9 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 $(B)/%.o: %.c | $(DEPS_STAMP) $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
-$(B)/applets/main.o $(B)/applets/kubectl/kubectl_shell.o $(B)/applets/kubectl/kubectl_bpftrace.o: $(B)/version.h
+$(B)/applets/main.o $(B)/applets/kubectl/kubectl_shell.o $(B)/applets/kubectl/kubectl_bpftrace.o \
+	$(B)/applets/kubectl/kubectl_ship.o: $(B)/version.h
+$(B)/applets/kubectl/kubectl_ship.o: $(B)/image_repo.h
 
 $(B)/retina: $(OBJ) | $(DEPS_STAMP)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(OBJ) $(LIBS) -o $@
@@ -223,7 +238,8 @@ DIST_HOMEPAGE ?= https://example.com/retina
 DIST_URL_BASE ?= https://example.com/retina/releases/download/v$(DIST_VERSION)
 DIST_ARCHES   ?= amd64 arm64
 dist:
-	@for a in $(DIST_ARCHES); do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
+	@for a in $(DIST_ARCHES); do $(MAKE) --no-print-directory ARCH=$$a IMAGE_REPO=$(IMAGE_REPO) all || exit 1; done
+	@echo "dist: default image repository: $(or $(IMAGE_REPO),none (make dist IMAGE_REPO=... sets it; kubectl retina --version shows it))"
 	@rm -rf dist
 	@/usr/bin/python3 release/dist.py --version $(DIST_VERSION) --url-base $(DIST_URL_BASE) \
 		--homepage $(DIST_HOMEPAGE) --out dist \

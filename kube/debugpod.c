@@ -27,7 +27,7 @@ static cJSON *container(const struct debugpod_spec *s)
 
 	cJSON_AddStringToObject(c, "name", s->name && !s->node ? s->name : DEBUGPOD_CONTAINER);
 	cJSON_AddStringToObject(c, "image", s->image);
-	cJSON_AddStringToObject(c, "imagePullPolicy", "IfNotPresent");
+	cJSON_AddStringToObject(c, "imagePullPolicy", s->configmap ? "Never" : "IfNotPresent");
 	if (s->command)
 		cJSON_AddItemToObject(c, "command", str_array(s->command));
 	if (s->open_stdin) {	/* false is the default, and omitted as the API server does */
@@ -53,13 +53,23 @@ static cJSON *container(const struct debugpod_spec *s)
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(sc, "seccompProfile"), "type", "Unconfined");
 	if (s->apparmor_unconfined)
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(sc, "appArmorProfile"), "type", "Unconfined");
+	if (s->configmap) {
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddNumberToObject(sc, "runAsUser", 0);
+		cJSON_AddNumberToObject(sc, "runAsGroup", 0);
+		cJSON_AddStringToObject(m, "name", "retina-bin");
+		cJSON_AddStringToObject(m, "mountPath", DEBUGPOD_SHIP_MOUNT);
+		cJSON_AddBoolToObject(m, "readOnly", true);
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(c, "volumeMounts"), m);
+	}
 	if (s->mount_host) {
 		cJSON *m = cJSON_CreateObject();
 		cJSON_AddStringToObject(m, "name", "host-root");
 		cJSON_AddStringToObject(m, "mountPath", "/host");
 		if (!s->host_write)	/* writable is the default (omitempty) */
 			cJSON_AddBoolToObject(m, "readOnly", true);
-		cJSON_AddItemToArray(cJSON_AddArrayToObject(c, "volumeMounts"), m);
+		cJSON *mounts = cJSON_GetObjectItemCaseSensitive(c, "volumeMounts");
+		cJSON_AddItemToArray(mounts ? mounts : cJSON_AddArrayToObject(c, "volumeMounts"), m);
 	}
 	return c;
 }
@@ -89,11 +99,20 @@ cJSON *debugpod_node_pod(const struct debugpod_spec *s)
 	cJSON_AddStringToObject(tol, "operator", "Exists");
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(spec, "tolerations"), tol);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(spec, "containers"), container(s));
+	cJSON *vols = s->mount_host || s->configmap ? cJSON_AddArrayToObject(spec, "volumes") : NULL;
+	if (s->configmap) {
+		cJSON *v = cJSON_CreateObject(), *cm;
+		cJSON_AddStringToObject(v, "name", "retina-bin");
+		cm = cJSON_AddObjectToObject(v, "configMap");
+		cJSON_AddStringToObject(cm, "name", s->configmap);
+		cJSON_AddNumberToObject(cm, "defaultMode", 0555);
+		cJSON_AddItemToArray(vols, v);
+	}
 	if (s->mount_host) {
 		cJSON *v = cJSON_CreateObject();
 		cJSON_AddStringToObject(v, "name", "host-root");
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(v, "hostPath"), "path", "/");
-		cJSON_AddItemToArray(cJSON_AddArrayToObject(spec, "volumes"), v);
+		cJSON_AddItemToArray(vols, v);
 	}
 	return pod;
 }
@@ -180,8 +199,15 @@ static int pod_state(const cJSON *pod, const char *cname, bool ephemeral, const 
 	if (waiting) {
 		const char *reason = str(waiting, "reason") ? str(waiting, "reason") : "";
 		const char *msg = str(waiting, "message") ? str(waiting, "message") : "";
+		if (!strcmp(reason, "ErrImageNeverPull")) {	/* --ship-binary: an image the node listed */
+			snprintf(err, errlen, "the node's container runtime refused image %s with imagePullPolicy: "
+				 "Never (%s%s%s); the node listed it in status.images, so its runtime may have "
+				 "removed it since or keeps it where the kubelet does not look: run again to pick "
+				 "another image, or run without --ship-binary", image, reason, msg[0] ? ": " : "", msg);
+			return -1;
+		}
 		if (!strcmp(reason, "ImagePullBackOff") || !strcmp(reason, "ErrImagePull") ||
-		    !strcmp(reason, "InvalidImageName") || !strcmp(reason, "ErrImageNeverPull")) {
+		    !strcmp(reason, "InvalidImageName")) {
 			snprintf(err, errlen, "the node cannot pull image %s (%s%s%s); if the node cannot reach "
 				 "that registry, push the image to a mirror it can reach and set "
 				 "--retina-shell-image-repo (or RETINA_SHELL_IMAGE_REPO)", image, reason,

@@ -15,11 +15,11 @@
 struct kube_client;
 struct kube_config;
 
-#define DEBUGPOD_IMAGE_REPO "ghcr.io/retina-debug/retina-shell"
 #define DEBUGPOD_MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
 #define DEBUGPOD_MANAGED_BY "kubectl-retina"
 #define DEBUGPOD_NODE_LABEL "retina.io/node"
 #define DEBUGPOD_CONTAINER "retina-shell"
+#define DEBUGPOD_SHIP_MOUNT "/retina-bin"	/* --ship-binary: where the ConfigMap is mounted */
 
 struct debugpod_spec {
 	const char *name;		/* the pod (node) or ephemeral container (pod) name */
@@ -32,6 +32,9 @@ struct debugpod_spec {
 	bool mount_host, host_write, host_pid;
 	bool apparmor_unconfined, seccomp_unconfined;
 	const char *target_container;	/* ephemeral containers */
+	/* --ship-binary: this ConfigMap at DEBUGPOD_SHIP_MOUNT (mode 0555), the image never
+	 * pulled, run as root (a pause image's USER is 65535: no capabilities there) */
+	const char *configmap;
 };
 
 /* The Pod to create for a node shell. NULL only when out of memory. */
@@ -90,11 +93,11 @@ void debugpod_print_events(struct kube_client *k, const char *ns, const char *po
 /*
  * The image: "REPO:VERSION" (or REPO@sha256:... when VERSION is a digest).
  * repo/version: the flags (NULL or "": env RETINA_SHELL_IMAGE_REPO /
- * RETINA_SHELL_IMAGE_VERSION, then DEBUGPOD_IMAGE_REPO / default_version).
- * -1 with err naming the bad part.
+ * RETINA_SHELL_IMAGE_VERSION, then default_repo (the build's IMAGE_REPO; ""
+ * for none) / default_version). -1 with err naming the bad or missing part.
  */
-int debugpod_image(char *buf, size_t len, const char *repo, const char *version, const char *default_version,
-		   char *err, size_t errlen);
+int debugpod_image(char *buf, size_t len, const char *repo, const char *version, const char *default_repo,
+		   const char *default_version, char *err, size_t errlen);
 
 /*
  * The supervisor (kube/debugpod_run.c): child(arg, created_fd) runs in a
@@ -114,6 +117,8 @@ struct debugpod_super {
 	void *arg;
 };
 int debugpod_supervise(const struct debugpod_super *s);
+/* Tell the supervisor ('c'/'C': a pod, 'm'/'M': a ConfigMap, before and after its create). */
+int debugpod_tell(int fd, char what, const char *ns, const char *name);
 /* Tell the supervisor, create the pod (debugpod_node_pod(spec)), tell it the answer came. */
 int debugpod_create(struct kube_client *k, int created_fd, const struct debugpod_spec *spec, char *err,
 		    size_t errlen);

@@ -6,6 +6,8 @@
  * The child announces each pod on a pipe before creating it ("c NS NAME\n")
  * and after the server answered ("C NS NAME\n"); the parent reads the pipe
  * while waiting, so any number of pods fits, and afterwards deletes each.
+ * ConfigMaps (--ship-binary, kube/configmap.c) are told as "m"/"M" and
+ * deleted after the pods that mount them.
  */
 #define _GNU_SOURCE	/* pipe2 */
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "kube/client.h"
+#include "kube/configmap.h"
 #include "kube/debugpod.h"
 #include "lib/retina.h"
 #include "lib/sys.h"
@@ -27,13 +30,19 @@ static bool image_part_ok(const char *s)
 	return s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:/@") == strlen(s);
 }
 
-int debugpod_image(char *buf, size_t len, const char *repo, const char *version, const char *default_version,
-		   char *err, size_t errlen)
+int debugpod_image(char *buf, size_t len, const char *repo, const char *version, const char *default_repo,
+		   const char *default_version, char *err, size_t errlen)
 {
 	if (!repo || !repo[0])
 		repo = getenv("RETINA_SHELL_IMAGE_REPO");
 	if (!repo || !repo[0])
-		repo = DEBUGPOD_IMAGE_REPO;
+		repo = default_repo;
+	if (!repo || !repo[0]) {
+		snprintf(err, errlen, "which image? this build has no default image repository (make IMAGE_REPO=...): "
+			 "pass --retina-shell-image-repo REPO (or set RETINA_SHELL_IMAGE_REPO), or use --ship-binary "
+			 "to run this binary in an image the node already has");
+		return -1;
+	}
 	if (!version || !version[0])
 		version = getenv("RETINA_SHELL_IMAGE_VERSION");
 	if (!version || !version[0])
@@ -53,7 +62,7 @@ int debugpod_image(char *buf, size_t len, const char *repo, const char *version,
 	return 0;
 }
 
-static int tell(int fd, char what, const char *ns, const char *name)
+int debugpod_tell(int fd, char what, const char *ns, const char *name)
 {
 	char msg[400];
 	int n = snprintf(msg, sizeof(msg), "%c %s %s\n", what, ns, name);
@@ -72,14 +81,14 @@ int debugpod_create(struct kube_client *k, int created_fd, const struct debugpod
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (tell(created_fd, 'c', spec->ns, spec->name)) {	/* from here on the parent deletes the pod */
+	if (debugpod_tell(created_fd, 'c', spec->ns, spec->name)) {	/* from here on the parent deletes the pod */
 		cJSON_Delete(p);
 		snprintf(err, errlen, "internal: cannot tell the parent: %s", strerror(errno));
 		return -1;
 	}
 	int rc = kube_create_pod(k, spec->ns, p, &out, err, errlen);
 	/* the answer came (were this lost, the parent would only delete twice) */
-	tell(created_fd, 'C', spec->ns, spec->name);
+	debugpod_tell(created_fd, 'C', spec->ns, spec->name);
 	cJSON_Delete(p);
 	cJSON_Delete(out);
 	return rc;
@@ -87,7 +96,7 @@ int debugpod_create(struct kube_client *k, int created_fd, const struct debugpod
 
 struct announced {
 	char ns[254], name[254];
-	bool answered;
+	bool answered, configmap;
 };
 
 /* Parse the child's "c NS NAME" / "C NS NAME" lines in buf[0..*used); keep a partial line. */
@@ -99,9 +108,10 @@ static void parse_told(char *buf, size_t *used, struct announced **v, size_t *n)
 		char what, ns[254], name[254];
 		*nl = '\0';
 		if (sscanf(start, "%c %253s %253s", &what, ns, name) == 3) {
+			bool cm = what == 'm' || what == 'M';
 			size_t i;
 			for (i = 0; i < *n; i++)
-				if (!strcmp((*v)[i].ns, ns) && !strcmp((*v)[i].name, name))
+				if (!strcmp((*v)[i].ns, ns) && !strcmp((*v)[i].name, name) && (*v)[i].configmap == cm)
 					break;
 			if (i == *n) {
 				struct announced *nv = realloc(*v, (*n + 1) * sizeof(**v));
@@ -110,10 +120,11 @@ static void parse_told(char *buf, size_t *used, struct announced **v, size_t *n)
 					memset(&nv[i], 0, sizeof(nv[i]));
 					snprintf(nv[i].ns, sizeof(nv[i].ns), "%s", ns);
 					snprintf(nv[i].name, sizeof(nv[i].name), "%s", name);
+					nv[i].configmap = cm;
 					(*n)++;
 				}
 			}
-			if (what == 'C' && i < *n)
+			if ((what == 'C' || what == 'M') && i < *n)
 				(*v)[i].answered = true;
 		}
 		start = nl + 1;
@@ -179,20 +190,27 @@ int debugpod_supervise(const struct debugpod_super *s)
 		/* a fresh client: the child's connections died with it */
 		struct kube_client *k = kube_client_new(s->cfg, s->verbosity, err, sizeof(err));
 		bool slept = false;
-		for (size_t i = 0; i < n; i++) {
-			int rc = k ? kube_delete_pod(k, v[i].ns, v[i].name, err, sizeof(err)) : -1;
-			if (!rc && !v[i].answered) {
-				if (!slept)	/* the create was in flight: it may land after this delete */
-					sleep(1);
-				slept = true;
-				rc = kube_delete_pod(k, v[i].ns, v[i].name, err, sizeof(err));
+		/* pods first, then the ConfigMaps they mount */
+		for (int cm = 0; cm <= 1; cm++)
+			for (size_t i = 0; i < n; i++) {
+				if (v[i].configmap != cm)
+					continue;
+				int (*del)(struct kube_client *, const char *, const char *, char *, size_t) =
+					cm ? kube_delete_configmap : kube_delete_pod;
+				const char *what = cm ? "configmap" : "pod";
+				int rc = k ? del(k, v[i].ns, v[i].name, err, sizeof(err)) : -1;
+				if (!rc && !v[i].answered) {
+					if (!slept)	/* the create was in flight: it may land after this delete */
+						sleep(1);
+					slept = true;
+					rc = del(k, v[i].ns, v[i].name, err, sizeof(err));
+				}
+				if (rc)
+					warnx("could not delete %s %s/%s: %s; delete it with: kubectl delete %s -n %s %s",
+					      what, v[i].ns, v[i].name, err, what, v[i].ns, v[i].name);
+				else
+					fprintf(stderr, "%s: %s %s/%s deleted\n", applet_name, what, v[i].ns, v[i].name);
 			}
-			if (rc)
-				warnx("could not delete pod %s/%s: %s; delete it with: kubectl delete pod -n %s %s",
-				      v[i].ns, v[i].name, err, v[i].ns, v[i].name);
-			else
-				fprintf(stderr, "%s: pod %s/%s deleted\n", applet_name, v[i].ns, v[i].name);
-		}
 		kube_client_free(k);
 	}
 	free(v);

@@ -9,7 +9,7 @@
 
 #define RBAC_HINT "retina needs these RBAC permissions (see docs/rbac.md): get/list nodes; " \
 	"create/get/list/watch/delete pods; get pods/log; patch pods/ephemeralcontainers; " \
-	"create pods/exec and pods/attach; list events"
+	"create pods/exec and pods/attach; list events; --ship-binary: create/get/delete configmaps"
 
 static const char *reason_of(int code)
 {

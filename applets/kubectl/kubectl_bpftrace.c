@@ -35,6 +35,7 @@
 #include "applets/kubectl/kubectl_names.h"
 #include "applets/kubectl/kubectl_pods.h"
 #include "applets/kubectl/kubectl_retina.h"
+#include "applets/kubectl/kubectl_ship.h"
 #include "applets/trace/trace.h"
 #include "applets/trace/trace_count.h"
 #include "applets/trace/trace_io.h"
@@ -69,7 +70,9 @@ static void parse_args(int argc, char **argv, struct bt_args *a)
 
 	a->default_version = RETINA_VERSION;
 	bt_parse_args(argc, argv, a);
-	if (debugpod_image(a->image, sizeof(a->image), a->repo, a->version, RETINA_VERSION, err, sizeof(err)))
+	ship_check_flags(&a->ship, a->repo, a->version);
+	if (!a->ship.on && debugpod_image(a->image, sizeof(a->image), a->repo, a->version, kubectl_image_repo,
+					  RETINA_VERSION, err, sizeof(err)))
 		usage_error("%s", err);
 	a->spec.image = a->image;
 }
@@ -388,6 +391,8 @@ static int find_nodes(struct kube_client *k, struct bt_args *a, const char *ns, 
 static int create_pods(struct kube_client *k, struct bt_args *a, struct bt_node *nodes, int created_fd, char *err,
 		       size_t len)
 {
+	if (a->ship.on && ship_prepare(&a->ship, k, created_fd, a->spec.ns, a->names, a->nnodes, err, len))
+		return -1;
 	for (size_t i = 0; a->t.write_path && i < a->nnodes; i++) {
 		int id = pcap_add_iface(&a->pcap, a->t.f.snaplen, a->names[i]);
 		if (id < 0) {
@@ -403,6 +408,12 @@ static int create_pods(struct kube_client *k, struct bt_args *a, struct bt_node 
 		debugpod_name(n->pod, sizeof(n->pod), "retina-bpftrace-");
 		a->spec.name = n->pod;
 		a->spec.node = n->name;
+		if (a->ship.on && a->ship.nodes[i].why[0]) {	/* no image to run it in */
+			fail_node(n, a->ship.nodes[i].why);
+			continue;
+		}
+		if (a->ship.on)
+			ship_spec(&a->ship, i, &a->spec);
 		if (debugpod_create(k, created_fd, &a->spec, err, len))
 			fail_node(n, err);
 		else
@@ -606,6 +617,7 @@ int kubectl_bpftrace_main(int argc, char **argv)
 	int code = debugpod_supervise(&sup);
 	kube_config_free(&cfg);
 	count_table_free(&counts);
+	ship_free(&a.ship);
 	free(a.names);	/* (the child's pods/NAME and -l nodes died with it) */
 	free(a.pods);
 	return code;

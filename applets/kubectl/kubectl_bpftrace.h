@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "applets/kubectl/kubectl_pods.h"
+#include "applets/kubectl/kubectl_ship.h"
 #include "applets/trace/trace_opts.h"
 #include "kube/debugpod.h"
 #include "kube/kubeconfig.h"
@@ -141,6 +142,7 @@ struct bt_args {
 	size_t npods;
 	const char *pod_selector;	/* --pod-selector */
 	struct bt_pods found;	/* their nodes and addresses */
+	struct ship ship;	/* --ship-binary (kubectl_ship.c) */
 };
 
 /*

@@ -447,11 +447,15 @@ static const char bt_usage[] =
 	"      --max-nodes N                 allow up to N trace pods (needed above 20)\n"
 	"      --startup-timeout D           how long to wait for the trace pods to start (30s)\n"
 	"      --retina-shell-image-repo R   image repository (env RETINA_SHELL_IMAGE_REPO;\n"
-	"                                    default " DEBUGPOD_IMAGE_REPO ")\n"
+	"                                    default: the build's: kubectl retina version)\n"
 	"      --retina-shell-image-version V  image tag (env RETINA_SHELL_IMAGE_VERSION;\n"
 	"                                    default this binary's version, ";
 static const char bt_usage_own[] =
 	")\n"
+	"      --ship-binary                 no registry: this binary goes to the nodes in a ConfigMap\n"
+	"                                    and runs in an image each node has (its pause image)\n"
+	"      --retina-binaries DIR         with --ship-binary: where the retina of another\n"
+	"                                    architecture is (make dist's retina-V-linux-ARCH/)\n"
 	"      --kubeconfig FILE             kubeconfig file (else KUBECONFIG, ~/.kube/config)\n"
 	"      --context NAME                kubeconfig context\n"
 	"      --request-timeout D           give up on an API request after D (30s; 0: never)\n"
@@ -547,6 +551,8 @@ static void own_option(struct bt_args *a, int c, const char *arg)
 		break;
 	case KO_REPO: a->repo = arg; break;
 	case KO_VERSION: a->version = arg; break;
+	case KO_SHIP: a->ship.on = true; break;
+	case KO_BINARIES: a->ship.bin_dir = arg; break;
 	case 'v':
 		if (parse_u64(arg, 0, 9, &v))
 			usage_error("bad -v '%s': a level from 0 to 9", arg);

@@ -32,6 +32,8 @@ static const struct option shell_opts[] = {
 	{ "retina-shell-image-repo", required_argument, NULL, KO_REPO },
 	{ "retina-shell-image-version", required_argument, NULL, KO_VERSION },
 	{ "target-container", required_argument, NULL, KO_TARGET },
+	{ "ship-binary", no_argument, NULL, KO_SHIP },
+	{ "retina-binaries", required_argument, NULL, KO_BINARIES },
 	CLUSTER_OPTIONS,
 };
 
@@ -43,6 +45,8 @@ static const struct option bpftrace_own[] = {
 	{ "startup-timeout", required_argument, NULL, KO_STARTUP },
 	{ "retina-shell-image-repo", required_argument, NULL, KO_REPO },
 	{ "retina-shell-image-version", required_argument, NULL, KO_VERSION },
+	{ "ship-binary", no_argument, NULL, KO_SHIP },
+	{ "retina-binaries", required_argument, NULL, KO_BINARIES },
 	CLUSTER_OPTIONS,
 };
 static struct option bpftrace_opts[64];

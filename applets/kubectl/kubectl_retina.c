@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "applets/kubectl/kubectl_retina.h"
+#include "applets/kubectl/kubectl_ship.h"
 #include "lib/retina.h"
 
 const char kubectl_retina_help[] =
@@ -20,6 +21,7 @@ const char kubectl_retina_help[] =
 	"  cleanup    delete debug pods left behind (-A: in every namespace)\n"
 	"  completion print a bash or zsh completion script (kubectl 1.26+ completes\n"
 	"             plugins itself through the kubectl_complete-retina link)\n"
+	"  version    this plugin's version and default image (also --version)\n"
 	"\n"
 	"Examples:\n"
 	"  kubectl retina shell node-1\n"
@@ -40,6 +42,10 @@ int kubectl_retina_main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
 		show_help(kubectl_retina_help);
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		kubectl_print_version();
+		return EXIT_OK;
+	}
 	if (!strcmp(cmd, "shell")) {
 		applet_name = "kubectl-retina shell";
 		return kubectl_shell_main(argc - 1, argv + 1);

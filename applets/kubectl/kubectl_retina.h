@@ -33,6 +33,7 @@ enum kubectl_opt_id {
 	KO_APPARMOR, KO_SECCOMP, KO_STARTUP, KO_MAX_NODES, KO_REQTIMEOUT,
 	KO_POD_SELECTOR,
 	/* (the trace flags of bpftrace are applets/trace/trace_opts.h's rows) */
+	KO_SHIP, KO_BINARIES,
 };
 
 struct kube_load_opts;

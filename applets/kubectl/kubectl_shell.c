@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "applets/kubectl/kubectl_retina.h"
+#include "applets/kubectl/kubectl_ship.h"
 #include "kube/client.h"
 #include "kube/debugpod.h"
 #include "kube/kubeconfig.h"
@@ -40,9 +41,14 @@ const char kubectl_shell_help[] =
 	"      --target-container NAME       pod: share NAME's process namespace\n"
 	"      --timeout D                   how long to wait for the shell to start (30s)\n"
 	"      --retina-shell-image-repo R   image repository (env RETINA_SHELL_IMAGE_REPO;\n"
-	"                                    default " DEBUGPOD_IMAGE_REPO ")\n"
+	"                                    default: the build's: kubectl retina version)\n"
 	"      --retina-shell-image-version V  image tag (env RETINA_SHELL_IMAGE_VERSION;\n"
 	"                                    default this binary's version, " RETINA_VERSION ")\n"
+	"      --ship-binary                 node, -- APPLET ARGS: no registry: this binary goes to the\n"
+	"                                    node in a ConfigMap and runs retina APPLET in an image the\n"
+	"                                    node has (its pause image); the output comes from its log\n"
+	"      --retina-binaries DIR         with --ship-binary: where the retina of another\n"
+	"                                    architecture is (make dist's retina-V-linux-ARCH/)\n"
 	"      --kubeconfig FILE             kubeconfig file (else KUBECONFIG, ~/.kube/config)\n"
 	"      --context NAME                kubeconfig context\n"
 	"      --request-timeout D           give up on an API request after D (30s; 0: never)\n"
@@ -65,6 +71,7 @@ struct shell_args {
 	int verbosity;
 	char image[512];
 	char name[64];
+	struct ship ship;	/* --ship-binary (kubectl_ship.c) */
 };
 
 static void parse_target(struct shell_args *a, const char *t)
@@ -134,6 +141,8 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 		case KO_REPO: repo = optarg; break;
 		case KO_VERSION: version = optarg; break;
 		case KO_TARGET: a->spec.target_container = optarg; break;
+		case KO_SHIP: a->ship.on = true; break;
+		case KO_BINARIES: a->ship.bin_dir = optarg; break;
 		case 'v':
 			if (parse_u64(optarg, 0, 9, &v))
 				usage_error("bad -v '%s': a level from 0 to 9", optarg);
@@ -158,8 +167,14 @@ static void parse_args(int argc, char **argv, struct shell_args *a, char ***comm
 	} else if (a->spec.target_container) {
 		usage_error("--target-container is for pods (pods/POD); a node shell sees the node");
 	}
+	ship_check_flags(&a->ship, repo, version);
+	if (a->ship.on) {
+		ship_check_shell_args(a->pod, command);
+		return;
+	}
 	char err[300];
-	if (debugpod_image(a->image, sizeof(a->image), repo, version, RETINA_VERSION, err, sizeof(err)))
+	if (debugpod_image(a->image, sizeof(a->image), repo, version, kubectl_image_repo, RETINA_VERSION, err,
+			   sizeof(err)))
 		usage_error("%s", err);
 	a->spec.image = a->image;
 }
@@ -188,6 +203,8 @@ static int run_shell(struct shell_args *a, char **command, const struct kube_con
 
 	if (!k)
 		goto fail;
+	if (a->ship.on)
+		return ship_shell(&a->ship, k, created_fd, &a->spec, command, (int)a->timeout_ms);
 	a->spec.open_stdin = true;
 	a->spec.tty = in_tty;
 	if (a->pod) {
@@ -270,5 +287,6 @@ int kubectl_shell_main(int argc, char **argv)
 				      .child = shell_child, .arg = &r };
 	int code = debugpod_supervise(&sup);
 	kube_config_free(&cfg);
+	ship_free(&a.ship);
 	return code;
 }

@@ -59,6 +59,7 @@ class Bench:
                         PATH="%s:%s" % (bindir, os.environ.get("PATH", "/usr/bin:/bin")))
         for k in ("RETINA_SHELL_IMAGE_REPO", "RETINA_SHELL_IMAGE_VERSION", "HTTPS_PROXY", "https_proxy"):
             self.env.pop(k, None)
+        self.env["RETINA_SHELL_IMAGE_REPO"] = "registry.test/retina-shell"	# the build may have no default
 
     def requests(self, since):
         if not self.reqlog.exists():

@@ -12,6 +12,10 @@ is counted; what --gc-sections discarded is not.  Columns: text (.text, .init,
 stored in the file), bss (.bss, .tbss: memory only), total = text + data.
 Names the Debian revision of each dependency (SYSROOT/.versions beside the
 map).  Exits 1 if the map is missing or unparsable, or the binary is over budget.
+
+The budget is a hard limit: `kubectl retina ... --ship-binary` carries the
+binary to a node in a ConfigMap, which holds at most 1,048,576 bytes of keys
+and values together; its key is "retina" (SHIP_KEY, applets/kubectl/kubectl_ship.h).
 """
 import glob
 import os
@@ -22,6 +26,8 @@ import sys
 from collections import Counter, defaultdict
 
 BUDGET = 1 << 20
+CONFIGMAP_KEY = "retina"
+LIMIT = BUDGET - len(CONFIGMAP_KEY)	# the binary plus its key fit one ConfigMap
 TEXT = {".text", ".init", ".fini", ".plt", ".iplt", ".plt.got", ".plt.sec"}
 BSS = {".bss", ".tbss", ".lbss", ".sbss"}
 NOT_ALLOC = re.compile(r"^(\.comment|\.debug|\.note|\.stab|\.symtab|\.strtab|"
@@ -206,8 +212,11 @@ def main():
     acc = tot["text"] + tot["data"]
     print(f"\naccounted: {acc} of {size} bytes "
           f"(ELF headers, alignment: {size - acc})")
-    if size > BUDGET:
-        die(f"{binary}: {size} bytes, {size - BUDGET} over the 1 MiB budget")
+    if size > LIMIT:
+        die(f"{binary}: {size} bytes, {size - LIMIT} over the limit: with its ConfigMap key "
+            f"'{CONFIGMAP_KEY}' it must fit one ConfigMap ({BUDGET} bytes) for --ship-binary")
+    print(f"headroom: {LIMIT - size} bytes until the binary and its key '{CONFIGMAP_KEY}' "
+          f"fill a ConfigMap ({BUDGET} bytes)")
 
 
 if __name__ == "__main__":

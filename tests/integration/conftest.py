@@ -8,6 +8,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The build under test may have no default image repository (make IMAGE_REPO=...):
+# every test that starts a debug pod gets this one, as a user would pass it.
+# Tests of a build without a default remove it (tests/integration/test_ship.py).
+os.environ["RETINA_SHELL_IMAGE_REPO"] = "registry.test/retina-shell"
+
 
 @pytest.fixture(scope="session")
 def retina():

@@ -68,6 +68,9 @@ def kubectl_path():
 
 
 TOKEN = "fake-token-0123456789"
+# The image repository tests pass (RETINA_SHELL_IMAGE_REPO): the build under
+# test has no default one (make IMAGE_REPO=... sets it; tests/integration/test_ship.py).
+TEST_IMAGE_REPO = "registry.test/retina-shell"
 
 
 def b64(path):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import require, run, tshark_fields
-from fakeapi import kubectl_path, FakeAPI, go_roundtrip, schema_errors, unknown_fields
-from tracer import connect
+from fakeapi import kubectl_path, FakeAPI, go_roundtrip, schema_errors, unknown_fields, TEST_IMAGE_REPO
+from tracer import connect, finish
 
 MANAGED = "app.kubernetes.io/managed-by=kubectl-retina"
 
@@ -36,6 +36,7 @@ class Cluster:
         self.env = dict(os.environ, HOME=str(self.tmp), PATH=f"{bindir}:{os.environ['PATH']}")
         for k in ("RETINA_SHELL_IMAGE_REPO", "RETINA_SHELL_IMAGE_VERSION", "KUBECONFIG"):
             self.env.pop(k, None)
+        self.env["RETINA_SHELL_IMAGE_REPO"] = TEST_IMAGE_REPO
         saved = os.environ["PATH"]
         os.environ["PATH"] = self.env["PATH"]	# FakeAPI's server (and its pods) inherit it
         try:
@@ -228,18 +229,6 @@ def start(c, tmp_path, *args):
     ef.close()
     p.errf = errf
     return p
-
-
-def finish(p, sig=signal.SIGINT):
-    try:
-        if sig:
-            p.send_signal(sig)
-        out, _ = p.communicate(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.communicate()
-    return p.returncode, out, p.errf.read_text()
 
 
 def attached(p, n):

@@ -395,7 +395,7 @@ def test_real_kubectl_asks_the_completion_link(bindir, env, cluster):
     assert p.stdout.splitlines() == ["node-1", ":4"], p.stderr
     p = run([kubectl_path(), "__complete", "retina", "bpftrace", "node-1", "--r"], env=env)
     assert p.stdout.splitlines() == ["--rst", "--retransmits", "--reason", "--retina-shell-image-repo",
-                                     "--retina-shell-image-version", "--request-timeout", ":4"]
+                                     "--retina-shell-image-version", "--retina-binaries", "--request-timeout", ":4"]
     # without the link, kubectl offers nothing for the plugin's arguments (and files)
     (bindir / "kubectl_complete-retina").unlink()
     p = run([kubectl_path(), "__complete", "retina", "shell", ""], env=env)

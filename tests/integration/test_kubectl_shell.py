@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run
-from fakeapi import kubectl_path, FakeAPI, go_roundtrip, schema_errors, unknown_fields
+from fakeapi import kubectl_path, FakeAPI, go_roundtrip, schema_errors, unknown_fields, TEST_IMAGE_REPO
 
 MANAGED = "app.kubernetes.io/managed-by=kubectl-retina"
 
@@ -26,6 +26,7 @@ class Cluster:
         e = dict(os.environ, HOME=str(self.tmp))
         for k in ("RETINA_SHELL_IMAGE_REPO", "RETINA_SHELL_IMAGE_VERSION", "KUBECONFIG"):
             e.pop(k, None)
+        e["RETINA_SHELL_IMAGE_REPO"] = TEST_IMAGE_REPO
         e.update(env or {})
         return run([plugin, "shell", "--kubeconfig", self.kc, *args], input=input, env=e, timeout=timeout)
 
@@ -90,7 +91,7 @@ def test_node_pod_spec_for_each_flag(cluster, plugin, tmp_path, flags, want):
     [c] = spec["containers"]
     assert c["stdin"] is True and c["stdinOnce"] is True and "tty" not in c	# stdin is not a terminal
     assert "command" not in c	# the image's entrypoint: its login shell
-    image = want.get("image") or "ghcr.io/retina-debug/retina-shell:"
+    image = want.get("image") or TEST_IMAGE_REPO + ":"
     assert c["image"].startswith(image)
     sc = c["securityContext"]
     assert sc["capabilities"]["drop"] == ["ALL"]
@@ -170,7 +171,7 @@ def test_ephemeral_container_for_a_pod(cluster, plugin, tmp_path):
 
 
 @pytest.mark.parametrize("inject,want", [
-    ("image-pull-backoff", ["cannot pull image ghcr.io/retina-debug/retina-shell:", "ImagePullBackOff",
+    ("image-pull-backoff", ["cannot pull image " + TEST_IMAGE_REPO + ":", "ImagePullBackOff",
                             "--retina-shell-image-repo", "RETINA_SHELL_IMAGE_REPO"]),
     ("err-image-pull", ["cannot pull image", "ErrImagePull", "mirror"]),
     ("create-config-error", ["CreateContainerConfigError", 'secret "missing" not found', "Events:"]),

@@ -75,6 +75,19 @@ def wait_for(pred, timeout=10):
     return False
 
 
+def finish(p, sig=signal.SIGINT):
+    """Stop a background process (sig; None: let it end), its exit code, stdout and p.errf's text."""
+    try:
+        if sig:
+            p.send_signal(sig)
+        out, _ = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    return p.returncode, out, p.errf.read_text()
+
+
 PY_CONNECT = """
 import socket, sys
 host, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])

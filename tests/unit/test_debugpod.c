@@ -143,22 +143,28 @@ static void test_names_are_random(void **state)
 static void test_image_flags_env_and_defaults(void **state)
 {
 	(void)state;
-	char img[128], err[128];
+	char img[128], err[512];
 
 	unsetenv("RETINA_SHELL_IMAGE_REPO");
 	unsetenv("RETINA_SHELL_IMAGE_VERSION");
-	assert_int_equal(debugpod_image(img, sizeof(img), NULL, NULL, "v1.2", err, sizeof(err)), 0);
-	assert_string_equal(img, DEBUGPOD_IMAGE_REPO ":v1.2");
+	assert_int_equal(debugpod_image(img, sizeof(img), NULL, NULL, "build.example/rs", "v1.2", err, sizeof(err)), 0);
+	assert_string_equal(img, "build.example/rs:v1.2");
+	/* a build without IMAGE_REPO has no default: one line saying what to pass */
+	assert_int_equal(debugpod_image(img, sizeof(img), NULL, NULL, "", "v1.2", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no default image repository"));
+	assert_non_null(strstr(err, "--retina-shell-image-repo"));
+	assert_non_null(strstr(err, "--ship-binary"));
+	assert_null(strchr(err, '\n'));
 	setenv("RETINA_SHELL_IMAGE_REPO", "mirror.local/retina", 1);
 	setenv("RETINA_SHELL_IMAGE_VERSION", "v9", 1);
-	assert_int_equal(debugpod_image(img, sizeof(img), "", NULL, "v1.2", err, sizeof(err)), 0);
+	assert_int_equal(debugpod_image(img, sizeof(img), "", NULL, "", "v1.2", err, sizeof(err)), 0);
 	assert_string_equal(img, "mirror.local/retina:v9");
 	/* flags win over the environment; a digest is joined with '@' */
-	assert_int_equal(debugpod_image(img, sizeof(img), "r.io/x", "sha256:ab12", "v1.2", err, sizeof(err)), 0);
+	assert_int_equal(debugpod_image(img, sizeof(img), "r.io/x", "sha256:ab12", "", "v1.2", err, sizeof(err)), 0);
 	assert_string_equal(img, "r.io/x@sha256:ab12");
-	assert_int_equal(debugpod_image(img, sizeof(img), "r.io/x y", NULL, "v1", err, sizeof(err)), -1);
+	assert_int_equal(debugpod_image(img, sizeof(img), "r.io/x y", NULL, "", "v1", err, sizeof(err)), -1);
 	assert_string_equal(err, "bad image repository 'r.io/x y'");
-	assert_int_equal(debugpod_image(img, sizeof(img), NULL, "v1;rm", "v1", err, sizeof(err)), -1);
+	assert_int_equal(debugpod_image(img, sizeof(img), NULL, "v1;rm", "", "v1", err, sizeof(err)), -1);
 	assert_string_equal(err, "bad image version 'v1;rm'");
 	unsetenv("RETINA_SHELL_IMAGE_REPO");
 	unsetenv("RETINA_SHELL_IMAGE_VERSION");

@@ -210,7 +210,8 @@ static int pod_state(const cJSON *pod, const char *cname, bool ephemeral, const 
 		    !strcmp(reason, "InvalidImageName")) {
 			snprintf(err, errlen, "the node cannot pull image %s (%s%s%s); if the node cannot reach "
 				 "that registry, push the image to a mirror it can reach and set "
-				 "--retina-shell-image-repo (or RETINA_SHELL_IMAGE_REPO)", image, reason,
+				 "--retina-shell-image-repo (or RETINA_SHELL_IMAGE_REPO), or run with --ship-binary "
+				 "(no registry: an image the node has)", image, reason,
 				 msg[0] ? ": " : "", msg);
 			return -1;
 		}

@@ -304,3 +304,26 @@ def test_a_user_who_may_list_nothing_gets_the_trace_unnamed_and_told_why(tmp_pat
             "their addresses are not named"], err
     finally:
         c.api.close()
+
+
+def test_at_most_16_namespaces_are_watched_and_the_rest_is_said(tmp_path, pki, bindir):  # noqa: F811
+    """Pods forbidden only cluster-wide, 24 namespaces: the first 16 are asked and watched (a
+    connection each), the other 8 are not even asked, and the notice says so."""
+    c = Cluster(tmp_path, pki, bindir, "--forbid", "list:pods@cluster", "--forbid", "watch:pods@cluster")
+    try:
+        items = [pod("p", ["203.0.113.%d" % i], "ns-%02d" % i) for i in range(20)]
+        kubectl(c, "create", "--validate=false", "-f", "-",
+                stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+        r = run(c.argv("node-1", "--rst", "-d", "1s"), env=c.env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        notices = [line for line in r.stderr.splitlines() if "cannot list pods" in line]
+        watched = ["default", "kube-node-lease", "kube-public", "kube-system"] + ["ns-%02d" % i for i in range(12)]
+        assert notices == ["kubectl-retina bpftrace: cannot list pods at the cluster scope (RBAC: verbs list and "
+                           "watch on resource pods, see docs/rbac.md); naming the pods of 16 namespaces you may "
+                           "list: " + ", ".join(watched) + "; 8 more not tried (at most 16 namespaces are "
+                           "watched, 256 asked)"], r.stderr
+        asked = {q.split("/")[4] for q in c.requests() if q.startswith("GET /api/v1/namespaces/")
+                 and "/pods?" in q and "fieldSelector" not in q}
+        assert asked <= set(watched) and "ns-11" in asked, asked
+    finally:
+        c.api.close()

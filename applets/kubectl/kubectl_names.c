@@ -135,8 +135,10 @@ static void try_namespace(struct kube_client *k, struct watch *w, const char *na
 	}
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/%s?limit=1", name, resources[w->kind]);
 	if (kube_request(k, "GET", path, NULL, NULL, &one, &st, err, sizeof(err))) {
+		char what[96];
+		snprintf(what, sizeof(what), st == 403 ? "%s" : "%s (HTTP %d)", name, st);	/* 0: no answer */
 		f->nno++;
-		append(f->no, sizeof(f->no), name);
+		append(f->no, sizeof(f->no), what);
 		return;
 	}
 	cJSON_Delete(one);

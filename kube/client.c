@@ -417,7 +417,7 @@ int kube_stream_open(struct kube_client *k, const char *path, int timeout_ms, st
 	if (st / 100 != 2) {
 		finish(s->conn, &s->resp, NULL, err, errlen);
 		kube_stream_close(s);
-		return st == 410 ? -410 : -1;
+		return st == 410 || st == 403 ? -st : -1;
 	}
 	http_set_read_timeout(s->conn, timeout_ms);
 	*out = s;

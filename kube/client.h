@@ -61,7 +61,7 @@ int kube_stream_logs(struct kube_client *k, const char *ns, const char *name, co
 
 /*
  * A streaming GET (watch, logs) on its own connection. open: 0, -410 when
- * the server said 410 Gone, -1 with err. line: the next '\n'-terminated line
+ * the server said 410 Gone, -403 Forbidden (with err), -1 with err. line: the next '\n'-terminated line
  * (malloc'd, without the newline), NULL at the end, on a timeout or an
  * error (err then says which; "" at a clean end).
  */
@@ -96,7 +96,8 @@ int kube_watch_event(const char *line, char *rv, size_t rvlen, const char *ns, c
  * cb("BEGIN", NULL), cb("ADDED", item) per item, cb("END", NULL), then each
  * watch event's type and object (BOOKMARKs too). A dropped stream resumes;
  * 410 Gone lists again (BEGIN ... END anew). -1 with err (and the HTTP
- * status in *status) when the list fails: the caller decides (403: RBAC).
+ * status in *status) when the list fails, or the watch is forbidden (403
+ * after END): the caller decides (403: RBAC).
  */
 int kube_list_watch(struct kube_client *k, const char *path, int (*cb)(const char *type, const cJSON *obj, void *arg),
 		    void *arg, int *status, char *err, size_t errlen);

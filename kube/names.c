@@ -369,23 +369,39 @@ int kube_names_apply(struct kube_names *m, enum kn_kind kind, const char *type, 
 	return 0;
 }
 
-void kube_names_relist_begin(struct kube_names *m, enum kn_kind kind)
+uint32_t kube_names_relist_begin_gen(struct kube_names *m, enum kn_kind kind)
 {
-	if ((unsigned)kind < KN_KINDS)
-		m->gen[kind]++;
+	return (unsigned)kind < KN_KINDS ? ++m->gen[kind] : 0;
 }
 
-void kube_names_relist_end(struct kube_names *m, enum kn_kind kind, int64_t now_ns)
+void kube_names_relist_begin(struct kube_names *m, enum kn_kind kind)
 {
+	kube_names_relist_begin_gen(m, kind);
+}
+
+void kube_names_relist_end_in(struct kube_names *m, enum kn_kind kind, uint32_t gen, const char *ns,
+			      int64_t now_ns)
+{
+	size_t nl = ns ? strlen(ns) : 0;
+
 	if ((unsigned)kind >= KN_KINDS)
 		return;
 	for (uint32_t oi = 0; oi < m->no; oi++) {
-		if (m->o[oi].kind != kind || m->o[oi].gen == m->gen[kind])
+		const char *name = m->pool + m->o[oi].name;
+		/* applied since the list began: gen or later (another namespace's relist may have moved it on) */
+		if (m->o[oi].kind != kind || (int32_t)(m->o[oi].gen - gen) >= 0 ||
+		    (ns && (strncmp(name, ns, nl) || name[nl] != '/')))
 			continue;
 		for (uint32_t i = m->o[oi].head; i != NONE; i = m->e[i].onext)
 			if (m->e[i].to == OPEN)
 				close_entry(m, &m->e[i], now_ns);
 	}
+}
+
+void kube_names_relist_end(struct kube_names *m, enum kn_kind kind, int64_t now_ns)
+{
+	if ((unsigned)kind < KN_KINDS)
+		kube_names_relist_end_in(m, kind, m->gen[kind], NULL, now_ns);
 }
 
 const char *kube_names_lookup_bin(const struct kube_names *m, const void *addr, size_t len, int64_t ts_ns,

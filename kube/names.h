@@ -55,6 +55,16 @@ void kube_names_relist_begin(struct kube_names *m, enum kn_kind kind);
 void kube_names_relist_end(struct kube_names *m, enum kn_kind kind, int64_t now_ns);
 
 /*
+ * The same for one namespace's list, while other namespaces' lists of the
+ * same kind may interleave (a watch per namespace when the cluster scope is
+ * forbidden): begin returns the relist's generation; end closes only the
+ * objects of namespace ns (NULL: of every namespace) not applied since it.
+ */
+uint32_t kube_names_relist_begin_gen(struct kube_names *m, enum kn_kind kind);
+void kube_names_relist_end_in(struct kube_names *m, enum kn_kind kind, uint32_t gen, const char *ns,
+			      int64_t now_ns);
+
+/*
  * The name of the object that held addr (IPv4 or IPv6 text) at ts_ns:
  * "namespace/name" (a node: its name), its kind in *kind; NULL when none
  * did (or addr is not an address). Valid until the next apply or prune.

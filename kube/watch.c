@@ -184,6 +184,10 @@ relist:
 		int st = kube_stream_open(k, url, 330000, &s, err, errlen);
 		if (st == -410)
 			goto relist;
+		if (st == -403) {	/* may list, may not watch (RBAC): the caller says so; no retry forever */
+			*status = 403;
+			return -1;
+		}
 		if (st) {	/* the server is away for a moment: again, not in a busy loop */
 			sleep(1);
 			continue;

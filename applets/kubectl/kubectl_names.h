@@ -13,9 +13,10 @@ struct kube_config;
 struct bt_namer;
 
 /*
- * Start the three watches. ns: where to name pods and services when the
- * user may not list them cluster-wide. NULL (said on stderr) when nothing
- * could start: the trace goes on without names.
+ * Start the three watches. Pods and services the user may not list
+ * cluster-wide are watched in each namespace where they may (at most 16);
+ * ns: the one tried when namespaces cannot be listed either. NULL (said on
+ * stderr) when nothing could start: the trace goes on without names.
  */
 struct bt_namer *bt_namer_start(const struct kube_config *cfg, int verbosity, const char *ns);
 /* The map, to be read between lock and unlock only. NULL namer: NULL. */

@@ -89,6 +89,25 @@ def test_auth_token_and_refusals(tmp_path):
         a.close()
 
 
+
+def test_rbac_per_namespace_as_kubectl_sees_it(tmp_path):
+    """--forbid list:pods with --allow list:pods@a: a RoleBinding in a only. kubectl lists a,
+    and says Forbidden, with the real apiserver's wording, in b and at the cluster scope."""
+    kubectl_path()
+    a = FakeAPI(tmp_path, "--forbid", "list:pods", "--allow", "list:pods@a")
+    try:
+        kc = a.kubeconfig(user="token")
+        r = kubectl(a, kc, "get", "pods", "-n", "a")
+        assert "No resources found in a namespace." in r.stderr
+        r = kubectl(a, kc, "get", "pods", "-n", "b", check=1)
+        assert r.stderr.strip() == ('Error from server (Forbidden): pods is forbidden: User "token-user" cannot '
+                                    'list resource "pods" in API group "" in the namespace "b"'), r.stderr
+        r = kubectl(a, kc, "get", "pods", "-A", check=1)
+        assert r.stderr.strip() == ('Error from server (Forbidden): pods is forbidden: User "token-user" cannot '
+                                    'list resource "pods" in API group "" at the cluster scope'), r.stderr
+    finally:
+        a.close()
+
 def test_injected_failures_show_in_kubectl(api, tmp_path):
     kc = api.kubeconfig()
     for inject, want in (("image-pull-backoff", "ImagePullBackOff"), ("unschedulable", "Pending")):

@@ -3,8 +3,9 @@ with the addresses the test's network namespaces really use (netpair a = shop/cl
 b = shop/server), the trace pod runs the real tracer here, and a refused connect a -> b:9
 comes out with src_pod/dst_pod (JSON) or "(pod shop/server)" beside the address (table).
 A pod deleted and recreated under another name with the same address mid-trace: the events
-after it carry the new name. Listing pods forbidden cluster-wide: the user's namespace is
-named, with one notice naming the RBAC verb and resource. (The map's by-time rule for
+after it carry the new name. Listing pods forbidden cluster-wide: the namespaces the user
+may list are named (a watch each), with one notice naming the RBAC verb and resource and
+the namespaces named and not. (The map's by-time rule for
 events that arrive late is unit-tested: tests/unit/test_kube_names.c.)"""
 import json
 import signal
@@ -16,10 +17,10 @@ from test_kubectl_bpftrace import Cluster, bindir, wait_for  # noqa: F401 (bindi
 from tracer import connect
 
 
-def pod(name, ips):
+def pod(name, ips, ns="shop"):
     """A pod some node runs, with these addresses (the fake keeps its status as given)."""
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": "shop", "annotations": {"fake.retina.io/status": "as-given"}},
+            "metadata": {"name": name, "namespace": ns, "annotations": {"fake.retina.io/status": "as-given"}},
             "spec": {"nodeName": "node-1", "containers": [{"name": "main", "image": "app:1"}]},
             "status": {"phase": "Running", "podIP": ips[0], "podIPs": [{"ip": ip} for ip in ips]}}
 
@@ -113,7 +114,9 @@ def test_table_names_beside_the_address_when_pods_are_listable_only_in_the_names
         assert [line for line in out.splitlines() if "RST_SENT" in line and row in line and "(pod shop/client)" in line], out
         notices = [line for line in err.splitlines() if "cannot list pods at the cluster scope" in line]
         assert len(notices) == 1, err
-        assert "verbs list and watch on resource pods" in notices[0] and "namespace shop" in notices[0]
+        assert "verbs list and watch on resource pods" in notices[0]
+        assert notices[0].endswith("naming the pods of 5 namespaces you may list: default, kube-node-lease, "
+                                   "kube-public, kube-system, shop"), notices[0]
         assert "cannot list services" not in err and "cannot list nodes" not in err
     finally:
         c.api.close()
@@ -203,5 +206,124 @@ def test_a_service_on_the_second_page_of_the_list_is_named(tmp_path, pki, bindir
         rst = rst_from_b([json.loads(line) for line in out.splitlines()], netpair)
         assert rst and all(e["src_svc"] == "shop/svc-500" for e in rst), out
         assert any("/api/v1/services?limit=500&continue=" in r for r in c.requests())
+    finally:
+        c.api.close()
+
+
+def rbac(*grants):
+    """Fake API server flags: list and watch of pods forbidden but in these namespaces."""
+    args = ["--forbid", "list:pods", "--forbid", "watch:pods"]
+    for ns in grants:
+        args += ["--allow", f"list:pods@{ns}", "--allow", f"watch:pods@{ns}"]
+    return args
+
+
+def rst_to(events, dst):
+    return [e for e in events if e["type"] == "RST_SENT" and e["dst_ip"] == dst]
+
+
+def test_pods_forbidden_cluster_wide_are_named_in_the_namespaces_the_user_may_list(tmp_path, pki, bindir,
+                                                                                  netpair):  # noqa: F811
+    """Pods may be listed in a and b only (RoleBindings there), the trace runs from a: the pods of
+    a and b are named, those of c not, and one line says which namespaces and why. Services may
+    be listed, not watched: said once, not asked again and again."""
+    c = Cluster(tmp_path, pki, bindir, *rbac("a", "b"), "--forbid", "watch:services")
+    c.kc = c.api.kubeconfig(namespace="a")
+    try:
+        create(c, pod("client", [netpair.A4], "a"))
+        create(c, pod("server", [netpair.B4], "b"))
+        create(c, pod("client6", [netpair.A6], "c"))
+        create(c, pod("server6", [netpair.B6], "c"))
+        p, ef, errf = start(c, tmp_path, "-o", "json")
+        try:
+            assert wait_for(lambda: " attached " in errf.read_text()
+                            and "names: pod b/server ADDED" in errf.read_text()), errf.read_text()
+            refused(netpair)
+            assert connect(netpair, netpair.a, netpair.B6, 9) == "error 111"
+        finally:
+            code, out = stop(p, ef)
+        err = errf.read_text()
+        assert code == 0, err
+        events = [json.loads(line) for line in out.splitlines()]
+        named = rst_to(events, netpair.A4)
+        assert named and all((e["src_pod"], e["dst_pod"]) == ("b/server", "a/client") for e in named), out
+        unnamed = rst_to(events, netpair.A6)
+        assert unnamed and all("src_pod" not in e and "dst_pod" not in e for e in unnamed), out
+        assert "pod c/" not in err
+        notices = [line for line in err.splitlines() if "cannot list pods" in line]
+        assert notices == ["kubectl-retina bpftrace: cannot list pods at the cluster scope (RBAC: verbs list and watch "
+                           "on resource pods, see docs/rbac.md); naming the pods of 2 namespaces you may list: "
+                           "a, b; not in c, default, kube-node-lease, kube-public, kube-system (RBAC: list pods "
+                           "there)"], err
+        assert "cannot list services" not in err and "cannot list nodes" not in err
+        assert [x for x in err.splitlines() if "cannot watch" in x] == [
+            "kubectl-retina bpftrace: cannot watch services (RBAC: verb watch on resource services, see "
+            "docs/rbac.md): named as first listed, not followed"], err
+        reqs = c.requests()
+        assert sum(r.startswith("GET /api/v1/services?watch=1") for r in reqs) == 1
+        assert sum(r.startswith("GET /api/v1/namespaces/b/pods?watch=1") for r in reqs) >= 1
+        assert not [r for r in reqs if r.startswith("GET /api/v1/namespaces/c/pods?watch=1")]
+    finally:
+        c.api.close()
+
+
+def test_a_user_who_may_list_nothing_gets_the_trace_unnamed_and_told_why(tmp_path, pki, bindir,
+                                                                         netpair):  # noqa: F811
+    """Only what the trace itself needs (its pod, in namespace retina): no services, nodes or
+    namespaces, no pods elsewhere. The events come out unnamed, the trace does not fail, and each
+    resource says once why."""
+    c = Cluster(tmp_path, pki, bindir, *rbac("retina"), "--forbid", "list:services", "--forbid", "list:nodes",
+                "--forbid", "list:namespaces")
+    c.kc = c.api.kubeconfig(namespace="retina")
+    try:
+        create(c, pod("client", [netpair.A4, netpair.A6]))
+        create(c, pod("server", [netpair.B4, netpair.B6]))
+        p, ef, errf = start(c, tmp_path, "-o", "json")
+        try:
+            assert wait_for(lambda: " attached " in errf.read_text()
+                            and "cannot list nodes" in errf.read_text()), errf.read_text()
+            refused(netpair)
+        finally:
+            code, out = stop(p, ef)
+        err = errf.read_text()
+        assert code == 0, err
+        rst = rst_from_b([json.loads(line) for line in out.splitlines()], netpair)
+        assert rst and all(not {"src_pod", "dst_pod", "src_svc", "dst_svc", "src_node", "dst_node"} & e.keys()
+                           for e in rst), out
+        lines = err.splitlines()
+        assert [x for x in lines if "cannot list pods" in x] == [
+            "kubectl-retina bpftrace: cannot list pods at the cluster scope (RBAC: verbs list and watch on resource pods, "
+            "see docs/rbac.md) nor namespaces (RBAC: verb list on resource namespaces); naming the pods of 1 "
+            "namespace you may list: retina"], err
+        assert [x for x in lines if "cannot list services" in x] == [
+            "kubectl-retina bpftrace: cannot list services at the cluster scope (RBAC: verbs list and watch on resource "
+            "services, see docs/rbac.md) nor namespaces (RBAC: verb list on resource namespaces); no services "
+            "are named: list services is forbidden in retina"], err
+        assert [x for x in lines if "cannot list nodes" in x] == [
+            "kubectl-retina bpftrace: cannot list nodes (RBAC: verbs list and watch on resource nodes, see docs/rbac.md): "
+            "their addresses are not named"], err
+    finally:
+        c.api.close()
+
+
+def test_at_most_16_namespaces_are_watched_and_the_rest_is_said(tmp_path, pki, bindir):  # noqa: F811
+    """Pods forbidden only cluster-wide, 24 namespaces: the first 16 are asked and watched (a
+    connection each), the other 8 are not even asked, and the notice says so."""
+    c = Cluster(tmp_path, pki, bindir, "--forbid", "list:pods@cluster", "--forbid", "watch:pods@cluster")
+    try:
+        items = [pod("p", ["203.0.113.%d" % i], "ns-%02d" % i) for i in range(20)]
+        kubectl(c, "create", "--validate=false", "-f", "-",
+                stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+        r = run(c.argv("node-1", "--rst", "-d", "1s"), env=c.env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        notices = [line for line in r.stderr.splitlines() if "cannot list pods" in line]
+        watched = ["default", "kube-node-lease", "kube-public", "kube-system"] + ["ns-%02d" % i for i in range(12)]
+        assert notices == ["kubectl-retina bpftrace: cannot list pods at the cluster scope (RBAC: verbs list and "
+                           "watch on resource pods, see docs/rbac.md); naming the pods of 16 namespaces you may "
+                           "list: " + ", ".join(watched) + "; 8 more not tried (at most 16 namespaces are "
+                           "watched, 256 asked)"], r.stderr
+        asked = {q.split("/")[4] for q in c.requests() if q.startswith("GET /api/v1/namespaces/")
+                 and "/pods?" in q and "fieldSelector" not in q}
+        assert asked <= set(watched) and "ns-11" in asked, asked
     finally:
         c.api.close()

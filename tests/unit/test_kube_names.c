@@ -184,6 +184,31 @@ static void modified_moves_addresses_and_an_ended_pod_gives_its_back(void **stat
 	kube_names_free(m);
 }
 
+/*
+ * Two namespaces' lists of pods interleaved (a watch per namespace): each
+ * end closes only its own namespace's objects that its list did not hold.
+ */
+static void relists_of_two_namespaces_interleave(void **state)
+{
+	(void)state;
+	struct kube_names *m = kube_names_new();
+
+	apply(m, KN_POD, "ADDED", pod("a", "stays", 0, "{\"ip\":\"10.1.0.1\"}", NULL), T0 * S);
+	apply(m, KN_POD, "ADDED", pod("a", "goes", 0, "{\"ip\":\"10.1.0.2\"}", NULL), T0 * S);
+	apply(m, KN_POD, "ADDED", pod("ab", "other", 0, "{\"ip\":\"10.1.0.4\"}", NULL), T0 * S);
+	uint32_t ga = kube_names_relist_begin_gen(m, KN_POD);
+	apply(m, KN_POD, "ADDED", pod("a", "stays", 0, "{\"ip\":\"10.1.0.1\"}", NULL), (T0 + 30) * S);
+	uint32_t gb = kube_names_relist_begin_gen(m, KN_POD);
+	apply(m, KN_POD, "ADDED", pod("b", "new", 0, "{\"ip\":\"10.1.0.3\"}", NULL), (T0 + 30) * S);
+	kube_names_relist_end_in(m, KN_POD, ga, "a", (T0 + 30) * S);	/* a/stays: applied before b began */
+	kube_names_relist_end_in(m, KN_POD, gb, "b", (T0 + 30) * S);
+	expect(m, "10.1.0.1", (T0 + 40) * S, "a/stays", KN_POD);
+	expect(m, "10.1.0.2", (T0 + 40) * S, NULL, 0);
+	expect(m, "10.1.0.3", (T0 + 40) * S, "b/new", KN_POD);
+	expect(m, "10.1.0.4", (T0 + 40) * S, "ab/other", KN_POD);	/* "ab" is not namespace "a" */
+	kube_names_free(m);
+}
+
 /* A relist (after 410 Gone) that no longer holds an object: it ended, at the relist. */
 static void relist_closes_what_is_gone(void **state)
 {
@@ -280,6 +305,7 @@ int main(void)
 		cmocka_unit_test(overlap_goes_to_the_holder_that_ended),
 		cmocka_unit_test(modified_moves_addresses_and_an_ended_pod_gives_its_back),
 		cmocka_unit_test(relist_closes_what_is_gone),
+		cmocka_unit_test(relists_of_two_namespaces_interleave),
 		cmocka_unit_test(prune_forgets_only_what_ended_before),
 		cmocka_unit_test(size_of_a_big_cluster),
 	};

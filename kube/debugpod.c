@@ -87,6 +87,8 @@ cJSON *debugpod_node_pod(const struct debugpod_spec *s)
 	cJSON_AddStringToObject(labels, DEBUGPOD_MANAGED_BY_LABEL, DEBUGPOD_MANAGED_BY);
 	if (strlen(s->node) <= 63)	/* a label value's limit; node names may be longer */
 		cJSON_AddStringToObject(labels, DEBUGPOD_NODE_LABEL, s->node);
+	if (s->configmap)
+		cJSON_AddStringToObject(labels, DEBUGPOD_CONFIGMAP_LABEL, s->configmap);
 	spec = cJSON_AddObjectToObject(pod, "spec");
 	cJSON_AddStringToObject(spec, "nodeName", s->node);
 	cJSON_AddBoolToObject(spec, "hostNetwork", true);

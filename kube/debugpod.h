@@ -18,6 +18,9 @@ struct kube_config;
 #define DEBUGPOD_MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
 #define DEBUGPOD_MANAGED_BY "kubectl-retina"
 #define DEBUGPOD_NODE_LABEL "retina.io/node"
+/* on a pod that mounts a --ship-binary ConfigMap: its name (the last run using it deletes it) */
+#define DEBUGPOD_CONFIGMAP_LABEL "retina.io/configmap"
+#define DEBUGPOD_CONFIGMAP_LABEL_Q "retina.io%2Fconfigmap"
 #define DEBUGPOD_CONTAINER "retina-shell"
 #define DEBUGPOD_SHIP_MOUNT "/retina-bin"	/* --ship-binary: where the ConfigMap is mounted */
 

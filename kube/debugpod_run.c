@@ -133,9 +133,82 @@ static void parse_told(char *buf, size_t *used, struct announced **v, size_t *n)
 	memmove(buf, start, *used);
 }
 
+/*
+ * Another run's pod that mounts ConfigMap ns/name (the label debugpod_node_pod
+ * puts on it) and is not going away: two --ship-binary runs of the same
+ * binary share its ConfigMap, and the last to end deletes it. A list that
+ * fails (no RBAC verb list on pods) says "not in use": the ConfigMap is
+ * deleted as before, rather than left behind on every run.
+ */
+static bool configmap_in_use(struct kube_client *k, const char *ns, const char *name, const struct announced *v,
+			     size_t n, char *who, size_t wholen)
+{
+	char path[700], err[512];
+	cJSON *list = NULL;
+	bool used = false;
+
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=%s%%3D%s", ns,
+		 DEBUGPOD_CONFIGMAP_LABEL_Q, name);
+	if (kube_request(k, "GET", path, NULL, NULL, &list, NULL, err, sizeof(err)))
+		return false;
+	const cJSON *pod;
+	cJSON_ArrayForEach(pod, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+		const cJSON *md = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
+		const cJSON *pname = cJSON_GetObjectItemCaseSensitive(md, "name");
+		bool ours = false;
+		if (!cJSON_IsString(pname) || cJSON_GetObjectItemCaseSensitive(md, "deletionTimestamp"))
+			continue;	/* being deleted: ours, or another run's that is ending */
+		for (size_t i = 0; i < n && !ours; i++)
+			ours = !v[i].configmap && !strcmp(v[i].ns, ns) && !strcmp(v[i].name, pname->valuestring);
+		if (!ours) {
+			snprintf(who, wholen, "pod %s/%.200s of another run still mounts it", ns, pname->valuestring);
+			used = true;
+			break;
+		}
+	}
+	cJSON_Delete(list);
+	return used;
+}
+
+/* Pods first, then the ConfigMaps they mount (unless another run's pod still does). */
+static void delete_announced(const struct debugpod_super *s, const struct announced *v, size_t n)
+{
+	char err[1024], who[300];
+	/* a fresh client: the child's connections died with it */
+	struct kube_client *k = kube_client_new(s->cfg, s->verbosity, err, sizeof(err));
+	bool slept = false;
+
+	for (int cm = 0; cm <= 1; cm++)
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].configmap != cm)
+				continue;
+			int (*del)(struct kube_client *, const char *, const char *, char *, size_t) =
+				cm ? kube_delete_configmap : kube_delete_pod;
+			const char *what = cm ? "configmap" : "pod";
+			if (cm && k && configmap_in_use(k, v[i].ns, v[i].name, v, n, who, sizeof(who))) {
+				fprintf(stderr, "%s: configmap %s/%s kept: %s; the last run to end deletes it\n",
+					applet_name, v[i].ns, v[i].name, who);
+				continue;
+			}
+			int rc = k ? del(k, v[i].ns, v[i].name, err, sizeof(err)) : -1;
+			if (!rc && !v[i].answered) {
+				if (!slept)	/* the create was in flight: it may land after this delete */
+					sleep(1);
+				slept = true;
+				rc = del(k, v[i].ns, v[i].name, err, sizeof(err));
+			}
+			if (rc)
+				warnx("could not delete %s %s/%s: %s; delete it with: kubectl delete %s -n %s %s",
+				      what, v[i].ns, v[i].name, err, what, v[i].ns, v[i].name);
+			else
+				fprintf(stderr, "%s: %s %s/%s deleted\n", applet_name, what, v[i].ns, v[i].name);
+		}
+	kube_client_free(k);
+}
+
 int debugpod_supervise(const struct debugpod_super *s)
 {
-	char buf[1024], err[1024];
+	char buf[1024];
 	size_t used = 0, n = 0;
 	struct announced *v = NULL;
 	int status, pipefd[2];
@@ -186,33 +259,8 @@ int debugpod_supervise(const struct debugpod_super *s)
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (stop_signal && s->signal_sets_code)
 		code = 128 + stop_signal;
-	if (n) {
-		/* a fresh client: the child's connections died with it */
-		struct kube_client *k = kube_client_new(s->cfg, s->verbosity, err, sizeof(err));
-		bool slept = false;
-		/* pods first, then the ConfigMaps they mount */
-		for (int cm = 0; cm <= 1; cm++)
-			for (size_t i = 0; i < n; i++) {
-				if (v[i].configmap != cm)
-					continue;
-				int (*del)(struct kube_client *, const char *, const char *, char *, size_t) =
-					cm ? kube_delete_configmap : kube_delete_pod;
-				const char *what = cm ? "configmap" : "pod";
-				int rc = k ? del(k, v[i].ns, v[i].name, err, sizeof(err)) : -1;
-				if (!rc && !v[i].answered) {
-					if (!slept)	/* the create was in flight: it may land after this delete */
-						sleep(1);
-					slept = true;
-					rc = del(k, v[i].ns, v[i].name, err, sizeof(err));
-				}
-				if (rc)
-					warnx("could not delete %s %s/%s: %s; delete it with: kubectl delete %s -n %s %s",
-					      what, v[i].ns, v[i].name, err, what, v[i].ns, v[i].name);
-				else
-					fprintf(stderr, "%s: %s %s/%s deleted\n", applet_name, what, v[i].ns, v[i].name);
-			}
-		kube_client_free(k);
-	}
+	if (n)
+		delete_announced(s, v, n);
 	free(v);
 	return code;
 }

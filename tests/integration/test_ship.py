@@ -66,8 +66,8 @@ def cluster(tmp_path, pki, retina):
         c.close()
 
 
-def start(c, *args):
-    errf = c.tmp / "stderr"
+def start(c, *args, errname="stderr"):
+    errf = c.tmp / errname
     ef = open(errf, "w")
     p = subprocess.Popen(c.argv("bpftrace", *args), stdout=subprocess.PIPE, stderr=ef, text=True, env=c.env)
     p.errf = errf
@@ -399,3 +399,24 @@ def test_podman_runtime_refusing_never_is_explained(tmp_path, pki, retina, netpa
         assert c.left() == []
     finally:
         c.close()
+
+
+def test_two_runs_share_the_configmap_and_the_last_deletes_it(cluster, retina):
+    """Two --ship-binary runs of one binary use one ConfigMap: the first to end leaves it to the
+    other's pod (labelled retina.io/configmap) and says so; the last deletes it."""
+    a = start(cluster, "node-1", "--ship-binary")
+    assert wait_for(lambda: " attached " in a.errf.read_text(), 30), a.errf.read_text()
+    b = start(cluster, "node-1", "--ship-binary", errname="stderr-b")
+    assert wait_for(lambda: " attached " in b.errf.read_text(), 30), b.errf.read_text()
+    name = "retina-bin-" + sha(retina)[7:47]
+    pods = [p for p in cluster.records("create") if p["spec"]["volumes"][0]["configMap"]["name"] == name]
+    assert len(pods) == 2 and all(p["metadata"]["labels"]["retina.io/configmap"] == name for p in pods)
+    b_pod = pods[1]["metadata"]["name"]
+    code, _, err = finish(a, signal.SIGINT)
+    assert code == 0, err
+    assert f"configmap default/{name} kept: pod default/{b_pod} of another run still mounts it" in err
+    assert f"configmap/{name}" in cluster.left()
+    code, _, err = finish(b, signal.SIGINT)
+    assert code == 0, err
+    assert err.splitlines()[-1] == f"kubectl-retina bpftrace: configmap default/{name} deleted"
+    assert cluster.left() == []

@@ -73,6 +73,14 @@ struct {
 	__type(value, struct trace_count_val);
 } counts SEC(".maps");
 
+/* --count: the slots in front of the hash (user space sets max_entries 1 when not counting). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TRACE_COUNT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct trace_count_slot);
+} count_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 2 << 20);
@@ -333,11 +341,68 @@ static __always_inline void capture(struct trace_extra *x, const struct sk_buff 
 	x->flags |= TX_PKT;
 }
 
+/* A key's slot: a multiplicative hash of its three words (a few instructions). */
+static __always_inline __u32 slot_of(const struct trace_count_key *k)
+{
+	const __u64 *w = (const __u64 *)k;
+	__u64 h = (w[0] ^ (w[1] * 0x9e3779b97f4a7c15ULL) ^ (w[2] * 0xc2b2ae3d27d4eb4fULL)) * 0x9e3779b97f4a7c15ULL;
+
+	return h >> 57;	/* the top 7 bits: TRACE_COUNT_SLOTS 128 */
+}
+
+static __always_inline bool key_eq(const struct trace_count_key *a, const struct trace_count_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2];
+}
+
 /*
- * --count: one more for e's key on this CPU. No atomic: the value is this
- * CPU's, and a program does not run nested on its CPU (the kernel counts
- * such a miss in the program's recursion_misses, which we report).
+ * --count: one more for k on this CPU. No atomic: the value is this CPU's,
+ * and a program does not run nested on its CPU (the kernel counts such a
+ * miss in the program's recursion_misses, which we report). dev: the
+ * interface, whose name is stored with a key the first time it is seen
+ * (on this CPU).
  */
+static __always_inline void count_key(const struct trace_count_key *k, const struct net_device *dev)
+{
+	_Static_assert(sizeof(*k) == 24 && TRACE_COUNT_SLOTS == 128, "slot_of hashes three words into 7 bits");
+	__u32 i = slot_of(k);
+	/*
+	 * Only drops use the slots: kfree_skb's program never runs nested on
+	 * its CPU, so nothing changes a slot between its check and its claim.
+	 */
+	struct trace_count_slot *s = k->type == TT_DROP ? bpf_map_lookup_elem(&count_slots, &i) : NULL;
+
+	if (s && s->used && key_eq(&s->k, k)) {
+		s->v.count++;
+		return;
+	}
+	struct trace_count_val *v = bpf_map_lookup_elem(&counts, k);
+	if (v) {
+		v->count++;
+	} else {
+		struct trace_count_val nv = { .count = 1 };
+		if (dev)
+			BPF_CORE_READ_STR_INTO(&nv.ifname, dev, name);
+		if (bpf_map_update_elem(&counts, k, &nv, BPF_NOEXIST)) {
+			/* another CPU added the key meanwhile (its value here is 0), or the table is full */
+			v = bpf_map_lookup_elem(&counts, k);
+			if (v)
+				v->count++;
+			else
+				__sync_fetch_and_add(&unkeyed[k->type < TT_COUNT ? k->type : 0], 1);
+		}
+	}
+	/* counted: the key takes its slot if free, for the next events (count stays 0 until then) */
+	if (s && !s->used) {
+		__builtin_memcpy(&s->k, k, sizeof(*k));
+		if (dev)
+			BPF_CORE_READ_STR_INTO(&s->v.ifname, dev, name);
+		s->used = 1;
+	}
+}
+
 static __always_inline void count(const struct trace_event *e, __u64 location, const struct sk_buff *skb)
 {
 	struct trace_count_key k = {
@@ -349,24 +414,8 @@ static __always_inline void count(const struct trace_event *e, __u64 location, c
 		.type = e->type,
 		.proto = e->proto,
 	};
-	struct trace_count_val *v = bpf_map_lookup_elem(&counts, &k);
 
-	if (v) {
-		v->count++;
-		return;
-	}
-	struct trace_count_val nv = { .count = 1 };
-	struct net_device *dev = skb ? BPF_CORE_READ(skb, dev) : NULL;
-	if (dev)
-		BPF_CORE_READ_STR_INTO(&nv.ifname, dev, name);
-	if (!bpf_map_update_elem(&counts, &k, &nv, BPF_NOEXIST))
-		return;
-	/* another CPU added the key meanwhile (its value here is 0), or the table is full */
-	v = bpf_map_lookup_elem(&counts, &k);
-	if (v)
-		v->count++;
-	else
-		__sync_fetch_and_add(&unkeyed[e->type < TT_COUNT ? e->type : 0], 1);
+	count_key(&k, skb ? BPF_CORE_READ(skb, dev) : NULL);
 }
 
 /*
@@ -444,6 +493,33 @@ static __always_inline bool reason_wanted(__u32 reason)
 	return all_reasons || reason != reason_not_specified;
 }
 
+/*
+ * --count without --ip/--cidr/--port: only what the key needs, no event
+ * built (the addresses are never copied, nothing is zeroed but the key).
+ * False when the skb is no IP packet: the general path decides then.
+ */
+static __always_inline bool count_drop(const struct sk_buff *skb, __u32 reason, __u64 location)
+{
+	struct trace_event ev;	/* only the fields below are read: the compiler drops the other stores */
+
+	ev.netns = ev.ifindex = 0;
+	ev.proto = 0;
+	ev.dport = 0;
+	if (!from_skb_typed(&ev, skb, true))
+		return false;
+	struct trace_count_key k = {
+		.location = location,
+		.reason = reason,
+		.netns = ev.netns,
+		.ifindex = ev.ifindex,
+		.dport = ev.dport,
+		.type = TT_DROP,
+		.proto = ev.proto,
+	};
+	count_key(&k, skb->dev);
+	return true;
+}
+
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 {
@@ -453,6 +529,8 @@ int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 	if (has_drop_reason)
 		reason = (__u32)ctx[2];
 	if (!reason_wanted(reason))
+		return 0;
+	if (count_mode && !n_nets && !n_ports && count_drop(skb, reason, ctx[1]))
 		return 0;
 	start(e, TT_DROP);
 	e->reason = reason;

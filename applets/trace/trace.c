@@ -290,6 +290,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		}
 		if (x && (x->flags & TX_STACK))
 			fprintf(r->out, ",\"stack\":%s", st ? st->json : "[]");
+		if (st && st->cut)	/* the walk reached --stack-depth: there may be more */
+			fprintf(r->out, ",\"stack_cut\":%u", st->nframes);
 		/* last, so a reader can cut it off the line as it is (kubectl_bpftrace.h) */
 		if (r->o->emit_packets && x && (x->flags & TX_PKT)) {
 			char b64[BASE64_LEN(TRACE_SNAPLEN_MAX) + 1];
@@ -481,6 +483,11 @@ static int list_reasons(struct reason_table *drop)
 	return EXIT_OK;
 }
 
+static uint32_t stack_depth(const struct trace_opts *o)
+{
+	return o->f.stack_depth ? o->f.stack_depth : TRACE_STACK_DEPTH;
+}
+
 /* The BPF object for o: filters in its read-only data, each map at its least. */
 static void configure(const struct trace_opts *o, struct run *r)
 {
@@ -503,10 +510,14 @@ static void configure(const struct trace_opts *o, struct run *r)
 	/* counting needs no ring buffer, the other way no key table: each at its least */
 	if (o->f.count)
 		bpf_map__set_max_entries(skel->maps.events, sysconf(_SC_PAGESIZE));
-	else
+	else {
 		bpf_map__set_max_entries(skel->maps.counts, 1);
+		bpf_map__set_max_entries(skel->maps.count_slots, 1);
+	}
 	if (!(o->f.stack_types & o->f.types))
 		bpf_map__set_max_entries(skel->maps.stacks, 1);
+	/* the kernel walks as many frames as a stack holds */
+	bpf_map__set_value_size(skel->maps.stacks, stack_depth(o) * sizeof(__u64));
 	/* records with a packet are up to 10x longer: a bigger ring holds the same burst (a stack is an id) */
 	if (o->f.packets) {
 		skel->rodata->snaplen = o->f.snaplen;
@@ -597,6 +608,7 @@ static void open_outputs(const struct trace_opts *o, struct run *r)
 		r->stacks->ksyms = r->names.ksyms = load_kallsyms(&r->ksyms, "--stack shows") ? &r->ksyms : NULL;
 		r->ksyms_tried = true;
 		r->stack_ids->map_fd = bpf_map__fd(r->skel->maps.stacks);
+		r->stacks->depth = stack_depth(o);
 	}
 	if (o->write_path && pcap_open(&r->pcap, o->write_path, o->f.snaplen)) {
 		trace_bpf__destroy(r->skel);

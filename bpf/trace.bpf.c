@@ -183,14 +183,15 @@ static __always_inline void from_sock(struct trace_event *e, const struct sock *
  * IP header and ports of an skb; false when it carries no IP packet. typed:
  * skb is a tracepoint argument (tp_btf), so its fields are plain loads the
  * verifier guards, not a helper call each; the packet bytes still need one.
+ * addrs: copy the addresses (--count without --ip/--cidr has no use for them).
  */
-static __always_inline bool from_skb_typed(struct trace_event *e, const struct sk_buff *skb, bool typed)
+static __always_inline bool from_skb_at(struct trace_event *e, const struct sk_buff *skb, bool typed, bool addrs)
 {
 	unsigned char *head = typed ? skb->head : BPF_CORE_READ(skb, head);
 	__u16 nh = typed ? skb->network_header : BPF_CORE_READ(skb, network_header);
 	__u16 proto = bpf_ntohs(typed ? skb->protocol : BPF_CORE_READ(skb, protocol));
 	struct net_device *dev = typed ? skb->dev : BPF_CORE_READ(skb, dev);
-	__u8 ip[44];
+	__u8 ip[44] __attribute__((aligned(8)));	/* the addresses copied as words, not byte by byte */
 	__u32 l4;
 
 	if (dev) {
@@ -215,8 +216,10 @@ static __always_inline bool from_skb_typed(struct trace_event *e, const struct s
 			return false;
 		e->family = AF_INET;
 		e->proto = ip[9];
-		__builtin_memcpy(e->saddr, &ip[12], 4);
-		__builtin_memcpy(e->daddr, &ip[16], 4);
+		if (addrs) {
+			__builtin_memcpy(e->saddr, &ip[12], 4);
+			__builtin_memcpy(e->daddr, &ip[16], 4);
+		}
 		/* a later fragment has no ports */
 		if ((((__u16)ip[6] << 8 | ip[7]) & 0x1fff) != 0)
 			return true;
@@ -235,8 +238,10 @@ static __always_inline bool from_skb_typed(struct trace_event *e, const struct s
 			return false;
 		e->family = AF_INET6;
 		e->proto = ip[6];
-		__builtin_memcpy(e->saddr, &ip[8], 16);
-		__builtin_memcpy(e->daddr, &ip[24], 16);
+		if (addrs) {
+			__builtin_memcpy(e->saddr, &ip[8], 16);
+			__builtin_memcpy(e->daddr, &ip[24], 16);
+		}
 		if (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP || e->proto == IPPROTO_SCTP) {
 			e->sport = (__u16)ip[40] << 8 | ip[41];
 			e->dport = (__u16)ip[42] << 8 | ip[43];
@@ -257,7 +262,7 @@ static __always_inline bool from_skb_typed(struct trace_event *e, const struct s
 
 static __always_inline bool from_skb(struct trace_event *e, const struct sk_buff *skb)
 {
-	return from_skb_typed(e, skb, false);
+	return from_skb_at(e, skb, false, true);
 }
 
 static __always_inline void swap_ends(struct trace_event *e)
@@ -505,7 +510,7 @@ static __always_inline bool count_drop(const struct sk_buff *skb, __u32 reason, 
 	ev.netns = ev.ifindex = 0;
 	ev.proto = 0;
 	ev.dport = 0;
-	if (!from_skb_typed(&ev, skb, true))
+	if (!from_skb_at(&ev, skb, true, false))
 		return false;
 	struct trace_count_key k = {
 		.location = location,
@@ -535,7 +540,7 @@ int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 	start(e, TT_DROP);
 	e->reason = reason;
 	e->location = ctx[1];	/* kfree_skb(skb, location, ...) on every kernel */
-	bool ip = from_skb_typed(e, skb, true);
+	bool ip = from_skb_at(e, skb, true, true);
 	/*
 	 * Before 5.17 (no reason) kfree_skb also frees what is no network
 	 * drop: netlink messages, unix socket buffers. Only IP packets count

@@ -46,8 +46,16 @@ const volatile bool all_reasons = false;
  */
 const volatile bool has_drop_reason = false;
 const volatile bool has_rst_reason = false;
-/* Wake the reader only when this much is pending (it also polls on a timer). */
+/*
+ * The reader drains on its own timer (sooner while events pour in); a CPU
+ * that queued wake_bytes since it last looked asks the ring how much is
+ * unread, and wakes the reader only when that is wake_avail or more (user
+ * space sets it to a quarter of the ring): a reader that keeps up is never
+ * woken, and a wakeup (an interrupt the dropping CPU raises on itself)
+ * costs more than many events.
+ */
 const volatile __u64 wake_bytes = 65536;
+const volatile __u64 wake_avail = 524288;
 /* --stack: bit per enum trace_type whose events carry the kernel stack. */
 const volatile __u32 stack_types = 0;
 /* -w: bytes of each dropped packet to capture (0: none). */
@@ -299,11 +307,9 @@ struct {
 static __always_inline void emit(const void *rec, __u64 size, __u8 type)
 {
 	/*
-	 * Waking the reader per event costs more than the event: wake it only
-	 * when this CPU queued wake_bytes since its last wakeup (the reader
-	 * drains everything then); below that, its timer picks events up. A
-	 * per-CPU count is an inlined array lookup; asking the ring for its
-	 * pending bytes is a helper call per event.
+	 * Waking the reader per event costs more than the event (see
+	 * wake_avail). A per-CPU count is an inlined array lookup; asking the
+	 * ring for its unread bytes is a helper call: once per wake_bytes.
 	 */
 	__u32 zero = 0;
 	__u64 *queued = bpf_map_lookup_elem(&unwoken, &zero);
@@ -313,7 +319,8 @@ static __always_inline void emit(const void *rec, __u64 size, __u8 type)
 		*queued += (size + 8 + 7) & ~7ULL;	/* with the record header */
 		if (*queued >= wake_bytes) {
 			*queued = 0;
-			flags = BPF_RB_FORCE_WAKEUP;
+			if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_avail)
+				flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
 	if (bpf_ringbuf_output(&events, (void *)rec, size, flags))

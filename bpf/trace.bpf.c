@@ -304,7 +304,8 @@ struct {
 	__type(value, __u64);
 } unwoken SEC(".maps");
 
-static __always_inline void emit(const void *rec, __u64 size, __u8 type)
+/* The flags that queue a record of size bytes: a wakeup only when the reader falls behind. */
+static __always_inline __u64 wake_flags(__u64 size)
 {
 	/*
 	 * Waking the reader per event costs more than the event (see
@@ -313,17 +314,21 @@ static __always_inline void emit(const void *rec, __u64 size, __u8 type)
 	 */
 	__u32 zero = 0;
 	__u64 *queued = bpf_map_lookup_elem(&unwoken, &zero);
-	__u64 flags = BPF_RB_NO_WAKEUP;
 
 	if (queued) {
 		*queued += (size + 8 + 7) & ~7ULL;	/* with the record header */
 		if (*queued >= wake_bytes) {
 			*queued = 0;
 			if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_avail)
-				flags = BPF_RB_FORCE_WAKEUP;
+				return BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&events, (void *)rec, size, flags))
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void emit(const void *rec, __u64 size, __u8 type)
+{
+	if (bpf_ringbuf_output(&events, (void *)rec, size, wake_flags(size)))
 		__sync_fetch_and_add(&lost[type < TT_COUNT ? type : 0], 1);
 }
 
@@ -532,6 +537,31 @@ static __always_inline bool count_drop(const struct sk_buff *skb, __u32 reason, 
 	return true;
 }
 
+/*
+ * A plain drop event when nothing can reject it (no --ip/--cidr/--port, a
+ * reason to tell a drop by, neither --stack nor a packet): built where the
+ * ring buffer reserved it, not on the stack and copied.
+ */
+static __always_inline void drop_in_ring(const struct sk_buff *skb, __u32 reason, __u64 location)
+{
+	struct trace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&lost[TT_DROP], 1);
+		return;
+	}
+	start(e, TT_DROP);
+	e->reason = reason;
+	e->location = location;
+	if (!from_skb_at(e, skb, true, true)) {
+		struct sock *sk = skb->sk;
+		if (sk)
+			from_sock(e, sk);
+	}
+	e->state = 0;
+	bpf_ringbuf_submit(e, wake_flags(sizeof(*e)));
+}
+
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 {
@@ -544,6 +574,10 @@ int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 		return 0;
 	if (count_mode && !n_nets && !n_ports && count_drop(skb, reason, ctx[1]))
 		return 0;
+	if (!count_mode && !n_nets && !n_ports && has_drop_reason && !(stack_types & (1u << TT_DROP)) && !snaplen) {
+		drop_in_ring(skb, reason, ctx[1]);
+		return 0;
+	}
 	start(e, TT_DROP);
 	e->reason = reason;
 	e->location = ctx[1];	/* kfree_skb(skb, location, ...) on every kernel */

@@ -46,8 +46,16 @@ const volatile bool all_reasons = false;
  */
 const volatile bool has_drop_reason = false;
 const volatile bool has_rst_reason = false;
-/* Wake the reader only when this much is pending (it also polls on a timer). */
+/*
+ * The reader drains on its own timer (sooner while events pour in); a CPU
+ * that queued wake_bytes since it last looked asks the ring how much is
+ * unread, and wakes the reader only when that is wake_avail or more (user
+ * space sets it to a quarter of the ring): a reader that keeps up is never
+ * woken, and a wakeup (an interrupt the dropping CPU raises on itself)
+ * costs more than many events.
+ */
 const volatile __u64 wake_bytes = 65536;
+const volatile __u64 wake_avail = 524288;
 /* --stack: bit per enum trace_type whose events carry the kernel stack. */
 const volatile __u32 stack_types = 0;
 /* -w: bytes of each dropped packet to capture (0: none). */
@@ -72,6 +80,14 @@ struct {
 	__type(key, struct trace_count_key);
 	__type(value, struct trace_count_val);
 } counts SEC(".maps");
+
+/* --count: the slots in front of the hash (user space sets max_entries 1 when not counting). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TRACE_COUNT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct trace_count_slot);
+} count_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -175,14 +191,15 @@ static __always_inline void from_sock(struct trace_event *e, const struct sock *
  * IP header and ports of an skb; false when it carries no IP packet. typed:
  * skb is a tracepoint argument (tp_btf), so its fields are plain loads the
  * verifier guards, not a helper call each; the packet bytes still need one.
+ * addrs: copy the addresses (--count without --ip/--cidr has no use for them).
  */
-static __always_inline bool from_skb_typed(struct trace_event *e, const struct sk_buff *skb, bool typed)
+static __always_inline bool from_skb_at(struct trace_event *e, const struct sk_buff *skb, bool typed, bool addrs)
 {
 	unsigned char *head = typed ? skb->head : BPF_CORE_READ(skb, head);
 	__u16 nh = typed ? skb->network_header : BPF_CORE_READ(skb, network_header);
 	__u16 proto = bpf_ntohs(typed ? skb->protocol : BPF_CORE_READ(skb, protocol));
 	struct net_device *dev = typed ? skb->dev : BPF_CORE_READ(skb, dev);
-	__u8 ip[44];
+	__u8 ip[44] __attribute__((aligned(8)));	/* the addresses copied as words, not byte by byte */
 	__u32 l4;
 
 	if (dev) {
@@ -207,8 +224,10 @@ static __always_inline bool from_skb_typed(struct trace_event *e, const struct s
 			return false;
 		e->family = AF_INET;
 		e->proto = ip[9];
-		__builtin_memcpy(e->saddr, &ip[12], 4);
-		__builtin_memcpy(e->daddr, &ip[16], 4);
+		if (addrs) {
+			__builtin_memcpy(e->saddr, &ip[12], 4);
+			__builtin_memcpy(e->daddr, &ip[16], 4);
+		}
 		/* a later fragment has no ports */
 		if ((((__u16)ip[6] << 8 | ip[7]) & 0x1fff) != 0)
 			return true;
@@ -227,8 +246,10 @@ static __always_inline bool from_skb_typed(struct trace_event *e, const struct s
 			return false;
 		e->family = AF_INET6;
 		e->proto = ip[6];
-		__builtin_memcpy(e->saddr, &ip[8], 16);
-		__builtin_memcpy(e->daddr, &ip[24], 16);
+		if (addrs) {
+			__builtin_memcpy(e->saddr, &ip[8], 16);
+			__builtin_memcpy(e->daddr, &ip[24], 16);
+		}
 		if (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP || e->proto == IPPROTO_SCTP) {
 			e->sport = (__u16)ip[40] << 8 | ip[41];
 			e->dport = (__u16)ip[42] << 8 | ip[43];
@@ -249,7 +270,7 @@ static __always_inline bool from_skb_typed(struct trace_event *e, const struct s
 
 static __always_inline bool from_skb(struct trace_event *e, const struct sk_buff *skb)
 {
-	return from_skb_typed(e, skb, false);
+	return from_skb_at(e, skb, false, true);
 }
 
 static __always_inline void swap_ends(struct trace_event *e)
@@ -283,27 +304,31 @@ struct {
 	__type(value, __u64);
 } unwoken SEC(".maps");
 
-static __always_inline void emit(const void *rec, __u64 size, __u8 type)
+/* The flags that queue a record of size bytes: a wakeup only when the reader falls behind. */
+static __always_inline __u64 wake_flags(__u64 size)
 {
 	/*
-	 * Waking the reader per event costs more than the event: wake it only
-	 * when this CPU queued wake_bytes since its last wakeup (the reader
-	 * drains everything then); below that, its timer picks events up. A
-	 * per-CPU count is an inlined array lookup; asking the ring for its
-	 * pending bytes is a helper call per event.
+	 * Waking the reader per event costs more than the event (see
+	 * wake_avail). A per-CPU count is an inlined array lookup; asking the
+	 * ring for its unread bytes is a helper call: once per wake_bytes.
 	 */
 	__u32 zero = 0;
 	__u64 *queued = bpf_map_lookup_elem(&unwoken, &zero);
-	__u64 flags = BPF_RB_NO_WAKEUP;
 
 	if (queued) {
 		*queued += (size + 8 + 7) & ~7ULL;	/* with the record header */
 		if (*queued >= wake_bytes) {
 			*queued = 0;
-			flags = BPF_RB_FORCE_WAKEUP;
+			if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_avail)
+				return BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&events, (void *)rec, size, flags))
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void emit(const void *rec, __u64 size, __u8 type)
+{
+	if (bpf_ringbuf_output(&events, (void *)rec, size, wake_flags(size)))
 		__sync_fetch_and_add(&lost[type < TT_COUNT ? type : 0], 1);
 }
 
@@ -333,11 +358,68 @@ static __always_inline void capture(struct trace_extra *x, const struct sk_buff 
 	x->flags |= TX_PKT;
 }
 
+/* A key's slot: a multiplicative hash of its three words (a few instructions). */
+static __always_inline __u32 slot_of(const struct trace_count_key *k)
+{
+	const __u64 *w = (const __u64 *)k;
+	__u64 h = (w[0] ^ (w[1] * 0x9e3779b97f4a7c15ULL) ^ (w[2] * 0xc2b2ae3d27d4eb4fULL)) * 0x9e3779b97f4a7c15ULL;
+
+	return h >> 57;	/* the top 7 bits: TRACE_COUNT_SLOTS 128 */
+}
+
+static __always_inline bool key_eq(const struct trace_count_key *a, const struct trace_count_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2];
+}
+
 /*
- * --count: one more for e's key on this CPU. No atomic: the value is this
- * CPU's, and a program does not run nested on its CPU (the kernel counts
- * such a miss in the program's recursion_misses, which we report).
+ * --count: one more for k on this CPU. No atomic: the value is this CPU's,
+ * and a program does not run nested on its CPU (the kernel counts such a
+ * miss in the program's recursion_misses, which we report). dev: the
+ * interface, whose name is stored with a key the first time it is seen
+ * (on this CPU).
  */
+static __always_inline void count_key(const struct trace_count_key *k, const struct net_device *dev)
+{
+	_Static_assert(sizeof(*k) == 24 && TRACE_COUNT_SLOTS == 128, "slot_of hashes three words into 7 bits");
+	__u32 i = slot_of(k);
+	/*
+	 * Only drops use the slots: kfree_skb's program never runs nested on
+	 * its CPU, so nothing changes a slot between its check and its claim.
+	 */
+	struct trace_count_slot *s = k->type == TT_DROP ? bpf_map_lookup_elem(&count_slots, &i) : NULL;
+
+	if (s && s->used && key_eq(&s->k, k)) {
+		s->v.count++;
+		return;
+	}
+	struct trace_count_val *v = bpf_map_lookup_elem(&counts, k);
+	if (v) {
+		v->count++;
+	} else {
+		struct trace_count_val nv = { .count = 1 };
+		if (dev)
+			BPF_CORE_READ_STR_INTO(&nv.ifname, dev, name);
+		if (bpf_map_update_elem(&counts, k, &nv, BPF_NOEXIST)) {
+			/* another CPU added the key meanwhile (its value here is 0), or the table is full */
+			v = bpf_map_lookup_elem(&counts, k);
+			if (v)
+				v->count++;
+			else
+				__sync_fetch_and_add(&unkeyed[k->type < TT_COUNT ? k->type : 0], 1);
+		}
+	}
+	/* counted: the key takes its slot if free, for the next events (count stays 0 until then) */
+	if (s && !s->used) {
+		__builtin_memcpy(&s->k, k, sizeof(*k));
+		if (dev)
+			BPF_CORE_READ_STR_INTO(&s->v.ifname, dev, name);
+		s->used = 1;
+	}
+}
+
 static __always_inline void count(const struct trace_event *e, __u64 location, const struct sk_buff *skb)
 {
 	struct trace_count_key k = {
@@ -349,24 +431,8 @@ static __always_inline void count(const struct trace_event *e, __u64 location, c
 		.type = e->type,
 		.proto = e->proto,
 	};
-	struct trace_count_val *v = bpf_map_lookup_elem(&counts, &k);
 
-	if (v) {
-		v->count++;
-		return;
-	}
-	struct trace_count_val nv = { .count = 1 };
-	struct net_device *dev = skb ? BPF_CORE_READ(skb, dev) : NULL;
-	if (dev)
-		BPF_CORE_READ_STR_INTO(&nv.ifname, dev, name);
-	if (!bpf_map_update_elem(&counts, &k, &nv, BPF_NOEXIST))
-		return;
-	/* another CPU added the key meanwhile (its value here is 0), or the table is full */
-	v = bpf_map_lookup_elem(&counts, &k);
-	if (v)
-		v->count++;
-	else
-		__sync_fetch_and_add(&unkeyed[e->type < TT_COUNT ? e->type : 0], 1);
+	count_key(&k, skb ? BPF_CORE_READ(skb, dev) : NULL);
 }
 
 /*
@@ -444,6 +510,58 @@ static __always_inline bool reason_wanted(__u32 reason)
 	return all_reasons || reason != reason_not_specified;
 }
 
+/*
+ * --count without --ip/--cidr/--port: only what the key needs, no event
+ * built (the addresses are never copied, nothing is zeroed but the key).
+ * False when the skb is no IP packet: the general path decides then.
+ */
+static __always_inline bool count_drop(const struct sk_buff *skb, __u32 reason, __u64 location)
+{
+	struct trace_event ev;	/* only the fields below are read: the compiler drops the other stores */
+
+	ev.netns = ev.ifindex = 0;
+	ev.proto = 0;
+	ev.dport = 0;
+	if (!from_skb_at(&ev, skb, true, false))
+		return false;
+	struct trace_count_key k = {
+		.location = location,
+		.reason = reason,
+		.netns = ev.netns,
+		.ifindex = ev.ifindex,
+		.dport = ev.dport,
+		.type = TT_DROP,
+		.proto = ev.proto,
+	};
+	count_key(&k, skb->dev);
+	return true;
+}
+
+/*
+ * A plain drop event when nothing can reject it (no --ip/--cidr/--port, a
+ * reason to tell a drop by, neither --stack nor a packet): built where the
+ * ring buffer reserved it, not on the stack and copied.
+ */
+static __always_inline void drop_in_ring(const struct sk_buff *skb, __u32 reason, __u64 location)
+{
+	struct trace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&lost[TT_DROP], 1);
+		return;
+	}
+	start(e, TT_DROP);
+	e->reason = reason;
+	e->location = location;
+	if (!from_skb_at(e, skb, true, true)) {
+		struct sock *sk = skb->sk;
+		if (sk)
+			from_sock(e, sk);
+	}
+	e->state = 0;
+	bpf_ringbuf_submit(e, wake_flags(sizeof(*e)));
+}
+
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 {
@@ -454,10 +572,16 @@ int BPF_PROG(trace_kfree_skb, struct sk_buff *skb)
 		reason = (__u32)ctx[2];
 	if (!reason_wanted(reason))
 		return 0;
+	if (count_mode && !n_nets && !n_ports && count_drop(skb, reason, ctx[1]))
+		return 0;
+	if (!count_mode && !n_nets && !n_ports && has_drop_reason && !(stack_types & (1u << TT_DROP)) && !snaplen) {
+		drop_in_ring(skb, reason, ctx[1]);
+		return 0;
+	}
 	start(e, TT_DROP);
 	e->reason = reason;
 	e->location = ctx[1];	/* kfree_skb(skb, location, ...) on every kernel */
-	bool ip = from_skb_typed(e, skb, true);
+	bool ip = from_skb_at(e, skb, true, true);
 	/*
 	 * Before 5.17 (no reason) kfree_skb also frees what is no network
 	 * drop: netlink messages, unix socket buffers. Only IP packets count

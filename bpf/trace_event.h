@@ -49,7 +49,14 @@ struct trace_event {
  * return addresses, innermost first, 0 after the last): the event carries
  * its id, and user space reads and symbolises each id once.
  */
-#define TRACE_MAX_FRAMES 32
+#define TRACE_MAX_FRAMES 32	/* --stack-depth's most */
+/*
+ * --stack's default depth: the kernel's unwinder costs ~30 ns a frame on
+ * top of ~0.7 us a walk, and the drop site is at the top (the tracer's own
+ * 2-4 frames first, which user space hides). The map's value size is the
+ * depth: a stack that fills it is said to be cut there.
+ */
+#define TRACE_STACK_DEPTH 16
 #define TRACE_SNAPLEN_MAX 1024
 #define TRACE_STACK_IDS 16384	/* the stack map's size (ids are below it) */
 
@@ -90,6 +97,24 @@ struct trace_count_val {
 };
 
 #define TRACE_COUNT_KEYS 16384
+
+/*
+ * --count: a per-CPU table of TRACE_COUNT_SLOTS slots in front of the hash
+ * (a storm's key is counted in its slot: no hash lookup). A key takes the
+ * slot its hash names when the slot is free (used 0) and keeps it for the
+ * run; a key whose slot is taken is counted in the hash. A key's count is
+ * the sum of its slots (one per CPU at most) and its hash entry. The event
+ * that takes the slot is counted in the hash: count > 0 only after a later
+ * run of the program saw the key complete.
+ */
+#define TRACE_COUNT_SLOTS 128	/* a power of 2 */
+
+struct trace_count_slot {
+	struct trace_count_key k;
+	struct trace_count_val v;
+	__u32 used;
+	__u32 pad;
+};
 
 /* A network of --ip/--cidr: the address with host bits cleared, and its mask. */
 struct trace_net {

@@ -133,6 +133,9 @@ static void bt_render_extra(const cJSON *o, FILE *out)
 			fputs("\n    ", out);
 			put_clean(out, f->valuestring);
 		}
+	f = cJSON_GetObjectItemCaseSensitive(o, "stack_cut");
+	if (cJSON_IsNumber(f) && f->valuedouble >= 1 && f->valuedouble <= TRACE_MAX_FRAMES)
+		fprintf(out, STACK_CUT_LINE, (unsigned)f->valuedouble);
 }
 
 long bt_packet_suffix(const char *line, size_t n)

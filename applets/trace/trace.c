@@ -34,6 +34,8 @@
 
 /* How long an event may wait in the ring buffer below the wake threshold. */
 #define POLL_MS 25
+#define BUSY_POLL_MS 2
+#define BUSY_EVENTS 64
 
 static bool verbose;
 
@@ -290,6 +292,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		}
 		if (x && (x->flags & TX_STACK))
 			fprintf(r->out, ",\"stack\":%s", st ? st->json : "[]");
+		if (st && st->cut)	/* the walk reached --stack-depth: there may be more */
+			fprintf(r->out, ",\"stack_cut\":%u", st->nframes);
 		/* last, so a reader can cut it off the line as it is (kubectl_bpftrace.h) */
 		if (r->o->emit_packets && x && (x->flags & TX_PKT)) {
 			char b64[BASE64_LEN(TRACE_SNAPLEN_MAX) + 1];
@@ -481,6 +485,11 @@ static int list_reasons(struct reason_table *drop)
 	return EXIT_OK;
 }
 
+static uint32_t stack_depth(const struct trace_opts *o)
+{
+	return o->f.stack_depth ? o->f.stack_depth : TRACE_STACK_DEPTH;
+}
+
 /* The BPF object for o: filters in its read-only data, each map at its least. */
 static void configure(const struct trace_opts *o, struct run *r)
 {
@@ -503,15 +512,20 @@ static void configure(const struct trace_opts *o, struct run *r)
 	/* counting needs no ring buffer, the other way no key table: each at its least */
 	if (o->f.count)
 		bpf_map__set_max_entries(skel->maps.events, sysconf(_SC_PAGESIZE));
-	else
+	else {
 		bpf_map__set_max_entries(skel->maps.counts, 1);
+		bpf_map__set_max_entries(skel->maps.count_slots, 1);
+	}
 	if (!(o->f.stack_types & o->f.types))
 		bpf_map__set_max_entries(skel->maps.stacks, 1);
+	/* the kernel walks as many frames as a stack holds */
+	bpf_map__set_value_size(skel->maps.stacks, stack_depth(o) * sizeof(__u64));
 	/* records with a packet are up to 10x longer: a bigger ring holds the same burst (a stack is an id) */
 	if (o->f.packets) {
 		skel->rodata->snaplen = o->f.snaplen;
 		bpf_map__set_max_entries(skel->maps.events, 8 << 20);
 	}
+	skel->rodata->wake_avail = bpf_map__max_entries(skel->maps.events) / 4;
 	if ((code = reason_code(&r->drop, "NOT_DROPPED_YET")) >= 0)
 		skel->rodata->reason_not_dropped = code;
 	if ((code = reason_code(&r->drop, "CONSUMED")) >= 0)
@@ -597,6 +611,7 @@ static void open_outputs(const struct trace_opts *o, struct run *r)
 		r->stacks->ksyms = r->names.ksyms = load_kallsyms(&r->ksyms, "--stack shows") ? &r->ksyms : NULL;
 		r->ksyms_tried = true;
 		r->stack_ids->map_fd = bpf_map__fd(r->skel->maps.stacks);
+		r->stacks->depth = stack_depth(o);
 	}
 	if (o->write_path && pcap_open(&r->pcap, o->write_path, o->f.snaplen)) {
 		trace_bpf__destroy(r->skel);
@@ -617,16 +632,21 @@ static void open_outputs(const struct trace_opts *o, struct run *r)
 }
 
 /*
- * The BPF side wakes us only when a byte threshold is crossed; the
+ * The BPF side wakes us only when a quarter of the ring is unread; the
  * timeout drains the rest (ring_buffer__poll consumes only rings that
- * woke it, so consume explicitly): events show within POLL_MS.
+ * woke it, so consume explicitly): events show within POLL_MS, and while
+ * they pour in (BUSY_EVENTS a pass) every BUSY_POLL_MS, so that the ring
+ * rarely fills to the point of a wakeup: each costs the dropping CPU an
+ * interrupt.
  */
 static void event_loop(const struct trace_opts *o, struct run *r, struct ring_buffer *rb)
 {
 	uint64_t next_stats = r->start + o->stats_ms * 1000000u;
 
+	int busy = 0;
+
 	while (!stop_signal) {
-		int timeout = POLL_MS, err;
+		int timeout = busy ? BUSY_POLL_MS : POLL_MS, err, got;
 		if (o->stats_ms && now_ns(CLOCK_MONOTONIC) >= next_stats) {
 			ring_buffer__consume(rb);	/* the count covers every event before the line */
 			print_stats(r, r->skel, now_ns(CLOCK_REALTIME), false);
@@ -639,9 +659,10 @@ static void event_loop(const struct trace_opts *o, struct run *r, struct ring_bu
 			if (o->duration_ms - elapsed < (uint64_t)timeout)
 				timeout = o->duration_ms - elapsed;
 		}
-		err = ring_buffer__poll(rb, timeout);
+		err = got = ring_buffer__poll(rb, timeout);
 		if (err >= 0)
-			err = ring_buffer__consume(rb);
+			got += err = ring_buffer__consume(rb);
+		busy = err >= 0 && got >= BUSY_EVENTS;
 		if (err < 0 && err != -EINTR) {
 			warnx("reading the ring buffer failed: %s", strerror(-err));
 			break;

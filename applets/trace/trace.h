@@ -144,18 +144,24 @@ char *ksyms_frame(const struct ksyms *k, uint64_t addr, char *buf, size_t len);
 struct stack_entry {
 	uint64_t hash;
 	uint32_t nframes, shown;	/* shown: frames after the tracer's own */
+	bool cut;		/* nframes reached the cache's depth: the walk may have stopped short */
 	uint64_t frames[TRACE_MAX_FRAMES];
 	char *text;		/* "\n    func+0x1c" per frame: goes under a table row */
 	char *json;		/* ["func+0x1c",...] */
 };
 struct stack_cache {
 	const struct ksyms *ksyms;	/* NULL: raw addresses */
+	uint32_t depth;		/* frames the kernel walked at most (--stack-depth); 0: not known */
 	struct stack_entry slots[STACK_CACHE_SLOTS];
 	size_t used;
 	size_t lo, hi;		/* the used slots are among slots[lo..hi] */
 	uint64_t hits, misses;
 };
-/* The symbolised stack of frames (innermost first); NULL when out of memory. */
+/*
+ * The symbolised stack of frames (innermost first); NULL when out of memory.
+ * A stack of c->depth frames is cut: its text ends with STACK_CUT_LINE.
+ */
+#define STACK_CUT_LINE "\n    ... (--stack-depth %u: the walk stopped there)"
 const struct stack_entry *stack_cache_get(struct stack_cache *c, const uint64_t *frames, uint32_t n);
 void stack_cache_free(struct stack_cache *c);
 

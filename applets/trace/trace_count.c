@@ -1,6 +1,7 @@
 /*
  * retina trace --count: the kernel counts (bpf/trace.bpf.c, a per-CPU hash
- * by key), we read the map every --interval and print what grew. Nothing
+ * by key, with per-CPU slots in front of it for drops), we read both every
+ * --interval and print what grew. Nothing
  * goes through the ring buffer, so nothing is lost at any rate; the only
  * events not counted are those the kernel did not run the program for
  * (a tracepoint firing inside another on one CPU), and it counts those:
@@ -27,6 +28,8 @@
 struct seen {
 	struct trace_count_key k;
 	uint64_t total;
+	uint64_t now;		/* this pass: the hash's count and the slots' */
+	char ifname[17];
 	bool used;
 };
 
@@ -37,6 +40,7 @@ struct counter {
 	struct seen *seen;
 	size_t nseen, capseen;	/* capseen: a power of 2 */
 	struct trace_count_val *vals;	/* one per possible CPU */
+	struct trace_count_slot *slots;	/* one per possible CPU */
 	int ncpus;
 	uint64_t unkeyed_seen;
 };
@@ -104,37 +108,66 @@ static void key_text(const struct count_opts *o, const struct trace_count_key *k
 	t->dport = k->dport;
 }
 
-/* One pass over the kernel's map: each key's growth into the table. */
-static int read_counts(struct counter *c)
+/* A key's count on this pass: n more, and its interface's name if it had none. */
+static int add_now(struct counter *c, const struct trace_count_key *k, uint64_t n, const char *ifname)
+{
+	struct seen *s = seen_slot(c, k);
+
+	if (!s)
+		return -1;
+	s->now += n;
+	if (!s->ifname[0] && ifname[0])
+		snprintf(s->ifname, sizeof(s->ifname), "%.16s", ifname);
+	return 0;
+}
+
+/*
+ * One pass over the kernel's hash and slots: each key's count is its hash
+ * entry's (every CPU) plus its slots' (a slot counts only its own key).
+ */
+static int read_kernel(struct counter *c)
 {
 	int fd = bpf_map__fd(c->skel->maps.counts);
 	struct trace_count_key k, next;
 	bool first = true;
 
+	for (size_t i = 0; i < c->capseen; i++)
+		c->seen[i].now = 0;
 	while (!bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
 		first = false;
 		k = next;
 		if (bpf_map_lookup_elem(fd, &k, c->vals))
 			continue;	/* cannot happen: keys are never deleted */
-		uint64_t total = 0;
-		const char *ifname = "";
-		for (int i = 0; i < c->ncpus; i++) {
-			total += c->vals[i].count;
-			if (!ifname[0] && c->vals[i].ifname[0])
-				ifname = c->vals[i].ifname;
-		}
-		struct seen *s = seen_slot(c, &k);
-		if (!s)
-			return -1;
-		if (total <= s->total)
+		for (int i = 0; i < c->ncpus; i++)
+			if (add_now(c, &k, c->vals[i].count, c->vals[i].ifname))
+				return -1;
+	}
+	fd = bpf_map__fd(c->skel->maps.count_slots);
+	for (uint32_t i = 0; i < TRACE_COUNT_SLOTS; i++) {
+		if (bpf_map_lookup_elem(fd, &i, c->slots))
+			break;
+		for (int j = 0; j < c->ncpus; j++)
+			if (c->slots[j].used && c->slots[j].v.count &&
+			    add_now(c, &c->slots[j].k, c->slots[j].v.count, c->slots[j].v.ifname))
+				return -1;
+	}
+	return 0;
+}
+
+/* One pass: each key's growth into the table. */
+static int read_counts(struct counter *c)
+{
+	if (read_kernel(c))
+		return -1;
+	for (size_t i = 0; i < c->capseen; i++) {
+		struct seen *s = &c->seen[i];
+		if (!s->used || s->now <= s->total)
 			continue;
-		char name[17];
-		snprintf(name, sizeof(name), "%.16s", ifname);
 		struct count_key t;
-		key_text(c->o, &k, name, &t);
-		if (count_table_add(&c->t, "", &t, total - s->total))
+		key_text(c->o, &s->k, s->ifname, &t);
+		if (count_table_add(&c->t, "", &t, s->now - s->total))
 			return -1;
-		s->total = total;
+		s->total = s->now;
 	}
 	uint64_t unkeyed = 0;
 	for (int i = 0; i < TT_COUNT; i++)
@@ -190,7 +223,8 @@ int trace_count_loop(struct trace_bpf *skel, const struct count_opts *o, volatil
 	int ret = 0;
 
 	c.ncpus = libbpf_num_possible_cpus();
-	if (c.ncpus <= 0 || !(c.vals = calloc(c.ncpus, sizeof(*c.vals))))
+	if (c.ncpus <= 0 || !(c.vals = calloc(c.ncpus, sizeof(*c.vals))) ||
+	    !(c.slots = calloc(c.ncpus, sizeof(*c.slots))))
 		die(EXIT_FAIL, "cannot size the per-CPU counts: %s", strerror(c.ncpus < 0 ? -c.ncpus : ENOMEM));
 	for (;;) {
 		uint64_t now = now_ns(CLOCK_MONOTONIC);
@@ -252,5 +286,6 @@ int trace_count_loop(struct trace_bpf *skel, const struct count_opts *o, volatil
 	count_table_free(&c.t);
 	free(c.seen);
 	free(c.vals);
+	free(c.slots);
 	return ret;
 }

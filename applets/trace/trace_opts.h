@@ -54,6 +54,7 @@ struct trace_filter {
 	char reasons[TRACE_REASONS_LEN];	/* --reason: resolved once the kernel's BTF is read */
 	bool all_reasons;
 	unsigned stack_types;		/* --stack: bit per enum trace_type */
+	uint32_t stack_depth;		/* --stack-depth: frames walked; 0: TRACE_STACK_DEPTH */
 	bool packets;			/* -w or --emit-packets: dropped packets captured */
 	uint32_t snaplen;
 	bool nft, allow_changes;

@@ -193,10 +193,14 @@ static int symbolise(const struct ksyms *k, struct stack_entry *e)
 		first++;
 	if (first == n)
 		first = 0;	/* nothing but tracer frames: show them rather than nothing */
+	char cut[64] = "";
+	if (e->cut)
+		snprintf(cut, sizeof(cut), STACK_CUT_LINE, e->nframes);
 	for (uint32_t i = first; i < n; i++) {
 		tlen += 5 + strlen(f[i]);
 		jlen += 3 + strlen(f[i]);
 	}
+	tlen += strlen(cut);
 	e->text = malloc(tlen);
 	e->json = malloc(jlen);
 	if (!e->text || !e->json) {
@@ -217,7 +221,7 @@ static int symbolise(const struct ksyms *k, struct stack_entry *e)
 		j += m;
 		*j++ = '"';
 	}
-	*t = '\0';
+	strcpy(t, cut);
 	*j++ = ']';
 	*j = '\0';
 	e->shown = n - first;
@@ -249,6 +253,7 @@ const struct stack_entry *stack_cache_get(struct stack_cache *c, const uint64_t 
 	struct stack_entry *e = &c->slots[i];
 	e->hash = h;
 	e->nframes = n;
+	e->cut = c->depth && n >= c->depth;
 	memcpy(e->frames, frames, n * sizeof(*frames));
 	if (symbolise(c->ksyms, e))
 		return NULL;

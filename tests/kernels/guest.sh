@@ -125,6 +125,8 @@ stop_trace() { kill -TERM $(eval echo \$${1}_pid) 2>/dev/null; wait $(eval echo 
 start_trace all retina trace --all --all-reasons --stack -w /tmp/all.pcapng -o json
 start_trace filt retina trace --all --ip $B6 --port 9 -o json
 start_trace table retina trace --drops --port 9
+# --count: the kernel's counting path (its own code in the drop program) must load here too
+start_trace count retina trace --count -o json --interval 1s
 # --reason: a kernel without reasons must refuse, naming 5.17
 if retina trace --list-reasons >/tmp/lr.out 2>&1; then
 	has_reasons=1
@@ -159,6 +161,7 @@ sleep 1
 stop_trace all
 stop_trace filt
 stop_trace table
+stop_trace count
 [ -n "$has_reasons" ] && stop_trace reason
 kill -TERM $nft_pid 2>/dev/null; wait $nft_pid
 
@@ -244,6 +247,11 @@ else
 		res trace-reason-filter fail "exit $(cat /tmp/reason.rc): $(head -c 200 /tmp/reason.err)"
 fi
 
+# --count: the totals line counts the drops of the closed port 9 under a DROP key
+line=$(grep '"final":true' /tmp/count.json | head -1)
+echo "$line" | grep -q '"type":"DROP"[^}]*"dport":9,"count":[1-9]' &&
+	res trace-count pass "$(echo "$line" | grep -o '"type":"DROP"[^}]*"dport":9,"count":[0-9]*' | head -1 | cut -c1-110)" ||
+	{ res trace-count fail "no DROP key for port 9 in the totals: $(head -c 300 /tmp/count.json)"; show /tmp/count.err 5; }
 # --stack: DROP events carry symbolised frames
 line=$(grep '"type":"DROP"' /tmp/all.json | grep '"stack":\["[a-z_]' | head -1)
 [ -n "$line" ] && res trace-stack pass "$(echo "$line" | grep -o '"stack":\["[^"]*","[^"]*"')" ||

@@ -111,6 +111,32 @@ static void stacks_drop_tracer_frames_and_are_cached(void **state)
 	ksyms_free(&k);
 }
 
+/* A stack that fills --stack-depth says so under its frames; a shorter one does not. */
+static void stacks_that_reach_the_depth_are_said_cut(void **state)
+{
+	struct ksyms k;
+	struct stack_cache *c = calloc(1, sizeof(*c));
+	const uint64_t frames[] = { 0xffffffff81300010ull, 0xffffffff81300110ull, 0xffffffff81050090ull,
+				    0xffffffff81100091ull, 0xffffffff81100810ull };
+
+	(void)state;
+	load(&k, kallsyms);
+	c->ksyms = &k;
+	c->depth = 5;
+	const struct stack_entry *e = stack_cache_get(c, frames, 5);
+	assert_true(e->cut);
+	assert_string_equal(e->text, "\n    sk_skb_reason_drop+0x90\n    tcp_v4_rcv+0x91\n    ip_local_deliver_finish+0x10"
+				     "\n    ... (--stack-depth 5: the walk stopped there)");
+	/* the frames alone in JSON (the tracer adds "stack_cut") */
+	assert_string_equal(e->json, "[\"sk_skb_reason_drop+0x90\",\"tcp_v4_rcv+0x91\",\"ip_local_deliver_finish+0x10\"]");
+	e = stack_cache_get(c, frames, 4);
+	assert_false(e->cut);
+	assert_null(strstr(e->text, "..."));
+	stack_cache_free(c);
+	free(c);
+	ksyms_free(&k);
+}
+
 static uint32_t rd32(const uint8_t *p)
 {
 	uint32_t v;
@@ -253,6 +279,7 @@ int main(void)
 		cmocka_unit_test(kallsyms_text_symbols_sorted_and_found),
 		cmocka_unit_test(kallsyms_with_zero_addresses_is_hidden),
 		cmocka_unit_test(stacks_drop_tracer_frames_and_are_cached),
+		cmocka_unit_test(stacks_that_reach_the_depth_are_said_cut),
 		cmocka_unit_test(pcapng_header_blocks),
 		cmocka_unit_test(pcapng_packets_of_every_size),
 		cmocka_unit_test(pcap_comment_names_the_event),

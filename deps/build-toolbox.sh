@@ -118,8 +118,8 @@ build_bpftool() {
 	for f in libelf.h gelf.h nlist.h zlib.h zconf.h; do cp "$SYSROOT/include/$f" "$root/include/"; done
 	cp "$SYSROOT/lib/libelf.a" "$SYSROOT/lib/libz.a" "$root/lib/"
 	# Features written down, not probed: no libbfd disassembler (`prog dump
-	# jited` prints opcodes only), no libcap, no BPF skeletons (they need clang:
-	# no `prog profile`, no pids in `prog show`). 6.1 has no LLVM disassembler.
+	# jited` says so; `xlated` works), no libcap, no BPF skeletons (they need
+	# clang: no `prog profile`, no pids in `prog show`). 6.1 has no LLVM one.
 	printf 'feature-%s=0\n' libbfd libbfd-liberty libbfd-liberty-z disassembler-four-args \
 		disassembler-init-styled libcap clang-bpf-co-re > "$o/FEATURE-DUMP"
 	# Out of tree (OUTPUT=): the kernel source is read, never copied or written.

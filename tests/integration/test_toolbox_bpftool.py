@@ -117,6 +117,12 @@ def test_prog_and_map_show_list_what_retina_trace_loaded(shell_image, tracing):
     p = shell_image.run("bpftool", "prog", "show", "id", str(kfree["id"]), opts=PRIV)
     assert p.returncode == 0 and re.match(rf"{kfree['id']}: tracing\s+name trace_kfree_skb\s", p.stdout), \
         p.stdout + p.stderr
+    # its instructions, as the kernel verified them (kernel/bpf/disasm.c); no JIT disassembler
+    p = shell_image.run("bpftool", "prog", "dump", "xlated", "id", str(kfree["id"]), opts=PRIV)
+    assert p.returncode == 0 and re.search(r"^int trace_kfree_skb\(", p.stdout, re.M), p.stdout + p.stderr
+    assert re.search(r"^\s+\d+: \(\w\w\) ", p.stdout, re.M), p.stdout[:500]
+    p = shell_image.run("bpftool", "prog", "dump", "jited", "id", str(kfree["id"]), opts=PRIV)
+    assert p.returncode != 0 and "No libbfd support" in p.stderr, p.stdout + p.stderr
     p = shell_image.run("bpftool", "-j", "map", "show", opts=PRIV)
     assert p.returncode == 0, p.stderr
     maps = {x["id"]: x for x in json.loads(p.stdout)}

@@ -8,7 +8,7 @@
 #   make deps-check  for every pin, the Debian revision in use and what the mirror offers that is newer
 #   make image    the debug-shell image, offline, as an OCI archive (build/retina-shell.oci.tar),
 #                 per-tool sizes and the archive size raw and gzipped
-#   make toolbox  the image's static tcpdump, iptables, iproute2, ethtool (build/toolbox/bin)
+#   make toolbox  the image's static tcpdump, iptables, iproute2, ethtool, bpftool (build/toolbox/bin)
 #   make image-pins  write the Dockerfile's bpftool/pwru/ig sha256 pins (needs GitHub)
 #   make image-check  build the Dockerfile's minimal stage (debootstrap base) and compare
 #   make bench    benchmarks (tests/bench)
@@ -193,7 +193,7 @@ $(B)/.prereqs-image: deps/prereqs.sh
 	@deps/prereqs.sh image
 	@touch $@
 
-# The toolbox (tcpdump, iptables, iproute2, ethtool: static, from the Debian
+# The toolbox (tcpdump, iptables, iproute2, ethtool, bpftool: static, from the Debian
 # sources in deps/versions-toolbox) is built once into build/toolbox/ and kept
 # by `make clean`, like the sysroot.
 TOOLBOX := build/toolbox
@@ -202,9 +202,15 @@ $(B)/.prereqs-toolbox: deps/prereqs.sh
 	@mkdir -p $(B)
 	@deps/prereqs.sh toolbox
 	@touch $@
-$(TOOLBOX_STAMP): deps/versions-toolbox deps/build-toolbox.sh deps/common.sh deps/fetch.sh deps/mirror.sh | $(B)/.prereqs-toolbox
+# bpftool links the host sysroot's libelf and zlib (rebuilt when they are).
+HOST_DEPS_STAMP := build/sysroot/.versions
+ifneq ($(CROSS),)
+$(HOST_DEPS_STAMP):
+	@$(MAKE) --no-print-directory ARCH=$(HOST_ARCH) deps
+endif
+$(TOOLBOX_STAMP): deps/versions-toolbox deps/build-toolbox.sh deps/common.sh deps/fetch.sh deps/mirror.sh $(HOST_DEPS_STAMP) | $(B)/.prereqs-toolbox
 	@DEPS_VERSIONS=deps/versions-toolbox deps/fetch.sh $(TOOLBOX)/src $@.new
-	@deps/build-toolbox.sh $(TOOLBOX)/src $(TOOLBOX)
+	@SYSROOT=$(dir $(HOST_DEPS_STAMP)) deps/build-toolbox.sh $(TOOLBOX)/src $(TOOLBOX)
 	@mv $@.new $@
 toolbox: $(TOOLBOX_STAMP)
 
@@ -213,7 +219,7 @@ $(IMAGE): $(B)/retina $(TOOLBOX_STAMP) image/build.sh image/stage.sh image/conta
 image: $(IMAGE)
 	@cd $(TOOLBOX)/bin && for f in *; do printf '  %-22s %8s bytes\n' "$$f" "$$(stat -c %s $$f)"; done
 	@echo "  toolbox total          $$(cat $(TOOLBOX)/bin/* | wc -c) bytes"
-	@echo "$(IMAGE): $$(stat -c %s $(IMAGE)) bytes, $$(gzip -c $(IMAGE) | wc -c) gzipped (offline build: no bpftool, pwru, ig)"
+	@echo "$(IMAGE): $$(stat -c %s $(IMAGE)) bytes, $$(gzip -c $(IMAGE) | wc -c) gzipped (offline build: no pwru, ig)"
 
 # Where GitHub is reachable: download bpftool/pwru/ig (amd64, arm64), check
 # them against their projects' checksum files, write the Dockerfile's pins.

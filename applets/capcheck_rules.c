@@ -36,6 +36,10 @@ const struct tool_req capcheck_tools[] = {
 		WAY(C(BPF) | C(PERFMON) | C(NET_ADMIN), NEED_BTF | NEED_BPF_LOAD)),
 	/* listing every program and map needs SYS_ADMIN (BPF_*_GET_NEXT_ID) */
 	TOOL("bpftool", "bpftool", WAY(C(SYS_ADMIN), NEED_BTF)),
+	/* bpftool net: its flow dissector query (BPF_PROG_QUERY) takes NET_ADMIN (older
+	 * kernels accept no other), and bpf() must pass the runtime's seccomp filter (SYS_ADMIN) */
+	{ .tool = "bpftool-net", .exe = "bpftool", .runs = "bpftool net",
+	  .ways = { WAY(C(SYS_ADMIN) | C(NET_ADMIN), 0) } },
 	/* pwru attaches kprobes to every skb function */
 	TOOL("pwru", "pwru", WAY(C(SYS_ADMIN), NEED_BTF | NEED_KPROBES)),
 	/* Inspektor Gadget: reads other processes' namespaces and the runtime via /host */

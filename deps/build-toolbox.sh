@@ -5,10 +5,11 @@
 # debug shell needs (no shared libraries, no NLS, no optional libraries that
 # are not here).
 #
-# usage: deps/build-toolbox.sh SRCDIR OUT
+# usage: SYSROOT=DIR deps/build-toolbox.sh SRCDIR OUT
 #   OUT/root     work dir
 #   OUT/bin      the tools, ready for the image (image/stage.sh toolbox layer)
 #   OUT/build.log
+# SYSROOT: deps/build.sh's output (libelf and zlib, for bpftool)
 set -euo pipefail
 unset ARCH MAKEFLAGS MAKEOVERRIDES MFLAGS
 src=$(cd "$1" && pwd)
@@ -105,7 +106,29 @@ build_ethtool() {
 	install_bin "$d/ethtool"
 }
 
-want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool}
+build_bpftool() {
+	local d o f
+	d=$(srcdir linux)
+	step "bpftool (${d##*/}: tools/bpf/bpftool, its own tools/lib/bpf)"
+	o=$work/bpftool
+	mkdir -p "$o"
+	# libelf and zlib: the sysroot's (deps/build.sh), the ones retina links.
+	[ -n "${SYSROOT:-}" ] && [ -r "$SYSROOT/lib/libelf.a" ] && [ -r "$SYSROOT/lib/libz.a" ] ||
+		die "bpftool needs libelf and zlib from the sysroot (deps/build.sh): set SYSROOT=DIR (make toolbox does)"
+	for f in libelf.h gelf.h nlist.h zlib.h zconf.h; do cp "$SYSROOT/include/$f" "$root/include/"; done
+	cp "$SYSROOT/lib/libelf.a" "$SYSROOT/lib/libz.a" "$root/lib/"
+	# Features written down, not probed: no libbfd disassembler (`prog dump
+	# jited` says so; `xlated` works), no libcap, no BPF skeletons (they need
+	# clang: no `prog profile`, no pids in `prog show`). 6.1 has no LLVM one.
+	printf 'feature-%s=0\n' libbfd libbfd-liberty libbfd-liberty-z disassembler-four-args \
+		disassembler-init-styled libcap clang-bpf-co-re > "$o/FEATURE-DUMP"
+	# Out of tree (OUTPUT=): the kernel source is read, never copied or written.
+	run make -C "$d/tools/bpf/bpftool" -j"$JOBS" OUTPUT="$o/" FEATURES_DUMP="$o/FEATURE-DUMP" \
+		CC="$CC" HOSTCC="$CC" EXTRA_CFLAGS="$CFLAGS" EXTRA_LDFLAGS="$LDFLAGS"
+	install_bin "$o/bpftool"
+}
+
+want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool bpftool}
 for t in $want; do "build_$t"; done
 rm -rf "$work"
 echo "retina toolbox: $(ls "$bin" | wc -l) tools in $bin"

@@ -63,12 +63,13 @@ pin_sum() {
 	esac
 }
 
-# The Sources stanza of version $2 of $1.
+# The Sources stanza of version $2 of $1. (awk reads to the end: an early
+# exit would kill apt-cache with SIGPIPE on a long listing, e.g. linux's.)
 stanza() {
 	apt-cache showsrc "$1" 2>/dev/null </dev/null |
 		awk -v n="$1" -v v="$2" 'BEGIN{RS=""} {p=""; w=""; k=split($0, l, "\n")
 			for (i = 1; i <= k; i++) { if (l[i] ~ /^Package: /) p=substr(l[i], 10); if (l[i] ~ /^Version: /) w=substr(l[i], 10) }
-			if (p == n && w == v) { print; exit } }'
+			if (p == n && w == v && !done) { print; done = 1 } }'
 }
 
 # How to move the pin of $1 to upstream $2 in the pins file $3.

@@ -80,7 +80,7 @@ buildah config \
 	--entrypoint '["/usr/local/bin/shell-init", "--"]' \
 	--cmd '["/bin/sh", "-l"]' \
 	--label org.opencontainers.image.title=retina-shell \
-	--label org.opencontainers.image.description="retina debug shell: retina, busybox, CA certificates${TOOLBOX:+, tcpdump, iptables, iproute2, ethtool} (offline build: no bpftool, pwru, ig)" \
+	--label org.opencontainers.image.description="retina debug shell: retina, busybox, CA certificates${TOOLBOX:+, tcpdump, iptables, iproute2, ethtool, bpftool} (offline build: no pwru, ig)" \
 	--label org.opencontainers.image.version="$version" \
 	"$ctr"
 

@@ -66,6 +66,22 @@ static void trace_without_bpf_caps_asks_for_bpf_and_perfmon(void **state)
 	assert_string_equal(flags, "--capabilities PERFMON,BPF");
 }
 
+/* bpftool lists with SYS_ADMIN; its `net` also queries the flow dissector: NET_ADMIN. */
+static void bpftool_net_needs_net_admin_too(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512];
+	(void)state;
+
+	f.cap_eff |= C(SYS_ADMIN);
+	assert_true(judge(&f, "bpftool").ok);
+	struct verdict v = judge(&f, "bpftool-net");
+	assert_false(v.ok);
+	assert_int_equal(v.missing_caps, C(NET_ADMIN));
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--capabilities NET_ADMIN");
+}
+
 static void sys_admin_stands_in_for_bpf_and_perfmon(void **state)
 {
 	struct facts f = plain_pod();
@@ -362,6 +378,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(trace_without_bpf_caps_asks_for_bpf_and_perfmon),
 		cmocka_unit_test(sys_admin_stands_in_for_bpf_and_perfmon),
+		cmocka_unit_test(bpftool_net_needs_net_admin_too),
 		cmocka_unit_test(old_kernel_without_cap_bpf_needs_sys_admin),
 		cmocka_unit_test(failed_load_with_caps_under_seccomp_blames_seccomp),
 		cmocka_unit_test(systemctl_needs_host_fs_and_host_pid),

@@ -105,7 +105,24 @@ build_ethtool() {
 	install_bin "$d/ethtool"
 }
 
-want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool}
+build_jq() {
+	local d
+	step jq
+	d=$(workcopy jq)
+	# No oniguruma: Debian's source drops the bundled copy (modules/oniguruma
+	# is empty) and links the system's; without it jq has every filter but the
+	# regular-expression ones (test, match, capture, sub, gsub, split/2).
+	# No tarball configure: autoreconf (deps/prereqs.sh toolbox).
+	(cd "$d" && run autoreconf -fi &&
+		run env CC="$CC" CFLAGS="$CFLAGS" LDFLAGS="$LDFLAGS" ./configure --disable-shared \
+			--enable-static --disable-docs --disable-maintainer-mode --disable-valgrind \
+			--without-oniguruma --disable-dependency-tracking &&
+		run make src/builtin.inc src/version.h &&
+		run make -j"$JOBS" LDFLAGS="-all-static -Wl,--gc-sections" jq)
+	install_bin "$d/jq"
+}
+
+want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool jq}
 for t in $want; do "build_$t"; done
 rm -rf "$work"
 echo "retina toolbox: $(ls "$bin" | wc -l) tools in $bin"

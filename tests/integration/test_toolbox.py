@@ -1,4 +1,4 @@
-"""The debug-shell toolbox (tcpdump, iptables, ip/ss/tc/bridge, ethtool) in the image,
+"""The debug-shell toolbox (tcpdump, iptables, ip/ss/tc/bridge, ethtool, jq) in the image,
 for real: podman with runc, the capabilities docs/image.md gives each tool, in
 network namespaces the test made (a container's own, or a NetPair's). The
 iptables wrapper's backend choice is tested both ways: rules in legacy, rules in
@@ -14,7 +14,7 @@ import pytest
 
 from conftest import require, run
 
-TOOLS = ["tcpdump", "xtables-legacy-multi", "ip", "ss", "tc", "bridge", "ethtool"]
+TOOLS = ["tcpdump", "xtables-legacy-multi", "ip", "ss", "tc", "bridge", "ethtool", "jq"]
 NET = ["--cap-drop", "ALL", "--cap-add", "NET_ADMIN,NET_RAW"]
 
 
@@ -207,3 +207,23 @@ def test_login_shell_and_exec_run_the_toolboxs_ip_and_tc_not_busyboxs(shell_imag
     lines = p.stdout.splitlines()
     assert lines[:3] == [f"{t} is an alias for /usr/sbin/{t}" for t in ("ip", "tc", "ss")]
     assert lines[3].startswith("ip utility, iproute2-") and lines[4].startswith("tc utility, iproute2-")
+
+
+# ---- jq -------------------------------------------------------------------------
+
+def test_jq_reads_retinas_json(shell_image):
+    p = sh(shell_image, "capcheck -o json tcpdump jq >/tmp/c.json; echo $?; jq . /tmp/c.json; echo ==; "
+                        "jq -r '.tools[] | [.tool, .ok] | @tsv' /tmp/c.json; echo ==; cat /tmp/c.json",
+           opts=["--cap-drop", "ALL"])
+    assert p.returncode == 0, p.stderr
+    status, pretty, tsv, raw = _split4(p.stdout)
+    assert status == "1", status                  # tcpdump lacks NET_RAW
+    assert json.loads(pretty) == json.loads(raw)
+    assert pretty.startswith("{\n  \"") and pretty != raw, pretty[:80]
+    assert tsv.splitlines() == ["tcpdump\tfalse", "jq\ttrue"], tsv
+
+
+def _split4(out):
+    first, rest = out.split("\n", 1)
+    pretty, tsv, raw = rest.split("==\n")
+    return first, pretty, tsv, raw

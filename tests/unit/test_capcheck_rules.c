@@ -350,6 +350,19 @@ static void toolbox_tcpdump_and_iptables_nft(void **state)
 	assert_string_equal(flags, "--mount-host-filesystem");
 }
 
+static void toolbox_tools_that_need_no_capability(void **state)
+{
+	struct facts f = plain_pod();
+	(void)state;
+
+	/* nothing granted: only being installed (not on this machine's PATH) */
+	for (const char *const *t = (const char *const[]){ "jq", NULL }; *t; t++) {
+		struct verdict v = judge(&f, *t);
+		assert_int_equal(v.missing_caps, 0);
+		assert_int_equal(v.missing, 0);
+	}
+}
+
 static void unknown_tool_is_not_found(void **state)
 {
 	(void)state;
@@ -374,6 +387,7 @@ int main(void)
 		cmocka_unit_test(trace_stack_under_kptr_restrict_2_is_not_fixable_by_flags),
 		cmocka_unit_test(trace_nft_needs_net_admin_too),
 		cmocka_unit_test(toolbox_tcpdump_and_iptables_nft),
+		cmocka_unit_test(toolbox_tools_that_need_no_capability),
 		cmocka_unit_test(unknown_tool_is_not_found),
 		cmocka_unit_test(traceloop_before_5_12_names_bpf_atomics),
 	};

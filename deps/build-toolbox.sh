@@ -122,7 +122,19 @@ build_jq() {
 	install_bin "$d/jq"
 }
 
-want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool jq}
+build_socat() {
+	local d
+	step socat
+	d=$(workcopy socat)
+	# No OpenSSL, readline, libwrap (tcp-wrappers) or FIPS: every plain
+	# address type (TCP, UDP, UNIX, EXEC, PTY, TUN, raw IP) stays.
+	(cd "$d" && run env CC="$CC" CFLAGS="$CFLAGS -D_GNU_SOURCE" LDFLAGS="$LDFLAGS" ./configure \
+		--disable-openssl --disable-readline --disable-libwrap --disable-fips &&
+		run make -j"$JOBS" socat)
+	install_bin "$d/socat"
+}
+
+want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool jq socat}
 for t in $want; do "build_$t"; done
 rm -rf "$work"
 echo "retina toolbox: $(ls "$bin" | wc -l) tools in $bin"

@@ -1,4 +1,4 @@
-"""The debug-shell toolbox (tcpdump, iptables, ip/ss/tc/bridge, ethtool, jq) in the image,
+"""The debug-shell toolbox (tcpdump, iptables, ip/ss/tc/bridge, ethtool, jq, socat) in the image,
 for real: podman with runc, the capabilities docs/image.md gives each tool, in
 network namespaces the test made (a container's own, or a NetPair's). The
 iptables wrapper's backend choice is tested both ways: rules in legacy, rules in
@@ -14,7 +14,7 @@ import pytest
 
 from conftest import require, run
 
-TOOLS = ["tcpdump", "xtables-legacy-multi", "ip", "ss", "tc", "bridge", "ethtool", "jq"]
+TOOLS = ["tcpdump", "xtables-legacy-multi", "ip", "ss", "tc", "bridge", "ethtool", "jq", "socat"]
 NET = ["--cap-drop", "ALL", "--cap-add", "NET_ADMIN,NET_RAW"]
 
 
@@ -209,7 +209,7 @@ def test_login_shell_and_exec_run_the_toolboxs_ip_and_tc_not_busyboxs(shell_imag
     assert lines[3].startswith("ip utility, iproute2-") and lines[4].startswith("tc utility, iproute2-")
 
 
-# ---- jq -------------------------------------------------------------------------
+# ---- jq, socat ------------------------------------------------------------------
 
 def test_jq_reads_retinas_json(shell_image):
     p = sh(shell_image, "capcheck -o json tcpdump jq >/tmp/c.json; echo $?; jq . /tmp/c.json; echo ==; "
@@ -227,3 +227,19 @@ def _split4(out):
     first, rest = out.split("\n", 1)
     pretty, tsv, raw = rest.split("==\n")
     return first, pretty, tsv, raw
+
+
+WAIT_TCP = "while ! ss -Htln | grep -q :{}; do sleep 0.1; done"
+
+
+def test_socat_relays_a_tcp_connection(shell_image):
+    # a server on 4401, socat relaying 4400 to it, a client on 4400; both ways
+    p = sh(shell_image, "echo pong | nc -l -p 4401 >/tmp/srv & " + WAIT_TCP.format(4401) + "; "
+                        "socat -d -d TCP-LISTEN:4400,bind=127.0.0.1 TCP:127.0.0.1:4401 2>/tmp/socat & "
+                        + WAIT_TCP.format(4400) + "; "
+                        "echo ping | nc -w 5 127.0.0.1 4400; wait; cat /tmp/srv; cat /tmp/socat >&2")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["pong", "ping"], p.stdout + p.stderr
+    assert re.search(r"accepting connection from AF=2 127\.0\.0\.1:\d+ on AF=2 127\.0\.0\.1:4400", p.stderr)
+    assert re.search(r"successfully connected from local address AF=2 127\.0\.0\.1:\d+", p.stderr)
+    assert "exiting with status 0" in p.stderr

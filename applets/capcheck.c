@@ -42,7 +42,7 @@ const char capcheck_help[] =
 	"  -r, --requirements   print what each tool needs, as a table, and exit\n"
 	"\n"
 	"Tools: trace trace-stack trace-nft bpftool pwru ig iptables iptables-nft\n"
-	"       nft tcpdump strace jq socat chroot systemctl sysctl ping\n"
+	"       nft tcpdump strace jq socat drill chroot systemctl sysctl ping\n"
 	"       execsnoop traceloop nsenter\n"
 	"(trace-stack: trace --stack; trace-nft: trace --nft --allow-system-changes)\n"
 	"\n"

@@ -54,6 +54,8 @@ const struct tool_req capcheck_tools[] = {
 	TOOL("jq", "jq", WAY(0, 0)),
 	/* TCP/UDP/UNIX relays (a port below 1024 needs NET_BIND_SERVICE, ip4-raw NET_RAW) */
 	TOOL("socat", "socat", WAY(0, 0)),
+	/* DNS queries from an unprivileged port */
+	TOOL("drill", "drill", WAY(0, 0)),
 	/* chroot /host: a shell with the node's own tools */
 	TOOL("chroot", "chroot", WAY(C(SYS_CHROOT), NEED_HOST_FS)),
 	/* chroot /host systemctl: talks to the host's systemd, which must be visible */

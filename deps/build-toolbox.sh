@@ -134,7 +134,21 @@ build_socat() {
 	install_bin "$d/socat"
 }
 
-want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool jq socat}
+build_ldns() {
+	local d
+	step "ldns (drill)"
+	d=$(workcopy ldns)
+	# No OpenSSL (so no SHA-2, which ldns takes from it): drill resolves,
+	# traces (-T) and prints DNSSEC records, but does not validate signatures
+	# (-S chases, -D asks for them) or do DANE/TSIG. Only drill, no ldns-* tools.
+	(cd "$d" && run env CC="$CC" CFLAGS="$CFLAGS" LDFLAGS="$LDFLAGS" ./configure --disable-shared \
+		--enable-static --without-ssl --disable-sha2 --disable-dane --disable-gost --disable-ecdsa --disable-dsa \
+		--disable-ed25519 --disable-ed448 --with-drill --without-pyldns --without-pyldnsx &&
+		run make setup-builddir && run make -j"$JOBS" LDFLAGS="-all-static -Wl,--gc-sections" drill/drill)
+	install_bin "$d/drill/drill"
+}
+
+want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool jq socat ldns}
 for t in $want; do "build_$t"; done
 rm -rf "$work"
 echo "retina toolbox: $(ls "$bin" | wc -l) tools in $bin"

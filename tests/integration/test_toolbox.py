@@ -1,4 +1,4 @@
-"""The debug-shell toolbox (tcpdump, iptables, ip/ss/tc/bridge, ethtool, jq, socat) in the image,
+"""The debug-shell toolbox (tcpdump, iptables, ip/ss/tc/bridge, ethtool, jq, socat, drill) in the image,
 for real: podman with runc, the capabilities docs/image.md gives each tool, in
 network namespaces the test made (a container's own, or a NetPair's). The
 iptables wrapper's backend choice is tested both ways: rules in legacy, rules in
@@ -13,8 +13,9 @@ import tarfile
 import pytest
 
 from conftest import require, run
+from dnsfix import Unbound
 
-TOOLS = ["tcpdump", "xtables-legacy-multi", "ip", "ss", "tc", "bridge", "ethtool", "jq", "socat"]
+TOOLS = ["tcpdump", "xtables-legacy-multi", "ip", "ss", "tc", "bridge", "ethtool", "jq", "socat", "drill"]
 NET = ["--cap-drop", "ALL", "--cap-add", "NET_ADMIN,NET_RAW"]
 
 
@@ -209,7 +210,7 @@ def test_login_shell_and_exec_run_the_toolboxs_ip_and_tc_not_busyboxs(shell_imag
     assert lines[3].startswith("ip utility, iproute2-") and lines[4].startswith("tc utility, iproute2-")
 
 
-# ---- jq, socat ------------------------------------------------------------------
+# ---- jq, socat, drill -----------------------------------------------------------
 
 def test_jq_reads_retinas_json(shell_image):
     p = sh(shell_image, "capcheck -o json tcpdump jq >/tmp/c.json; echo $?; jq . /tmp/c.json; echo ==; "
@@ -243,3 +244,32 @@ def test_socat_relays_a_tcp_connection(shell_image):
     assert re.search(r"accepting connection from AF=2 127\.0\.0\.1:\d+ on AF=2 127\.0\.0\.1:4400", p.stderr)
     assert re.search(r"successfully connected from local address AF=2 127\.0\.0\.1:\d+", p.stderr)
     assert "exiting with status 0" in p.stderr
+
+
+@pytest.fixture
+def unbound_peer(netpair, tmp_path):
+    """unbound answering example.test on the netpair's b side; the container joins a."""
+    require("unbound", "dig")
+    u = Unbound(str(tmp_path), netns=netpair.b, address=netpair.B4)
+    try:
+        yield netpair, u
+    finally:
+        u.close()
+
+
+def test_drill_queries_a_dns_peer(shell_image, unbound_peer):
+    pair, u = unbound_peer
+    # options first: musl's getopt stops at the first operand (@server)
+    p = sh(shell_image, f"drill -p {u.port} @{pair.B4} www.example.test A; echo ==; "
+                        f"drill -t -p {u.port} @{pair.B4} example.test MX; echo ==; "
+                        f"drill -x -p {u.port} @{pair.B4} 192.0.2.10",
+           opts=["--network", f"ns:/run/netns/{pair.a}"])
+    assert p.returncode == 0, p.stderr
+    a, mx, ptr = p.stdout.split("==\n")
+    assert ";; ->>HEADER<<- opcode: QUERY, rcode: NOERROR" in a, a
+    answers = re.findall(r"^www\.example\.test\.\s+300\s+IN\s+A\s+(\S+)$", a, re.M)
+    assert sorted(answers) == ["192.0.2.10", "192.0.2.11"], a
+    assert f";; SERVER: {pair.B4}" in a
+    assert re.search(r"^example\.test\.\s+3600\s+IN\s+MX\s+10 mail\.example\.test\.$", mx, re.M), mx
+    assert re.search(r"^10\.2\.0\.192\.in-addr\.arpa\.\s+300\s+IN\s+PTR\s+www\.example\.test\.$", ptr,
+                     re.M), ptr

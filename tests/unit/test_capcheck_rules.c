@@ -356,7 +356,7 @@ static void toolbox_tools_that_need_no_capability(void **state)
 	(void)state;
 
 	/* nothing granted: only being installed (not on this machine's PATH) */
-	for (const char *const *t = (const char *const[]){ "jq", "socat", NULL }; *t; t++) {
+	for (const char *const *t = (const char *const[]){ "jq", "socat", "drill", NULL }; *t; t++) {
 		struct verdict v = judge(&f, *t);
 		assert_int_equal(v.missing_caps, 0);
 		assert_int_equal(v.missing, 0);

@@ -148,7 +148,23 @@ build_ldns() {
 	install_bin "$d/drill/drill"
 }
 
-want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool jq socat ldns}
+build_strace() {
+	local d
+	step strace
+	d=$(workcopy strace)
+	# The kernel headers strace ships (--enable-bundled): this machine's
+	# linux-libc-dev is newer than strace 6.1 knows. One personality (no
+	# mpers), no stack traces (libunwind/libdw), only src/ (not the tests), no
+	# automake dependency files (config.status writes thousands, for the tests).
+	# Its generated headers run the preprocessor alone: CPPFLAGS too.
+	(cd "$d" && run env CC="$CC" CFLAGS="$CFLAGS" CPPFLAGS="-idirafter $kinc" LDFLAGS="$LDFLAGS" ./configure \
+		--enable-bundled=yes --disable-mpers --without-libunwind --without-libdw \
+		--without-libiberty --disable-gcc-Werror --disable-valgrind --disable-dependency-tracking &&
+		run make -C src -j"$JOBS")
+	install_bin "$d/src/strace"
+}
+
+want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool jq socat ldns strace}
 for t in $want; do "build_$t"; done
 rm -rf "$work"
 echo "retina toolbox: $(ls "$bin" | wc -l) tools in $bin"

@@ -1,4 +1,5 @@
-"""The debug-shell toolbox (tcpdump, iptables, ip/ss/tc/bridge, ethtool, jq, socat, drill) in the image,
+"""The debug-shell toolbox (tcpdump, iptables, ip/ss/tc/bridge, ethtool, jq, socat,
+drill, strace) in the image,
 for real: podman with runc, the capabilities docs/image.md gives each tool, in
 network namespaces the test made (a container's own, or a NetPair's). The
 iptables wrapper's backend choice is tested both ways: rules in legacy, rules in
@@ -15,7 +16,8 @@ import pytest
 from conftest import require, run
 from dnsfix import Unbound
 
-TOOLS = ["tcpdump", "xtables-legacy-multi", "ip", "ss", "tc", "bridge", "ethtool", "jq", "socat", "drill"]
+TOOLS = ["tcpdump", "xtables-legacy-multi", "ip", "ss", "tc", "bridge", "ethtool", "jq", "socat", "drill",
+         "strace"]
 NET = ["--cap-drop", "ALL", "--cap-add", "NET_ADMIN,NET_RAW"]
 
 
@@ -210,7 +212,7 @@ def test_login_shell_and_exec_run_the_toolboxs_ip_and_tc_not_busyboxs(shell_imag
     assert lines[3].startswith("ip utility, iproute2-") and lines[4].startswith("tc utility, iproute2-")
 
 
-# ---- jq, socat, drill -----------------------------------------------------------
+# ---- jq, socat, drill, strace ---------------------------------------------------
 
 def test_jq_reads_retinas_json(shell_image):
     p = sh(shell_image, "capcheck -o json tcpdump jq >/tmp/c.json; echo $?; jq . /tmp/c.json; echo ==; "
@@ -273,3 +275,13 @@ def test_drill_queries_a_dns_peer(shell_image, unbound_peer):
     assert re.search(r"^example\.test\.\s+3600\s+IN\s+MX\s+10 mail\.example\.test\.$", mx, re.M), mx
     assert re.search(r"^10\.2\.0\.192\.in-addr\.arpa\.\s+300\s+IN\s+PTR\s+www\.example\.test\.$", ptr,
                      re.M), ptr
+
+
+def test_strace_shows_the_connect_of_retina_nc(shell_image):
+    p = sh(shell_image, "nc -l -p 4402 >/dev/null & " + WAIT_TCP.format(4402) + "; "
+                        "strace -f -e trace=connect retina nc -zv 127.0.0.1 4402; echo \"nc exit $?\"; wait")
+    assert p.returncode == 0, p.stderr
+    assert "nc exit 0" in p.stdout, p.stdout + p.stderr
+    assert re.search(r'^(\[pid +\d+\] )?connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(4402\), '
+                     r'sin_addr=inet_addr\("127\.0\.0\.1"\)\}, 16\) = (0|-1 EINPROGRESS)', p.stderr, re.M), p.stderr
+    assert re.search(r"^\+\+\+ exited with 0 \+\+\+$", p.stderr, re.M), p.stderr

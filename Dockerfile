@@ -30,7 +30,7 @@ ARG IG_VERSION=v0.49.1
 ARG IG_SHA256_AMD64=
 ARG IG_SHA256_ARM64=
 
-# ---- toolbox: tcpdump, iptables, iproute2, ethtool, bpftool, static --------
+# ---- toolbox: tcpdump, iptables, iproute2, ethtool, bpftool, jq, socat, drill, strace
 # From the Debian sources pinned in deps/versions-toolbox (deb-src of the base
 # image's mirror), as `make toolbox` builds them (deps/build-toolbox.sh; the
 # deps/ sysroot first, for bpftool's libelf and zlib).

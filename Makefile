@@ -8,7 +8,7 @@
 #   make deps-check  for every pin, the Debian revision in use and what the mirror offers that is newer
 #   make image    the debug-shell image, offline, as an OCI archive (build/retina-shell.oci.tar),
 #                 per-tool sizes and the archive size raw and gzipped
-#   make toolbox  the image's static tcpdump, iptables, iproute2, ethtool, bpftool (build/toolbox/bin)
+#   make toolbox  the image's static tcpdump, iptables, iproute2, ethtool, bpftool, jq, socat, drill, strace (build/toolbox/bin)
 #   make image-pins  write the Dockerfile's bpftool/pwru/ig sha256 pins (needs GitHub)
 #   make image-check  build the Dockerfile's minimal stage (debootstrap base) and compare
 #   make bench    benchmarks (tests/bench)
@@ -193,9 +193,9 @@ $(B)/.prereqs-image: deps/prereqs.sh
 	@deps/prereqs.sh image
 	@touch $@
 
-# The toolbox (tcpdump, iptables, iproute2, ethtool, bpftool: static, from the Debian
-# sources in deps/versions-toolbox) is built once into build/toolbox/ and kept
-# by `make clean`, like the sysroot.
+# The toolbox (tcpdump, iptables, iproute2, ethtool, bpftool, jq, socat, drill,
+# strace: static, from the Debian sources in deps/versions-toolbox) is built once
+# into build/toolbox/ and kept by `make clean`, like the sysroot.
 TOOLBOX := build/toolbox
 TOOLBOX_STAMP := $(TOOLBOX)/.versions
 $(B)/.prereqs-toolbox: deps/prereqs.sh

@@ -54,6 +54,12 @@ const struct tool_req capcheck_tools[] = {
 	TOOL("tcpdump", "tcpdump", WAY(C(NET_RAW), 0)),
 	/* strace -p: ptrace of a process it did not start (strace CMD needs nothing) */
 	TOOL("strace", "strace", WAY(C(SYS_PTRACE), 0)),
+	/* a JSON filter */
+	TOOL("jq", "jq", WAY(0, 0)),
+	/* TCP/UDP/UNIX relays (a port below 1024 needs NET_BIND_SERVICE, ip4-raw NET_RAW) */
+	TOOL("socat", "socat", WAY(0, 0)),
+	/* DNS queries from an unprivileged port */
+	TOOL("drill", "drill", WAY(0, 0)),
 	/* chroot /host: a shell with the node's own tools */
 	TOOL("chroot", "chroot", WAY(C(SYS_CHROOT), NEED_HOST_FS)),
 	/* chroot /host systemctl: talks to the host's systemd, which must be visible */

@@ -106,6 +106,65 @@ build_ethtool() {
 	install_bin "$d/ethtool"
 }
 
+build_jq() {
+	local d
+	step jq
+	d=$(workcopy jq)
+	# No oniguruma: Debian's source drops the bundled copy (modules/oniguruma
+	# is empty) and links the system's; without it jq has every filter but the
+	# regular-expression ones (test, match, capture, sub, gsub, split/2).
+	# No tarball configure: autoreconf (deps/prereqs.sh toolbox).
+	(cd "$d" && run autoreconf -fi &&
+		run env CC="$CC" CFLAGS="$CFLAGS" LDFLAGS="$LDFLAGS" ./configure --disable-shared \
+			--enable-static --disable-docs --disable-maintainer-mode --disable-valgrind \
+			--without-oniguruma --disable-dependency-tracking &&
+		run make src/builtin.inc src/version.h &&
+		run make -j"$JOBS" LDFLAGS="-all-static -Wl,--gc-sections" jq)
+	install_bin "$d/jq"
+}
+
+build_socat() {
+	local d
+	step socat
+	d=$(workcopy socat)
+	# No OpenSSL, readline, libwrap (tcp-wrappers) or FIPS: every plain
+	# address type (TCP, UDP, UNIX, EXEC, PTY, TUN, raw IP) stays.
+	(cd "$d" && run env CC="$CC" CFLAGS="$CFLAGS -D_GNU_SOURCE" LDFLAGS="$LDFLAGS" ./configure \
+		--disable-openssl --disable-readline --disable-libwrap --disable-fips &&
+		run make -j"$JOBS" socat)
+	install_bin "$d/socat"
+}
+
+build_ldns() {
+	local d
+	step "ldns (drill)"
+	d=$(workcopy ldns)
+	# No OpenSSL (so no SHA-2, which ldns takes from it): drill resolves,
+	# traces (-T) and prints DNSSEC records, but does not validate signatures
+	# (-S chases, -D asks for them) or do DANE/TSIG. Only drill, no ldns-* tools.
+	(cd "$d" && run env CC="$CC" CFLAGS="$CFLAGS" LDFLAGS="$LDFLAGS" ./configure --disable-shared \
+		--enable-static --without-ssl --disable-sha2 --disable-dane --disable-gost --disable-ecdsa --disable-dsa \
+		--disable-ed25519 --disable-ed448 --with-drill --without-pyldns --without-pyldnsx &&
+		run make setup-builddir && run make -j"$JOBS" LDFLAGS="-all-static -Wl,--gc-sections" drill/drill)
+	install_bin "$d/drill/drill"
+}
+
+build_strace() {
+	local d
+	step strace
+	d=$(workcopy strace)
+	# The kernel headers strace ships (--enable-bundled): this machine's
+	# linux-libc-dev is newer than strace 6.1 knows. One personality (no
+	# mpers), no stack traces (libunwind/libdw), only src/ (not the tests), no
+	# automake dependency files (config.status writes thousands, for the tests).
+	# Its generated headers run the preprocessor alone: CPPFLAGS too.
+	(cd "$d" && run env CC="$CC" CFLAGS="$CFLAGS" CPPFLAGS="-idirafter $kinc" LDFLAGS="$LDFLAGS" ./configure \
+		--enable-bundled=yes --disable-mpers --without-libunwind --without-libdw \
+		--without-libiberty --disable-gcc-Werror --disable-valgrind --disable-dependency-tracking &&
+		run make -C src -j"$JOBS")
+	install_bin "$d/src/strace"
+}
+
 build_bpftool() {
 	local d o f
 	d=$(srcdir linux)
@@ -128,7 +187,7 @@ build_bpftool() {
 	install_bin "$o/bpftool"
 }
 
-want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool bpftool}
+want=${TOOLBOX_ONLY:-libpcap tcpdump iptables iproute2 ethtool jq socat ldns strace bpftool}
 for t in $want; do "build_$t"; done
 rm -rf "$work"
 echo "retina toolbox: $(ls "$bin" | wc -l) tools in $bin"

@@ -18,9 +18,10 @@ image_pkgs=(buildah busybox-static ca-certificates podman runc skopeo debootstra
 # make test-kernels (and its CI part): Debian kernels booted under qemu-system
 # (TCG), an initramfs of busybox-static + retina + the kernel's own modules
 kernels_pkgs=(qemu-system-x86 qemu-system-arm busybox-static cpio gzip zstd kmod)
-# make toolbox: libpcap's and iptables' parsers; python3 for bpftool's libbpf
-# (scripts/bpf_doc.py writes bpf_helper_defs.h)
-toolbox_pkgs=(flex bison python3)
+# make toolbox: libpcap's and iptables' parsers; jq's source has no configure
+# (autoreconf); python3 for bpftool's libbpf (scripts/bpf_doc.py writes
+# bpf_helper_defs.h)
+toolbox_pkgs=(flex bison autoconf automake libtool python3)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;

@@ -1,4 +1,5 @@
-"""The debug-shell toolbox (tcpdump, iptables, ip/ss/tc/bridge, ethtool) in the image,
+"""The debug-shell toolbox (tcpdump, iptables, ip/ss/tc/bridge, ethtool, jq, socat,
+drill, strace) in the image,
 for real: podman with runc, the capabilities docs/image.md gives each tool, in
 network namespaces the test made (a container's own, or a NetPair's). The
 iptables wrapper's backend choice is tested both ways: rules in legacy, rules in
@@ -13,8 +14,10 @@ import tarfile
 import pytest
 
 from conftest import require, run
+from dnsfix import Unbound
 
-TOOLS = ["tcpdump", "xtables-legacy-multi", "ip", "ss", "tc", "bridge", "ethtool"]
+TOOLS = ["tcpdump", "xtables-legacy-multi", "ip", "ss", "tc", "bridge", "ethtool", "jq", "socat", "drill",
+         "strace"]
 NET = ["--cap-drop", "ALL", "--cap-add", "NET_ADMIN,NET_RAW"]
 
 
@@ -207,3 +210,78 @@ def test_login_shell_and_exec_run_the_toolboxs_ip_and_tc_not_busyboxs(shell_imag
     lines = p.stdout.splitlines()
     assert lines[:3] == [f"{t} is an alias for /usr/sbin/{t}" for t in ("ip", "tc", "ss")]
     assert lines[3].startswith("ip utility, iproute2-") and lines[4].startswith("tc utility, iproute2-")
+
+
+# ---- jq, socat, drill, strace ---------------------------------------------------
+
+def test_jq_reads_retinas_json(shell_image):
+    p = sh(shell_image, "capcheck -o json tcpdump jq >/tmp/c.json; echo $?; jq . /tmp/c.json; echo ==; "
+                        "jq -r '.tools[] | [.tool, .ok] | @tsv' /tmp/c.json; echo ==; cat /tmp/c.json",
+           opts=["--cap-drop", "ALL"])
+    assert p.returncode == 0, p.stderr
+    status, pretty, tsv, raw = _split4(p.stdout)
+    assert status == "1", status                  # tcpdump lacks NET_RAW
+    assert json.loads(pretty) == json.loads(raw)
+    assert pretty.startswith("{\n  \"") and pretty != raw, pretty[:80]
+    assert tsv.splitlines() == ["tcpdump\tfalse", "jq\ttrue"], tsv
+
+
+def _split4(out):
+    first, rest = out.split("\n", 1)
+    pretty, tsv, raw = rest.split("==\n")
+    return first, pretty, tsv, raw
+
+
+WAIT_TCP = "while ! ss -Htln | grep -q :{}; do sleep 0.1; done"
+
+
+def test_socat_relays_a_tcp_connection(shell_image):
+    # a server on 4401, socat relaying 4400 to it, a client on 4400; both ways
+    p = sh(shell_image, "echo pong | nc -l -p 4401 >/tmp/srv & " + WAIT_TCP.format(4401) + "; "
+                        "socat -d -d TCP-LISTEN:4400,bind=127.0.0.1 TCP:127.0.0.1:4401 2>/tmp/socat & "
+                        + WAIT_TCP.format(4400) + "; "
+                        "echo ping | nc -w 5 127.0.0.1 4400; wait; cat /tmp/srv; cat /tmp/socat >&2")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["pong", "ping"], p.stdout + p.stderr
+    assert re.search(r"accepting connection from AF=2 127\.0\.0\.1:\d+ on AF=2 127\.0\.0\.1:4400", p.stderr)
+    assert re.search(r"successfully connected from local address AF=2 127\.0\.0\.1:\d+", p.stderr)
+    assert "exiting with status 0" in p.stderr
+
+
+@pytest.fixture
+def unbound_peer(netpair, tmp_path):
+    """unbound answering example.test on the netpair's b side; the container joins a."""
+    require("unbound", "dig")
+    u = Unbound(str(tmp_path), netns=netpair.b, address=netpair.B4)
+    try:
+        yield netpair, u
+    finally:
+        u.close()
+
+
+def test_drill_queries_a_dns_peer(shell_image, unbound_peer):
+    pair, u = unbound_peer
+    # options first: musl's getopt stops at the first operand (@server)
+    p = sh(shell_image, f"drill -p {u.port} @{pair.B4} www.example.test A; echo ==; "
+                        f"drill -t -p {u.port} @{pair.B4} example.test MX; echo ==; "
+                        f"drill -x -p {u.port} @{pair.B4} 192.0.2.10",
+           opts=["--network", f"ns:/run/netns/{pair.a}"])
+    assert p.returncode == 0, p.stderr
+    a, mx, ptr = p.stdout.split("==\n")
+    assert ";; ->>HEADER<<- opcode: QUERY, rcode: NOERROR" in a, a
+    answers = re.findall(r"^www\.example\.test\.\s+300\s+IN\s+A\s+(\S+)$", a, re.M)
+    assert sorted(answers) == ["192.0.2.10", "192.0.2.11"], a
+    assert f";; SERVER: {pair.B4}" in a
+    assert re.search(r"^example\.test\.\s+3600\s+IN\s+MX\s+10 mail\.example\.test\.$", mx, re.M), mx
+    assert re.search(r"^10\.2\.0\.192\.in-addr\.arpa\.\s+300\s+IN\s+PTR\s+www\.example\.test\.$", ptr,
+                     re.M), ptr
+
+
+def test_strace_shows_the_connect_of_retina_nc(shell_image):
+    p = sh(shell_image, "nc -l -p 4402 >/dev/null & " + WAIT_TCP.format(4402) + "; "
+                        "strace -f -e trace=connect retina nc -zv 127.0.0.1 4402; echo \"nc exit $?\"; wait")
+    assert p.returncode == 0, p.stderr
+    assert "nc exit 0" in p.stdout, p.stdout + p.stderr
+    assert re.search(r'^(\[pid +\d+\] )?connect\(\d+, \{sa_family=AF_INET, sin_port=htons\(4402\), '
+                     r'sin_addr=inet_addr\("127\.0\.0\.1"\)\}, 16\) = (0|-1 EINPROGRESS)', p.stderr, re.M), p.stderr
+    assert re.search(r"^\+\+\+ exited with 0 \+\+\+$", p.stderr, re.M), p.stderr

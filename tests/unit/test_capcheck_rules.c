@@ -366,6 +366,34 @@ static void toolbox_tcpdump_and_iptables_nft(void **state)
 	assert_string_equal(flags, "--mount-host-filesystem");
 }
 
+static void toolbox_tools_that_need_no_capability(void **state)
+{
+	struct facts f = plain_pod();
+	(void)state;
+
+	/* nothing granted: only being installed (not on this machine's PATH) */
+	for (const char *const *t = (const char *const[]){ "jq", "socat", "drill", NULL }; *t; t++) {
+		struct verdict v = judge(&f, *t);
+		assert_int_equal(v.missing_caps, 0);
+		assert_int_equal(v.missing, 0);
+	}
+}
+
+static void toolbox_strace_p_needs_sys_ptrace(void **state)
+{
+	struct facts f = plain_pod();
+	char flags[512];
+	(void)state;
+
+	struct verdict v = judge(&f, "strace");
+	assert_false(v.ok);
+	assert_int_equal(v.missing_caps, C(SYS_PTRACE));
+	flags_of(&v, flags);
+	assert_string_equal(flags, "--capabilities SYS_PTRACE");
+	f.cap_eff |= C(SYS_PTRACE);
+	assert_int_equal(judge(&f, "strace").missing_caps, 0);
+}
+
 static void unknown_tool_is_not_found(void **state)
 {
 	(void)state;
@@ -391,6 +419,8 @@ int main(void)
 		cmocka_unit_test(trace_stack_under_kptr_restrict_2_is_not_fixable_by_flags),
 		cmocka_unit_test(trace_nft_needs_net_admin_too),
 		cmocka_unit_test(toolbox_tcpdump_and_iptables_nft),
+		cmocka_unit_test(toolbox_tools_that_need_no_capability),
+		cmocka_unit_test(toolbox_strace_p_needs_sys_ptrace),
 		cmocka_unit_test(unknown_tool_is_not_found),
 		cmocka_unit_test(traceloop_before_5_12_names_bpf_atomics),
 	};

@@ -18,7 +18,7 @@ CHECKS = (["modules", "netns", "nft-ruleset", "ping-v4", "ping-v6", "nc",
                                                   "drop-noport", "drop-nft", "retrans", "sockerr-timeout")] +
           ["drop-location-noport-v4", "drop-location-noport-v6", "drop-location-nft", "trace-table-reason",
            "trace-list-reasons", "trace-reason-filter",
-           "trace-stack", "trace-pcapng", "trace-filter", "trace-nft", "capcheck", "execsnoop", "traceloop",
+           "trace-stack", "trace-pcapng", "trace-filter", "trace-nft", "trace-count", "capcheck", "execsnoop", "traceloop",
            "nsenter"])
 # What each kernel lacks, and the words its refusal must contain.
 UNSUPPORTED = {

@@ -74,16 +74,26 @@ static void kallsyms_with_zero_addresses_is_hidden(void **state)
 	ksyms_free(&k);
 }
 
+/* Two tracer frames (__bpf_trace_kfree_skb, bpf_trace_run3), then the drop's own. */
+static const uint64_t frames[] = { 0xffffffff81300010ull, 0xffffffff81300110ull, 0xffffffff81050090ull,
+				   0xffffffff81100091ull, 0xffffffff81100810ull };
+
+static struct stack_cache *new_cache(struct ksyms *k)
+{
+	struct stack_cache *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	load(k, kallsyms);
+	c->ksyms = k;
+	return c;
+}
+
 static void stacks_drop_tracer_frames_and_are_cached(void **state)
 {
 	struct ksyms k;
-	struct stack_cache *c = calloc(1, sizeof(*c));
-	const uint64_t frames[] = { 0xffffffff81300010ull, 0xffffffff81300110ull, 0xffffffff81050090ull,
-				    0xffffffff81100091ull, 0xffffffff81100810ull };
+	struct stack_cache *c = new_cache(&k);
 
 	(void)state;
-	load(&k, kallsyms);
-	c->ksyms = &k;
 	const struct stack_entry *e = stack_cache_get(c, frames, 5);
 	assert_non_null(e);
 	assert_string_equal(e->text, "\n    sk_skb_reason_drop+0x90\n    tcp_v4_rcv+0x91\n    ip_local_deliver_finish+0x10");
@@ -115,13 +125,9 @@ static void stacks_drop_tracer_frames_and_are_cached(void **state)
 static void stacks_that_reach_the_depth_are_said_cut(void **state)
 {
 	struct ksyms k;
-	struct stack_cache *c = calloc(1, sizeof(*c));
-	const uint64_t frames[] = { 0xffffffff81300010ull, 0xffffffff81300110ull, 0xffffffff81050090ull,
-				    0xffffffff81100091ull, 0xffffffff81100810ull };
+	struct stack_cache *c = new_cache(&k);
 
 	(void)state;
-	load(&k, kallsyms);
-	c->ksyms = &k;
 	c->depth = 5;
 	const struct stack_entry *e = stack_cache_get(c, frames, 5);
 	assert_true(e->cut);

@@ -138,9 +138,15 @@ static int read_kernel(struct counter *c)
 		k = next;
 		if (bpf_map_lookup_elem(fd, &k, c->vals))
 			continue;	/* cannot happen: keys are never deleted */
-		for (int i = 0; i < c->ncpus; i++)
-			if (add_now(c, &k, c->vals[i].count, c->vals[i].ifname))
-				return -1;
+		uint64_t n = 0;
+		const char *ifname = "";
+		for (int i = 0; i < c->ncpus; i++) {
+			n += c->vals[i].count;
+			if (!ifname[0] && c->vals[i].ifname[0])
+				ifname = c->vals[i].ifname;
+		}
+		if (add_now(c, &k, n, ifname))	/* one table lookup per key, not per CPU */
+			return -1;
 	}
 	fd = bpf_map__fd(c->skel->maps.count_slots);
 	for (uint32_t i = 0; i < TRACE_COUNT_SLOTS; i++) {

@@ -432,8 +432,12 @@ int trace_opts_argv(const struct trace_opts *o, const char **argv, int max, char
 
 	if (len < 48)
 		return -1;
+	/* buf holds the numbers: the interval in its first half, then snaplen, then the stack depth */
+	char *snap = buf + len / 2, *depth;
 	snprintf(buf, len / 2, "%llums", (unsigned long long)f->interval_ms);
-	snprintf(buf + len / 2, len - len / 2, "%u", f->snaplen);
+	snprintf(snap, len - len / 2, "%u", f->snaplen);
+	depth = snap + strlen(snap) + 1;	/* at most 11 + 3 bytes of the 24 there are */
+	snprintf(depth, buf + len - depth, "%u", f->stack_depth);
 	bad |= push(argv, &n, max, "retina") | push(argv, &n, max, "trace");
 	bad |= push(argv, &n, max, "-o") | push(argv, &n, max, "json");
 	/* a count line per interval instead of STATS lines: either tells the plugin the node's counts */
@@ -449,8 +453,7 @@ int trace_opts_argv(const struct trace_opts *o, const char **argv, int max, char
 	if (f->stack_types)
 		bad |= push(argv, &n, max, f->stack_types == TT(TT_DROP) ? "--stack" : "--stack=all");
 	if (f->stack_depth) {
-		snprintf(buf + len / 2 + 8, len - len / 2 - 8, "%u", f->stack_depth);
-		bad |= push(argv, &n, max, "--stack-depth") | push(argv, &n, max, buf + len / 2 + 8);
+		bad |= push(argv, &n, max, "--stack-depth") | push(argv, &n, max, depth);
 	}
 	if (f->nft)
 		bad |= push(argv, &n, max, "--nft");
@@ -459,7 +462,7 @@ int trace_opts_argv(const struct trace_opts *o, const char **argv, int max, char
 	/* the packets come in the JSON lines: a pod's log carries text only */
 	if (f->packets)
 		bad |= push(argv, &n, max, "--emit-packets") | push(argv, &n, max, "--snaplen") |
-		       push(argv, &n, max, buf + len / 2);
+		       push(argv, &n, max, snap);
 	argv[n] = NULL;
 	return bad ? -1 : n;
 }

@@ -7,26 +7,38 @@
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-unsigned char *base64_decode(const char *s, size_t *len)
+/* The value of a base64 character, -1 when c is not one. */
+static int b64_value(unsigned char c)
 {
-	size_t n = strlen(s), o = 0;
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+unsigned char *base64_decode_n(const char *s, size_t n, size_t *len)
+{
+	size_t o = 0;
 	unsigned char *out = malloc(n / 4 * 3 + 4);
 	uint32_t acc = 0;
 	int bits = 0, pad = 0;
 
 	if (!out)
 		return NULL;
-	for (; *s; s++) {
-		const char *p;
+	for (const char *end = s + n; s < end; s++) {
+		int v;
 		if (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
 			continue;
 		if (*s == '=') {
 			pad++;
 			continue;
 		}
-		if (pad || !(p = memchr(alphabet, *s, 64)))
+		if (pad || (v = b64_value((unsigned char)*s)) < 0)
 			goto bad;	/* data after padding, or not base64 */
-		acc = acc << 6 | (uint32_t)(p - alphabet);
+		acc = acc << 6 | (uint32_t)v;
 		if ((bits += 6) >= 8) {
 			bits -= 8;
 			out[o++] = acc >> bits;
@@ -41,6 +53,11 @@ unsigned char *base64_decode(const char *s, size_t *len)
 bad:
 	free(out);
 	return NULL;
+}
+
+unsigned char *base64_decode(const char *s, size_t *len)
+{
+	return base64_decode_n(s, strlen(s), len);
 }
 
 size_t base64_encode_to(char *out, const void *data, size_t len)

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include <bearssl.h>
+
 #include "net/tls.h"
 #include "net/x509.h"
 
@@ -355,6 +357,112 @@ static void san_list_of_a_certificate(void **state)
 	free(pem);
 }
 
+struct der_acc {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static void bearssl_append(void *ctx, const void *data, size_t len)
+{
+	struct der_acc *acc = ctx;
+
+	assert_true(acc->len + len <= acc->cap);
+	memcpy(acc->p + acc->len, data, len);
+	acc->len += len;
+}
+
+/* BearSSL's own PEM decoder, the reference ours replaced: every object, DER concatenated. */
+static size_t bearssl_pem_der(const char *text, size_t len, unsigned char *der, size_t cap, int *objs)
+{
+	br_pem_decoder_context pc;
+	struct der_acc acc = { der, 0, cap };
+	const unsigned char *p = (const unsigned char *)text;
+
+	br_pem_decoder_init(&pc);
+	*objs = 0;
+	for (int nl = 0; len > 0 || !nl;) {
+		if (len == 0) {
+			p = (const unsigned char *)"\n";
+			len = nl = 1;
+		}
+		size_t used = br_pem_decoder_push(&pc, p, len);
+		p += used;
+		len -= used;
+		int ev = br_pem_decoder_event(&pc);
+		assert_int_not_equal(ev, BR_PEM_ERROR);
+		if (ev == BR_PEM_BEGIN_OBJ)
+			br_pem_decoder_setdest(&pc, bearssl_append, &acc);
+		if (ev == BR_PEM_END_OBJ)
+			++*objs;
+	}
+	return acc.len;
+}
+
+static void pem_decode_matches_bearssl_on_every_fixture(void **state)
+{
+	static const char *const files[] = { "ca.crt", "server-ip.crt", "client-rsa.key", "client-rsa.p8.key",
+					     "client-ec.key", "client-ec.p8.key", "client-ec.crt" };
+	static unsigned char ref[16384], ours[16384];
+	(void)state;
+
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		struct pem_obj *objs;
+		char err[128];
+		size_t len, reflen, ourlen = 0;
+		int refn, n;
+		char *pem = slurp(files[f], &len);
+
+		reflen = bearssl_pem_der(pem, len, ref, sizeof(ref), &refn);
+		n = pem_decode(pem, len, &objs, err, sizeof(err));
+		assert_int_equal(n, refn);
+		for (int i = 0; i < n; i++) {
+			memcpy(ours + ourlen, objs[i].der, objs[i].len);
+			ourlen += objs[i].len;
+		}
+		assert_int_equal(ourlen, reflen);
+		assert_memory_equal(ours, ref, reflen);
+		pem_free(objs, n);
+		free(pem);
+	}
+}
+
+static void pem_decode_edge_cases(void **state)
+{
+	struct pem_obj *objs;
+	char err[128];
+	(void)state;
+
+	/* text around and between objects, CRLF, blanks, ragged wrapping, no final newline */
+	static const char two[] = "subject=CN=x\r\n-----BEGIN CERTIFICATE-----\r\nZm9v\r\nYmFy \r\n"
+				  "-----END CERTIFICATE-----\r\nBag Attributes\n-----BEGIN EC PRIVATE KEY-----\n"
+				  "Z\nm9vYg==\n-----END EC PRIVATE KEY-----";
+	assert_int_equal(pem_decode(two, sizeof(two) - 1, &objs, err, sizeof(err)), 2);
+	assert_string_equal(objs[0].name, "CERTIFICATE");
+	assert_int_equal(objs[0].len, 6);
+	assert_memory_equal(objs[0].der, "foobar", 6);
+	assert_string_equal(objs[1].name, "EC PRIVATE KEY");
+	assert_int_equal(objs[1].len, 4);
+	assert_memory_equal(objs[1].der, "foob", 4);
+	pem_free(objs, 2);
+
+	static const char badb64[] = "-----BEGIN CERTIFICATE-----\nZm9v!\n-----END CERTIFICATE-----\n";
+	assert_int_equal(pem_decode(badb64, sizeof(badb64) - 1, &objs, err, sizeof(err)), -1);
+	assert_string_equal(err, "not valid PEM (bad base64 in 'CERTIFICATE')");
+	static const char nested[] = "-----BEGIN A-----\n-----BEGIN B-----\nZm9v\n-----END B-----\n";
+	assert_int_equal(pem_decode(nested, sizeof(nested) - 1, &objs, err, sizeof(err)), -1);
+	assert_string_equal(err, "not valid PEM (bad base64 in 'A')");
+	static const char nodash[] = "-----BEGIN CERTIFICATE\nZm9v\n-----END CERTIFICATE-----\n";
+	assert_int_equal(pem_decode(nodash, sizeof(nodash) - 1, &objs, err, sizeof(err)), -1);
+	assert_string_equal(err, "not valid PEM (a BEGIN line does not end in -----)");
+	/* a long name is cut to fit, not overrun */
+	static const char longname[] = "-----BEGIN AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-----\nZm9v\n-----END X-----\n";
+	assert_int_equal(pem_decode(longname, sizeof(longname) - 1, &objs, err, sizeof(err)), 1);
+	assert_int_equal(strlen(objs[0].name), sizeof(objs[0].name) - 1);
+	pem_free(objs, 1);
+	assert_int_equal(pem_decode("", 0, &objs, err, sizeof(err)), -1);
+	assert_string_equal(err, "no PEM data (expected -----BEGIN ...-----)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +476,8 @@ int main(void)
 		cmocka_unit_test(skip_verify_accepts_anything),
 		cmocka_unit_test(bad_inputs_explained),
 		cmocka_unit_test(san_list_of_a_certificate),
+		cmocka_unit_test(pem_decode_matches_bearssl_on_every_fixture),
+		cmocka_unit_test(pem_decode_edge_cases),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, make_pki, remove_pki);

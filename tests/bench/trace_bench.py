@@ -25,9 +25,18 @@ open only around that flood). That flood's rate is printed too, and so is what t
 accounting costs by itself: an empty program run a million times (BPF_PROG_TEST_RUN)
 with it off and on.
 
-usage: trace_bench.py BUILD/retina [emit|quick]   (as root; installs Debian's bpftrace if missing;
+A single before/with/after comparison moves by up to 10 points from one run to the next on
+this shared machine (the no-tracer rate alone moved between 826k and 974k pkt/s), more than
+the few percent a tracer should cost. So each retina mode is also measured in ROUNDS paired
+rounds (default 5): no tracer, tracer attached, no tracer, ... each flood ROUND_SECONDS
+(default 2) long, each traced flood against the mean of the untraced ones on either side of
+it. The median of those ratios is the "drop path vs no tracer" of the ratios line, its
+lowest and highest are printed beside it.
+
+usage: trace_bench.py BUILD/retina [emit|quick|paired]   (as root; installs Debian's bpftrace if missing;
        emit: only -o json against -o json --emit-packets;
-       quick: only retina trace, --stack and --count, no bpftrace: about a minute)
+       quick: only retina trace, --stack and --count, no bpftrace: about a minute;
+       paired: only the paired rounds of retina trace, --count, --stack and -w: about two minutes)
 """
 import json
 import os
@@ -48,6 +57,8 @@ from tracer import fdinfo_ids  # noqa: E402
 STORM_PPS = int(os.environ.get("STORM_PPS", "100000"))
 STORM_SECONDS = float(os.environ.get("STORM_SECONDS", "4"))
 MAX_SECONDS = 3.0
+ROUNDS = int(os.environ.get("ROUNDS", "5"))
+ROUND_SECONDS = float(os.environ.get("ROUND_SECONDS", "2"))
 PORT = 9999
 
 # The same five tracepoints, printing similar lines. bpftrace 0.17 has no tp_btf, so
@@ -277,25 +288,73 @@ def measure(name, argv, pair, flooder, tmp):
     return res
 
 
+def paired(name, argv, pair, flooder, tmp):
+    """The drop path with the tracer against no tracer in ROUNDS alternating floods:
+    untraced, traced, untraced, ... Each traced rate over the mean of its two neighbours;
+    the ratios sorted (their median is the result)."""
+    def rate():
+        sent, took = flood(pair, flooder, 0, ROUND_SECONDS)
+        return sent / took
+
+    ratios = []
+    before = rate()
+    for i in range(ROUNDS):
+        err_path = Path(tmp) / f"{name}.paired.{i}.err"
+        with open(err_path, "wb") as err:
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            t0 = time.monotonic()
+            while b" attached " not in err_path.read_bytes():
+                if proc.poll() is not None or time.monotonic() - t0 > 60:
+                    print(f"bench: {name} did not attach:\n{err_path.read_text()[-800:]}")
+                    return None
+                time.sleep(0.01)
+            traced = rate()
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        after = rate()
+        ratios.append(traced / ((before + after) / 2))
+        before = after
+    return sorted(ratios)
+
+
+def print_paired(rows):
+    print(f"\ndrop path vs no tracer, {ROUNDS} paired rounds of {ROUND_SECONDS:g} s floods "
+          "(median, lowest-highest)")
+    for name, ratios in rows:
+        if ratios:
+            print(f"  {name:14s} {ratios[len(ratios) // 2]:6.1%}   ({ratios[0]:.1%}-{ratios[-1]:.1%}: "
+                  + ", ".join(f"{r:.1%}" for r in ratios) + ")")
+
+
+PAIRED_MODES = (("retina", ["trace"]), ("retina-count", ["trace", "--count", "-o", "json", "--interval", "250ms"]),
+                ("retina+stack", ["trace", "--stack"]))
+
+
 def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
 
 def main():
-    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["emit"], ["quick"]):
-        sys.exit("usage: trace_bench.py BUILD/retina [emit|quick]")
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["emit"], ["quick"], ["paired"]):
+        sys.exit("usage: trace_bench.py BUILD/retina [emit|quick|paired]")
     retina = os.path.abspath(sys.argv[1])
     emit_only = sys.argv[2:] == ["emit"]
     quick = sys.argv[2:] == ["quick"]
+    paired_only = sys.argv[2:] == ["paired"]
     if os.geteuid():
         sys.exit("bench: needs root (BPF, namespaces)")
-    have_bpftrace = not quick and ensure_bpftrace()
+    have_bpftrace = not quick and not paired_only and ensure_bpftrace()
     cost = stats_cost()
     if cost is None:
         print("bench: BPF_ENABLE_STATS or BPF_PROG_TEST_RUN refused: no BPF run time per run")
     tmp = tempfile.mkdtemp(prefix="retina-bench-")
     pair = NetPair()
-    results, forensics, emit = [], [], []
+    results, forensics, emit, pairs = [], [], [], []
     try:
         flooder = build_flooder(tmp)
         r = pair.run(pair.b, ["iptables", "-A", "INPUT", "-p", "udp", "--dport", str(PORT), "-j", "DROP"])
@@ -303,6 +362,12 @@ def main():
             sys.exit(f"bench: iptables failed: {r.stderr}")
         sent, took = flood(pair, flooder, 0, MAX_SECONDS)
         base_pps = sent / took
+        if paired_only or not (quick or emit_only):
+            pairs = [(name, paired(name, [retina, *args], pair, flooder, tmp)) for name, args in PAIRED_MODES]
+            pairs.append(("retina+w", paired("retina+w", [retina, "trace", "-w", str(Path(tmp) / "p.pcapng")],
+                                             pair, flooder, tmp)))
+        if paired_only:
+            raise StopIteration
         if quick:
             results = [measure("retina", [retina, "trace"], pair, flooder, tmp)]
             forensics = [measure("retina+stack", [retina, "trace", "--stack"], pair, flooder, tmp)]
@@ -341,6 +406,14 @@ def main():
 
     results = [r for r in results if r]
     emit = [r for r in emit if r]
+    if pairs:
+        print_paired(pairs)
+        for r in results:
+            ratios = dict(pairs).get(r["name"])
+            if ratios:
+                r["paired"] = ratios[len(ratios) // 2]
+    if paired_only:
+        return
     for r in emit:
         r["rss_mb"] = r["rss_kb"] / 1024
         r["us_per_event"] = r["cpu"] * 1e6 / r["delivered"] if r["delivered"] else None
@@ -400,7 +473,11 @@ def main():
             if ours.get(key) and theirs.get(key):
                 print(f"  {label:22s} {theirs[key] / ours[key]:.1f}x")
         print(f"  {'drop path pkt/s':22s} " + ", ".join(f"{r['name']} {r['slowdown']:.1%}" for r in results)
-              + " of no-tracer")
+              + " of no-tracer (one before/with/after run)")
+        if any("paired" in r for r in results):
+            print(f"  {'drop path, paired':22s} " + ", ".join(f"{r['name']} {r['paired']:.1%}" for r in results
+                                                             if "paired" in r)
+                  + f" of no-tracer (median of {ROUNDS} paired rounds)")
         print(f"  {'CPU per event':22s} " + ", ".join(
             f"{r['name']} {r['us_per_event'] / theirs['us_per_event']:.2f}x" for r in results[:-1]
             if r.get("us_per_event") and theirs.get("us_per_event")) + " of bpftrace's")

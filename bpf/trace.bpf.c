@@ -47,6 +47,15 @@ const volatile bool all_reasons = false;
 const volatile bool has_drop_reason = false;
 const volatile bool has_rst_reason = false;
 /*
+ * 6.2+: the kfunc bpf_rdonly_cast turns the packet's address into a typed
+ * pointer, so its headers are plain loads (a fault reads as 0) instead of a
+ * bpf_probe_read_kernel call, a third of --count's cost per drop. User space
+ * sets this from the kernel's BTF; where it is false the verifier drops the
+ * branch that calls it, and libbpf leaves the weak extern unresolved.
+ */
+const volatile bool has_rdonly_cast = false;
+extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym __weak;
+/*
  * The reader drains on its own timer (sooner while events pour in); a CPU
  * that queued wake_bytes since it last looked asks the ring how much is
  * unread, and wakes the reader only when that is wake_avail or more (user
@@ -193,6 +202,58 @@ static __always_inline void from_sock(struct trace_event *e, const struct sock *
  * verifier guards, not a helper call each; the packet bytes still need one.
  * addrs: copy the addresses (--count without --ip/--cidr has no use for them).
  */
+static __always_inline bool is_l4_with_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
+}
+
+/* from_skb_at's header reads through bpf_rdonly_cast (has_rdonly_cast): no helper call. */
+static __always_inline bool from_headers_in_place(struct trace_event *e, unsigned char *head, __u16 nh, __u16 proto,
+						  bool addrs)
+{
+	__u32 l4;
+
+	if (proto == ETH_P_IP) {
+		const struct iphdr *ip = bpf_rdonly_cast(head + nh, bpf_core_type_id_kernel(struct iphdr));
+		__u8 vihl = *(const __u8 *)ip;	/* version and header length: wire format, no CO-RE */
+		if ((vihl >> 4) != 4)
+			return false;
+		e->family = AF_INET;
+		e->proto = ip->protocol;
+		if (addrs) {
+			__be32 s = ip->saddr, d = ip->daddr;
+			__builtin_memcpy(e->saddr, &s, 4);
+			__builtin_memcpy(e->daddr, &d, 4);
+		}
+		if (bpf_ntohs(ip->frag_off) & 0x1fff)
+			return true;	/* a later fragment has no ports */
+		l4 = nh + (vihl & 0xf) * 4;
+	} else if (proto == ETH_P_IPV6) {
+		const struct ipv6hdr *ip6 = bpf_rdonly_cast(head + nh, bpf_core_type_id_kernel(struct ipv6hdr));
+		if ((*(const __u8 *)ip6 >> 4) != 6)
+			return false;
+		e->family = AF_INET6;
+		e->proto = ip6->nexthdr;
+		if (addrs) {
+			__u32 w[8] = { ip6->saddr.in6_u.u6_addr32[0], ip6->saddr.in6_u.u6_addr32[1],
+				       ip6->saddr.in6_u.u6_addr32[2], ip6->saddr.in6_u.u6_addr32[3],
+				       ip6->daddr.in6_u.u6_addr32[0], ip6->daddr.in6_u.u6_addr32[1],
+				       ip6->daddr.in6_u.u6_addr32[2], ip6->daddr.in6_u.u6_addr32[3] };
+			__builtin_memcpy(e->saddr, &w[0], 16);
+			__builtin_memcpy(e->daddr, &w[4], 16);
+		}
+		l4 = nh + 40;
+	} else {
+		return false;
+	}
+	if (is_l4_with_ports(e->proto)) {
+		const struct udphdr *ports = bpf_rdonly_cast(head + l4, bpf_core_type_id_kernel(struct udphdr));
+		e->sport = bpf_ntohs(ports->source);
+		e->dport = bpf_ntohs(ports->dest);
+	}
+	return true;
+}
+
 static __always_inline bool from_skb_at(struct trace_event *e, const struct sk_buff *skb, bool typed, bool addrs)
 {
 	unsigned char *head = typed ? skb->head : BPF_CORE_READ(skb, head);
@@ -216,6 +277,8 @@ static __always_inline bool from_skb_at(struct trace_event *e, const struct sk_b
 	}
 	if (!head || nh == 0xffff)
 		return false;
+	if (typed && has_rdonly_cast)
+		return from_headers_in_place(e, head, nh, proto, addrs);
 	if (proto == ETH_P_IP) {
 		/* header and ports in one read when there are no options (nearly always) */
 		if (bpf_probe_read_kernel(ip, 24, head + nh) && bpf_probe_read_kernel(ip, 20, head + nh))

@@ -142,6 +142,25 @@ struct inet_sock {
 	__be16 inet_sport;
 };
 
+/* Packet headers, read in place through bpf_rdonly_cast (6.2+): the kernel's own types. */
+struct iphdr {
+	__u8 protocol;
+	__be16 frag_off;
+	__be32 saddr;
+	__be32 daddr;
+};
+
+struct ipv6hdr {
+	__u8 nexthdr;
+	struct in6_addr saddr;
+	struct in6_addr daddr;
+};
+
+struct udphdr {
+	__be16 source;
+	__be16 dest;
+};
+
 struct sk_buff {
 	struct net_device *dev;
 	struct sock *sk;

@@ -60,6 +60,7 @@ struct btf *__wrap_btf__load_vmlinux_btf(void)
 /* What one pass over the kernel's BTF tells. */
 struct btf_facts {
 	bool drop_enum, rst_enum;	/* the reason arguments exist with their enums */
+	bool rdonly_cast;		/* the kfunc bpf_rdonly_cast (6.2+) */
 	unsigned tracepoints;		/* bit per enum trace_type: btf_trace_NAME exists */
 };
 
@@ -75,6 +76,12 @@ static int scan_btf(const struct btf *btf, __u32 first, struct reason_table *dro
 	for (__u32 id = first; id < n; id++) {
 		const struct btf_type *t = btf__type_by_id(btf, id);
 		bool is_enum = btf_is_any_enum(t);
+		if (btf_is_func(t)) {
+			if (!facts->rdonly_cast && first == 1 &&
+			    !strcmp(btf__name_by_offset(btf, t->name_off), "bpf_rdonly_cast"))
+				facts->rdonly_cast = true;
+			continue;
+		}
 		if (!is_enum && !btf_is_typedef(t))
 			continue;
 		const char *ename = btf__name_by_offset(btf, t->name_off);
@@ -408,18 +415,22 @@ static struct bpf_program *prog_of(struct trace_bpf *skel, int type)
 	return NULL;
 }
 
+/* A test pretending this kernel lacks name (a tracepoint or kfunc): RETINA_TRACE_MISSING=a,b. */
+static bool tracepoint_pretends_missing(const char *name)
+{
+	const char *pretend = getenv("RETINA_TRACE_MISSING");
+	size_t n = strlen(name);
+
+	for (const char *p = pretend; p && (p = strstr(p, name)); p += n)
+		if ((p == pretend || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
 /* A tracepoint this kernel lacks (or a test pretending so): RETINA_TRACE_MISSING=a,b. */
 static bool tracepoint_exists(const struct btf_facts *facts, int type)
 {
-	const char *pretend = getenv("RETINA_TRACE_MISSING"), *tp = trace_tp_names[type];
-
-	if (pretend) {
-		size_t n = strlen(tp);
-		for (const char *p = pretend; (p = strstr(p, tp)); p += n)
-			if ((p == pretend || p[-1] == ',') && (p[n] == ',' || !p[n]))
-				return false;
-	}
-	return facts->tracepoints & (1u << type);
+	return !tracepoint_pretends_missing(trace_tp_names[type]) && (facts->tracepoints & (1u << type));
 }
 
 /* The run's kernel side and what the loop kept, freed. */
@@ -507,6 +518,8 @@ static void configure(const struct trace_opts *o, struct run *r)
 		warnx("this kernel gives kfree_skb no drop reason (5.17+): each DROP names where the packet "
 		      "was freed instead (location), IP packets only, handled ones hidden unless --all-reasons");
 	skel->rodata->has_rst_reason = r->facts.rst_enum;
+	/* RETINA_TRACE_MISSING=bpf_rdonly_cast: a test (or bench) takes the 5.10-6.1 path here */
+	skel->rodata->has_rdonly_cast = r->facts.rdonly_cast && !tracepoint_pretends_missing("bpf_rdonly_cast");
 	skel->rodata->stack_types = o->f.stack_types & o->f.types;
 	skel->rodata->count_mode = o->f.count;
 	/* counting needs no ring buffer, the other way no key table: each at its least */

@@ -3,11 +3,14 @@ namespace the test makes, counted in the kernel; the totals equal the rule's own
 counter, the interval deltas sum to the totals, filters apply, and a stop leaves no
 BPF program or map behind."""
 import json
+import os
 import re
+
+import pytest
 
 from conftest import require, run
 from test_trace import bpf_ids_held_by, bpftool_ids, iptables
-from tracer import Tracer, fdinfo_ids, wait_for
+from tracer import Tracer, fdinfo_ids, find, wait_for
 
 PORT, OTHER = 7001, 7002
 
@@ -79,6 +82,42 @@ def test_totals_equal_the_rule_counter_and_deltas_sum_to_them(retina, netpair):
     assert summed == {ident(x): x["count"] for x in final["keys"]}
     assert final["events"] == sum(x["count"] for x in final["keys"])
     assert re.search(r"events counted in the kernel, \d+ keys; exact: no ring buffer, 0 lost", t.stderr), t.stderr
+
+
+def probe_reads_in_kfree_skb_program(pid):
+    """How many bpf_probe_read_kernel calls the loaded kfree_skb program of pid makes (as verified)."""
+    for prog in bpf_ids_held_by(pid)[0]:
+        info = json.loads(run(["bpftool", "-j", "prog", "show", "id", str(prog)]).stdout)
+        if info.get("name") == "trace_kfree_skb":
+            return run(["bpftool", "prog", "dump", "xlated", "id", str(prog)]).stdout.count("call bpf_probe_read_kernel")
+    raise AssertionError("no trace_kfree_skb program held")
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_both_packet_header_readers_give_the_same_keys_and_events(retina, netpair, v6):
+    """6.2+ reads a dropped packet's headers in place (the kfunc bpf_rdonly_cast), older
+    kernels through bpf_probe_read_kernel: this kernel runs both, and they must agree."""
+    require("bpftool", "ip6tables")
+    host, src = (netpair.B6, netpair.A6) if v6 else (netpair.B4, netpair.A4)
+    drop_rules(netpair, v6, PORT)
+    seen, probe_reads = [], {}
+    for reader, env in (("in place", None), ("probe read", dict(os.environ, RETINA_TRACE_MISSING="bpf_rdonly_cast"))):
+        with Tracer(retina, "-c", "--drops", env=env) as t:
+            probe_reads[reader] = probe_reads_in_kfree_skb_program(t.proc.pid)
+            blast(netpair, host, 100, PORT)
+            assert t.stop() == 0, t.stderr
+        _, final = counts(t.stdout)
+        keys = mine(final["keys"], netpair, dport=PORT, reason="NETFILTER_DROP")
+        seen.append((reader, [(k["proto"], k["count"]) for k in keys]))
+        with Tracer(retina, "--drops", "--ip", host, env=env) as t:	# the event path: addresses too
+            blast(netpair, host, 3, PORT)
+            t.stop()
+        drops = find(t.events(netpair), "DROP", reason="NETFILTER_DROP", src_ip=src, dst_ip=host, dst_port=PORT)
+        assert len(drops) == 3 and all(d["src_port"] > 0 for d in drops), t.stdout
+    assert seen == [("in place", [("udp", 100)]), ("probe read", [("udp", 100)])]
+    assert rule_packets(netpair, v6, PORT) == 200 + 6
+    # the in-place reader really ran here (this kernel has the kfunc): fewer helper calls
+    assert probe_reads["in place"] < probe_reads["probe read"], probe_reads
 
 
 def test_ipv6_and_port_filter_apply_in_the_kernel(retina, netpair):

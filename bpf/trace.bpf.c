@@ -111,6 +111,24 @@ struct {
 	__uint(value_size, TRACE_MAX_FRAMES * sizeof(__u64));
 } stacks SEC(".maps");
 
+/* --stack-rate: the nanoseconds a site's walked stack serves its later events (0: walk each). */
+const volatile __u64 stack_gap_ns = 0;
+
+/* A site's last walk: TRACE_STACK_SITES per event type (one program each: never nested with itself). */
+struct stack_site {
+	__u64 location;
+	__u64 walked_ns;
+	__u32 reason;
+	__s32 stack_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TT_COUNT * TRACE_STACK_SITES);
+	__type(key, __u32);
+	__type(value, struct stack_site);
+} stack_sites SEC(".maps");
+
 /* Where a record with a packet is built: too big for the BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -499,6 +517,35 @@ static __always_inline void count(const struct trace_event *e, __u64 location, c
 }
 
 /*
+ * The stack of e's walk, or (--stack-rate) the one its site walked less
+ * than stack_gap_ns ago, then TX_STACK_REUSED is set in *flags. A site is
+ * type, reason and location: in a storm they are the same drop, and the
+ * walk would cost the dropping CPU more than everything else it does.
+ */
+static __noinline long stack_of(void *ctx, const struct trace_event *e, __u32 *flags)
+{
+	if (!stack_gap_ns)
+		return bpf_get_stackid(ctx, &stacks, 0);
+	__u32 i = e->type * TRACE_STACK_SITES +
+		  (__u32)(((e->location ^ e->reason) * 0x9e3779b97f4a7c15ULL) >> 60) % TRACE_STACK_SITES;
+	struct stack_site *s = bpf_map_lookup_elem(&stack_sites, &i);
+
+	if (s && s->location == e->location && s->reason == e->reason && s->stack_id >= 0 && s->walked_ns &&
+	    e->ts_ns - s->walked_ns < stack_gap_ns) {
+		*flags |= TX_STACK_REUSED;
+		return s->stack_id;
+	}
+	long id = bpf_get_stackid(ctx, &stacks, 0);
+	if (s) {
+		s->location = e->location;
+		s->reason = e->reason;
+		s->stack_id = id;
+		s->walked_ns = e->ts_ns;
+	}
+	return id;
+}
+
+/*
  * Built on the stack and copied in only when it passes the filters: a
  * filtered-out event never touches the ring buffer. skb: the dropped packet
  * (an IP packet), for -w. location: --count's, of a DROP.
@@ -521,7 +568,8 @@ static __always_inline int finish_at(void *ctx, struct trace_event *e, const str
 		return 0;
 	}
 	/* only the filters' survivors get here: the stack walk costs no other drop */
-	long stack_id = want_stack ? bpf_get_stackid(ctx, &stacks, 0) : 0;
+	__u32 flags = want_stack ? TX_STACK : 0;
+	long stack_id = want_stack ? stack_of(ctx, e, &flags) : 0;
 	if (!want_pkt) {	/* small enough for the BPF stack: no scratch lookup, no copy */
 		struct {
 			struct trace_event e;
@@ -531,7 +579,7 @@ static __always_inline int finish_at(void *ctx, struct trace_event *e, const str
 		__builtin_memcpy(&s.e, e, sizeof(*e));
 		s.stack_id = stack_id;
 		s.caplen = s.pktlen = 0;
-		s.flags = TX_STACK;
+		s.flags = flags;
 		emit(&s, sizeof(s), e->type);
 		return 0;
 	}
@@ -540,9 +588,8 @@ static __always_inline int finish_at(void *ctx, struct trace_event *e, const str
 		return 0;
 	__builtin_memcpy(&r->e, e, sizeof(*e));
 	r->x.stack_id = stack_id;
-	r->x.caplen = r->x.pktlen = r->x.flags = 0;
-	if (want_stack)
-		r->x.flags |= TX_STACK;
+	r->x.caplen = r->x.pktlen = 0;
+	r->x.flags = flags;
 	if (want_pkt)
 		capture(&r->x, skb);
 	__u32 cap = r->x.caplen;

@@ -59,6 +59,14 @@ struct trace_event {
 #define TRACE_STACK_DEPTH 16
 #define TRACE_SNAPLEN_MAX 1024
 #define TRACE_STACK_IDS 16384	/* the stack map's size (ids are below it) */
+/*
+ * --stack-rate's default: stack walks per second per site (event type,
+ * reason, location) and CPU. A walk costs the dropping CPU more than the
+ * rest of the event (~1 us); in a storm the site's other events carry the
+ * stack it last walked, marked TX_STACK_REUSED. 0 walks every event.
+ */
+#define TRACE_STACK_RATE 100
+#define TRACE_STACK_SITES 16	/* per event type and CPU: the sites remembered */
 
 struct trace_extra {
 	__s32 stack_id;		/* in the stacks map; < 0: -errno, no stack (-EEXIST: its slot was taken) */
@@ -70,6 +78,7 @@ struct trace_extra {
 
 #define TX_STACK 1		/* stack_id was asked for */
 #define TX_PKT 2		/* pkt[] holds an IPv4 or IPv6 packet */
+#define TX_STACK_REUSED 4	/* stack_id is the one its site walked less than 1/--stack-rate s before */
 
 struct trace_record {
 	struct trace_event e;

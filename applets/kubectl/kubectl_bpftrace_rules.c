@@ -136,6 +136,8 @@ static void bt_render_extra(const cJSON *o, FILE *out)
 	f = cJSON_GetObjectItemCaseSensitive(o, "stack_cut");
 	if (cJSON_IsNumber(f) && f->valuedouble >= 1 && f->valuedouble <= TRACE_MAX_FRAMES)
 		fprintf(out, STACK_CUT_LINE, (unsigned)f->valuedouble);
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stack_reused")))
+		fputs(STACK_REUSED_LINE, out);
 }
 
 long bt_packet_suffix(const char *line, size_t n)

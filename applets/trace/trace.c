@@ -39,6 +39,12 @@
 
 static bool verbose;
 
+/* --stack-rate's walks per second per site, or STACK_EVERY. */
+static uint32_t stack_rate(const struct trace_opts *o)
+{
+	return o->f.stack_rate ? o->f.stack_rate : TRACE_STACK_RATE;
+}
+
 /*
  * libbpf parses the kernel's BTF again to load the programs (1.1 cannot be
  * given one). The link wraps its btf__load_vmlinux_btf (-Wl,--wrap in the
@@ -233,6 +239,7 @@ struct run {
 	struct ksyms ksyms;		/* --stack, DROP locations: loaded at most once */
 	bool ksyms_tried;
 	uint64_t not_drops;		/* before 5.17: kfree_skb of handled packets, hidden */
+	uint64_t stacks_reused;		/* --stack-rate: events that carry their site's earlier walk */
 	struct pcap_out pcap;		/* -w */
 	struct nft_mon *nft;		/* --nft */
 	uint32_t netfilter_drop;	/* the code of NETFILTER_DROP; ~0 unknown */
@@ -275,6 +282,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	counts_add(&r->counts, e);
 	if (x && (x->flags & TX_STACK) && r->stacks)
 		st = stack_by_id(r->stack_ids, r->stacks, x->stack_id);
+	bool reused = st && x && (x->flags & TX_STACK_REUSED);
+	r->stacks_reused += reused;
 	const struct nft_trace *rule = NULL;
 	char rbuf[192];
 	if (r->nft && e->type == TT_DROP && e->reason == r->netfilter_drop && e->netns == r->nft->netns)
@@ -301,6 +310,8 @@ static int on_event(void *ctx, void *data, size_t size)
 			fprintf(r->out, ",\"stack\":%s", st ? st->json : "[]");
 		if (st && st->cut)	/* the walk reached --stack-depth: there may be more */
 			fprintf(r->out, ",\"stack_cut\":%u", st->nframes);
+		if (reused)
+			fputs(",\"stack_reused\":true", r->out);
 		/* last, so a reader can cut it off the line as it is (kubectl_bpftrace.h) */
 		if (r->o->emit_packets && x && (x->flags & TX_PKT)) {
 			char b64[BASE64_LEN(TRACE_SNAPLEN_MAX) + 1];
@@ -323,6 +334,8 @@ static int on_event(void *ctx, void *data, size_t size)
 			fprintf(r->out, "\n    nft: %s", nft_trace_format(rule, rbuf, sizeof(rbuf)));
 		if (st)
 			fputs(st->text, r->out);
+		if (reused)
+			fputs(STACK_REUSED_LINE, r->out);
 		fputc('\n', r->out);
 	}
 	if (x && (x->flags & TX_PKT) && r->pcap.f) {
@@ -387,6 +400,10 @@ static void print_summary(const struct run *r, const struct trace_bpf *skel, dou
 			(unsigned long long)r->counts.overflow);
 	if (r->stacks) {
 		fprintf(stderr, "  %llu distinct stacks symbolised\n", (unsigned long long)r->stacks->misses);
+		if (r->stacks_reused)
+			fprintf(stderr, "  %llu events carry the stack their site walked less than 1/%u s before "
+				"(--stack-rate %u; 0 walks every event)\n", (unsigned long long)r->stacks_reused,
+				stack_rate(r->o), stack_rate(r->o));
 		if (r->stack_ids->missing)
 			fprintf(stderr, "  %llu events without their stack (the kernel gave none, or the stack map "
 				"had no slot for it)\n", (unsigned long long)r->stack_ids->missing);
@@ -529,8 +546,12 @@ static void configure(const struct trace_opts *o, struct run *r)
 		bpf_map__set_max_entries(skel->maps.counts, 1);
 		bpf_map__set_max_entries(skel->maps.count_slots, 1);
 	}
-	if (!(o->f.stack_types & o->f.types))
+	if (!(o->f.stack_types & o->f.types)) {
 		bpf_map__set_max_entries(skel->maps.stacks, 1);
+		bpf_map__set_max_entries(skel->maps.stack_sites, 1);
+	} else if (stack_rate(o) != STACK_EVERY) {
+		skel->rodata->stack_gap_ns = 1000000000ull / stack_rate(o);
+	}
 	/* the kernel walks as many frames as a stack holds */
 	bpf_map__set_value_size(skel->maps.stacks, stack_depth(o) * sizeof(__u64));
 	/* records with a packet are up to 10x longer: a bigger ring holds the same burst (a stack is an id) */

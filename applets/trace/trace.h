@@ -162,6 +162,8 @@ struct stack_cache {
  * A stack of c->depth frames is cut: its text ends with STACK_CUT_LINE.
  */
 #define STACK_CUT_LINE "\n    ... (--stack-depth %u: the walk stopped there)"
+/* Under a stack the event did not walk itself (TX_STACK_REUSED, "stack_reused" in JSON). */
+#define STACK_REUSED_LINE "\n    (this site's stack, walked by an earlier event: --stack-rate)"
 const struct stack_entry *stack_cache_get(struct stack_cache *c, const uint64_t *frames, uint32_t n);
 void stack_cache_free(struct stack_cache *c);
 

@@ -39,6 +39,7 @@
 #define TRACE_MAX_GIVEN 40	/* flags the plugin passes on as given */
 #define TRACE_OPT_BASE 0x1000	/* getopt value of a row without a letter: TRACE_OPT_BASE + row */
 #define TRACE_SNAPLEN_DEFAULT 256
+#define STACK_EVERY UINT32_MAX		/* --stack-rate 0: a walk for every event */
 
 /*
  * What the tracer does: the same whichever front end parsed the flags (the
@@ -55,6 +56,7 @@ struct trace_filter {
 	bool all_reasons;
 	unsigned stack_types;		/* --stack: bit per enum trace_type */
 	uint32_t stack_depth;		/* --stack-depth: frames walked; 0: TRACE_STACK_DEPTH */
+	uint32_t stack_rate;		/* --stack-rate: walks/s per site; 0: TRACE_STACK_RATE; STACK_EVERY: each event */
 	bool packets;			/* -w or --emit-packets: dropped packets captured */
 	uint32_t snaplen;
 	bool nft, allow_changes;

@@ -110,6 +110,18 @@ static int set_stack_depth(struct trace_opts *o, const struct trace_flag *f, con
 	return 0;
 }
 
+static int set_stack_rate(struct trace_opts *o, const struct trace_flag *f, const char *arg, char *err, size_t n)
+{
+	uint64_t v;
+
+	(void)f;
+	if (parse_u64(arg, 0, 1000000, &v))
+		return fail(err, n, "bad --stack-rate '%s': give stack walks per second per drop site, 0 to 1000000 "
+			    "(0: walk every event)", arg);
+	o->f.stack_rate = v ? (uint32_t)v : STACK_EVERY;
+	return 0;
+}
+
 static int set_write(struct trace_opts *o, const struct trace_flag *f, const char *arg, char *err, size_t n)
 {
 	(void)f;
@@ -251,6 +263,11 @@ const struct trace_flag trace_flags[] = {
 	{ "--stack-depth", 0, required_argument, TF_BOTH, TF_FWD_CONFIG, false, 4, set_stack_depth, 0, "N",
 	  "frames --stack walks (default " STR(TRACE_STACK_DEPTH) ", max " STR(TRACE_MAX_FRAMES) "): each costs\n"
 	  "the dropping CPU ~30 ns; a stack that reaches N says it was cut" },
+	{ "--stack-rate", 0, required_argument, TF_BOTH, TF_FWD_CONFIG, false, 4, set_stack_rate, 0, "N",
+	  "stack walks per second per site (type, reason, location) and\n"
+	  "CPU (default " STR(TRACE_STACK_RATE) "; 0: every event). A walk costs the dropping\n"
+	  "CPU ~1 us, more than all the rest: in a storm a site's other\n"
+	  "events carry the stack it last walked, marked as such" },
 	{ "--write", 'w', required_argument, TF_BOTH, TF_FWD_CONFIG, false, 4, set_write, 0, "FILE",
 	  "write each dropped packet to FILE as pcapng (raw IP, a\n"
 	  "comment with type, reason, probe; kubectl retina bpftrace:\n"
@@ -345,6 +362,8 @@ int trace_opts_check(struct trace_opts *o, unsigned where, char *err, size_t n)
 		return fail(err, n, "--stats-interval writes JSON lines: use it with -o json");
 	if (o->f.stack_depth && !o->f.stack_types)
 		return fail(err, n, "--stack-depth sets how deep --stack walks: use it with --stack");
+	if (o->f.stack_rate && !o->f.stack_types)
+		return fail(err, n, "--stack-rate sets how often --stack walks: use it with --stack");
 	if (o->f.count && (why = count_conflict(o)))
 		return fail(err, n, "%s works on each event, --count only counts them in the kernel: use one or the other",
 			    why);
@@ -432,12 +451,14 @@ int trace_opts_argv(const struct trace_opts *o, const char **argv, int max, char
 
 	if (len < 48)
 		return -1;
-	/* buf holds the numbers: the interval in its first half, then snaplen, then the stack depth */
-	char *snap = buf + len / 2, *depth;
+	/* buf holds the numbers: the interval in its first half, then snaplen, the stack depth and rate */
+	char *snap = buf + len / 2, *depth, *rate;
 	snprintf(buf, len / 2, "%llums", (unsigned long long)f->interval_ms);
 	snprintf(snap, len - len / 2, "%u", f->snaplen);
-	depth = snap + strlen(snap) + 1;	/* at most 11 + 3 bytes of the 24 there are */
+	depth = snap + strlen(snap) + 1;	/* at most 11 + 3 + 8 bytes of the 24 there are */
 	snprintf(depth, buf + len - depth, "%u", f->stack_depth);
+	rate = depth + strlen(depth) + 1;
+	snprintf(rate, buf + len - rate, "%u", f->stack_rate == STACK_EVERY ? 0 : f->stack_rate);
 	bad |= push(argv, &n, max, "retina") | push(argv, &n, max, "trace");
 	bad |= push(argv, &n, max, "-o") | push(argv, &n, max, "json");
 	/* a count line per interval instead of STATS lines: either tells the plugin the node's counts */
@@ -452,9 +473,10 @@ int trace_opts_argv(const struct trace_opts *o, const char **argv, int max, char
 		bad |= push(argv, &n, max, "--count");
 	if (f->stack_types)
 		bad |= push(argv, &n, max, f->stack_types == TT(TT_DROP) ? "--stack" : "--stack=all");
-	if (f->stack_depth) {
+	if (f->stack_depth)
 		bad |= push(argv, &n, max, "--stack-depth") | push(argv, &n, max, depth);
-	}
+	if (f->stack_rate)
+		bad |= push(argv, &n, max, "--stack-rate") | push(argv, &n, max, rate);
 	if (f->nft)
 		bad |= push(argv, &n, max, "--nft");
 	if (f->allow_changes)
@@ -508,7 +530,7 @@ const char trace_help[] = "";
 
 static const char trace_usage[] =
 	"usage: retina trace [EVENTS] [FILTERS] [-o table|json] [--duration D]\n"
-	"                    [--stack[=all] [--stack-depth N]] [-w FILE.pcapng] [--snaplen N]\n"
+	"                    [--stack[=all] [--stack-depth N] [--stack-rate N]] [-w FILE.pcapng] [--snaplen N]\n"
 	"                    [--nft --allow-system-changes] [-o json --emit-packets]\n"
 	"       retina trace -c|--count [EVENTS] [FILTERS] [--interval D] [--top N] [-o table|json]\n"
 	"       retina trace --list-reasons\n"

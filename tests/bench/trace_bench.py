@@ -332,7 +332,8 @@ def print_paired(rows):
 
 
 PAIRED_MODES = (("retina", ["trace"]), ("retina-count", ["trace", "--count", "-o", "json", "--interval", "250ms"]),
-                ("retina+stack", ["trace", "--stack"]))
+                ("retina+stack", ["trace", "--stack"]),
+                ("stack-rate 0", ["trace", "--stack", "--stack-rate", "0"]))
 
 
 def fmt(v, spec):

@@ -73,6 +73,44 @@ def test_stack_of_netfilter_drop_is_in_the_nftables_chain(retina, netpair):
     assert "nf_hook_slow" in frames(drops[0]["stack"])
 
 
+BURST = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(int(sys.argv[3])):
+    s.sendto(b'b' * 20, (sys.argv[1], int(sys.argv[2])))
+"""
+
+
+@pytest.mark.parametrize("rate", ["default", "0"])
+def test_stack_rate_walks_a_site_at_most_n_times_a_second_and_marks_the_rest(retina, netpair, rate):
+    """A storm of 3000 drops at one site in well under a second: by default (100 walks a
+    second per site and CPU) most drops carry the stack their site walked before, marked
+    stack_reused; --stack-rate 0 walks every one. Every drop has its stack either way."""
+    require("iptables")
+    assert netpair.run(netpair.b, ["iptables", "-A", "INPUT", "-p", "udp", "--dport", "8091", "-j", "DROP"]).returncode == 0
+    warm(netpair, netpair.B4)
+    extra = [] if rate == "default" else ["--stack-rate", rate]
+    with Tracer(retina, "--drops", "--stack", "--port", "8091", *extra) as t:
+        started = time.monotonic()
+        p = netpair.run(netpair.a, ["python3", "-c", BURST, netpair.B4, "8091", "3000"])
+        took = time.monotonic() - started
+        assert p.returncode == 0, p.stderr
+        t.stop()
+    drops = find(t.events(netpair), "DROP", reason="NETFILTER_DROP", dst_port=8091)
+    assert len(drops) == 3000, t.stderr
+    assert all(d["stack"] and "nf_hook_slow" in frames(d["stack"]) for d in drops)
+    reused = [d for d in drops if d.get("stack_reused")]
+    if rate == "0":
+        assert not reused and "--stack-rate" not in t.stderr
+        return
+    walked = {tuple(d["stack"]) for d in drops if not d.get("stack_reused")}
+    # at most 100 walks a second per CPU (2 here, and the burst's own second may straddle two)
+    assert 1 <= len(drops) - len(reused) <= 2 * 100 * (int(took) + 2), (len(reused), took)
+    assert all(tuple(d["stack"]) in walked for d in reused)	# a reused stack is one its site walked
+    assert re.search(rf"^  {len(reused)} events carry the stack their site walked less than 1/100 s before "
+                     r"\(--stack-rate 100; 0 walks every event\)$", t.stderr, re.M), t.stderr
+
+
 def test_table_prints_frames_indented_under_the_row(retina, netpair):
     warm(netpair, netpair.B4)
     # table rows carry no namespace: a port of its own keeps other jobs' drops out

@@ -196,7 +196,8 @@ static void nft_and_stack_render_under_the_row(void **state)
 
 	snprintf(line, sizeof(line), "%.*s,\"nft\":{\"family\":\"inet\",\"table\":\"t\",\"chain\":\"in\\u001bput\","
 		 "\"table_handle\":1,\"chain_handle\":2,\"handle\":5,\"verdict\":\"drop\"},"
-		 "\"stack\":[\"kfree_skb_reason+0x1\",\"nft_do_chain+0x2c [nf_tables]\"],\"stack_cut\":4}",
+		 "\"stack\":[\"kfree_skb_reason+0x1\",\"nft_do_chain+0x2c [nf_tables]\"],\"stack_cut\":4,"
+		 "\"stack_reused\":true}",
 		 (int)strlen(EVENT) - 1, EVENT);
 	cap_open(&c);
 	assert_int_equal(bt_handle_line(&s, &r, line, c.o, c.e), BT_EVENT);
@@ -211,14 +212,15 @@ static void nft_and_stack_render_under_the_row(void **state)
 	assert_non_null(first);
 	const char *want = "\n    nft: table inet t (1) chain in put (2) handle 5 drop\n"
 			   "    kfree_skb_reason+0x1\n    nft_do_chain+0x2c [nf_tables]\n"
-			   "    ... (--stack-depth 4: the walk stopped there)\n";
+			   "    ... (--stack-depth 4: the walk stopped there)\n"
+			   "    (this site's stack, walked by an earlier event: --stack-rate)\n";
 	assert_memory_equal(first, want, strlen(want));
 	assert_non_null(strstr(c.out, "\n    nft: table ip filter chain INPUT policy drop\n"));
 	/* three rows, six lines under the first two */
 	size_t n = 0;
 	for (const char *p = c.out; *p; p++)
 		n += *p == '\n';
-	assert_int_equal(n, 3 + 4 + 1);
+	assert_int_equal(n, 3 + 5 + 1);
 	cap_free(&c);
 }
 

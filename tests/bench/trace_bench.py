@@ -28,7 +28,7 @@ with it off and on.
 A single before/with/after comparison moves by up to 10 points from one run to the next on
 this shared machine (the no-tracer rate alone moved between 826k and 974k pkt/s), more than
 the few percent a tracer should cost. So each retina mode is also measured in ROUNDS paired
-rounds (default 5): no tracer, tracer attached, no tracer, ... each flood ROUND_SECONDS
+rounds (default 9): no tracer, tracer attached, no tracer, ... each flood ROUND_SECONDS
 (default 2) long, each traced flood against the mean of the untraced ones on either side of
 it. The median of those ratios is the "drop path vs no tracer" of the ratios line, its
 lowest and highest are printed beside it.
@@ -57,7 +57,7 @@ from tracer import fdinfo_ids  # noqa: E402
 STORM_PPS = int(os.environ.get("STORM_PPS", "100000"))
 STORM_SECONDS = float(os.environ.get("STORM_SECONDS", "4"))
 MAX_SECONDS = 3.0
-ROUNDS = int(os.environ.get("ROUNDS", "5"))
+ROUNDS = int(os.environ.get("ROUNDS", "9"))
 ROUND_SECONDS = float(os.environ.get("ROUND_SECONDS", "2"))
 PORT = 9999
 

@@ -213,6 +213,18 @@ def counted(path, netns):
     return n
 
 
+def stop_tracer(proc):
+    """SIGINT, as a user stops it (the exit summary is written); killed if it is still there."""
+    try:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def measure(name, argv, pair, flooder, tmp):
     out_path = Path(tmp) / f"{name}.out"
     err_path = Path(tmp) / f"{name}.err"
@@ -268,12 +280,8 @@ def measure(name, argv, pair, flooder, tmp):
                 os.close(stats_fd)
             res["bpf_ns"] = (ns1 - ns0) / (runs1 - runs0) if runs1 > runs0 and ns1 > ns0 else None
         res["rss_kb"] = peak_rss_kb(proc.pid)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_tracer(proc)
     sent, took = flood(pair, flooder, 0, MAX_SECONDS)
     res["base_pps"] = (base_before + sent / took) / 2
     err = err_path.read_text()
@@ -310,12 +318,8 @@ def paired(name, argv, pair, flooder, tmp):
                     return None
                 time.sleep(0.01)
             traced = rate()
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=30)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            stop_tracer(proc)
         after = rate()
         ratios.append(traced / ((before + after) / 2))
         before = after

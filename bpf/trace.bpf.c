@@ -413,6 +413,114 @@ static __always_inline void emit(const void *rec, __u64 size, __u8 type)
 		__sync_fetch_and_add(&lost[type < TT_COUNT ? type : 0], 1);
 }
 
+/* Per-event mode without stacks or packets: events go out in batches (trace_event.h). */
+const volatile bool batching = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct trace_batch);
+} batch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct trace_batch_state);
+} batch_state SEC(".maps");
+
+#define barrier() asm volatile("" ::: "memory")
+
+/* Send this CPU's staged events (the caller holds st->busy). */
+static __noinline void flush_batch(struct trace_batch_state *st, struct trace_batch *b)
+{
+	__u32 n = st->n;
+
+	if (!n)
+		return;
+	if (n > TRACE_BATCH)
+		n = TRACE_BATCH;
+	b->hdr.type = TT_BATCH;
+	b->hdr.reason = n;
+	__u64 size = sizeof(b->hdr) + n * sizeof(b->ev[0]);
+	if (bpf_ringbuf_output(&events, b, size, wake_flags(size))) {
+		for (__u32 i = 0; i < TRACE_BATCH; i++) {
+			if (i >= n)
+				break;
+			__u8 t = b->ev[i].type;
+			__sync_fetch_and_add(&lost[t < TT_COUNT ? t : 0], 1);
+		}
+	}
+	st->n = 0;
+}
+
+/*
+ * The next free slot of this CPU's batch, st->busy taken; NULL when not
+ * batching, or when a program this one interrupted (or the flush program)
+ * is using the batch: then the event goes straight to the ring.
+ */
+static __always_inline struct trace_event *stage_begin(struct trace_batch_state **stp)
+{
+	__u32 zero = 0;
+	struct trace_batch_state *st = batching ? bpf_map_lookup_elem(&batch_state, &zero) : NULL;
+	struct trace_batch *b = st ? bpf_map_lookup_elem(&batch, &zero) : NULL;
+
+	if (!b || st->busy)
+		return NULL;
+	st->busy = 1;
+	barrier();	/* busy is set before the count is read: an interrupt sees one or the other */
+	*stp = st;
+	return &b->ev[st->n & (TRACE_BATCH - 1)];
+}
+
+/* The slot stage_begin gave is filled: count it, send the batch when due, release busy. */
+static __always_inline void stage_end(struct trace_batch_state *st, const struct trace_event *e)
+{
+	__u32 zero = 0;
+	struct trace_batch *b = bpf_map_lookup_elem(&batch, &zero);
+
+	if (!st->n)
+		st->first_ns = e->ts_ns;
+	st->n++;
+	if (b && (st->n >= TRACE_BATCH || e->ts_ns - st->first_ns >= TRACE_BATCH_NS))
+		flush_batch(st, b);
+	barrier();
+	st->busy = 0;
+}
+
+/* A plain event: staged, or straight to the ring. */
+static __noinline void emit_event(const struct trace_event *e)
+{
+	struct trace_batch_state *st;
+	struct trace_event *slot = stage_begin(&st);
+
+	if (!slot) {
+		emit(e, sizeof(*e), e->type);
+		return;
+	}
+	__builtin_memcpy(slot, e, sizeof(*e));
+	stage_end(st, slot);
+}
+
+/* Run by the reader on a CPU (BPF_PROG_TEST_RUN) whose batch has waited: send it. */
+SEC("raw_tp")
+int flush_staged(void *ctx)
+{
+	__u32 zero = 0;
+	struct trace_batch_state *st = bpf_map_lookup_elem(&batch_state, &zero);
+	struct trace_batch *b = bpf_map_lookup_elem(&batch, &zero);
+
+	if (!st || !b || st->busy || !st->n)
+		return 0;
+	st->busy = 1;
+	barrier();
+	flush_batch(st, b);
+	barrier();
+	st->busy = 0;
+	return 0;
+}
+
 /* The dropped packet from its network header: its linear part, up to snaplen. */
 static __always_inline void capture(struct trace_extra *x, const struct sk_buff *skb)
 {
@@ -564,7 +672,7 @@ static __always_inline int finish_at(void *ctx, struct trace_event *e, const str
 		return 0;
 	}
 	if (!want_stack && !want_pkt) {
-		emit(e, sizeof(*e), e->type);
+		emit_event(e);
 		return 0;
 	}
 	/* only the filters' survivors get here: the stack walk costs no other drop */
@@ -654,8 +762,11 @@ static __always_inline bool count_drop(const struct sk_buff *skb, __u32 reason, 
  */
 static __always_inline void drop_in_ring(const struct sk_buff *skb, __u32 reason, __u64 location)
 {
-	struct trace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct trace_batch_state *st = NULL;
+	struct trace_event *e = stage_begin(&st);
 
+	if (!e)
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&lost[TT_DROP], 1);
 		return;
@@ -669,7 +780,10 @@ static __always_inline void drop_in_ring(const struct sk_buff *skb, __u32 reason
 			from_sock(e, sk);
 	}
 	e->state = 0;
-	bpf_ringbuf_submit(e, wake_flags(sizeof(*e)));
+	if (st)
+		stage_end(st, e);
+	else
+		bpf_ringbuf_submit(e, wake_flags(sizeof(*e)));
 }
 
 SEC("tp_btf/kfree_skb")

@@ -86,6 +86,31 @@ struct trace_record {
 };
 
 /*
+ * Plain events (no stack, no packet) are staged per CPU and sent
+ * TRACE_BATCH at a time: one ring buffer reservation, whose lock with
+ * interrupts off is most of what an event costs the dropping CPU, serves
+ * them all. A batch record starts with a header event of type TT_BATCH
+ * whose reason is how many events follow. A batch goes out when full, when
+ * its first event is TRACE_BATCH_NS old at the next one, or when the reader
+ * runs the flush program on that CPU (it does every poll, for a CPU whose
+ * batch has waited that long).
+ */
+#define TRACE_BATCH 16
+#define TRACE_BATCH_NS 1000000ULL
+#define TT_BATCH 0xff
+
+struct trace_batch {
+	struct trace_event hdr;
+	struct trace_event ev[TRACE_BATCH];
+};
+
+struct trace_batch_state {
+	__u32 n;		/* events staged */
+	__u32 busy;		/* a program is staging or flushing on this CPU */
+	__u64 first_ns;		/* the first one's ts_ns */
+};
+
+/*
  * --count: events are counted in the kernel by this key (a per-CPU hash; no
  * ring buffer). The interface's name is stored with the count when the key
  * is first seen on a CPU: a hit costs no string read.

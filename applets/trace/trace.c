@@ -15,6 +15,7 @@
 
 #include <linux/netfilter/nf_tables.h>
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
@@ -262,6 +263,13 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e))
 		return 0;
+	if (e->type == TT_BATCH) {	/* staged events, sent together (trace_event.h) */
+		const struct trace_batch *b = data;
+		for (uint32_t i = 0; i < e->reason && i < (size - sizeof(*e)) / sizeof(*e); i++)
+			if (on_event(ctx, (void *)&b->ev[i], sizeof(b->ev[i])))
+				return -1;
+		return 0;
+	}
 	if (size >= offsetof(struct trace_record, x.pkt))
 		x = &((const struct trace_record *)data)->x;
 	/* Symbols only once a drop needs them: a trace that sees none never reads kallsyms. */
@@ -539,6 +547,10 @@ static void configure(const struct trace_opts *o, struct run *r)
 	skel->rodata->has_rdonly_cast = r->facts.rdonly_cast && !tracepoint_pretends_missing("bpf_rdonly_cast");
 	skel->rodata->stack_types = o->f.stack_types & o->f.types;
 	skel->rodata->count_mode = o->f.count;
+	/* RETINA_TRACE_MISSING=batching: each event straight to the ring (a test or bench compares) */
+	skel->rodata->batching = !o->f.count && !(o->f.stack_types & o->f.types) && !o->f.packets &&
+				 !tracepoint_pretends_missing("batching");
+	bpf_program__set_autoload(skel->progs.flush_staged, skel->rodata->batching);
 	/* counting needs no ring buffer, the other way no key table: each at its least */
 	if (o->f.count)
 		bpf_map__set_max_entries(skel->maps.events, sysconf(_SC_PAGESIZE));
@@ -666,6 +678,35 @@ static void open_outputs(const struct trace_opts *o, struct run *r)
 }
 
 /*
+ * Batching: a CPU's staged events wait for the batch to fill or for that
+ * CPU's next event. Those that have waited TRACE_BATCH_NS (all, when
+ * everything) are sent by running the flush program on their CPU.
+ */
+static void flush_staged(struct run *r, bool everything)
+{
+	static struct trace_batch_state *st;
+	static int ncpu;
+	__u32 zero = 0;
+
+	if (!r->skel->rodata->batching)
+		return;
+	if (!st) {
+		ncpu = libbpf_num_possible_cpus();
+		if (ncpu <= 0 || !(st = calloc(ncpu, sizeof(*st))))
+			return;
+	}
+	if (bpf_map__lookup_elem(r->skel->maps.batch_state, &zero, sizeof(zero), st, ncpu * sizeof(*st), 0))
+		return;
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	for (int cpu = 0; cpu < ncpu; cpu++) {
+		if (!st[cpu].n || (!everything && now - st[cpu].first_ns < TRACE_BATCH_NS))
+			continue;
+		LIBBPF_OPTS(bpf_test_run_opts, run, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu);
+		bpf_prog_test_run_opts(bpf_program__fd(r->skel->progs.flush_staged), &run);
+	}
+}
+
+/*
  * The BPF side wakes us only when a quarter of the ring is unread; the
  * timeout drains the rest (ring_buffer__poll consumes only rings that
  * woke it, so consume explicitly): events show within POLL_MS, and while
@@ -682,6 +723,7 @@ static void event_loop(const struct trace_opts *o, struct run *r, struct ring_bu
 	while (!stop_signal) {
 		int timeout = busy ? BUSY_POLL_MS : POLL_MS, err, got;
 		if (o->stats_ms && now_ns(CLOCK_MONOTONIC) >= next_stats) {
+			flush_staged(r, true);
 			ring_buffer__consume(rb);	/* the count covers every event before the line */
 			print_stats(r, r->skel, now_ns(CLOCK_REALTIME), false);
 			next_stats += o->stats_ms * 1000000u;
@@ -693,6 +735,7 @@ static void event_loop(const struct trace_opts *o, struct run *r, struct ring_bu
 			if (o->duration_ms - elapsed < (uint64_t)timeout)
 				timeout = o->duration_ms - elapsed;
 		}
+		flush_staged(r, false);
 		err = got = ring_buffer__poll(rb, timeout);
 		if (err >= 0)
 			got += err = ring_buffer__consume(rb);
@@ -708,6 +751,7 @@ static void event_loop(const struct trace_opts *o, struct run *r, struct ring_bu
 		if (r->nft)
 			nft_drain(r->nft);	/* keep the socket buffer from filling */
 	}
+	flush_staged(r, true);
 	ring_buffer__consume(rb);
 }
 

@@ -104,13 +104,17 @@ def test_both_packet_header_readers_give_the_same_keys_and_events(retina, netpai
     for reader, env in (("in place", None), ("probe read", dict(os.environ, RETINA_TRACE_MISSING="bpf_rdonly_cast"))):
         with Tracer(retina, "-c", "--drops", env=env) as t:
             probe_reads[reader] = probe_reads_in_kfree_skb_program(t.proc.pid)
+            before = rule_packets(netpair, v6, PORT)
             blast(netpair, host, 100, PORT)
+            # every packet through the rule before the stop (a loaded machine's softirq can lag)
+            assert wait_for(lambda: rule_packets(netpair, v6, PORT) == before + 100)
             assert t.stop() == 0, t.stderr
         _, final = counts(t.stdout)
         keys = mine(final["keys"], netpair, dport=PORT, reason="NETFILTER_DROP")
         seen.append((reader, [(k["proto"], k["count"]) for k in keys]))
         with Tracer(retina, "--drops", "--ip", host, env=env) as t:	# the event path: addresses too
             blast(netpair, host, 3, PORT)
+            assert wait_for(lambda: rule_packets(netpair, v6, PORT) == before + 103)
             t.stop()
         drops = find(t.events(netpair), "DROP", reason="NETFILTER_DROP", src_ip=src, dst_ip=host, dst_port=PORT)
         assert len(drops) == 3 and all(d["src_port"] > 0 for d in drops), t.stdout

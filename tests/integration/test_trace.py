@@ -5,6 +5,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import time
@@ -414,6 +415,28 @@ def test_events_are_batched_without_delaying_a_lone_one_or_losing_any(retina, ne
     drops = find(t.events(netpair), "DROP", reason="NETFILTER_DROP", dst_port=8092)
     assert len(drops) == 3001 and re.search(r" 0 lost", t.stderr), t.stderr
     assert all(d["src_ip"] == netpair.A4 and d["dst_ip"] == netpair.B4 and d["proto"] == "udp" for d in drops)
+
+
+def test_lone_event_shows_live_as_nobody_with_only_bpf_and_perfmon(retina, netpair, tmp_path):
+    """The reader flushes a CPU's batch through BPF_PROG_TEST_RUN: that needs no more than
+    the tracer's own least privileges (uid 65534, CAP_BPF and CAP_PERFMON)."""
+    require("setpriv", "iptables")
+    exe = tmp_path / "retina"
+    shutil.copy(retina, exe)
+    os.chmod(tmp_path, 0o755)
+    os.chmod(exe, 0o755)
+    assert netpair.run(netpair.b, ["iptables", "-A", "INPUT", "-p", "udp", "--dport", "8093", "-j", "DROP"]).returncode == 0
+    least = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all,+bpf,+perfmon",
+             "--ambient-caps=-all,+bpf,+perfmon", "--"]
+    with Tracer(str(exe), "--drops", "--port", "8093", prefix=least) as t:
+        assert netpair.run(netpair.a, ["python3", "-c", LONE_AND_BURST, netpair.B4, "8093", "1"]).returncode == 0
+        seen, deadline = "", time.monotonic() + 5
+        while "8093" not in seen and time.monotonic() < deadline:
+            r, _, _ = select.select([t.proc.stdout], [], [], 0.1)
+            if r:
+                seen += os.read(t.proc.stdout.fileno(), 65536).decode()
+        assert '"dst_port":8093' in seen, "the lone drop did not show within 5 s"
+        t.stop()
 
 
 def test_missing_tracepoint_disables_only_its_event(retina, netpair):

@@ -609,19 +609,26 @@ static __always_inline void count_key(const struct trace_count_key *k, const str
 	}
 }
 
-static __always_inline void count(const struct trace_event *e, __u64 location, const struct sk_buff *skb)
+/* One more for e's key (its type and reason given: count_drop fills only part of e). */
+static __always_inline void count_event(const struct trace_event *e, __u8 type, __u32 reason, __u64 location,
+					const struct net_device *dev)
 {
 	struct trace_count_key k = {
 		.location = location,
-		.reason = e->reason,
+		.reason = reason,
 		.netns = e->netns,
 		.ifindex = e->ifindex,
 		.dport = e->dport,
-		.type = e->type,
+		.type = type,
 		.proto = e->proto,
 	};
 
-	count_key(&k, skb ? BPF_CORE_READ(skb, dev) : NULL);
+	count_key(&k, dev);
+}
+
+static __always_inline void count(const struct trace_event *e, __u64 location, const struct sk_buff *skb)
+{
+	count_event(e, e->type, e->reason, location, skb ? BPF_CORE_READ(skb, dev) : NULL);
 }
 
 /*
@@ -742,16 +749,7 @@ static __always_inline bool count_drop(const struct sk_buff *skb, __u32 reason, 
 	ev.dport = 0;
 	if (!from_skb_at(&ev, skb, true, false))
 		return false;
-	struct trace_count_key k = {
-		.location = location,
-		.reason = reason,
-		.netns = ev.netns,
-		.ifindex = ev.ifindex,
-		.dport = ev.dport,
-		.type = TT_DROP,
-		.proto = ev.proto,
-	};
-	count_key(&k, skb->dev);
+	count_event(&ev, TT_DROP, reason, location, skb->dev);
 	return true;
 }
 

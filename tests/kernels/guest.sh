@@ -318,9 +318,10 @@ else
 fi
 
 # ---- nsenter into b ------------------------------------------------------------
-/usr/sbin/ip netns exec b sleep 30 &
+/usr/sbin/ip netns exec b sleep 60 &
 spid=$!
-for i in $(seq 40); do [ "$(readlink /proc/$spid/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.25; done
+# a loaded host can take seconds to run ip netns exec in the guest: wait up to 30 s
+for i in $(seq 120); do [ "$(readlink /proc/$spid/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.25; done
 out=$(retina nsenter -t $spid -n -- ip -o addr show vb 2>&1)
 kill $spid 2>/dev/null
 echo "$out" | grep -q "$B/24" && res nsenter pass "-n into ns b: vb has $B" || res nsenter fail "$out"

@@ -391,6 +391,16 @@ for _ in range(int(sys.argv[3])):
 """
 
 
+def read_until(proc, needle, seconds):
+    """What the running tracer printed until needle showed (or seconds passed)."""
+    seen, deadline = "", time.monotonic() + seconds
+    while needle not in seen and time.monotonic() < deadline:
+        r, _, _ = select.select([proc.stdout], [], [], 0.1)
+        if r:
+            seen += os.read(proc.stdout.fileno(), 65536).decode()
+    return seen
+
+
 @pytest.mark.parametrize("batching", [True, False], ids=["batched", "unbatched"])
 def test_events_are_batched_without_delaying_a_lone_one_or_losing_any(retina, netpair, batching):
     """Plain events go out in per-CPU batches of 16 (one ring buffer reservation each): a
@@ -401,11 +411,7 @@ def test_events_are_batched_without_delaying_a_lone_one_or_losing_any(retina, ne
     assert netpair.run(netpair.b, ["iptables", "-A", "INPUT", "-p", "udp", "--dport", "8092", "-j", "DROP"]).returncode == 0
     with Tracer(retina, "--drops", "--port", "8092", env=env) as t:
         assert netpair.run(netpair.a, ["python3", "-c", LONE_AND_BURST, netpair.B4, "8092", "1"]).returncode == 0
-        seen, deadline = "", time.monotonic() + 5
-        while "8092" not in seen and time.monotonic() < deadline:
-            r, _, _ = select.select([t.proc.stdout], [], [], 0.1)
-            if r:
-                seen += os.read(t.proc.stdout.fileno(), 65536).decode()
+        seen = read_until(t.proc, "8092", 5)
         assert '"dst_port":8092' in seen, "the lone drop did not show within 5 s"
         assert netpair.run(netpair.a, ["python3", "-c", LONE_AND_BURST, netpair.B4, "8092", "3000"]).returncode == 0
         # every packet through the rule before the stop (a loaded machine's softirq can lag)
@@ -430,11 +436,7 @@ def test_lone_event_shows_live_as_nobody_with_only_bpf_and_perfmon(retina, netpa
              "--ambient-caps=-all,+bpf,+perfmon", "--"]
     with Tracer(str(exe), "--drops", "--port", "8093", prefix=least) as t:
         assert netpair.run(netpair.a, ["python3", "-c", LONE_AND_BURST, netpair.B4, "8093", "1"]).returncode == 0
-        seen, deadline = "", time.monotonic() + 5
-        while "8093" not in seen and time.monotonic() < deadline:
-            r, _, _ = select.select([t.proc.stdout], [], [], 0.1)
-            if r:
-                seen += os.read(t.proc.stdout.fileno(), 65536).decode()
+        seen = read_until(t.proc, "8093", 5)
         assert '"dst_port":8093' in seen, "the lone drop did not show within 5 s"
         t.stop()
 

@@ -253,6 +253,17 @@ struct run {
 	uint64_t t0, start;		/* CLOCK_MONOTONIC ns: at the start, and once attached */
 };
 
+static int on_event(void *ctx, void *data, size_t size);
+
+/* Staged events sent together (trace_event.h): a header event, then its reason's count of them. */
+static int on_batch(void *ctx, const struct trace_batch *b, size_t size)
+{
+	for (uint32_t i = 0; i < b->hdr.reason && i < (size - sizeof(b->hdr)) / sizeof(b->ev[0]); i++)
+		if (on_event(ctx, (void *)&b->ev[i], sizeof(b->ev[i])))
+			return -1;
+	return 0;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct run *r = ctx;
@@ -263,13 +274,8 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*e))
 		return 0;
-	if (e->type == TT_BATCH) {	/* staged events, sent together (trace_event.h) */
-		const struct trace_batch *b = data;
-		for (uint32_t i = 0; i < e->reason && i < (size - sizeof(*e)) / sizeof(*e); i++)
-			if (on_event(ctx, (void *)&b->ev[i], sizeof(b->ev[i])))
-				return -1;
-		return 0;
-	}
+	if (e->type == TT_BATCH)
+		return on_batch(ctx, data, size);
 	if (size >= offsetof(struct trace_record, x.pkt))
 		x = &((const struct trace_record *)data)->x;
 	/* Symbols only once a drop needs them: a trace that sees none never reads kallsyms. */

@@ -240,6 +240,9 @@ struct run {
 	struct ksyms ksyms;		/* --stack, DROP locations: loaded at most once */
 	bool ksyms_tried;
 	uint64_t not_drops;		/* before 5.17: kfree_skb of handled packets, hidden */
+	struct trace_batch_state *staged;	/* per CPU, as read_staged last read them */
+	int ncpu;
+	long stranded;			/* staged events no flush could send at exit; -1: unknown */
 	uint64_t stacks_reused;		/* --stack-rate: events that carry their site's earlier walk */
 	struct pcap_out pcap;		/* -w */
 	struct nft_mon *nft;		/* --nft */
@@ -406,6 +409,15 @@ static void print_summary(const struct run *r, const struct trace_bpf *skel, dou
 				(unsigned long long)r->counts.per_reason[i].n);
 		}
 	}
+	uint64_t missed = trace_recursion_misses(skel);
+	if (missed)
+		fprintf(stderr, "  %llu events missed by the kernel (a program of ours was already running on "
+			"that CPU)\n", (unsigned long long)missed);
+	if (r->stranded > 0)
+		fprintf(stderr, "  %ld events still staged on a CPU at exit, not shown (the flush program never "
+			"found its batch free)\n", r->stranded);
+	else if (r->stranded < 0)
+		fputs("  events staged at exit may be missing (the batch map could not be read)\n", stderr);
 	if (r->not_drops)
 		fprintf(stderr, "  %llu kfree_skb of handled packets hidden (icmpv6_rcv, ip6_mc_input; "
 			"--all-reasons shows them)\n", (unsigned long long)r->not_drops);
@@ -477,6 +489,7 @@ static void run_free(struct run *r)
 		stack_ids_free(r->stack_ids);
 	free(r->stack_ids);
 	ksyms_free(&r->ksyms);
+	free(r->staged);
 	trace_pods_free(r->pods);
 }
 
@@ -683,33 +696,64 @@ static void open_outputs(const struct trace_opts *o, struct run *r)
 	fflush(r->out);
 }
 
+/* Every CPU's batch state into r->staged; how many events wait in all, or -1. */
+static long read_staged(struct run *r)
+{
+	__u32 zero = 0;
+	long n = 0;
+
+	if (!r->staged) {
+		r->ncpu = libbpf_num_possible_cpus();
+		if (r->ncpu <= 0 || !(r->staged = calloc(r->ncpu, sizeof(*r->staged))))
+			return -1;
+	}
+	if (bpf_map__lookup_elem(r->skel->maps.batch_state, &zero, sizeof(zero), r->staged,
+				 r->ncpu * sizeof(*r->staged), 0))
+		return -1;
+	for (int cpu = 0; cpu < r->ncpu; cpu++)
+		n += r->staged[cpu].n;
+	return n;
+}
+
 /*
  * Batching: a CPU's staged events wait for the batch to fill or for that
  * CPU's next event. Those that have waited TRACE_BATCH_NS (all, when
- * everything) are sent by running the flush program on their CPU.
+ * everything) are sent by running the flush program on their CPU; it
+ * leaves a batch alone while a program of ours is staging there (the next
+ * pass gets it).
  */
 static void flush_staged(struct run *r, bool everything)
 {
-	static struct trace_batch_state *st;
-	static int ncpu;
-	__u32 zero = 0;
-
-	if (!r->skel->rodata->batching)
-		return;
-	if (!st) {
-		ncpu = libbpf_num_possible_cpus();
-		if (ncpu <= 0 || !(st = calloc(ncpu, sizeof(*st))))
-			return;
-	}
-	if (bpf_map__lookup_elem(r->skel->maps.batch_state, &zero, sizeof(zero), st, ncpu * sizeof(*st), 0))
+	if (!r->skel->rodata->batching || read_staged(r) <= 0)
 		return;
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
-	for (int cpu = 0; cpu < ncpu; cpu++) {
-		if (!st[cpu].n || (!everything && now - st[cpu].first_ns < TRACE_BATCH_NS))
+	for (int cpu = 0; cpu < r->ncpu; cpu++) {
+		if (!r->staged[cpu].n || (!everything && now - r->staged[cpu].first_ns < TRACE_BATCH_NS))
 			continue;
 		LIBBPF_OPTS(bpf_test_run_opts, run, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu);
 		bpf_prog_test_run_opts(bpf_program__fd(r->skel->progs.flush_staged), &run);
 	}
+}
+
+/*
+ * The end: programs detached first, so that no event comes after the
+ * last flush, then every staged event sent, retried while a program
+ * detached just now still runs on some CPU. What stays (it should not)
+ * is reported, never silently gone.
+ */
+static void flush_at_exit(struct run *r)
+{
+	trace_bpf__detach(r->skel);
+	if (!r->skel->rodata->batching)
+		return;
+	long left = -1;
+	for (int tries = 0; tries < 100 && left; tries++) {
+		if (tries)
+			usleep(1000);
+		flush_staged(r, true);
+		left = read_staged(r);
+	}
+	r->stranded = left;
 }
 
 /*
@@ -757,7 +801,7 @@ static void event_loop(const struct trace_opts *o, struct run *r, struct ring_bu
 		if (r->nft)
 			nft_drain(r->nft);	/* keep the socket buffer from filling */
 	}
-	flush_staged(r, true);
+	flush_at_exit(r);
 	ring_buffer__consume(rb);
 }
 

@@ -185,7 +185,7 @@ static int read_counts(struct counter *c)
 }
 
 /* Events the kernel did not run our programs for (nested on one CPU): never counted. */
-static uint64_t recursion_misses(struct trace_bpf *skel)
+uint64_t trace_recursion_misses(const struct trace_bpf *skel)
 {
 	struct bpf_program *p;
 	uint64_t n = 0;
@@ -261,7 +261,7 @@ int trace_count_loop(struct trace_bpf *skel, const struct count_opts *o, volatil
 	uint64_t end = now_ns(CLOCK_MONOTONIC);
 	if (!read_counts(&c)) {
 		char ts[40];
-		uint64_t missed = recursion_misses(skel);
+		uint64_t missed = trace_recursion_misses(skel);
 		format_rfc3339(now_ns(CLOCK_REALTIME), ts, sizeof(ts));
 		if (o->json) {
 			if (c.t.delta || c.t.unkeyed_delta)	/* the last part-interval: deltas sum to the totals */

@@ -97,6 +97,7 @@ struct count_opts {
 	bool json, refresh;		/* refresh: a terminal, the table redrawn in place */
 };
 /* Print every interval until *stop or the duration, then the totals and the summary; -1: out of memory. */
+uint64_t trace_recursion_misses(const struct trace_bpf *skel);
 int trace_count_loop(struct trace_bpf *skel, const struct count_opts *o, volatile sig_atomic_t *stop);
 
 #endif

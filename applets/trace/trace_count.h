@@ -96,8 +96,9 @@ struct count_opts {
 	size_t top;
 	bool json, refresh;		/* refresh: a terminal, the table redrawn in place */
 };
-/* Print every interval until *stop or the duration, then the totals and the summary; -1: out of memory. */
+/* Events the kernel did not run our programs for (one already running on that CPU). */
 uint64_t trace_recursion_misses(const struct trace_bpf *skel);
+/* Print every interval until *stop or the duration, then the totals and the summary; -1: out of memory. */
 int trace_count_loop(struct trace_bpf *skel, const struct count_opts *o, volatile sig_atomic_t *stop);
 
 #endif

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import require, run
-from tracer import Tracer, connect, find, wait_for
+from tracer import Tracer, connect, fdinfo_ids, find, wait_for
 
 FAMILIES = pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
 
@@ -443,15 +443,10 @@ def test_lone_event_shows_live_as_nobody_with_only_bpf_and_perfmon(retina, netpa
 
 
 def map_of(pid, name):
-    """The id of the BPF map called name that process pid holds (its fdinfo names map ids)."""
-    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-        try:
-            info = open(f"/proc/{pid}/fdinfo/{fd}").read()
-        except OSError:
-            continue
-        m = re.search(r"^map_id:\s+(\d+)", info, re.M)
-        if m and json.loads(run(["bpftool", "-j", "map", "show", "id", m.group(1)], check=0).stdout).get("name") == name:
-            return m.group(1)
+    """The id of the BPF map called name that process pid holds."""
+    for map_id in fdinfo_ids(pid, "map_id"):
+        if json.loads(run(["bpftool", "-j", "map", "show", "id", str(map_id)], check=0).stdout).get("name") == name:
+            return str(map_id)
     raise AssertionError(f"process {pid} holds no BPF map {name}")
 
 
